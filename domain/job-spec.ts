@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { tokenAmount } from './money';
+
+/** A container image by name (`busybox`, `zansoc/busybox:1`) or pinned by digest (`name@sha256:…`, `sha256:…`). */
+const imageReference = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(
+    /^(sha256:[a-f0-9]{64}|[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?)$/,
+    'must be an image name such as "zansoc/busybox:1" or a digest "sha256:<64 hex>"',
+  );
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a shell-style variable name');
+
+export const resourcesSchema = z
+  .object({
+    cpu: z.number().min(0.1).max(64).default(1),
+    memoryMiB: z.number().int().min(16).max(262_144).default(256),
+    diskMiB: z.number().int().min(1).max(1_048_576).default(64),
+    gpu: z.number().int().min(0).max(16).default(0),
+  })
+  .strict();
+
+export const jobSpecSchema = z
+  .object({
+    image: imageReference,
+    command: z.array(z.string().max(4096)).min(1).max(256),
+    env: z
+      .record(envName, z.string().max(32_768))
+      .refine((env) => Object.keys(env).length <= 128, 'at most 128 variables')
+      .default({}),
+    resources: resourcesSchema.default({}),
+    timeoutSeconds: z.number().int().min(1).max(86_400).default(300),
+    /** The most the client pays for this job, in ZSC base units (18 decimals), as a decimal string. */
+    maxPrice: tokenAmount.default('1000000000000000000'),
+  })
+  .strict();
+
+export type JobSpecInput = z.input<typeof jobSpecSchema>;
+export type JobSpec = z.output<typeof jobSpecSchema>;
+export type Resources = z.output<typeof resourcesSchema>;
+
+/** Turns zod issues into one line per field, e.g. `resources.memoryMiB: Number must be greater than or equal to 16`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+}
