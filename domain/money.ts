@@ -1,10 +1,12 @@
 import { z } from 'zod';
 
 /** A token amount in base units as a decimal string: how money crosses the wire, the DB and Temporal payloads. */
+const WHOLE_NUMBER = /^(0|[1-9][0-9]{0,77})$/;
 export const tokenAmount = z
   .string()
-  .regex(/^(0|[1-9][0-9]{0,77})$/, 'must be a whole number of base units written as a decimal string')
-  .refine((s) => BigInt(s) < 2n ** 256n, 'must fit in 256 bits');
+  .regex(WHOLE_NUMBER, 'must be a whole number of base units written as a decimal string')
+  // zod runs refinements after a failed regex too: check the shape again before BigInt can throw.
+  .refine((s) => !WHOLE_NUMBER.test(s) || BigInt(s) < 2n ** 256n, 'must fit in 256 bits');
 
 export const COMMISSION_BPS_DEFAULT = 1000n;
 export const BPS = 10_000n;

@@ -1,0 +1,62 @@
+import type { Database } from '../db/client';
+import type { JobState } from '../domain/job-state';
+import type { HostCandidate } from '../domain/matching';
+
+/** A change to a job's read model. Dates travel as ISO strings: Temporal payloads are JSON. */
+export interface JobUpdate {
+  jobId: string;
+  state?: JobState;
+  stateReason?: string | null;
+  hostId?: string | null;
+  exitCode?: number | null;
+  timedOut?: boolean;
+  resultDigest?: string | null;
+  outputSha256?: string | null;
+  logsSha256?: string | null;
+  paidToHosts?: string;
+  commission?: string;
+  refunded?: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+/** Hosts whose last heartbeat is older than this are offline and never matched. */
+export const HOST_OFFLINE_AFTER_MS = 30_000;
+
+export function createDbActivities({ db }: { db: Database }) {
+  return {
+    /** Writes the job's new state; setting the same fields twice leaves the same row, so retries are harmless. */
+    async recordJob(update: JobUpdate): Promise<void> {
+      const { jobId, startedAt, finishedAt, ...fields } = update;
+      await db.job.update({
+        where: { id: jobId },
+        data: {
+          ...fields,
+          ...(startedAt ? { startedAt: new Date(startedAt) } : {}),
+          ...(finishedAt ? { finishedAt: new Date(finishedAt) } : {}),
+        },
+      });
+    },
+
+    /** Online hosts with their free slots: slots offered minus jobs running on them now. */
+    async listOnlineHosts(): Promise<HostCandidate[]> {
+      const since = new Date(Date.now() - HOST_OFFLINE_AFTER_MS);
+      const [hosts, busy] = await Promise.all([
+        db.host.findMany({ where: { lastSeenAt: { gte: since } }, orderBy: { id: 'asc' } }),
+        db.job.groupBy({ by: ['hostId'], where: { state: 'RUNNING', hostId: { not: null } }, _count: { _all: true } }),
+      ]);
+      const running = new Map(busy.map((b) => [b.hostId, b._count._all]));
+      return hosts.map((h) => ({
+        id: h.id,
+        address: h.address,
+        arch: h.arch,
+        cpus: h.cpus,
+        memoryMiB: h.memoryMiB,
+        diskMiB: h.diskMiB,
+        gpus: h.gpus,
+        freeSlots: Math.max(0, h.maxSlots - (running.get(h.id) ?? 0)),
+        pricePerCpuSecond: h.pricePerCpuSecond,
+      }));
+    },
+  };
+}

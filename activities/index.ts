@@ -1,0 +1,11 @@
+import type { Database } from '../db/client';
+import type { ChainClient } from './chain-client';
+import { createChainActivities } from './chain';
+import { createDbActivities } from './db';
+
+/** Everything the orchestrator worker runs besides workflows: the read model and the chain. */
+export function createOrchestratorActivities({ db, chain }: { db: Database; chain: ChainClient }) {
+  return { ...createDbActivities({ db }), ...createChainActivities({ chain }) };
+}
+
+export type OrchestratorActivities = ReturnType<typeof createOrchestratorActivities>;

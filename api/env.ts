@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { describeIssues } from '../domain/job-spec';
+
+/** The API's configuration, validated at boot so a typo fails fast with the variable's name. */
+export const apiEnvSchema = z.object({
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  /** The URL hosts and clients use to reach this API (the staging store lives under it). */
+  PUBLIC_URL: z.string().url().optional(),
+  DATABASE_URL: z.string().min(1).default('file:./.devnet/zansoc.db'),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  STAGING_DIR: z.string().default('./.devnet/staging'),
+  MAX_BLOB_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
+});
+export type ApiEnv = z.output<typeof apiEnvSchema>;
+
+export function readApiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
+  const parsed = apiEnvSchema.safeParse(env);
+  if (!parsed.success) throw new Error(`invalid API configuration: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}

@@ -1,0 +1,36 @@
+import { Client, Connection } from '@temporalio/client';
+import { migrateDatabase, openDatabase } from '../db/client';
+import { readApiEnv } from './env';
+import { createServer } from './server';
+import { StagingStore } from './staging';
+
+/** Starts the API on its environment's configuration and stops cleanly on SIGINT/SIGTERM. */
+async function main(): Promise<void> {
+  const env = readApiEnv();
+  await migrateDatabase(env.DATABASE_URL);
+  const db = openDatabase(env.DATABASE_URL);
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const publicUrl = env.PUBLIC_URL ?? `http://${env.API_HOST}:${env.API_PORT}`;
+  const api = createServer({
+    deps: { db, temporal, staging: new StagingStore(env.STAGING_DIR), publicUrl },
+    host: env.API_HOST,
+    port: env.API_PORT,
+    maxBlobBytes: env.MAX_BLOB_BYTES,
+  });
+  const url = await api.start();
+  console.log(`api listening on ${url}`);
+  const stop = async () => {
+    await api.stop();
+    await connection.close();
+    await db.$disconnect();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

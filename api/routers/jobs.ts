@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { Prisma } from '../../generated/prisma/sqlite/client';
+import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
+import { jobSpecSchema, type JobSpec } from '../../domain/job-spec';
+import type { computeJob } from '../../workflows';
+import type { Context } from '../context';
+import { publicProcedure, router } from '../trpc';
+
+/** What a client sees of a job: explicit, so nothing else in the row leaks. */
+const jobSelect = {
+  id: true, state: true, stateReason: true, image: true, spec: true, hostId: true, exitCode: true, timedOut: true,
+  resultDigest: true, outputSha256: true, logsSha256: true, escrowAmount: true, paidToHosts: true, commission: true,
+  refunded: true, createdAt: true, startedAt: true, finishedAt: true,
+} as const;
+
+type JobRow = Prisma.JobGetPayload<{ select: typeof jobSelect }>;
+
+function present(row: JobRow) {
+  const { spec, ...rest } = row;
+  return { ...rest, spec: JSON.parse(spec) as JobSpec };
+}
+
+export const LOGS_MAX_BYTES = 1024 * 1024;
+
+async function findOwnJob(ctx: Context, jobId: string): Promise<JobRow> {
+  const row = await ctx.db.job.findFirst({ where: { id: jobId, clientId: ctx.clientId }, select: jobSelect });
+  if (!row) throw new TRPCError({ code: 'NOT_FOUND', message: `jobId: no job ${jobId}` });
+  return row;
+}
+
+const jobIdInput = z.object({ jobId: z.string().uuid() });
+
+export const jobsRouter = router({
+  /** Validates, stores and starts the job's workflow. The same idempotency key returns the same job. */
+  submit: publicProcedure
+    .input(z.object({ spec: jobSpecSchema, idempotencyKey: z.string().min(1).max(128).optional() }))
+    .mutation(async ({ ctx, input }) => {
+      const { spec, idempotencyKey } = input;
+      if (idempotencyKey) {
+        const existing = await ctx.db.job.findUnique({
+          where: { clientId_idempotencyKey: { clientId: ctx.clientId, idempotencyKey } },
+          select: jobSelect,
+        });
+        if (existing) return { job: present(existing), created: false };
+      }
+      const jobId = randomUUID();
+      let row: JobRow;
+      try {
+        row = await ctx.db.job.create({
+          data: {
+            id: jobId, clientId: ctx.clientId, idempotencyKey, image: spec.image, spec: JSON.stringify(spec),
+            state: 'SUBMITTED', escrowAmount: spec.maxPrice,
+          },
+          select: jobSelect,
+        });
+      } catch (err) {
+        // Two submits with one key raced: the other one created the job, so this one returns it.
+        if (idempotencyKey && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+          const existing = await ctx.db.job.findUniqueOrThrow({
+            where: { clientId_idempotencyKey: { clientId: ctx.clientId, idempotencyKey } },
+            select: jobSelect,
+          });
+          return { job: present(existing), created: false };
+        }
+        throw err;
+      }
+      try {
+        await ctx.temporal.workflow.start<typeof computeJob>('computeJob', {
+          workflowId: `job-${jobId}`,
+          taskQueue: ORCHESTRATOR_TASK_QUEUE,
+          args: [{ jobId, spec, stagingUrl: ctx.publicUrl }],
+        });
+      } catch (err) {
+        // Nothing half-created: a job without its workflow would wait forever.
+        await ctx.db.job.delete({ where: { id: jobId } });
+        throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'could not start the job, try again', cause: err });
+      }
+      return { job: present(row), created: true };
+    }),
+
+  get: publicProcedure.input(jobIdInput).query(async ({ ctx, input }) => present(await findOwnJob(ctx, input.jobId))),
+
+  /** The job's combined stdout/stderr as the host captured it (capped); empty until the job has run. */
+  logs: publicProcedure.input(jobIdInput).query(async ({ ctx, input }) => {
+    const job = await findOwnJob(ctx, input.jobId);
+    if (!job.logsSha256) return { jobId: job.id, state: job.state, logs: '', complete: false };
+    const data = await ctx.staging.read(job.logsSha256, LOGS_MAX_BYTES);
+    return { jobId: job.id, state: job.state, logs: data?.toString('utf8') ?? '', complete: data !== null };
+  }),
+
+  /** The caller's jobs, newest first, a page at a time. */
+  list: publicProcedure
+    .input(z.object({ limit: z.number().int().min(1).max(100).default(20), cursor: z.string().uuid().optional() }).default({}))
+    .query(async ({ ctx, input }) => {
+      const rows = await ctx.db.job.findMany({
+        where: { clientId: ctx.clientId },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: input.limit + 1,
+        ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
+        select: jobSelect,
+      });
+      const page = rows.slice(0, input.limit);
+      return { jobs: page.map(present), nextCursor: rows.length > input.limit ? page[page.length - 1].id : null };
+    }),
+});

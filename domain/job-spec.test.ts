@@ -1,0 +1,44 @@
+import { describeIssues, jobSpecSchema } from './job-spec';
+
+const good = { image: 'zansoc/busybox:1', command: ['echo', 'hi'] };
+
+function refusal(spec: unknown): string {
+  const parsed = jobSpecSchema.safeParse(spec);
+  if (parsed.success) throw new Error('expected the spec to be refused');
+  return describeIssues(parsed.error);
+}
+
+describe('job spec', () => {
+  it('accepts a minimal spec and fills the defaults', () => {
+    expect(jobSpecSchema.parse(good)).toEqual({
+      image: 'zansoc/busybox:1', command: ['echo', 'hi'], env: {},
+      resources: { cpu: 1, memoryMiB: 256, diskMiB: 64, gpu: 0 }, timeoutSeconds: 300, maxPrice: '1000000000000000000',
+    });
+  });
+
+  it('accepts images pinned by digest', () => {
+    const digest = 'a'.repeat(64);
+    expect(jobSpecSchema.parse({ ...good, image: `sha256:${digest}` }).image).toBe(`sha256:${digest}`);
+    expect(jobSpecSchema.parse({ ...good, image: `registry.example/app@sha256:${digest}` }).image).toContain('@sha256:');
+  });
+
+  it.each([
+    [{ ...good, image: 'Not An Image!' }, /^image: must be an image name/],
+    [{ ...good, image: '' }, /^image: /],
+    [{ ...good, command: [] }, /^command: Array must contain at least 1/],
+    [{ ...good, command: 'echo hi' }, /^command: Expected array, received string/],
+    [{ ...good, env: { 'BAD-NAME': 'x' } }, /^env\.BAD-NAME: must be a shell-style variable name/],
+    [{ ...good, resources: { memoryMiB: 1 } }, /^resources\.memoryMiB: Number must be greater than or equal to 16/],
+    [{ ...good, resources: { cpu: 0 } }, /^resources\.cpu: /],
+    [{ ...good, resources: { gpu: 1.5 } }, /^resources\.gpu: Expected integer/],
+    [{ ...good, resources: { ram: 5 } }, /^resources: Unrecognized key\(s\) in object: 'ram'/],
+    [{ ...good, timeoutSeconds: 0 }, /^timeoutSeconds: /],
+    [{ ...good, timeoutSeconds: 100_000 }, /^timeoutSeconds: /],
+    [{ ...good, maxPrice: '1.5' }, /^maxPrice: must be a whole number/],
+    [{ ...good, maxPrice: 100 }, /^maxPrice: Expected string, received number/],
+    [{ ...good, replicas: 2 }, /^\(root\): Unrecognized key\(s\) in object: 'replicas'/],
+    [{ command: ['x'] }, /^image: Required/],
+  ])('refuses %j naming the field', (spec, message) => {
+    expect(refusal(spec)).toMatch(message);
+  });
+});

@@ -1,0 +1,36 @@
+import { explainWait, rankHosts, type HostCandidate } from './matching';
+
+const host = (id: string, over: Partial<HostCandidate> = {}): HostCandidate => ({
+  id, address: `0x${id.padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0, freeSlots: 2,
+  pricePerCpuSecond: '100', ...over,
+});
+const small = { cpu: 1, memoryMiB: 128, diskMiB: 64, gpu: 0 };
+
+describe('matching', () => {
+  it('drops hosts that cannot run the job and ranks the rest cheapest first', () => {
+    const ranked = rankHosts(
+      [host('a', { pricePerCpuSecond: '300' }), host('b', { memoryMiB: 64 }), host('c', { pricePerCpuSecond: '200' }), host('d', { freeSlots: 0 })],
+      small,
+    );
+    expect(ranked.map((h) => h.id)).toEqual(['c', 'a']);
+  });
+
+  it('prefers the less loaded host at the same price, and never an excluded one', () => {
+    expect(rankHosts([host('a', { freeSlots: 1 }), host('b', { freeSlots: 3 })], small).map((h) => h.id)).toEqual(['b', 'a']);
+    expect(rankHosts([host('a'), host('b')], small, ['a']).map((h) => h.id)).toEqual(['b']);
+  });
+
+  it('never puts a GPU job on a host without a GPU', () => {
+    expect(rankHosts([host('a')], { ...small, gpu: 1 })).toEqual([]);
+    expect(rankHosts([host('a', { gpus: 1 })], { ...small, gpu: 1 }).map((h) => h.id)).toEqual(['a']);
+  });
+
+  it('compares prices as integers, not strings', () => {
+    expect(rankHosts([host('a', { pricePerCpuSecond: '900' }), host('b', { pricePerCpuSecond: '1000' })], small)[0].id).toBe('a');
+  });
+
+  it('says why a job waits', () => {
+    expect(explainWait([], small)).toBe('no host is online');
+    expect(explainWait([host('a', { cpus: 0.5 })], small)).toBe('waiting for a host that fits (a: cpu 0.5 < 1)');
+  });
+});

@@ -1,0 +1,45 @@
+import type { Resources } from './job-spec';
+
+/** A host as the scheduler sees it: what it has, what is free now, what it asks. */
+export interface HostCandidate {
+  id: string;
+  address: string;
+  arch: string;
+  cpus: number;
+  memoryMiB: number;
+  diskMiB: number;
+  gpus: number;
+  freeSlots: number;
+  pricePerCpuSecond: string;
+}
+
+/** Why a host cannot take a job, or null when it can. */
+export function unfitReason(host: HostCandidate, resources: Resources): string | null {
+  if (host.cpus < resources.cpu) return `cpu ${host.cpus} < ${resources.cpu}`;
+  if (host.memoryMiB < resources.memoryMiB) return `memoryMiB ${host.memoryMiB} < ${resources.memoryMiB}`;
+  if (host.diskMiB < resources.diskMiB) return `diskMiB ${host.diskMiB} < ${resources.diskMiB}`;
+  if (host.gpus < resources.gpu) return `gpu ${host.gpus} < ${resources.gpu}`;
+  if (host.freeSlots < 1) return 'no free slot';
+  return null;
+}
+
+/**
+ * Filter then score, as the Kubernetes scheduler does: hosts that cannot run the job are dropped, the rest are
+ * ordered cheapest first, then by most free slots (spreads load), then by id so equal hosts rank the same every time.
+ */
+export function rankHosts(hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = []): HostCandidate[] {
+  return hosts
+    .filter((h) => !exclude.includes(h.id) && unfitReason(h, resources) === null)
+    .sort((a, b) => {
+      const price = BigInt(a.pricePerCpuSecond) - BigInt(b.pricePerCpuSecond);
+      if (price !== 0n) return price < 0n ? -1 : 1;
+      return b.freeSlots - a.freeSlots || a.id.localeCompare(b.id);
+    });
+}
+
+/** One line for the client on why its job is still waiting. */
+export function explainWait(hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = []): string {
+  if (hosts.length === 0) return 'no host is online';
+  const reasons = hosts.map((h) => `${h.id}: ${exclude.includes(h.id) ? 'already tried' : unfitReason(h, resources)}`);
+  return `waiting for a host that fits (${reasons.join('; ')})`;
+}

@@ -1,0 +1,28 @@
+import { priceRun, splitCommission, tokenAmount } from './money';
+
+describe('money', () => {
+  it('prices a run per cpu-second, rounding up, capped at the max price', () => {
+    expect(priceRun({ pricePerCpuSecond: '1000', cpu: 1, durationMs: 1000, maxPrice: '10000' })).toBe('1000');
+    expect(priceRun({ pricePerCpuSecond: '1000', cpu: 0.5, durationMs: 1500, maxPrice: '10000' })).toBe('750');
+    expect(priceRun({ pricePerCpuSecond: '1', cpu: 1, durationMs: 1, maxPrice: '10' })).toBe('1');
+    expect(priceRun({ pricePerCpuSecond: '1000', cpu: 4, durationMs: 60_000, maxPrice: '5000' })).toBe('5000');
+  });
+
+  it('keeps amounts beyond 2^53 exact', () => {
+    const price = (10n ** 24n).toString();
+    expect(priceRun({ pricePerCpuSecond: price, cpu: 1, durationMs: 3000, maxPrice: (10n ** 30n).toString() })).toBe((3n * 10n ** 24n).toString());
+  });
+
+  it('splits commission so the parts add up to the whole', () => {
+    expect(splitCommission('1000')).toEqual({ host: '900', commission: '100' });
+    const { host, commission } = splitCommission('999', 1000n);
+    expect(BigInt(host) + BigInt(commission)).toBe(999n);
+  });
+
+  it('accepts only whole decimal strings', () => {
+    expect(tokenAmount.safeParse('0').success).toBe(true);
+    expect(tokenAmount.safeParse('0123').success).toBe(false);
+    expect(tokenAmount.safeParse('-1').success).toBe(false);
+    expect(tokenAmount.safeParse((2n ** 256n).toString()).success).toBe(false);
+  });
+});

@@ -1,0 +1,417 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import type Dockerode from 'dockerode';
+import tar from 'tar-stream';
+import { ZansocErrorType } from '../domain/errors';
+import { resultDigestInput, type SlotExecution, type SlotResult } from '../domain/execution';
+
+/** Labels every job container carries, so a host can find the containers it owns after a restart. */
+export const LABEL_EXECUTION = 'zansoc.execution';
+export const LABEL_HOST = 'zansoc.host';
+export const LABEL_JOB = 'zansoc.job';
+
+/** Jobs run as nobody; the image's passwd and the /out folder's owner agree on it. */
+const SANDBOX_UID = 65534;
+const SANDBOX_GID = 65534;
+const PIDS_LIMIT = 256;
+const PROGRESS_INTERVAL_MS = 2_000;
+const MiB = 1024 * 1024;
+const TAR_BLOCK = 512;
+const TAR_END_BYTES = 2 * TAR_BLOCK;
+const LOG_FRAME_HEADER_BYTES = 8;
+
+export interface SandboxProgress {
+  elapsedMs: number;
+  logBytes: number;
+}
+
+export interface SandboxOptions {
+  hostId: string;
+  /** Parent of the per-execution /out folders; must be a path the Docker engine sees as well. */
+  workDir: string;
+  logLimitBytes: number;
+  outputLimitBytes: number;
+  onProgress?: (progress: SandboxProgress) => void;
+  /** Aborting kills and removes the container. */
+  signal?: AbortSignal;
+}
+
+export interface SandboxRun {
+  result: SlotResult;
+  logs: Buffer;
+  outputArchive: Buffer;
+}
+
+export const containerName = (executionId: string): string => `zansoc-${executionId.replace(/[^a-zA-Z0-9_.-]/g, '_')}`;
+
+/** One run per execution in this process: a second caller joins it instead of collecting and removing it twice. */
+interface SharedRun {
+  run: Promise<SandboxRun>;
+  abort: AbortController;
+  listeners: Set<(progress: SandboxProgress) => void>;
+  callers: number;
+}
+const runsInFlight = new Map<string, SharedRun>();
+
+/**
+ * Runs one slot in a locked-down container and collects its exit code, logs and canonical /out archive.
+ * Restart-safe: an existing container of the same execution is adopted (running: awaited; exited: collected),
+ * never duplicated. The container and its /out folder are removed once the result is collected or the run is aborted,
+ * and kept when the engine fails mid-run, so a retry can adopt them.
+ */
+export function runSandboxed(docker: Dockerode, exec: SlotExecution, opts: SandboxOptions): Promise<SandboxRun> {
+  if (opts.signal?.aborted) return Promise.reject(opts.signal.reason);
+  let shared = runsInFlight.get(exec.executionId);
+  if (!shared) {
+    const abort = new AbortController();
+    const listeners = new Set<(progress: SandboxProgress) => void>();
+    const run = runExecution(docker, exec, opts, abort.signal, (progress) => listeners.forEach((listener) => listener(progress)));
+    shared = { run, abort, listeners, callers: 0 };
+    runsInFlight.set(exec.executionId, shared);
+    run.then(
+      () => runsInFlight.delete(exec.executionId),
+      () => runsInFlight.delete(exec.executionId),
+    );
+  }
+  return join(shared, opts);
+}
+
+function join(shared: SharedRun, { onProgress, signal }: SandboxOptions): Promise<SandboxRun> {
+  shared.callers += 1;
+  if (onProgress) shared.listeners.add(onProgress);
+  return new Promise<SandboxRun>((resolve, reject) => {
+    const leave = () => {
+      if (onProgress) shared.listeners.delete(onProgress);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    // The container dies only when every caller has given up; the last one waits until it is gone.
+    const onAbort = () => {
+      leave();
+      shared.callers -= 1;
+      if (shared.callers === 0) shared.abort.abort(signal?.reason);
+      else reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    shared.run.then(
+      (run) => {
+        leave();
+        resolve(run);
+      },
+      (error: unknown) => {
+        leave();
+        reject(error);
+      },
+    );
+  });
+}
+
+async function runExecution(
+  docker: Dockerode,
+  exec: SlotExecution,
+  opts: SandboxOptions,
+  signal: AbortSignal,
+  onProgress: (progress: SandboxProgress) => void,
+): Promise<SandboxRun> {
+  try {
+    const container = await findOrCreateContainer(docker, exec, opts);
+    signal.throwIfAborted();
+    const started = await startIfCreated(container);
+    const outDir = outDirOf(started);
+
+    const supervised = neverStarted(started)
+      ? { logs: Buffer.from(`zansoc: the container could not start: ${started.State.Error}\n`), logsTruncated: false, killedForTimeout: false }
+      : await supervise(container, started, exec.timeoutSeconds, opts.logLimitBytes, signal, onProgress);
+    signal.throwIfAborted();
+
+    const finished = await container.inspect();
+    try {
+      const outputArchive = await canonicalArchive(outDir, opts.outputLimitBytes);
+      const durationMs = neverStarted(finished) ? 0 : Date.parse(finished.State.FinishedAt) - Date.parse(finished.State.StartedAt);
+      const exitCode = finished.State.ExitCode;
+      const outputSha256 = sha256(outputArchive);
+      const result: SlotResult = {
+        exitCode,
+        timedOut: supervised.killedForTimeout || durationMs >= exec.timeoutSeconds * 1000,
+        oomKilled: finished.State.OOMKilled,
+        outputSha256,
+        outputBytes: outputArchive.length,
+        resultDigest: sha256(resultDigestInput(outputSha256, exitCode)),
+        logsSha256: sha256(supervised.logs),
+        logsBytes: supervised.logs.length,
+        logsTruncated: supervised.logsTruncated,
+        durationMs,
+      };
+      return { result, logs: supervised.logs, outputArchive };
+    } finally {
+      await discardExecution(docker, exec.executionId);
+    }
+  } catch (error) {
+    if (!signal.aborted) throw error;
+    await discardExecution(docker, exec.executionId);
+    throw signal.reason;
+  }
+}
+
+async function findOrCreateContainer(docker: Dockerode, exec: SlotExecution, opts: SandboxOptions): Promise<Dockerode.Container> {
+  const existing = await findExecutionContainer(docker, exec.executionId);
+  if (existing) return existing;
+
+  await requireLocalImage(docker, exec.image);
+  const name = containerName(exec.executionId);
+  const outDir = path.join(opts.workDir, name);
+  await prepareOutDir(opts.workDir, outDir);
+  try {
+    return await docker.createContainer(containerSpec(exec, opts, name, outDir));
+  } catch (error) {
+    // Another process created it between our look and our create: adopt theirs.
+    if (statusCode(error) === 409) {
+      const raced = await findExecutionContainer(docker, exec.executionId);
+      if (raced) return raced;
+      throw new Error(`container name ${name} is taken by a container of another execution`);
+    }
+    if (statusCode(error) === 404) throw imageNotFound(exec.image);
+    throw error;
+  }
+}
+
+async function findExecutionContainer(docker: Dockerode, executionId: string): Promise<Dockerode.Container | undefined> {
+  const found = await docker.listContainers({ all: true, filters: { label: [`${LABEL_EXECUTION}=${executionId}`] } });
+  return found.length > 0 ? docker.getContainer(found[0].Id) : undefined;
+}
+
+async function requireLocalImage(docker: Dockerode, image: string): Promise<void> {
+  try {
+    await docker.getImage(image).inspect();
+  } catch (error) {
+    if (statusCode(error) === 404) throw imageNotFound(image);
+    throw error;
+  }
+}
+
+/** Images are never pulled: a host runs only what it already holds, so a missing image is the job's problem, not a retry's. */
+function imageNotFound(image: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: ZansocErrorType.ImageNotFound,
+    message: `image ${image} is not present on this host, and hosts never pull images`,
+    nonRetryable: true,
+  });
+}
+
+async function prepareOutDir(workDir: string, outDir: string): Promise<void> {
+  // The job's output travels through this folder, so other local users must not reach into it.
+  await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
+  // A folder left by a crash after its container was removed holds a previous attempt's output.
+  await fs.rm(outDir, { recursive: true, force: true });
+  await fs.mkdir(outDir, { mode: 0o755 });
+  try {
+    await fs.chown(outDir, SANDBOX_UID, SANDBOX_GID);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+    throw new Error(`cannot hand ${outDir} to uid ${SANDBOX_UID}: the host worker must run as root (it drives the Docker engine anyway)`);
+  }
+}
+
+function containerSpec(exec: SlotExecution, opts: SandboxOptions, name: string, outDir: string): Dockerode.ContainerCreateOptions {
+  const memoryBytes = exec.resources.memoryMiB * MiB;
+  return {
+    name,
+    Image: exec.image,
+    Cmd: exec.command,
+    Env: Object.entries(exec.env).map(([key, value]) => `${key}=${value}`),
+    User: `${SANDBOX_UID}:${SANDBOX_GID}`,
+    Tty: false,
+    Labels: { [LABEL_EXECUTION]: exec.executionId, [LABEL_HOST]: opts.hostId, [LABEL_JOB]: exec.jobId },
+    HostConfig: {
+      NetworkMode: 'none',
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      ReadonlyRootfs: true,
+      PidsLimit: PIDS_LIMIT,
+      Memory: memoryBytes,
+      // Equal to Memory: no swap, so the memory limit is a real limit and a hog is OOM-killed.
+      MemorySwap: memoryBytes,
+      NanoCpus: Math.round(exec.resources.cpu * 1e9),
+      Tmpfs: { '/tmp': `rw,nosuid,nodev,noexec,size=${exec.resources.diskMiB}m` },
+      // Mounts, unlike Binds, fail instead of creating a root-owned folder when the source has gone.
+      Mounts: [{ Type: 'bind', Source: outDir, Target: '/out', ReadOnly: false }],
+      // The logs are read live and capped; rotation only bounds what a chatty job can put on the host's disk.
+      LogConfig: { Type: 'json-file', Config: { 'max-size': `${Math.ceil((4 * opts.logLimitBytes) / MiB)}m`, 'max-file': '2' } },
+      RestartPolicy: { Name: 'no' },
+    },
+  };
+}
+
+async function startIfCreated(container: Dockerode.Container): Promise<Dockerode.ContainerInspectInfo> {
+  const info = await container.inspect();
+  if (info.State.Status !== 'created' || neverStarted(info)) return info;
+  try {
+    await container.start();
+  } catch (error) {
+    const failed = await container.inspect();
+    // 304: someone else started it; an exit code on a created container: the engine could not start the command.
+    if (statusCode(error) !== 304 && !neverStarted(failed)) throw error;
+  }
+  return container.inspect();
+}
+
+/** The engine records a failed start (e.g. command not found: 127) as an exit code on a container that never ran. */
+function neverStarted(info: Dockerode.ContainerInspectInfo): boolean {
+  return info.State.Status === 'created' && info.State.ExitCode !== 0;
+}
+
+function outDirOf(info: Dockerode.ContainerInspectInfo): string {
+  const mount = info.Mounts.find((candidate) => candidate.Destination === '/out');
+  if (!mount) throw new Error(`container ${info.Name} has no /out mount`);
+  return mount.Source;
+}
+
+/** Waits for the container to stop, killing it at its deadline or on abort, while its logs are read live. */
+async function supervise(
+  container: Dockerode.Container,
+  info: Dockerode.ContainerInspectInfo,
+  timeoutSeconds: number,
+  logLimitBytes: number,
+  signal: AbortSignal,
+  onProgress: (progress: SandboxProgress) => void,
+): Promise<{ logs: Buffer; logsTruncated: boolean; killedForTimeout: boolean }> {
+  // A kill can race the container's own exit; if the engine is gone instead, wait() fails and so does the run.
+  const kill = () => container.kill().catch(() => undefined);
+  signal.addEventListener('abort', kill);
+  // The deadline counts from the engine's start time, so an adopted container keeps its original limit.
+  const startedAt = Date.parse(info.State.StartedAt);
+  let killedForTimeout = false;
+  const deadline = setTimeout(() => {
+    killedForTimeout = true;
+    void kill();
+  }, Math.max(0, startedAt + timeoutSeconds * 1000 - Date.now()));
+  const collector = new LogCollector(logLimitBytes);
+  const progress = setInterval(() => onProgress({ elapsedMs: Date.now() - startedAt, logBytes: collector.bytes }), PROGRESS_INTERVAL_MS);
+  try {
+    if (signal.aborted) await kill();
+    // Logs are read from the start of the container, so an adopted one yields them all too.
+    const stream = await container.logs({ follow: true, stdout: true, stderr: true });
+    await Promise.all([container.wait(), collector.drain(stream)]);
+  } finally {
+    clearTimeout(deadline);
+    clearInterval(progress);
+    signal.removeEventListener('abort', kill);
+  }
+  return { logs: collector.logs(), logsTruncated: collector.truncated, killedForTimeout };
+}
+
+/** Demultiplexes Docker's log stream (8-byte frame headers) into stdout and stderr interleaved as they arrived. */
+class LogCollector {
+  bytes = 0;
+  truncated = false;
+  private readonly kept: Buffer[] = [];
+  private pending = Buffer.alloc(0);
+
+  constructor(private readonly limit: number) {}
+
+  async drain(stream: NodeJS.ReadableStream): Promise<void> {
+    for await (const chunk of stream) {
+      this.pending = Buffer.concat([this.pending, chunk as Buffer]);
+      while (this.pending.length >= LOG_FRAME_HEADER_BYTES) {
+        const end = LOG_FRAME_HEADER_BYTES + this.pending.readUInt32BE(4);
+        if (this.pending.length < end) break;
+        this.keep(this.pending.subarray(LOG_FRAME_HEADER_BYTES, end));
+        this.pending = this.pending.subarray(end);
+      }
+      // Leaving the loop closes the stream: past the cap there is nothing worth reading.
+      if (this.truncated) return;
+    }
+  }
+
+  logs(): Buffer {
+    return Buffer.concat(this.kept);
+  }
+
+  private keep(payload: Buffer): void {
+    const room = this.limit - this.bytes;
+    if (payload.length > room) this.truncated = true;
+    const kept = payload.subarray(0, room);
+    this.kept.push(kept);
+    this.bytes += kept.length;
+  }
+}
+
+interface OutputEntry {
+  name: string;
+  absolute: string;
+  type: 'file' | 'directory';
+  mode: number;
+  size: number;
+}
+
+/**
+ * The tar of /out that honest replicas agree on byte for byte: entries sorted by the bytes of their path, and
+ * nothing that depends on the host or the clock (mtime 0, owner 0:0 without names, modes 0644/0755).
+ */
+async function canonicalArchive(root: string, limitBytes: number): Promise<Buffer> {
+  const entries = await listOutput(root);
+  // Refuse before reading: a job must not make the host load an oversized output into memory.
+  const projected = entries.reduce((total, entry) => total + TAR_BLOCK + Math.ceil(entry.size / TAR_BLOCK) * TAR_BLOCK, TAR_END_BYTES);
+  if (projected > limitBytes) throw outputTooLarge(projected, limitBytes);
+
+  const pack = tar.pack();
+  for (const entry of entries) {
+    const fixed = { type: entry.type, mode: entry.mode, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '' };
+    // Directory names end in '/' as tar tools write them; tar-stream leaves that to the caller.
+    if (entry.type === 'directory') pack.entry({ ...fixed, name: `${entry.name}/` });
+    else pack.entry({ ...fixed, name: entry.name }, await fs.readFile(entry.absolute));
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  const archive = Buffer.concat(chunks);
+  // Long or non-ASCII names add pax headers the projection leaves out.
+  if (archive.length > limitBytes) throw outputTooLarge(archive.length, limitBytes);
+  return archive;
+}
+
+async function listOutput(root: string): Promise<OutputEntry[]> {
+  const entries: OutputEntry[] = [];
+  const pendingDirs = [''];
+  for (let dir = pendingDirs.pop(); dir !== undefined; dir = pendingDirs.pop()) {
+    for (const dirent of await fs.readdir(path.join(root, dir), { withFileTypes: true })) {
+      const name = dir ? `${dir}/${dirent.name}` : dirent.name;
+      const absolute = path.join(root, name);
+      if (dirent.isDirectory()) {
+        entries.push({ name, absolute, type: 'directory', mode: 0o755, size: 0 });
+        pendingDirs.push(name);
+      } else if (dirent.isFile()) {
+        const stat = await fs.lstat(absolute);
+        entries.push({ name, absolute, type: 'file', mode: stat.mode & 0o111 ? 0o755 : 0o644, size: stat.size });
+      }
+      // Symlinks, fifos, sockets and devices are left out: following a link would read the host's files.
+    }
+  }
+  return entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+}
+
+function outputTooLarge(bytes: number, limitBytes: number): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: ZansocErrorType.OutputTooLarge,
+    message: `the job's /out archive is ${bytes} bytes, over this host's limit of ${limitBytes} bytes`,
+    nonRetryable: true,
+  });
+}
+
+async function discardExecution(docker: Dockerode, executionId: string): Promise<void> {
+  const container = await findExecutionContainer(docker, executionId);
+  if (!container) return;
+  const outDir = outDirOf(await container.inspect());
+  // Container first: a crash in between leaves a stray folder, never a container whose /out has vanished.
+  await container.remove({ force: true });
+  await fs.rm(outDir, { recursive: true, force: true });
+}
+
+function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function statusCode(error: unknown): number | undefined {
+  return (error as { statusCode?: number }).statusCode;
+}

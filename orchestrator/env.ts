@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { describeIssues } from '../domain/job-spec';
+
+const privateKey = z.string().regex(/^0x[a-fA-F0-9]{64}$/, 'must be a 0x-prefixed 32-byte hex private key');
+
+/** The orchestrator worker's configuration, validated at boot. */
+export const orchestratorEnvSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  DATABASE_URL: z.string().min(1).default('file:./.devnet/zansoc.db'),
+  RPC_URL: z.string().url().default('http://127.0.0.1:8545'),
+  /** deployments/<chainId>.json as written by `npm run contracts:deploy`. */
+  DEPLOYMENT_FILE: z.string().min(1),
+  /** The key holding JobEscrow's SETTLER role. */
+  SETTLER_KEY: privateKey,
+  /** The custodial client key that pays for jobs until clients sign their own escrow (devnet only). */
+  CLIENT_KEY: privateKey,
+  CHAIN_CONFIRMATIONS: z.coerce.number().int().min(1).default(1),
+});
+export type OrchestratorEnv = z.output<typeof orchestratorEnvSchema>;
+
+export function readOrchestratorEnv(env: NodeJS.ProcessEnv = process.env): OrchestratorEnv {
+  const parsed = orchestratorEnvSchema.safeParse(env);
+  if (!parsed.success) throw new Error(`invalid orchestrator configuration: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}

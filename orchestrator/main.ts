@@ -1,0 +1,41 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createOrchestratorActivities } from '../activities';
+import { connectChain } from '../activities/chain-client';
+import { loadDeployment } from '../contracts/deploy';
+import { migrateDatabase, openDatabase } from '../db/client';
+import { ORCHESTRATOR_TASK_QUEUE } from '../domain/execution';
+import { readOrchestratorEnv } from './env';
+
+/** The orchestrator worker: runs every workflow and the activities that touch the read model and the chain. */
+async function main(): Promise<void> {
+  const env = readOrchestratorEnv();
+  await migrateDatabase(env.DATABASE_URL);
+  const db = openDatabase(env.DATABASE_URL);
+  const chain = await connectChain({
+    rpcUrl: env.RPC_URL,
+    deployment: loadDeployment(env.DEPLOYMENT_FILE),
+    settlerKey: env.SETTLER_KEY,
+    clientKey: env.CLIENT_KEY,
+    confirmations: env.CHAIN_CONFIRMATIONS,
+  });
+  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const worker = await Worker.create({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: ORCHESTRATOR_TASK_QUEUE,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createOrchestratorActivities({ db, chain }),
+  });
+  const shutdown = () => worker.shutdown();
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  console.log(`orchestrator worker polling ${ORCHESTRATOR_TASK_QUEUE}`);
+  await worker.run();
+  await connection.close();
+  await db.$disconnect();
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.stack : err);
+  process.exit(1);
+});

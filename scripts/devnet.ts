@@ -1,0 +1,260 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Wallet } from 'ethers';
+import { connectChain } from '../activities/chain-client';
+import { createChainActivities } from '../activities/chain';
+import { createApiClient, type ApiClient } from '../api/client';
+import { buildContracts } from '../contracts/build';
+import { deployContracts, saveDeployment, type Deployment } from '../contracts/deploy';
+import { migrateDatabase } from '../db/client';
+import { isFinalJobState } from '../domain/job-state';
+import type { JobSpecInput } from '../domain/job-spec';
+import { ANVIL_KEYS, startAnvil } from './anvil';
+import { buildJobImages, JOB_IMAGE } from './build-images';
+import { ensureDockerEngine } from './docker-engine';
+import { freePort } from './free-port';
+import { startTemporalServer } from './temporal-server';
+
+/**
+ * The embedded default, in one call: a Temporal dev server (SQLite, Web UI), anvil with the contracts deployed,
+ * SQLite via Prisma, the API, the orchestrator worker and a few host workers on the local Docker engine. The roles
+ * run as separate processes, as they would on separate machines. `npm start` runs it; integration tests use it too.
+ */
+export interface DevnetOptions {
+  /** Folder for all state; wiped at start (the devnet's chain starts empty each time, so the rest must too). */
+  dir: string;
+  hosts?: number;
+  apiPort?: number;
+  temporalPort?: number;
+  temporalUiPort?: number;
+  anvilPort?: number;
+  headless?: boolean;
+  databaseUrl?: string;
+  /** Receives every line the roles print, prefixed with the role's name. */
+  log?: (line: string) => void;
+}
+
+export interface Devnet {
+  apiUrl: string;
+  temporalAddress: string;
+  temporalUiUrl: string | null;
+  rpcUrl: string;
+  deployment: Deployment;
+  databaseUrl: string;
+  hostIds: string[];
+  api: ApiClient;
+  /** The roles' processes by name (api, orchestrator, host-1 …), for tests that crash one. */
+  processes: Map<string, ChildProcess>;
+  /** Starts (or restarts) one role's process. */
+  startRole(name: string): Promise<ChildProcess>;
+  stop(): Promise<void>;
+}
+
+/** Anvil's well-known dev accounts, each with one role on the devnet. */
+export const DEVNET_KEYS = { deployer: ANVIL_KEYS[0], settler: ANVIL_KEYS[1], treasury: ANVIL_KEYS[2], client: ANVIL_KEYS[3] };
+const CLIENT_FUNDING = 1_000_000n * 10n ** 18n;
+const ROOT = resolve(__dirname, '..');
+
+export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const dir = resolve(opts.dir);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const cleanups: (() => Promise<void>)[] = [];
+  const processes = new Map<string, ChildProcess>();
+  const stop = async () => {
+    for (const child of processes.values()) child.kill('SIGTERM');
+    await Promise.all([...processes.values()].map(exitOf));
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => log(`devnet: cleanup failed: ${err}`));
+  };
+
+  try {
+    const engine = await ensureDockerEngine();
+    cleanups.push(() => engine.stop());
+    const image = await buildJobImages(engine.docker);
+    log(`devnet: job image ${image.reference} ready`);
+
+    const temporal = await startTemporalServer({
+      port: opts.temporalPort, uiPort: opts.temporalUiPort, headless: opts.headless, dbFile: join(dir, 'temporal.db'),
+    });
+    cleanups.push(() => temporal.stop());
+    log(`devnet: Temporal server on ${temporal.address}${temporal.uiUrl ? `, Web UI ${temporal.uiUrl}` : ''}`);
+
+    const anvil = await startAnvil({ port: opts.anvilPort });
+    cleanups.push(() => anvil.stop());
+    await buildContracts();
+    const address = (key: string) => new Wallet(key).address;
+    const deployment = await deployContracts({
+      rpcUrl: anvil.url, deployerKey: DEVNET_KEYS.deployer, treasury: address(DEVNET_KEYS.treasury), settler: address(DEVNET_KEYS.settler),
+    });
+    const deploymentFile = saveDeployment(deployment, join(dir, 'deployments'));
+    const chain = await connectChain({
+      rpcUrl: anvil.url, deployment, settlerKey: DEVNET_KEYS.settler, clientKey: DEVNET_KEYS.client, treasuryKey: DEVNET_KEYS.treasury,
+    });
+    await createChainActivities({ chain }).fundClient({ address: address(DEVNET_KEYS.client), amount: CLIENT_FUNDING.toString() });
+    log(`devnet: chain ${anvil.url} (id ${deployment.chainId}), ZSC ${deployment.token}, JobEscrow ${deployment.jobEscrow}`);
+
+    const databaseUrl = opts.databaseUrl ?? `file:${join(dir, 'zansoc.db')}`;
+    await migrateDatabase(databaseUrl);
+
+    const apiPort = opts.apiPort ?? (await freePort());
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    const common = { TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: databaseUrl };
+    const hostCount = opts.hosts ?? 2;
+    const hostIds = Array.from({ length: hostCount }, (_, i) => `host-${i + 1}`);
+    const roles: Record<string, { entry: string; env: Record<string, string>; ready: RegExp }> = {
+      api: {
+        entry: 'api/main.ts',
+        env: { ...common, API_PORT: String(apiPort), STAGING_DIR: join(dir, 'staging') },
+        ready: /api listening/,
+      },
+      orchestrator: {
+        entry: 'orchestrator/main.ts',
+        env: {
+          ...common, RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile, SETTLER_KEY: DEVNET_KEYS.settler, CLIENT_KEY: DEVNET_KEYS.client,
+        },
+        ready: /orchestrator worker polling/,
+      },
+    };
+    hostIds.forEach((hostId, i) => {
+      roles[hostId] = {
+        entry: 'host-worker/main.ts',
+        env: {
+          TEMPORAL_ADDRESS: temporal.address, API_URL: apiUrl, HOST_ID: hostId, HOST_DATA_DIR: join(dir, hostId),
+          CHAIN_ID: String(deployment.chainId), MAX_SLOTS: '2',
+          // Different prices, so matching has something to choose by.
+          PRICE_PER_CPU_SECOND: String(1_000_000_000_000n * BigInt(i + 1)),
+        },
+        ready: /polling host\./,
+      };
+    });
+    const startRole = async (name: string) => {
+      const role = roles[name];
+      if (!role) throw new Error(`no devnet role ${name}`);
+      const child = await spawnRole(name, role.entry, role.env, role.ready, log);
+      processes.set(name, child);
+      return child;
+    };
+    await startRole('api');
+    await Promise.all(['orchestrator', ...hostIds].map(startRole));
+
+    return {
+      apiUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, rpcUrl: anvil.url, deployment, databaseUrl,
+      hostIds, api: createApiClient(apiUrl), processes, startRole, stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Runs one role as its own Node process (TypeScript through tsx) and waits for the line that says it is ready. */
+function spawnRole(name: string, entry: string, env: Record<string, string>, ready: RegExp, log: (line: string) => void): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(ROOT, entry)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not become ready within 120s`)), 120_000);
+    const onLine = (line: string) => {
+      log(`${name}: ${line}`);
+      if (ready.test(line)) {
+        clearTimeout(timer);
+        resolvePromise(child);
+      }
+    };
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let buffered = '';
+      stream.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop()!;
+        lines.forEach(onLine);
+      });
+    }
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      log(`${name}: exited (${signal ?? code})`);
+      reject(new Error(`${name} exited before it was ready (${signal ?? code})`));
+    });
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolvePromise) => {
+    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    child.once('exit', () => {
+      clearTimeout(killer);
+      resolvePromise();
+    });
+  });
+}
+
+/** The job the quick start runs: it writes a file to /out and says hello on stdout. */
+export const SAMPLE_JOB: JobSpecInput = {
+  image: JOB_IMAGE,
+  command: ['sh', '-c', 'echo "hello from a Zansoc host"; echo "6 x 7 = $((6 * 7))" > /out/answer.txt; cat /out/answer.txt'],
+  resources: { cpu: 0.5, memoryMiB: 64 },
+  timeoutSeconds: 60,
+};
+
+/** Waits until a job reaches a final state, calling `onChange` on each new state. */
+export async function waitForJob(api: ApiClient, jobId: string, onChange?: (state: string, reason: string | null) => void, timeoutMs = 180_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const job = await api.jobs.get.query({ jobId });
+    const seen = `${job.state}|${job.stateReason ?? ''}`;
+    if (seen !== last) onChange?.(job.state, job.stateReason);
+    last = seen;
+    if (isFinalJobState(job.state)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.state} after ${timeoutMs / 1000}s`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+async function main(): Promise<void> {
+  const devnet = await startDevnet({ dir: join(ROOT, '.devnet'), apiPort: 3000, temporalPort: 7233, temporalUiPort: 8233, anvilPort: 8545 });
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping the devnet…');
+    devnet.stop().then(() => process.exit(0), (err) => {
+      console.error(err);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+
+  console.log(`\nsubmitting the sample job: ${SAMPLE_JOB.command.join(' ')}`);
+  const { job } = await devnet.api.jobs.submit.mutate({ spec: SAMPLE_JOB });
+  const done = await waitForJob(devnet.api, job.id, (state, reason) => console.log(`  job ${job.id}: ${state}${reason ? ` (${reason})` : ''}`));
+  const { logs } = await devnet.api.jobs.logs.query({ jobId: job.id });
+  console.log([
+    '',
+    `job ${done.id} ${done.state} on ${done.hostId}, exit code ${done.exitCode}`,
+    `  result digest ${done.resultDigest}`,
+    `  paid to host ${done.paidToHosts} ZSC base units, commission ${done.commission}, refunded ${done.refunded}`,
+    '  logs:',
+    ...logs.trimEnd().split('\n').map((l) => `    ${l}`),
+    '',
+    `Zansoc devnet is up (Ctrl-C stops everything):`,
+    `  API          ${devnet.apiUrl}/trpc   (staging store ${devnet.apiUrl}/blobs)`,
+    `  Temporal UI  ${devnet.temporalUiUrl}/namespaces/default/workflows/job-${done.id}`,
+    `  Temporal     ${devnet.temporalAddress}`,
+    `  chain RPC    ${devnet.rpcUrl} (chain id ${devnet.deployment.chainId})`,
+    `  hosts        ${devnet.hostIds.join(', ')}`,
+  ].join('\n'));
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

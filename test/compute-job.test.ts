@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { TRPCClientError } from '@trpc/client';
+import { Contract, Wallet } from 'ethers';
+import { extract } from 'tar-stream';
+import { createProvider } from '../contracts/provider';
+import { openDatabase, type Database } from '../db/client';
+import { resultDigestInput } from '../domain/execution';
+import type { JobSpecInput } from '../domain/job-spec';
+import { splitCommission } from '../domain/money';
+import { JOB_IMAGE } from '../scripts/build-images';
+import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
+
+/** The walking skeleton, end to end on real services: Temporal, anvil, Docker, SQLite, and the roles as processes. */
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+const ERC20 = ['function balanceOf(address) view returns (uint256)'];
+
+async function untar(archive: Buffer): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  const ex = extract();
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on('entry', (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+      stream.on('end', () => {
+        if (header.type === 'file') files[header.name] = Buffer.concat(chunks).toString('utf8');
+        next();
+      });
+    });
+    ex.on('finish', resolve);
+    ex.on('error', reject);
+  });
+  ex.end(archive);
+  await done;
+  return files;
+}
+
+describe('compute job on the devnet', () => {
+  let dir: string;
+  let devnet: Devnet;
+  let db: Database;
+  let temporal: Client;
+  const lines: string[] = [];
+  const balanceOf = async (address: string) =>
+    (await new Contract(devnet.deployment.token, ERC20, createProvider(devnet.rpcUrl)).balanceOf(address)) as bigint;
+  const submit = (spec: JobSpecInput, idempotencyKey?: string) => devnet.api.jobs.submit.mutate({ spec, idempotencyKey });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'zansoc-devnet-'));
+    devnet = await startDevnet({ dir, hosts: 2, headless: true, log: (line) => lines.push(line) });
+    db = openDatabase(devnet.databaseUrl);
+    temporal = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress }) });
+  }, 300_000);
+
+  afterAll(async () => {
+    await temporal?.connection.close();
+    await db?.$disconnect();
+    await devnet?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  afterEach(() => {
+    // The roles' output, only when a test failed, to show what the processes saw.
+    const state = expect.getState();
+    if (state.assertionCalls !== state.numPassingAsserts) console.log(lines.slice(-80).join('\n'));
+  });
+
+  it('runs a job through Temporal on a host worker, with the right digest, logs and payment', async () => {
+    const treasury = new Wallet(DEVNET_KEYS.treasury).address;
+    const client = new Wallet(DEVNET_KEYS.client).address;
+    const [treasuryBefore, clientBefore] = await Promise.all([balanceOf(treasury), balanceOf(client)]);
+
+    const { job, created } = await submit({
+      image: JOB_IMAGE,
+      command: ['sh', '-c', 'echo "line one"; printf 42 > /out/answer.txt; mkdir /out/sub; echo nested > /out/sub/b.txt'],
+      resources: { cpu: 0.5, memoryMiB: 64 },
+      timeoutSeconds: 60,
+    });
+    expect(created).toBe(true);
+    const done = await waitForJob(devnet.api, job.id);
+
+    expect(done).toMatchObject({ state: 'SUCCEEDED', exitCode: 0, timedOut: false, stateReason: null });
+    expect(devnet.hostIds).toContain(done.hostId);
+    // host-1 is the cheaper of two idle hosts: the scheduler picks it.
+    expect(done.hostId).toBe('host-1');
+
+    const archive = Buffer.from(await (await fetch(`${devnet.apiUrl}/blobs/${done.outputSha256}`)).arrayBuffer());
+    expect(sha256(archive)).toBe(done.outputSha256);
+    expect(await untar(archive)).toEqual({ 'answer.txt': '42', 'sub/b.txt': 'nested\n' });
+    expect(done.resultDigest).toBe(sha256(resultDigestInput(done.outputSha256!, 0)));
+
+    const { logs } = await devnet.api.jobs.logs.query({ jobId: job.id });
+    expect(logs).toBe('line one\n');
+
+    // Money, read from the chain: the host got 90% of its pay, the treasury 10%, the client the rest back.
+    const host = await db.host.findUniqueOrThrow({ where: { id: done.hostId! } });
+    const gross = BigInt(done.paidToHosts!) + BigInt(done.commission!);
+    expect(gross).toBeGreaterThan(0n);
+    expect(splitCommission(gross.toString())).toEqual({ host: done.paidToHosts, commission: done.commission });
+    expect(await balanceOf(host.address)).toBe(BigInt(done.paidToHosts!));
+    expect((await balanceOf(treasury)) - treasuryBefore).toBe(BigInt(done.commission!));
+    expect(clientBefore - (await balanceOf(client))).toBe(gross);
+    expect(BigInt(done.refunded!)).toBe(BigInt(done.escrowAmount) - gross);
+
+    // The workflow is a real Temporal execution named after the job.
+    const described = await temporal.workflow.getHandle(`job-${job.id}`).describe();
+    expect(described.status.name).toBe('COMPLETED');
+    expect(described.type).toBe('computeJob');
+  });
+
+  it('ends a job whose container exits non-zero as FAILED with its exit code', async () => {
+    const { job } = await submit({ image: JOB_IMAGE, command: ['sh', '-c', 'echo failing >&2; exit 3'], resources: { cpu: 0.5, memoryMiB: 64 } });
+    const done = await waitForJob(devnet.api, job.id);
+    expect(done).toMatchObject({ state: 'FAILED', exitCode: 3, stateReason: 'exited with code 3' });
+    expect((await devnet.api.jobs.logs.query({ jobId: job.id })).logs).toBe('failing\n');
+  });
+
+  it('kills a job that runs past its timeout', async () => {
+    const started = Date.now();
+    const { job } = await submit({ image: JOB_IMAGE, command: ['sleep', '300'], resources: { cpu: 0.5, memoryMiB: 64 }, timeoutSeconds: 2 });
+    const done = await waitForJob(devnet.api, job.id);
+    expect(done).toMatchObject({ state: 'FAILED', timedOut: true, stateReason: 'killed after the 2s timeout' });
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const containers = await (await import('../scripts/docker-engine')).connectDocker().listContainers({
+      all: true, filters: { label: [`zansoc.job=${job.id}`] },
+    });
+    expect(containers).toEqual([]);
+  });
+
+  it('refuses a bad spec naming the field, and creates nothing', async () => {
+    const rowsBefore = await db.job.count();
+    const workflowsBefore = (await temporal.workflow.count()).count;
+    const err = await submit({ image: JOB_IMAGE, command: ['true'], resources: { memoryMiB: 1 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TRPCClientError);
+    expect((err as TRPCClientError<never>).message).toBe('spec.resources.memoryMiB: Number must be greater than or equal to 16');
+    expect((err as TRPCClientError<never>).data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
+
+    // The same over plain HTTP: a 400 naming the field, never a 500.
+    const res = await fetch(`${devnet.apiUrl}/trpc/jobs.submit`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ spec: { image: 'BAD IMAGE', command: ['x'] } }),
+    });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(await res.json())).toContain('spec.image: must be an image name');
+
+    expect(await db.job.count()).toBe(rowsBefore);
+    expect((await temporal.workflow.count()).count).toBe(workflowsBefore);
+  });
+
+  it('answers NOT_FOUND for an unknown job', async () => {
+    const err = await devnet.api.jobs.get.query({ jobId: '00000000-0000-4000-8000-000000000000' }).catch((e: unknown) => e);
+    expect((err as TRPCClientError<never>).data).toMatchObject({ code: 'NOT_FOUND', httpStatus: 404 });
+    expect((err as Error).message).toBe('jobId: no job 00000000-0000-4000-8000-000000000000');
+  });
+
+  it('returns the same job for the same idempotency key', async () => {
+    const spec = { image: JOB_IMAGE, command: ['true'], resources: { cpu: 0.5, memoryMiB: 64 } };
+    const [a, b] = await Promise.all([submit(spec, 'same-key'), submit(spec, 'same-key')]);
+    expect(a.job.id).toBe(b.job.id);
+    expect([a.created, b.created].sort()).toEqual([false, true]);
+    expect(await db.job.count({ where: { idempotencyKey: 'same-key' } })).toBe(1);
+    await waitForJob(devnet.api, a.job.id);
+  });
+
+  it('keeps a job no host can fit QUEUED and says why', async () => {
+    const { job } = await submit({ image: JOB_IMAGE, command: ['true'], resources: { cpu: 0.5, memoryMiB: 64, gpu: 1 } });
+    let seen = await devnet.api.jobs.get.query({ jobId: job.id });
+    for (let i = 0; i < 50 && !seen.stateReason?.startsWith('waiting'); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      seen = await devnet.api.jobs.get.query({ jobId: job.id });
+    }
+    expect(seen.state).toBe('QUEUED');
+    expect(seen.stateReason).toMatch(/^waiting for a host that fits \(host-1: gpu 0 < 1; host-2: gpu 0 < 1\)$/);
+    await temporal.workflow.getHandle(`job-${job.id}`).terminate('test done');
+  });
+});

@@ -1,0 +1,174 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type Dockerode from 'dockerode';
+import { CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createHostActivities, type HostActivities } from '../activities/host';
+import type { SlotExecution, SlotResult } from '../domain/execution';
+import { LABEL_EXECUTION, LABEL_JOB } from '../host-worker/sandbox';
+import { buildJobImages, JOB_IMAGE } from '../scripts/build-images';
+import { connectDocker } from '../scripts/docker-engine';
+
+const jobId = `host-activities-test-${randomUUID().slice(0, 8)}`;
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+let docker: Dockerode;
+let workDir: string;
+let activities: HostActivities;
+let staging: http.Server;
+let stagingUrl: string;
+const blobs = new Map<string, Buffer>();
+
+/** Stands in for the API's staging store: keeps blobs whose bytes hash to their name; `/full` refuses everything. */
+function startStaging(): Promise<http.Server> {
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const match = /^\/blobs\/([0-9a-f]{64})$/.exec(req.url ?? '');
+    if (req.method !== 'PUT' || !match) return res.writeHead(507).end('disk full');
+    if (sha256(body) !== match[1]) return res.writeHead(422).end('hash mismatch');
+    blobs.set(match[1], body);
+    res.writeHead(201).end();
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+beforeAll(async () => {
+  docker = connectDocker();
+  await buildJobImages(docker);
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zansoc-host-'));
+  activities = createHostActivities({ docker, hostId: 'test-host', workDir });
+  staging = await startStaging();
+  stagingUrl = `http://127.0.0.1:${(staging.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_JOB}=${jobId}`] } });
+  await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  fs.rmSync(workDir, { recursive: true, force: true });
+  await new Promise((resolve) => staging.close(resolve));
+});
+
+function slot(name: string, script: string, overrides: Partial<SlotExecution> = {}): SlotExecution {
+  return {
+    executionId: `${jobId}/${name}`,
+    jobId,
+    image: JOB_IMAGE,
+    command: ['sh', '-c', script],
+    env: {},
+    resources: { cpu: 1, memoryMiB: 64, diskMiB: 16, gpu: 0 },
+    timeoutSeconds: 60,
+    stagingUrl,
+    ...overrides,
+  };
+}
+
+/** Failures are asserted on, so the SDK's warning for each one is only noise here. */
+const activityEnvironment = () => new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+
+function executeSlot(exec: SlotExecution, env = activityEnvironment()): Promise<SlotResult> {
+  return env.run<[SlotExecution], SlotResult, HostActivities['executeSlot']>(activities.executeSlot, exec);
+}
+
+async function containersOf(exec: SlotExecution): Promise<Dockerode.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`${LABEL_EXECUTION}=${exec.executionId}`] } });
+}
+
+/** Counts the engine's create events for an execution: what a duplicate container would leave behind. */
+async function creations(exec: SlotExecution, sinceMs: number): Promise<number> {
+  const events = await docker.getEvents({
+    since: Math.floor(sinceMs / 1000) - 1,
+    until: Math.ceil(Date.now() / 1000),
+    filters: { type: ['container'], event: ['create'], label: [`${LABEL_EXECUTION}=${exec.executionId}`] },
+  });
+  let text = '';
+  for await (const chunk of events) text += chunk.toString();
+  return text.split('\n').filter((line) => line.trim()).length;
+}
+
+async function waitUntilRunning(exec: SlotExecution): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await containersOf(exec)).some((c) => c.State === 'running')) {
+    if (Date.now() > deadline) throw new Error(`${exec.executionId} never started running`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('stores logs and output in staging, heartbeats progress and returns only digests', async () => {
+  const env = activityEnvironment();
+  const heartbeats: unknown[] = [];
+  env.on('heartbeat', (details) => heartbeats.push(details));
+  const exec = slot('staged', 'for i in 1 2 3; do echo tick $i; sleep 1; done; echo result > /out/result');
+
+  const result = await executeSlot(exec, env);
+
+  expect(result).toMatchObject({ exitCode: 0, timedOut: false, logsBytes: 21 });
+  expect(blobs.get(result.logsSha256)?.toString()).toBe('tick 1\ntick 2\ntick 3\n');
+  expect(sha256(blobs.get(result.outputSha256) ?? '')).toBe(result.outputSha256);
+  expect(blobs.get(result.outputSha256)?.toString('latin1')).toContain('result\n');
+  expect(JSON.stringify(result).length).toBeLessThan(1024);
+  expect(heartbeats.length).toBeGreaterThanOrEqual(1);
+  expect(heartbeats[0]).toEqual({ elapsedMs: expect.any(Number), logBytes: expect.any(Number) });
+});
+
+test('two concurrent attempts of one execution share one container', async () => {
+  const since = Date.now();
+  const exec = slot('concurrent', 'sleep 1; echo once >> /out/runs');
+  const [first, second] = await Promise.all([
+    executeSlot(exec),
+    executeSlot(exec),
+  ]);
+  expect(second).toEqual(first);
+  expect(blobs.get(first.outputSha256)?.toString('latin1')).toContain('once\n\0');
+  expect(await creations(exec, since)).toBe(1);
+});
+
+test('a restarted host adopts the running container instead of starting another', async () => {
+  const since = Date.now();
+  const exec = slot('restart', 'echo before; sleep 3; echo after; echo done > /out/done');
+  // The first host process: starts the slot, then dies without any chance to clean up.
+  const firstHost = spawn(
+    process.execPath,
+    [
+      '-r',
+      'tsx/cjs',
+      '-e',
+      `require('./host-worker/sandbox').runSandboxed(require('./scripts/docker-engine').connectDocker(), ${JSON.stringify(exec)},
+        { hostId: 'test-host', workDir: ${JSON.stringify(workDir)}, logLimitBytes: 65536, outputLimitBytes: 1048576 })`,
+    ],
+    { cwd: path.resolve(__dirname, '..'), stdio: 'inherit' },
+  );
+  await waitUntilRunning(exec);
+  firstHost.kill('SIGKILL');
+
+  const result = await executeSlot(exec);
+
+  expect(result.exitCode).toBe(0);
+  expect(blobs.get(result.logsSha256)?.toString()).toBe('before\nafter\n');
+  expect(blobs.get(result.outputSha256)?.toString('latin1')).toContain('done\n');
+  expect(await creations(exec, since)).toBe(1);
+  expect(await containersOf(exec)).toHaveLength(0);
+});
+
+test('cancelling the activity kills and removes the container', async () => {
+  const env = activityEnvironment();
+  const exec = slot('cancel', 'sleep 60');
+  const running = executeSlot(exec, env);
+  await waitUntilRunning(exec);
+  env.cancel();
+  await expect(running).rejects.toBeInstanceOf(CancelledFailure);
+  expect(await containersOf(exec)).toHaveLength(0);
+  expect(fs.readdirSync(workDir)).toEqual([]);
+});
+
+test('a refusal from staging fails the activity, naming the status', async () => {
+  const exec = slot('staging-full', 'echo hi', { stagingUrl: `${stagingUrl}/full` });
+  await expect(executeSlot(exec)).rejects.toThrow(/HTTP 507 disk full/);
+});

@@ -1,0 +1,225 @@
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type Dockerode from 'dockerode';
+import { ApplicationFailure } from '@temporalio/common';
+import { ZansocErrorType } from '../domain/errors';
+import { resultDigestInput, type SlotExecution } from '../domain/execution';
+import { LABEL_EXECUTION, LABEL_JOB, runSandboxed, type SandboxOptions } from '../host-worker/sandbox';
+import { buildJobImages, JOB_IMAGE } from '../scripts/build-images';
+import { connectDocker } from '../scripts/docker-engine';
+
+const jobId = `sandbox-test-${randomUUID().slice(0, 8)}`;
+let docker: Dockerode;
+let workDir: string;
+
+beforeAll(async () => {
+  docker = connectDocker();
+  await buildJobImages(docker);
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zansoc-sandbox-'));
+});
+
+afterAll(async () => {
+  const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_JOB}=${jobId}`] } });
+  await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  fs.rmSync(workDir, { recursive: true, force: true });
+});
+
+function slot(name: string, command: string[], overrides: Partial<SlotExecution> = {}): SlotExecution {
+  return {
+    executionId: `${jobId}/${name}`,
+    jobId,
+    image: JOB_IMAGE,
+    command,
+    env: {},
+    resources: { cpu: 1, memoryMiB: 64, diskMiB: 16, gpu: 0 },
+    timeoutSeconds: 30,
+    stagingUrl: 'http://staging.invalid',
+    ...overrides,
+  };
+}
+
+function run(exec: SlotExecution, opts: Partial<SandboxOptions> = {}) {
+  return runSandboxed(docker, exec, { hostId: 'test-host', workDir, logLimitBytes: 64 * 1024, outputLimitBytes: 1024 * 1024, ...opts });
+}
+
+async function containersOf(exec: SlotExecution): Promise<Dockerode.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`${LABEL_EXECUTION}=${exec.executionId}`] } });
+}
+
+/**
+ * The canonical archive written by hand from the POSIX ustar layout, without tar-stream, so a change in how the host
+ * packs /out (library upgrade included) shows up here before honest hosts start to disagree.
+ */
+function canonicalTar(entries: Array<{ name: string; mode: number; content?: string }>): Buffer {
+  const octal = (value: number, digits: number) => `${value.toString(8).padStart(digits, '0')} `;
+  const blocks: Buffer[] = [];
+  for (const entry of entries) {
+    const directory = entry.content === undefined;
+    const content = Buffer.from(entry.content ?? '');
+    const header = Buffer.alloc(512);
+    header.write(directory ? `${entry.name}/` : entry.name, 0);
+    header.write(octal(entry.mode, 6), 100);
+    header.write(octal(0, 6), 108);
+    header.write(octal(0, 6), 116);
+    header.write(octal(content.length, 11), 124);
+    header.write(octal(0, 11), 136);
+    header.write(directory ? '5' : '0', 156);
+    header.write('ustar\u000000', 257, 'latin1');
+    header.write(octal(0, 6), 329);
+    header.write(octal(0, 6), 337);
+    header.fill(' ', 148, 156);
+    const checksum = header.reduce((sum, byte) => sum + byte, 0);
+    header.fill(0, 148, 156);
+    header.write(octal(checksum, 6), 148);
+    blocks.push(header, content, Buffer.alloc((512 - (content.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+async function refusal(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(ApplicationFailure);
+  return error as ApplicationFailure;
+}
+
+test('the result digest is the canonical /out archive and exit code, equal across runs', async () => {
+  const script = [
+    'echo hello > /out/hello.txt',
+    'mkdir /out/sub && echo b > /out/sub/b.txt',
+    'printf "#!/bin/sh\\n" > /out/run.sh && chmod 700 /out/run.sh',
+    'ln -s /etc/passwd /out/passwd-link',
+    'echo to-stdout; echo to-stderr >&2',
+  ].join('; ');
+  const first = await run(slot('digest-1', ['sh', '-c', script]));
+  const second = await run(slot('digest-2', ['sh', '-c', script]));
+
+  const expectedArchive = canonicalTar([
+    { name: 'hello.txt', mode: 0o644, content: 'hello\n' },
+    { name: 'run.sh', mode: 0o755, content: '#!/bin/sh\n' },
+    { name: 'sub', mode: 0o755 },
+    { name: 'sub/b.txt', mode: 0o644, content: 'b\n' },
+  ]);
+  expect(first.outputArchive.equals(expectedArchive)).toBe(true);
+  expect(first.result).toMatchObject({
+    exitCode: 0,
+    timedOut: false,
+    oomKilled: false,
+    outputSha256: sha256(expectedArchive),
+    outputBytes: expectedArchive.length,
+    resultDigest: sha256(resultDigestInput(sha256(expectedArchive), 0)),
+    logsTruncated: false,
+  });
+  expect(second.result.resultDigest).toBe(first.result.resultDigest);
+  expect(first.logs.toString().split('\n').sort()).toEqual(['', 'to-stderr', 'to-stdout']);
+  expect(first.result.logsSha256).toBe(sha256(first.logs));
+
+  expect(await containersOf(slot('digest-1', []))).toHaveLength(0);
+  expect(fs.readdirSync(workDir)).toEqual([]);
+});
+
+test('stdout and stderr are kept interleaved as they arrive', async () => {
+  const { logs } = await run(slot('interleave', ['sh', '-c', 'echo 1; sleep 0.2; echo 2 >&2; sleep 0.2; echo 3']));
+  expect(logs.toString()).toBe('1\n2\n3\n');
+});
+
+test('a non-zero exit is reported with its code', async () => {
+  const { result } = await run(slot('exit-3', ['sh', '-c', 'echo failing >&2; exit 3']));
+  expect(result).toMatchObject({ exitCode: 3, timedOut: false, oomKilled: false });
+  expect(result.resultDigest).toBe(sha256(resultDigestInput(result.outputSha256, 3)));
+});
+
+test('a command that does not exist is the job failing, not the host', async () => {
+  const { result, logs } = await run(slot('no-such-command', ['no-such-command']));
+  expect(result.exitCode).toBe(127);
+  expect(logs.toString()).toContain('no-such-command');
+});
+
+test('a job past its timeout is killed and reported as timed out', async () => {
+  const started = Date.now();
+  const exec = slot('timeout', ['sleep', '60'], { timeoutSeconds: 2 });
+  const { result } = await run(exec);
+  expect(result.timedOut).toBe(true);
+  expect(result.exitCode).toBe(137);
+  expect(Date.now() - started).toBeLessThan(15_000);
+  expect(await containersOf(exec)).toHaveLength(0);
+});
+
+test('runs as nobody with every capability dropped', async () => {
+  const { logs } = await run(slot('identity', ['sh', '-c', 'id -u; id -g; grep -E "^Cap(Eff|Prm|Bnd)" /proc/self/status']));
+  expect(logs.toString()).toBe('65534\n65534\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\n');
+});
+
+test('a network call fails inside the container', async () => {
+  // No `wget -T`: Debian's static busybox segfaults with it. One stream (2>&1): the engine copies stdout and stderr separately, so their relative order is not guaranteed.
+  const script = 'ls /sys/class/net; wget -q -O /dev/null http://1.1.1.1/ 2>&1; echo "wget=$?"; nc -w 3 1.1.1.1 80 </dev/null 2>&1; echo "nc=$?"';
+  const { logs } = await run(slot('network', ['sh', '-c', script]));
+  expect(logs.toString()).toMatch(/^lo\n.*unreachable.*\nwget=1\n.*unreachable.*\nnc=1\n$/i);
+});
+
+test('writing to / fails while /tmp and /out are writable', async () => {
+  const script = 'exec 2>&1; echo x > /pwned; echo "root=$?"; echo t > /tmp/t && echo tmp-ok; echo o > /out/o && echo out-ok';
+  const { logs } = await run(slot('readonly-root', ['sh', '-c', script]));
+  expect(logs.toString()).toMatch(/^sh: can't create \/pwned: Read-only file system\nroot=1\ntmp-ok\nout-ok\n$/);
+});
+
+test('a memory hog is OOM-killed and reported', async () => {
+  const { result } = await run(slot('oom', ['tail', '/dev/zero'], { resources: { cpu: 1, memoryMiB: 32, diskMiB: 16, gpu: 0 } }));
+  expect(result.oomKilled).toBe(true);
+  expect(result.exitCode).toBe(137);
+});
+
+test('logs are capped at the limit', async () => {
+  const { result, logs } = await run(slot('chatty', ['sh', '-c', 'yes | head -c 200000']), { logLimitBytes: 1000 });
+  expect(result).toMatchObject({ logsTruncated: true, logsBytes: 1000 });
+  expect(logs.toString()).toBe('y\n'.repeat(500));
+});
+
+test('output over the limit is refused and cleaned up', async () => {
+  const exec = slot('big-output', ['dd', 'if=/dev/zero', 'of=/out/big', 'bs=1024', 'count=200']);
+  const error = await refusal(run(exec, { outputLimitBytes: 100 * 1024 }));
+  expect(error.type).toBe(ZansocErrorType.OutputTooLarge);
+  expect(error.nonRetryable).toBe(true);
+  expect(await containersOf(exec)).toHaveLength(0);
+  expect(fs.readdirSync(workDir)).toEqual([]);
+});
+
+test('a missing image is refused without pulling it', async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const exec = slot('missing-image', ['true'], { image: 'zansoc/not-built-here:1' });
+  const error = await refusal(run(exec));
+  expect(error.type).toBe(ZansocErrorType.ImageNotFound);
+  expect(error.nonRetryable).toBe(true);
+  expect(await containersOf(exec)).toHaveLength(0);
+
+  const events = await docker.getEvents({ since, until: Math.ceil(Date.now() / 1000), filters: { type: ['image'], event: ['pull'] } });
+  let text = '';
+  for await (const chunk of events) text += chunk.toString();
+  expect(text.trim()).toBe('');
+});
+
+test('aborting kills and removes the container', async () => {
+  const exec = slot('abort', ['sleep', '60']);
+  const abort = new AbortController();
+  const running = run(exec, { signal: abort.signal });
+  await waitFor(async () => (await containersOf(exec)).some((c) => c.State === 'running'));
+  abort.abort(new Error('cancelled by test'));
+  await expect(running).rejects.toThrow('cancelled by test');
+  expect(await containersOf(exec)).toHaveLength(0);
+  expect(fs.readdirSync(workDir)).toEqual([]);
+});
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
