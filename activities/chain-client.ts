@@ -103,7 +103,7 @@ function createAccount(wallet: Wallet, deployment: Deployment, confirmations: nu
           return await sendTx();
         } catch (err) {
           // NonceManager counted a nonce even if gas estimation reverted; the node would hold every later send.
-          void 0;
+          signer.reset();
           throw err;
         }
       });

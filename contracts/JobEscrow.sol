@@ -156,7 +156,7 @@ contract JobEscrow is AccessControl, ReentrancyGuard {
         uint256[] calldata amounts
     ) external onlyRole(SETTLER_ROLE) nonReentrant {
         if (hosts.length != amounts.length) revert JobEscrowPayoutsMismatch(hosts.length, amounts.length);
-        Job storage job = _openJob(jobId);
+        Job storage job = _requireOpen(jobId);
         uint256 bps = _commissionBps;
 
         uint256 gross = 0;
@@ -185,7 +185,7 @@ contract JobEscrow is AccessControl, ReentrancyGuard {
      * @param jobId The open job to reclaim; the caller must be the client that opened it.
      */
     function reclaim(bytes32 jobId) external nonReentrant {
-        Job storage job = _openJob(jobId);
+        Job storage job = _requireOpen(jobId);
         if (msg.sender != job.client) revert JobEscrowNotClient(jobId, msg.sender);
         uint256 reclaimableAt = uint256(job.deadline) + _reclaimGracePeriod;
         if (block.timestamp < reclaimableAt) revert JobEscrowReclaimTooEarly(jobId, reclaimableAt);
@@ -239,7 +239,7 @@ contract JobEscrow is AccessControl, ReentrancyGuard {
         return _reclaimGracePeriod;
     }
 
-    function _openJob(bytes32 jobId) private view returns (Job storage job) {
+    function _requireOpen(bytes32 jobId) private view returns (Job storage job) {
         job = _jobs[jobId];
         if (job.status != JobStatus.Open) revert JobEscrowJobNotOpen(jobId, job.status);
     }
