@@ -20,7 +20,10 @@ async function main(): Promise<void> {
   });
   const url = await api.start();
   console.log(`api listening on ${url}`);
+  let stopping = false;
   const stop = async () => {
+    if (stopping) return;
+    stopping = true;
     await api.stop();
     await connection.close();
     await db.$disconnect();

@@ -14,7 +14,7 @@ export interface ServerOptions {
 
 /** The API: tRPC under /trpc, the staging store under /blobs, health under /healthz. */
 export function createServer(opts: ServerOptions) {
-  const server = fastify({ logger: false, bodyLimit: opts.maxRequestBytes ?? 1024 * 1024, maxParamLength: 5000 });
+  const server = fastify({ logger: false, bodyLimit: opts.maxRequestBytes ?? 1024 * 1024, routerOptions: { maxParamLength: 5000 } });
   server.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     trpcOptions: {

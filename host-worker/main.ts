@@ -8,9 +8,11 @@ import { connectDocker } from '../scripts/docker-engine';
 import { detectCapabilities } from './capabilities';
 import { readHostEnv } from './env';
 import { defaultHostId, didOf, loadOrCreateHostKey } from './identity';
+import { installWorkerRuntime } from '../scripts/temporal-runtime';
 
 /** One host: detect what it has, register, heartbeat, and run slots pinned to it until SIGTERM drains it. */
 async function main(): Promise<void> {
+  installWorkerRuntime();
   const env = readHostEnv();
   const dataDir = resolve(env.HOST_DATA_DIR);
   const workDir = join(dataDir, 'work');
@@ -45,7 +47,11 @@ async function main(): Promise<void> {
     maxConcurrentActivityTaskExecutions: maxSlots,
     shutdownGraceTime: '30 seconds',
   });
+  let draining = false;
   const drain = () => {
+    // Ctrl-C in a terminal signals every process of the devnet, and the devnet then sends SIGTERM too.
+    if (draining) return;
+    draining = true;
     console.log(`host ${hostId} draining`);
     clearInterval(heartbeat);
     worker.shutdown();

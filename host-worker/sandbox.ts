@@ -70,10 +70,8 @@ export function runSandboxed(docker: Dockerode, exec: SlotExecution, opts: Sandb
     const run = runExecution(docker, exec, opts, abort.signal, (progress) => listeners.forEach((listener) => listener(progress)));
     shared = { run, abort, listeners, callers: 0 };
     runsInFlight.set(exec.executionId, shared);
-    run.then(
-      () => runsInFlight.delete(exec.executionId),
-      () => runsInFlight.delete(exec.executionId),
-    );
+    const forget = () => runsInFlight.delete(exec.executionId);
+    run.then(forget, forget);
   }
   return join(shared, opts);
 }
@@ -128,22 +126,7 @@ async function runExecution(
     const finished = await container.inspect();
     try {
       const outputArchive = await canonicalArchive(outDir, opts.outputLimitBytes);
-      const durationMs = neverStarted(finished) ? 0 : Date.parse(finished.State.FinishedAt) - Date.parse(finished.State.StartedAt);
-      const exitCode = finished.State.ExitCode;
-      const outputSha256 = sha256(outputArchive);
-      const result: SlotResult = {
-        exitCode,
-        timedOut: supervised.killedForTimeout || durationMs >= exec.timeoutSeconds * 1000,
-        oomKilled: finished.State.OOMKilled,
-        outputSha256,
-        outputBytes: outputArchive.length,
-        resultDigest: sha256(resultDigestInput(outputSha256, exitCode)),
-        logsSha256: sha256(supervised.logs),
-        logsBytes: supervised.logs.length,
-        logsTruncated: supervised.logsTruncated,
-        durationMs,
-      };
-      return { result, logs: supervised.logs, outputArchive };
+      return { result: slotResult(finished, exec.timeoutSeconds, supervised, outputArchive), logs: supervised.logs, outputArchive };
     } finally {
       await discardExecution(docker, exec.executionId);
     }
@@ -152,6 +135,26 @@ async function runExecution(
     await discardExecution(docker, exec.executionId);
     throw signal.reason;
   }
+}
+
+function slotResult(finished: Dockerode.ContainerInspectInfo, timeoutSeconds: number, supervised: Supervised, outputArchive: Buffer): SlotResult {
+  // The engine's clock, not ours: an adopted container's duration includes the time before our restart.
+  const durationMs = neverStarted(finished) ? 0 : Date.parse(finished.State.FinishedAt) - Date.parse(finished.State.StartedAt);
+  const exitCode = finished.State.ExitCode;
+  const outputSha256 = sha256(outputArchive);
+  return {
+    exitCode,
+    // A container that overran while no host was watching it counts as timed out too.
+    timedOut: supervised.killedForTimeout || durationMs >= timeoutSeconds * 1000,
+    oomKilled: finished.State.OOMKilled,
+    outputSha256,
+    outputBytes: outputArchive.length,
+    resultDigest: sha256(resultDigestInput(outputSha256, exitCode)),
+    logsSha256: sha256(supervised.logs),
+    logsBytes: supervised.logs.length,
+    logsTruncated: supervised.logsTruncated,
+    durationMs,
+  };
 }
 
 async function findOrCreateContainer(docker: Dockerode, exec: SlotExecution, opts: SandboxOptions): Promise<Dockerode.Container> {
@@ -267,6 +270,12 @@ function outDirOf(info: Dockerode.ContainerInspectInfo): string {
   return mount.Source;
 }
 
+interface Supervised {
+  logs: Buffer;
+  logsTruncated: boolean;
+  killedForTimeout: boolean;
+}
+
 /** Waits for the container to stop, killing it at its deadline or on abort, while its logs are read live. */
 async function supervise(
   container: Dockerode.Container,
@@ -275,17 +284,20 @@ async function supervise(
   logLimitBytes: number,
   signal: AbortSignal,
   onProgress: (progress: SandboxProgress) => void,
-): Promise<{ logs: Buffer; logsTruncated: boolean; killedForTimeout: boolean }> {
+): Promise<Supervised> {
   // A kill can race the container's own exit; if the engine is gone instead, wait() fails and so does the run.
   const kill = () => container.kill().catch(() => undefined);
   signal.addEventListener('abort', kill);
   // The deadline counts from the engine's start time, so an adopted container keeps its original limit.
   const startedAt = Date.parse(info.State.StartedAt);
   let killedForTimeout = false;
-  const deadline = setTimeout(() => {
-    killedForTimeout = true;
-    void kill();
-  }, Math.max(0, startedAt + timeoutSeconds * 1000 - Date.now()));
+  // An adopted container that has already exited has no deadline left to enforce.
+  const deadline = info.State.Running
+    ? setTimeout(() => {
+        killedForTimeout = true;
+        void kill();
+      }, Math.max(0, startedAt + timeoutSeconds * 1000 - Date.now()))
+    : undefined;
   const collector = new LogCollector(logLimitBytes);
   const progress = setInterval(() => onProgress({ elapsedMs: Date.now() - startedAt, logBytes: collector.bytes }), PROGRESS_INTERVAL_MS);
   try {

@@ -5,9 +5,11 @@ import { loadDeployment } from '../contracts/deploy';
 import { migrateDatabase, openDatabase } from '../db/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../domain/execution';
 import { readOrchestratorEnv } from './env';
+import { installWorkerRuntime } from '../scripts/temporal-runtime';
 
 /** The orchestrator worker: runs every workflow and the activities that touch the read model and the chain. */
 async function main(): Promise<void> {
+  installWorkerRuntime();
   const env = readOrchestratorEnv();
   await migrateDatabase(env.DATABASE_URL);
   const db = openDatabase(env.DATABASE_URL);
@@ -26,7 +28,12 @@ async function main(): Promise<void> {
     workflowsPath: require.resolve('../workflows'),
     activities: createOrchestratorActivities({ db, chain }),
   });
-  const shutdown = () => worker.shutdown();
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    worker.shutdown();
+  };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
   console.log(`orchestrator worker polling ${ORCHESTRATOR_TASK_QUEUE}`);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Wallet } from 'ethers';
 import { connectChain } from '../activities/chain-client';
@@ -59,14 +59,17 @@ const ROOT = resolve(__dirname, '..');
 export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const dir = resolve(opts.dir);
+  refuseIfRunning(dir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'devnet.pid'), `${process.pid}\n`);
   const cleanups: (() => Promise<void>)[] = [];
   const processes = new Map<string, ChildProcess>();
   const stop = async () => {
     for (const child of processes.values()) child.kill('SIGTERM');
     await Promise.all([...processes.values()].map(exitOf));
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => log(`devnet: cleanup failed: ${err}`));
+    rmSync(join(dir, 'devnet.pid'), { force: true });
   };
 
   try {
@@ -147,6 +150,19 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     await stop();
     throw err;
   }
+}
+
+/** Starting over a running devnet would wipe the files its processes hold open. */
+function refuseIfRunning(dir: string): void {
+  const pidFile = join(dir, 'devnet.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return; // left behind by a devnet that is gone
+  }
+  throw new Error(`a devnet (pid ${pid}) is already running in ${dir}: stop it (Ctrl-C) before starting another`);
 }
 
 /** Runs one role as its own Node process (TypeScript through tsx) and waits for the line that says it is ready. */

@@ -30,7 +30,11 @@ export function connectDocker(): Dockerode {
 /** Returns a client to an engine that answers, starting dockerd when none does and this machine can run one. */
 export async function ensureDockerEngine(): Promise<DockerEngine> {
   const docker = connectDocker();
-  if (await answers(docker)) return { docker, startedHere: false, stop: async () => {} };
+  const failure = await pingFailure(docker);
+  if (!failure) return { docker, startedHere: false, stop: async () => {} };
+  if (failure.code === 'EACCES') {
+    throw new Error(`A Docker engine runs but ${process.env.DOCKER_HOST ?? DEFAULT_SOCKET} refuses this user: run as root or join the docker group.`);
+  }
 
   const reason = whyCannotStart();
   if (reason) {
@@ -43,7 +47,7 @@ export async function ensureDockerEngine(): Promise<DockerEngine> {
 
   const pid = startDockerd();
   try {
-    await waitUntil(() => answers(docker), START_TIMEOUT_MS, () => isAlive(pid));
+    await waitUntil(async () => !(await pingFailure(docker)), START_TIMEOUT_MS, () => isAlive(pid));
   } catch (error) {
     await stopDockerd(pid);
     throw new Error(`dockerd did not answer within ${START_TIMEOUT_MS / 1000} s (${(error as Error).message}); see ${LOG_FILE}`);
@@ -51,12 +55,12 @@ export async function ensureDockerEngine(): Promise<DockerEngine> {
   return { docker, startedHere: true, pid, stop: () => stopDockerd(pid) };
 }
 
-async function answers(docker: Dockerode): Promise<boolean> {
+async function pingFailure(docker: Dockerode): Promise<NodeJS.ErrnoException | undefined> {
   try {
     await docker.ping();
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (error) {
+    return error as NodeJS.ErrnoException;
   }
 }
 

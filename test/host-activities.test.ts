@@ -93,10 +93,10 @@ async function creations(exec: SlotExecution, sinceMs: number): Promise<number> 
   return text.split('\n').filter((line) => line.trim()).length;
 }
 
-async function waitUntilRunning(exec: SlotExecution): Promise<void> {
+async function waitUntilState(exec: SlotExecution, state: 'running' | 'exited'): Promise<void> {
   const deadline = Date.now() + 20_000;
-  while (!(await containersOf(exec)).some((c) => c.State === 'running')) {
-    if (Date.now() > deadline) throw new Error(`${exec.executionId} never started running`);
+  while (!(await containersOf(exec)).some((c) => c.State === state)) {
+    if (Date.now() > deadline) throw new Error(`${exec.executionId} never reached ${state}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -130,29 +130,41 @@ test('two concurrent attempts of one execution share one container', async () =>
   expect(await creations(exec, since)).toBe(1);
 });
 
+/** A first host process starts the slot, then dies without any chance to clean up. */
+async function startSlotThenKillHost(exec: SlotExecution): Promise<void> {
+  const sandboxCall = `require('./host-worker/sandbox').runSandboxed(require('./scripts/docker-engine').connectDocker(),
+    ${JSON.stringify(exec)}, { hostId: 'test-host', workDir: ${JSON.stringify(workDir)}, logLimitBytes: 65536, outputLimitBytes: 1048576 })`;
+  const host = spawn(process.execPath, ['-r', 'tsx/cjs', '-e', sandboxCall], { cwd: path.resolve(__dirname, '..'), stdio: 'inherit' });
+  await waitUntilState(exec, 'running');
+  host.kill('SIGKILL');
+}
+
 test('a restarted host adopts the running container instead of starting another', async () => {
   const since = Date.now();
-  const exec = slot('restart', 'echo before; sleep 3; echo after; echo done > /out/done');
-  // The first host process: starts the slot, then dies without any chance to clean up.
-  const firstHost = spawn(
-    process.execPath,
-    [
-      '-r',
-      'tsx/cjs',
-      '-e',
-      `require('./host-worker/sandbox').runSandboxed(require('./scripts/docker-engine').connectDocker(), ${JSON.stringify(exec)},
-        { hostId: 'test-host', workDir: ${JSON.stringify(workDir)}, logLimitBytes: 65536, outputLimitBytes: 1048576 })`,
-    ],
-    { cwd: path.resolve(__dirname, '..'), stdio: 'inherit' },
-  );
-  await waitUntilRunning(exec);
-  firstHost.kill('SIGKILL');
+  const exec = slot('restart-running', 'echo before; sleep 3; echo after; echo done >> /out/done');
+  await startSlotThenKillHost(exec);
 
   const result = await executeSlot(exec);
 
   expect(result.exitCode).toBe(0);
   expect(blobs.get(result.logsSha256)?.toString()).toBe('before\nafter\n');
-  expect(blobs.get(result.outputSha256)?.toString('latin1')).toContain('done\n');
+  expect(blobs.get(result.outputSha256)?.toString('latin1')).toContain('done\n\0');
+  expect(await creations(exec, since)).toBe(1);
+  expect(await containersOf(exec)).toHaveLength(0);
+});
+
+test('a restarted host collects a container that finished while it was down', async () => {
+  const since = Date.now();
+  const exec = slot('restart-exited', 'sleep 1; echo finished; exit 4', { timeoutSeconds: 2 });
+  await startSlotThenKillHost(exec);
+  await waitUntilState(exec, 'exited');
+  // Past the slot's deadline by now: an exit before it must not be mistaken for a timeout.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+
+  const result = await executeSlot(exec);
+
+  expect(result).toMatchObject({ exitCode: 4, timedOut: false });
+  expect(blobs.get(result.logsSha256)?.toString()).toBe('finished\n');
   expect(await creations(exec, since)).toBe(1);
   expect(await containersOf(exec)).toHaveLength(0);
 });
@@ -161,7 +173,7 @@ test('cancelling the activity kills and removes the container', async () => {
   const env = activityEnvironment();
   const exec = slot('cancel', 'sleep 60');
   const running = executeSlot(exec, env);
-  await waitUntilRunning(exec);
+  await waitUntilState(exec, 'running');
   env.cancel();
   await expect(running).rejects.toBeInstanceOf(CancelledFailure);
   expect(await containersOf(exec)).toHaveLength(0);

@@ -1,0 +1,7 @@
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+
+/** Workers log at WARN unless TEMPORAL_LOG_LEVEL says otherwise: the SDK's INFO lines (bundle stats) drown the rest. */
+export function installWorkerRuntime(): void {
+  const level = (process.env.TEMPORAL_LOG_LEVEL ?? 'WARN') as 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  Runtime.install({ logger: new DefaultLogger(level) });
+}
