@@ -1,0 +1,159 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { OrchestratorActivities } from '../../activities';
+import type { JobUpdate } from '../../activities/db';
+import type { HostActivities } from '../../activities/host';
+import { ZansocErrorType } from '../../domain/errors';
+import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE, type SlotExecution, type SlotResult } from '../../domain/execution';
+import { jobSpecSchema } from '../../domain/job-spec';
+import type { HostCandidate } from '../../domain/matching';
+import { resolveTemporalCli } from '../../scripts/temporal-server';
+import { computeJob, type ComputeJobInput } from '../../workflows';
+
+/**
+ * The workflow's decisions, on a real Temporal server, with its activities replaced by typed stand-ins: escrow
+ * refused, a host lost and the slot re-matched, a job fault that must not be retried elsewhere, waiting for a host.
+ * The end-to-end run with real activities is test/compute-job.test.ts.
+ */
+const HISTORY_FILE = join(__dirname, '../histories/compute-job-rematch.json');
+
+const host = (id: string, price = '1000'): HostCandidate => ({
+  id, address: `0x${id.replace(/\D/g, '').padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0,
+  freeSlots: 2, pricePerCpuSecond: price,
+});
+const okResult: SlotResult = {
+  exitCode: 0, timedOut: false, oomKilled: false, outputSha256: 'a'.repeat(64), outputBytes: 1024, resultDigest: 'b'.repeat(64),
+  logsSha256: 'c'.repeat(64), logsBytes: 3, logsTruncated: false, durationMs: 2000,
+};
+
+type Fakes = {
+  orchestrator: Partial<OrchestratorActivities>;
+  hosts: Record<string, HostActivities['executeSlot']>;
+};
+
+describe('computeJob workflow', () => {
+  let env: TestWorkflowEnvironment;
+  let run = 0;
+
+  beforeAll(async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: resolveTemporalCli() } } });
+  }, 120_000);
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  /** Runs one job with the given stand-ins and returns its status and every read-model write. */
+  async function runJob(fakes: Fakes, spec = jobSpecSchema.parse({ image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 1 } })) {
+    const jobId = `wf-test-${++run}-${Date.now()}`;
+    const updates: JobUpdate[] = [];
+    const orchestrator: OrchestratorActivities = {
+      recordJob: async (u) => void updates.push(u),
+      listOnlineHosts: async () => [host('h1'), host('h2', '2000')],
+      lockEscrow: async () => ({ txHash: '0x1', alreadyLocked: false }),
+      settleJob: async ({ payouts }) => ({
+        txHash: '0x2', alreadySettled: false, paidToHosts: payouts.reduce((s, p) => s + BigInt(p.amount), 0n).toString(), commission: '0', refunded: '0',
+      }),
+      fundClient: async () => ({ txHash: '0x3' }),
+      ...fakes.orchestrator,
+    };
+    const base: Pick<WorkerOptions, 'connection'> = { connection: env.nativeConnection };
+    const workers = [
+      await Worker.create({ ...base, taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowsPath: require.resolve('../../workflows'), activities: orchestrator }),
+      ...(await Promise.all(Object.entries(fakes.hosts).map(([id, executeSlot]) =>
+        Worker.create({ ...base, taskQueue: hostTaskQueue(id), activities: { executeSlot } satisfies HostActivities })))),
+    ];
+    const input: ComputeJobInput = { jobId, spec, stagingUrl: 'http://staging.invalid' };
+    const handle = await env.client.workflow.start(computeJob, { taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowId: `job-${jobId}`, args: [input] });
+    const status = await runUntil(workers, handle.result());
+    return { status, updates, handle };
+  }
+
+  async function runUntil<T>(workers: Worker[], promise: Promise<T>): Promise<T> {
+    const [first, ...rest] = workers;
+    const nest = (i: number): Promise<T> => (i < rest.length ? rest[i].runUntil(nest(i + 1)) : promise);
+    return first.runUntil(nest(0));
+  }
+
+  it('ends REJECTED with the reason when the escrow is refused, and runs nothing', async () => {
+    const executeSlot = jest.fn(async () => okResult);
+    const settleJob = jest.fn();
+    const { status, updates } = await runJob({
+      orchestrator: {
+        lockEscrow: async () => {
+          throw ApplicationFailure.create({ type: ZansocErrorType.InsufficientFunds, nonRetryable: true, message: 'client holds 0' });
+        },
+        settleJob,
+      },
+      hosts: { h1: executeSlot },
+    });
+    expect(status.state).toBe('REJECTED');
+    expect(status.reason).toBe('escrow refused: client holds 0');
+    expect(updates.at(-1)).toMatchObject({ state: 'REJECTED', stateReason: 'escrow refused: client holds 0' });
+    expect(executeSlot).not.toHaveBeenCalled();
+    expect(settleJob).not.toHaveBeenCalled();
+  });
+
+  it('re-matches a slot whose host fails, and pays only the host that ran it', async () => {
+    const onH1 = jest.fn(async (_: SlotExecution): Promise<SlotResult> => {
+      throw ApplicationFailure.create({ message: 'docker engine gone' });
+    });
+    const onH2 = jest.fn(async (_: SlotExecution) => okResult);
+    const settleJob = jest.fn(async ({ payouts }: { payouts: { host: string; amount: string }[] }) => ({
+      txHash: '0x2', alreadySettled: false, paidToHosts: payouts[0].amount, commission: '0', refunded: '0',
+    }));
+    const { status, updates, handle } = await runJob({ orchestrator: { settleJob }, hosts: { h1: onH1, h2: onH2 } });
+
+    expect(status).toMatchObject({ state: 'SUCCEEDED', hostId: 'h2', result: okResult });
+    expect(onH1).toHaveBeenCalledTimes(2); // the activity's own retry, then the slot moves
+    expect(onH2).toHaveBeenCalledTimes(1);
+    expect(onH1.mock.calls[0][0].executionId).not.toBe(onH2.mock.calls[0][0].executionId);
+    // 1 cpu for 2 s at h2's 2000 per cpu-second.
+    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), payouts: [{ host: host('h2').address, amount: '4000' }] });
+    expect(updates.filter((u) => u.state === 'RUNNING').map((u) => u.hostId)).toEqual(['h1', 'h2']);
+
+    if (process.env.RECORD_HISTORIES === '1' || !existsSync(HISTORY_FILE)) {
+      writeFileSync(HISTORY_FILE, historyToJSON(await handle.fetchHistory()));
+    }
+  });
+
+  it('fails a job whose image the host lacks without trying other hosts, and refunds it', async () => {
+    const onH1 = jest.fn(async (): Promise<SlotResult> => {
+      throw ApplicationFailure.create({ type: ZansocErrorType.ImageNotFound, nonRetryable: true, message: 'image nope:1 is not on this host' });
+    });
+    const onH2 = jest.fn(async () => okResult);
+    const settleJob = jest.fn(async () => ({ txHash: '0x2', alreadySettled: false, paidToHosts: '0', commission: '0', refunded: '1' }));
+    const { status } = await runJob({ orchestrator: { settleJob }, hosts: { h1: onH1, h2: onH2 } });
+    expect(status).toMatchObject({ state: 'FAILED', reason: 'host h1: image nope:1 is not on this host' });
+    expect(onH1).toHaveBeenCalledTimes(1);
+    expect(onH2).not.toHaveBeenCalled();
+    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), payouts: [] });
+  });
+
+  it('waits QUEUED, saying why, until a host that fits comes online', async () => {
+    let polls = 0;
+    const listOnlineHosts = async () => (++polls < 3 ? [{ ...host('h1'), freeSlots: 0 }] : [host('h1')]);
+    const { status, updates } = await runJob({ orchestrator: { listOnlineHosts }, hosts: { h1: async () => okResult } });
+    expect(status.state).toBe('SUCCEEDED');
+    expect(updates.map((u) => u.stateReason)).toContain('waiting for a host that fits (h1: no free slot)');
+    expect(polls).toBe(3);
+  });
+});
+
+describe('computeJob replay', () => {
+  const history = () => JSON.parse(readFileSync(HISTORY_FILE, 'utf8'));
+
+  it('replays the committed history of a re-matched job', async () => {
+    await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, history(), 'job-replay');
+  });
+
+  it('detects a change of workflow logic that is not behind patched()', async () => {
+    await expect(
+      Worker.runReplayHistory({ workflowsPath: require.resolve('./reordered-compute-job') }, history(), 'job-replay-bad'),
+    ).rejects.toThrow(/Nondeterminism|determinism/i);
+  });
+});

@@ -1,0 +1,11 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { OrchestratorActivities } from '../../activities';
+import type { ComputeJobInput } from '../../workflows';
+
+/** computeJob with its first two steps swapped: the replay test expects Temporal to refuse it. */
+const acts = proxyActivities<OrchestratorActivities>({ startToCloseTimeout: '30 seconds' });
+
+export async function computeJob({ jobId, spec }: ComputeJobInput): Promise<void> {
+  await acts.lockEscrow({ jobId, amount: spec.maxPrice, deadlineSeconds: 1 });
+  await acts.recordJob({ jobId, state: 'QUEUED', stateReason: 'locking escrow' });
+}
