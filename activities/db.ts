@@ -38,11 +38,11 @@ export function createDbActivities({ db }: { db: Database }) {
       });
     },
 
-    /** Online hosts with their free slots: slots offered minus jobs running on them now. */
+    /** Hosts taking work (online, heard from lately) with their free slots: slots offered minus jobs running there now. */
     async listOnlineHosts(): Promise<HostCandidate[]> {
       const since = new Date(Date.now() - HOST_OFFLINE_AFTER_MS);
       const [hosts, busy] = await Promise.all([
-        db.host.findMany({ where: { lastSeenAt: { gte: since } }, orderBy: { id: 'asc' } }),
+        db.host.findMany({ where: { status: 'online', lastSeenAt: { gte: since } }, orderBy: { id: 'asc' } }),
         db.job.groupBy({ by: ['hostId'], where: { state: 'RUNNING', hostId: { not: null } }, _count: { _all: true } }),
       ]);
       const running = new Map(busy.map((b) => [b.hostId, b._count._all]));
@@ -56,6 +56,8 @@ export function createDbActivities({ db }: { db: Database }) {
         gpus: h.gpus,
         freeSlots: Math.max(0, h.maxSlots - (running.get(h.id) ?? 0)),
         pricePerCpuSecond: h.pricePerCpuSecond,
+        pricePerGibSecond: h.pricePerGibSecond,
+        pricePerGpuSecond: h.pricePerGpuSecond,
       }));
     },
   };

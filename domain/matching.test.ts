@@ -2,7 +2,7 @@ import { explainWait, rankHosts, type HostCandidate } from './matching';
 
 const host = (id: string, over: Partial<HostCandidate> = {}): HostCandidate => ({
   id, address: `0x${id.padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0, freeSlots: 2,
-  pricePerCpuSecond: '100', ...over,
+  pricePerCpuSecond: '100', pricePerGibSecond: '0', pricePerGpuSecond: '0', ...over,
 });
 const small = { cpu: 1, memoryMiB: 128, diskMiB: 64, gpu: 0 };
 
@@ -23,6 +23,13 @@ describe('matching', () => {
   it('never puts a GPU job on a host without a GPU', () => {
     expect(rankHosts([host('a')], { ...small, gpu: 1 })).toEqual([]);
     expect(rankHosts([host('a', { gpus: 1 })], { ...small, gpu: 1 }).map((h) => h.id)).toEqual(['a']);
+  });
+
+  it('ranks by what this job would cost, memory and GPUs included', () => {
+    const cheapCpuDearMemory = host('a', { pricePerCpuSecond: '10', pricePerGibSecond: '1000' });
+    const dearCpuCheapMemory = host('b', { pricePerCpuSecond: '100', pricePerGibSecond: '0' });
+    expect(rankHosts([cheapCpuDearMemory, dearCpuCheapMemory], { ...small, memoryMiB: 2048 })[0].id).toBe('b');
+    expect(rankHosts([cheapCpuDearMemory, dearCpuCheapMemory], { ...small, memoryMiB: 16 })[0].id).toBe('a');
   });
 
   it('compares prices as integers, not strings', () => {

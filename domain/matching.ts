@@ -1,7 +1,8 @@
 import type { Resources } from './job-spec';
+import type { ResourcePrices } from './money';
 
 /** A host as the scheduler sees it: what it has, what is free now, what it asks. */
-export interface HostCandidate {
+export interface HostCandidate extends ResourcePrices {
   id: string;
   address: string;
   arch: string;
@@ -10,7 +11,6 @@ export interface HostCandidate {
   diskMiB: number;
   gpus: number;
   freeSlots: number;
-  pricePerCpuSecond: string;
 }
 
 /** Why a host cannot take a job, or null when it can. */
@@ -23,15 +23,23 @@ export function unfitReason(host: HostCandidate, resources: Resources): string |
   return null;
 }
 
+/** What one second of this job costs on a host, in its prices: the figure hosts are ranked by. */
+function pricePerSecond(host: HostCandidate, resources: Resources): bigint {
+  return BigInt(host.pricePerCpuSecond) * BigInt(Math.round(resources.cpu * 1000)) * 1024n +
+    BigInt(host.pricePerGibSecond) * BigInt(resources.memoryMiB) * 1000n +
+    BigInt(host.pricePerGpuSecond) * BigInt(resources.gpu) * 1024n * 1000n;
+}
+
 /**
  * Filter then score, as the Kubernetes scheduler does: hosts that cannot run the job are dropped, the rest are
- * ordered cheapest first, then by most free slots (spreads load), then by id so equal hosts rank the same every time.
+ * ordered cheapest for this job first, then by most free slots (spreads load), then by id so equal hosts rank the
+ * same every time.
  */
 export function rankHosts(hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = []): HostCandidate[] {
   return hosts
     .filter((h) => !exclude.includes(h.id) && unfitReason(h, resources) === null)
     .sort((a, b) => {
-      const price = BigInt(a.pricePerCpuSecond) - BigInt(b.pricePerCpuSecond);
+      const price = pricePerSecond(a, resources) - pricePerSecond(b, resources);
       if (price !== 0n) return price < 0n ? -1 : 1;
       return b.freeSlots - a.freeSlots || a.id.localeCompare(b.id);
     });

@@ -11,11 +11,27 @@ export const tokenAmount = z
 export const COMMISSION_BPS_DEFAULT = 1000n;
 export const BPS = 10_000n;
 
-/** What a host earns for a run: its price per cpu-second × cpus × seconds (rounded up), never above the job's cap. */
-export function priceRun(opts: { pricePerCpuSecond: string; cpu: number; durationMs: number; maxPrice: string }): string {
+/** A host's prices in ZSC base units per second of each resource, as decimal strings. */
+export interface ResourcePrices {
+  pricePerCpuSecond: string;
+  pricePerGibSecond: string;
+  pricePerGpuSecond: string;
+}
+
+/**
+ * What a host earns for a run: (cpus × cpu price + GiB of memory × memory price + GPUs × GPU price) × seconds,
+ * rounded up to a base unit, never above the job's cap. Computed in millionths so fractional cpus stay exact.
+ */
+export function priceRun(opts: ResourcePrices & { cpu: number; memoryMiB: number; gpu: number; durationMs: number; maxPrice: string }): string {
   const milliCpu = BigInt(Math.round(opts.cpu * 1000));
   const ms = BigInt(Math.max(0, Math.ceil(opts.durationMs)));
-  const cost = (BigInt(opts.pricePerCpuSecond) * milliCpu * ms + 999_999n) / 1_000_000n;
+  const perMs =
+    BigInt(opts.pricePerCpuSecond) * milliCpu * 1024n +
+    BigInt(opts.pricePerGibSecond) * BigInt(opts.memoryMiB) * 1000n +
+    BigInt(opts.pricePerGpuSecond) * BigInt(opts.gpu) * 1000n * 1024n;
+  // perMs is in (base units per second) × 1000 × 1024; × ms ÷ 1000 ms/s.
+  const scale = 1000n * 1024n * 1000n;
+  const cost = (perMs * ms + scale - 1n) / scale;
   const cap = BigInt(opts.maxPrice);
   return (cost < cap ? cost : cap).toString();
 }

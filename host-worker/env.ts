@@ -1,22 +1,32 @@
 import { z } from 'zod';
+import type { HostOffer, MachineCapabilities } from '../domain/capabilities';
 import { describeIssues } from '../domain/job-spec';
 import { tokenAmount } from '../domain/money';
 
-/** The host worker's configuration, validated at boot. */
+/** The host worker's configuration, validated at boot: where to connect, and the operator's offer. */
 export const hostEnvSchema = z.object({
   API_URL: z.string().url().default('http://127.0.0.1:3000'),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
-  /** Holds the host key and the per-job work folders. */
+  /** Holds the encrypted host key and the per-job work folders. */
   HOST_DATA_DIR: z.string().default('./.devnet/host'),
   /** Defaults to `h-` and the start of the host's address. */
   HOST_ID: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes').optional(),
   CHAIN_ID: z.coerce.number().int().positive().default(31337),
-  /** Concurrent job slots offered; defaults to the number of cores. */
+  /** What the operator shares; each defaults to all the machine has (disk: 90% of what is free). */
+  SHARE_CPUS: z.coerce.number().positive().optional(),
+  SHARE_MEMORY_MIB: z.coerce.number().int().positive().optional(),
+  SHARE_DISK_MIB: z.coerce.number().int().positive().optional(),
+  SHARE_GPUS: z.coerce.number().int().min(0).optional(),
+  /** Concurrent job slots offered; defaults to the shared cpus, rounded down, at least 1. */
   MAX_SLOTS: z.coerce.number().int().min(1).max(1024).optional(),
-  /** Price per cpu-second in ZSC base units. */
+  /** Prices in ZSC base units. */
   PRICE_PER_CPU_SECOND: tokenAmount.default('1000000000000'),
+  PRICE_PER_GIB_SECOND: tokenAmount.default('100000000000'),
+  PRICE_PER_GPU_SECOND: tokenAmount.default('50000000000000'),
   HEARTBEAT_SECONDS: z.coerce.number().min(1).max(300).default(10),
+  /** How long a draining host lets running slots finish before handing them back to be re-matched. */
+  DRAIN_GRACE_SECONDS: z.coerce.number().min(0).max(86_400).default(30),
 });
 export type HostEnv = z.output<typeof hostEnvSchema>;
 
@@ -24,4 +34,26 @@ export function readHostEnv(env: NodeJS.ProcessEnv = process.env): HostEnv {
   const parsed = hostEnvSchema.safeParse(env);
   if (!parsed.success) throw new Error(`invalid host-worker configuration: ${describeIssues(parsed.error)}`);
   return parsed.data;
+}
+
+/** The offer from what the machine has and what the operator chose to share; sharing more than there is is refused. */
+export function buildOffer(env: HostEnv, machine: MachineCapabilities): HostOffer {
+  const over = (name: string, wanted: number, has: number) => {
+    if (wanted > has) throw new Error(`${name}: ${wanted} is more than this machine has (${has})`);
+    return wanted;
+  };
+  const cpus = over('SHARE_CPUS', env.SHARE_CPUS ?? machine.cpus, machine.cpus);
+  const gpus = over('SHARE_GPUS', env.SHARE_GPUS ?? machine.gpus.length, machine.gpus.length);
+  return {
+    arch: machine.arch,
+    cpus,
+    memoryMiB: over('SHARE_MEMORY_MIB', env.SHARE_MEMORY_MIB ?? machine.memoryMiB, machine.memoryMiB),
+    diskMiB: over('SHARE_DISK_MIB', env.SHARE_DISK_MIB ?? Math.floor(machine.diskMiB * 0.9), machine.diskMiB),
+    gpus,
+    gpuModel: gpus > 0 ? machine.gpus[0].model : null,
+    maxSlots: env.MAX_SLOTS ?? Math.max(1, Math.floor(cpus)),
+    pricePerCpuSecond: env.PRICE_PER_CPU_SECOND,
+    pricePerGibSecond: env.PRICE_PER_GIB_SECOND,
+    pricePerGpuSecond: env.PRICE_PER_GPU_SECOND,
+  };
 }

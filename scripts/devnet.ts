@@ -125,7 +125,8 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
         entry: 'host-worker/main.ts',
         env: {
           TEMPORAL_ADDRESS: temporal.address, API_URL: apiUrl, HOST_ID: hostId, HOST_DATA_DIR: join(dir, hostId),
-          CHAIN_ID: String(deployment.chainId), MAX_SLOTS: '2',
+          CHAIN_ID: String(deployment.chainId), MAX_SLOTS: '2', HOST_KEY_PASSPHRASE: 'devnet-host-passphrase',
+          DRAIN_GRACE_SECONDS: '10',
           // Different prices, so matching has something to choose by.
           PRICE_PER_CPU_SECOND: String(1_000_000_000_000n * BigInt(i + 1)),
         },

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres } from './postgres';
 
@@ -46,27 +47,42 @@ function generate(): void {
   prisma(['generate', '--schema', POSTGRES_SCHEMA], PLACEHOLDER_URLS.postgres);
 }
 
-/** `migrate dev` cannot run offline, so migrations are diffs from the schema the previous migration left behind. */
+/**
+ * `migrate dev` cannot run offline and `migrate diff --from-migrations` needs a shadow database the JS engine cannot
+ * make, so a migration is the diff from prisma/migrated-schema.prisma (the schema the last migration produced) to
+ * the current schema; the snapshot is then moved forward.
+ */
 async function addMigration(name: string): Promise<void> {
   writePostgresSchema();
+  const snapshot = join(root, 'prisma/migrated-schema.prisma');
+  const previous = existsSync(snapshot) ? readFileSync(snapshot, 'utf8') : null;
   // Prisma's JS schema engine diffs through a live connection, so PostgreSQL's diff needs a (throw-away) server.
   const pg = await startPostgres();
-  const urls = { sqlite: PLACEHOLDER_URLS.sqlite, postgres: pg.url };
-  const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  for (const [kind, schema, dir] of [
-    ['sqlite', SQLITE_SCHEMA, join(root, 'prisma/migrations')],
-    ['postgres', POSTGRES_SCHEMA, join(root, 'prisma/postgres/migrations')],
-  ] as const) {
-    const previous = existsSync(dir) && readdirSync(dir).some((d) => /^\d/.test(d));
-    const from = previous ? ['--from-migrations', dir] : ['--from-empty'];
-    const sql = prisma(['migrate', 'diff', ...from, '--to-schema-datamodel', schema, '--script'], urls[kind]);
-    mkdirSync(join(dir, `${stamp}_${name}`), { recursive: true });
-    writeFileSync(join(dir, `${stamp}_${name}`, 'migration.sql'), sql);
-    const lock = join(dir, 'migration_lock.toml');
-    if (!existsSync(lock)) writeFileSync(lock, `provider = "${kind === 'sqlite' ? 'sqlite' : 'postgresql'}"\n`);
-    console.log(`wrote ${join(dir, `${stamp}_${name}`, 'migration.sql')}`);
+  const tmp = mkdtempSync(join(tmpdir(), 'zansoc-migration-'));
+  try {
+    const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    for (const [kind, schema, dir, url] of [
+      ['sqlite', SQLITE_SCHEMA, join(root, 'prisma/migrations'), PLACEHOLDER_URLS.sqlite],
+      ['postgres', POSTGRES_SCHEMA, join(root, 'prisma/postgres/migrations'), pg.url],
+    ] as const) {
+      let from = ['--from-empty'];
+      if (previous !== null) {
+        const previousFile = join(tmp, `${kind}.prisma`);
+        writeFileSync(previousFile, kind === 'sqlite' ? previous : postgresSchemaFrom(previous));
+        from = ['--from-schema-datamodel', previousFile];
+      }
+      const sql = prisma(['migrate', 'diff', ...from, '--to-schema-datamodel', schema, '--script'], url);
+      mkdirSync(join(dir, `${stamp}_${name}`), { recursive: true });
+      writeFileSync(join(dir, `${stamp}_${name}`, 'migration.sql'), sql);
+      const lock = join(dir, 'migration_lock.toml');
+      if (!existsSync(lock)) writeFileSync(lock, `provider = "${kind === 'sqlite' ? 'sqlite' : 'postgresql'}"\n`);
+      console.log(`wrote ${join(dir, `${stamp}_${name}`, 'migration.sql')}`);
+    }
+    writeFileSync(snapshot, readFileSync(SQLITE_SCHEMA, 'utf8'));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    await pg.stop();
   }
-  await pg.stop();
 }
 
 if (require.main === module) {

@@ -107,7 +107,7 @@ export async function computeJob({ jobId, spec, stagingUrl }: ComputeJobInput): 
 
   await moveTo('SETTLING', null);
   const payouts = 'result' in outcome
-    ? [{ host: outcome.host.address, amount: priceRun({ pricePerCpuSecond: outcome.host.pricePerCpuSecond, cpu: spec.resources.cpu, durationMs: outcome.result.durationMs, maxPrice: spec.maxPrice }) }]
+    ? [{ host: outcome.host.address, amount: priceRun({ ...outcome.host, ...spec.resources, durationMs: outcome.result.durationMs, maxPrice: spec.maxPrice }) }]
     : [];
   const settlement = await chain.settleJob({ jobId, payouts });
   Object.assign(status, { paidToHosts: settlement.paidToHosts, commission: settlement.commission, refunded: settlement.refunded });

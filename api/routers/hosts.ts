@@ -1,6 +1,8 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import { HOST_OFFLINE_AFTER_MS } from '../../activities/db';
 import { tokenAmount } from '../../domain/money';
+import { Prisma } from '../../generated/prisma/sqlite/client';
 import { publicProcedure, router } from '../trpc';
 
 const hostId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes');
@@ -15,16 +17,28 @@ export const hostRegistrationSchema = z
     memoryMiB: z.number().int().min(1),
     diskMiB: z.number().int().min(0),
     gpus: z.number().int().min(0).max(64),
+    gpuModel: z.string().max(128).nullable().default(null),
     maxSlots: z.number().int().min(1).max(1024),
     pricePerCpuSecond: tokenAmount,
+    pricePerGibSecond: tokenAmount.default('0'),
+    pricePerGpuSecond: tokenAmount.default('0'),
   })
   .strict();
 export type HostRegistration = z.output<typeof hostRegistrationSchema>;
 
 const hostSelect = {
-  id: true, address: true, did: true, arch: true, cpus: true, memoryMiB: true, diskMiB: true, gpus: true, maxSlots: true,
-  pricePerCpuSecond: true, lastSeenAt: true, createdAt: true,
+  id: true, address: true, did: true, arch: true, cpus: true, memoryMiB: true, diskMiB: true, gpus: true, gpuModel: true,
+  maxSlots: true, pricePerCpuSecond: true, pricePerGibSecond: true, pricePerGpuSecond: true, status: true, lastSeenAt: true,
+  createdAt: true,
 } as const;
+
+type HostRow = Prisma.HostGetPayload<{ select: typeof hostSelect }>;
+
+/** A host is online while it says so and has heartbeated lately; silence makes it offline without a word. */
+const present = (row: HostRow) => ({
+  ...row,
+  online: row.status === 'online' && Date.now() - row.lastSeenAt.getTime() < HOST_OFFLINE_AFTER_MS,
+});
 
 export const hostsRouter = router({
   /** A host worker announces itself and what it offers; registering again updates the offer. */
@@ -35,13 +49,22 @@ export const hostsRouter = router({
       throw new TRPCError({ code: 'CONFLICT', message: `address: already registered as host ${owner.id}` });
     }
     const now = new Date();
-    return ctx.db.host.upsert({
+    return present(await ctx.db.host.upsert({
       where: { id },
-      create: { id, ...offer, lastSeenAt: now },
-      update: { ...offer, lastSeenAt: now },
+      create: { id, ...offer, status: 'online', lastSeenAt: now },
+      update: { ...offer, status: 'online', lastSeenAt: now },
       select: hostSelect,
-    });
+    }));
   }),
+
+  /** A draining host finishes its running slots and takes no new work; `leave` marks it gone. */
+  setStatus: publicProcedure
+    .input(z.object({ hostId, status: z.enum(['draining', 'offline']) }))
+    .mutation(async ({ ctx, input }) => {
+      const updated = await ctx.db.host.updateMany({ where: { id: input.hostId }, data: { status: input.status } });
+      if (updated.count === 0) throw new TRPCError({ code: 'NOT_FOUND', message: `hostId: no host ${input.hostId}` });
+      return { hostId: input.hostId, status: input.status };
+    }),
 
   /** Liveness: a host that stops calling this is offline after a missed interval and is not matched. */
   heartbeat: publicProcedure.input(z.object({ hostId })).mutation(async ({ ctx, input }) => {
@@ -50,5 +73,11 @@ export const hostsRouter = router({
     return { ok: true };
   }),
 
-  list: publicProcedure.query(({ ctx }) => ctx.db.host.findMany({ orderBy: { id: 'asc' }, select: hostSelect })),
+  list: publicProcedure.query(async ({ ctx }) => (await ctx.db.host.findMany({ orderBy: { id: 'asc' }, select: hostSelect })).map(present)),
+
+  get: publicProcedure.input(z.object({ hostId })).query(async ({ ctx, input }) => {
+    const row = await ctx.db.host.findUnique({ where: { id: input.hostId }, select: hostSelect });
+    if (!row) throw new TRPCError({ code: 'NOT_FOUND', message: `hostId: no host ${input.hostId}` });
+    return present(row);
+  }),
 });

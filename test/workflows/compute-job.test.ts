@@ -23,7 +23,7 @@ const HISTORY_FILE = join(__dirname, '../histories/compute-job-rematch.json');
 
 const host = (id: string, price = '1000'): HostCandidate => ({
   id, address: `0x${id.replace(/\D/g, '').padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0,
-  freeSlots: 2, pricePerCpuSecond: price,
+  freeSlots: 2, pricePerCpuSecond: price, pricePerGibSecond: '0', pricePerGpuSecond: '0',
 });
 const okResult: SlotResult = {
   exitCode: 0, timedOut: false, oomKilled: false, outputSha256: 'a'.repeat(64), outputBytes: 1024, resultDigest: 'b'.repeat(64),

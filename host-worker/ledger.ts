@@ -1,0 +1,162 @@
+import type { Resources } from '../domain/job-spec';
+
+/** What the operator shares of this machine: the most any one slot may ask for, and the total all slots may hold. */
+export interface ResourceOffer {
+  cpus: number;
+  memoryMiB: number;
+  diskMiB: number;
+  gpus: number;
+  maxSlots: number;
+}
+
+export type LedgerResource = 'slots' | 'cpu' | 'memoryMiB' | 'diskMiB' | 'gpu';
+
+/** One resource a slot wants more of than there is: `available` is the whole offer, or what is free right now. */
+export interface Shortfall {
+  resource: LedgerResource;
+  wanted: number;
+  available: number;
+}
+
+export interface LedgerUsage {
+  slots: number;
+  cpu: number;
+  memoryMiB: number;
+  diskMiB: number;
+  gpu: number;
+}
+
+export type Reservation = { granted: true; release: () => void } | { granted: false; short: Shortfall[] };
+
+/** cpu is counted in thousandths, so that ten slots of 0.1 add up to exactly one core. */
+const MILLI = 1000;
+
+interface Entry {
+  usage: LedgerUsage;
+  holders: number;
+  /** Held for a container found running after a restart, until the retried activity claims it. */
+  awaitingAdoption: boolean;
+}
+
+const toMilli = (cpu: number): number => Math.round(cpu * MILLI);
+
+function usageOf(resources: Resources): LedgerUsage {
+  return { slots: 1, cpu: toMilli(resources.cpu), memoryMiB: resources.memoryMiB, diskMiB: resources.diskMiB, gpu: resources.gpu };
+}
+
+/** What a single slot asks for beyond everything the operator offers: work this host must never take. */
+export function uncoveredResources(offer: ResourceOffer, resources: Resources): Shortfall[] {
+  const pairs: Array<[LedgerResource, number, number]> = [
+    ['cpu', resources.cpu, offer.cpus],
+    ['memoryMiB', resources.memoryMiB, offer.memoryMiB],
+    ['diskMiB', resources.diskMiB, offer.diskMiB],
+    ['gpu', resources.gpu, offer.gpus],
+  ];
+  return pairs.filter(([, wanted, offered]) => wanted > offered).map(([resource, wanted, available]) => ({ resource, wanted, available }));
+}
+
+export const describeShortfalls = (short: Shortfall[]): string =>
+  short.map(({ resource, wanted, available }) => `${resource} ${wanted} wanted, ${available} available`).join('; ');
+
+/**
+ * The host's running total of what its slots hold, so concurrent slots never add up to more than the offer.
+ * Reservations are keyed by execution id: a retry or a second attempt of the same execution shares the first's
+ * reservation instead of counting the slot twice, and the resources come back when the last holder releases.
+ */
+export class ResourceLedger {
+  private readonly entries = new Map<string, Entry>();
+  private readonly capacity: LedgerUsage;
+
+  constructor(readonly offer: ResourceOffer) {
+    this.capacity = {
+      slots: offer.maxSlots,
+      cpu: toMilli(offer.cpus),
+      memoryMiB: offer.memoryMiB,
+      diskMiB: offer.diskMiB,
+      gpu: offer.gpus,
+    };
+  }
+
+  reserve(key: string, resources: Resources): Reservation {
+    const existing = this.entries.get(key);
+    if (existing) {
+      existing.awaitingAdoption = false;
+      existing.holders += 1;
+      return { granted: true, release: this.releaser(key, existing) };
+    }
+    const wanted = usageOf(resources);
+    const free = this.freeMilli();
+    const short = (Object.keys(wanted) as LedgerResource[])
+      .filter((resource) => wanted[resource] > free[resource])
+      .map((resource) => ({ resource, wanted: fromMilli(resource, wanted[resource]), available: fromMilli(resource, free[resource]) }));
+    if (short.length > 0) return { granted: false, short };
+    const entry: Entry = { usage: wanted, holders: 1, awaitingAdoption: false };
+    this.entries.set(key, entry);
+    return { granted: true, release: this.releaser(key, entry) };
+  }
+
+  /**
+   * Counts a container that is already running (found after a restart) whether or not it fits: its resources are in
+   * use. The first `reserve` of the same key takes the reservation over. Returns false when the key is already held.
+   */
+  holdForAdoption(key: string, resources: Resources): boolean {
+    if (this.entries.has(key)) return false;
+    this.entries.set(key, { usage: usageOf(resources), holders: 0, awaitingAdoption: true });
+    return true;
+  }
+
+  /** Drops a hold no activity claimed (its container has stopped); a claimed reservation is left to its holders. */
+  releaseUnadopted(key: string): boolean {
+    const entry = this.entries.get(key);
+    if (!entry?.awaitingAdoption) return false;
+    this.entries.delete(key);
+    return true;
+  }
+
+  holds(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /** What all reservations hold together. */
+  usage(): LedgerUsage {
+    return toCores(this.usedMilli());
+  }
+
+  /** What is left of the offer. */
+  free(): LedgerUsage {
+    return toCores(this.freeMilli());
+  }
+
+  private usedMilli(): LedgerUsage {
+    const used: LedgerUsage = { slots: 0, cpu: 0, memoryMiB: 0, diskMiB: 0, gpu: 0 };
+    for (const { usage } of this.entries.values()) {
+      for (const resource of Object.keys(used) as LedgerResource[]) used[resource] += usage[resource];
+    }
+    return used;
+  }
+
+  private freeMilli(): LedgerUsage {
+    const used = this.usedMilli();
+    const free = { ...this.capacity };
+    for (const resource of Object.keys(free) as LedgerResource[]) free[resource] = Math.max(0, free[resource] - used[resource]);
+    return free;
+  }
+
+  private releaser(key: string, entry: Entry): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      entry.holders -= 1;
+      if (entry.holders <= 0 && this.entries.get(key) === entry) this.entries.delete(key);
+    };
+  }
+}
+
+function fromMilli(resource: LedgerResource, value: number): number {
+  return resource === 'cpu' ? value / MILLI : value;
+}
+
+function toCores(usage: LedgerUsage): LedgerUsage {
+  return { ...usage, cpu: usage.cpu / MILLI };
+}

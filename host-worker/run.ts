@@ -1,0 +1,94 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createHostActivities } from '../activities/host';
+import { createApiClient } from '../api/client';
+import { capabilityQueues, type HostOffer } from '../domain/capabilities';
+import { hostTaskQueue } from '../domain/execution';
+import { connectDocker } from '../scripts/docker-engine';
+import { detectCapabilities } from './capabilities';
+import { buildOffer, type HostEnv } from './env';
+import { defaultHostId, didOf, hostKeyPassphrase, loadOrCreateHostKey } from './identity';
+
+export interface RunningHost {
+  hostId: string;
+  did: string;
+  offer: HostOffer;
+  queues: string[];
+  /** Stops taking work, lets running slots finish up to the grace period, hands the rest back, leaves. */
+  drain(): Promise<void>;
+  /** Resolves when the workers have stopped. */
+  done: Promise<void>;
+}
+
+/**
+ * Joins this machine to the network: opens (or creates) its key, detects what it has, registers its offer, and polls
+ * its own queue `host.<id>` plus one queue per capability class it offers. `zansoc host join` and the host-worker
+ * process both run this.
+ */
+export async function joinNetwork(env: HostEnv, log: (line: string) => void = console.log): Promise<RunningHost> {
+  const dataDir = resolve(env.HOST_DATA_DIR);
+  const workDir = join(dataDir, 'work');
+  mkdirSync(workDir, { recursive: true });
+  const { wallet, created } = await loadOrCreateHostKey(dataDir, await hostKeyPassphrase());
+  const hostId = env.HOST_ID ?? defaultHostId(wallet.address);
+  const did = didOf(env.CHAIN_ID, wallet.address);
+  const machine = await detectCapabilities(workDir);
+  const offer = buildOffer(env, machine);
+  const queues = [hostTaskQueue(hostId), ...capabilityQueues(offer)];
+
+  log(`host ${hostId} ${created ? 'created its key' : 'opened its key'}: ${did}`);
+  log(`  detected: ${machine.arch}, ${machine.cpus} cpus, ${machine.memoryMiB} MiB memory, ${machine.diskMiB} MiB free disk, ` +
+    `${machine.gpus.length ? machine.gpus.map((g) => `${g.model} (${g.memoryMiB} MiB)`).join(', ') : 'no GPU'}`);
+  log(`  offers:   ${offer.cpus} cpus, ${offer.memoryMiB} MiB memory, ${offer.diskMiB} MiB disk, ${offer.gpus} GPUs, ` +
+    `${offer.maxSlots} slots; per second: ${offer.pricePerCpuSecond}/cpu, ${offer.pricePerGibSecond}/GiB, ${offer.pricePerGpuSecond}/GPU (ZSC base units)`);
+
+  const api = createApiClient(env.API_URL);
+  const { arch, cpus, memoryMiB, diskMiB, gpus, gpuModel, maxSlots, pricePerCpuSecond, pricePerGibSecond, pricePerGpuSecond } = offer;
+  const registration = {
+    hostId, address: wallet.address, did, arch, cpus, memoryMiB, diskMiB, gpus, gpuModel, maxSlots,
+    pricePerCpuSecond, pricePerGibSecond, pricePerGpuSecond,
+  };
+  await api.hosts.register.mutate(registration).catch((err: Error) => {
+    throw new Error(`could not register with the API at ${env.API_URL}: ${err.message}`);
+  });
+
+  let draining = false;
+  const heartbeat = setInterval(() => {
+    api.hosts.heartbeat.mutate({ hostId }).catch(async (err: unknown) => {
+      // The API may have lost the host (a fresh database): announce it again.
+      log(`heartbeat failed: ${(err as Error).message}`);
+      if (!draining) await api.hosts.register.mutate(registration).catch(() => undefined);
+    });
+  }, env.HEARTBEAT_SECONDS * 1000);
+
+  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const activities = createHostActivities({ docker: connectDocker(), hostId, workDir, offer });
+  const workers = await Promise.all(queues.map((taskQueue) => Worker.create({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue,
+    activities,
+    maxConcurrentActivityTaskExecutions: offer.maxSlots,
+    shutdownGraceTime: `${env.DRAIN_GRACE_SECONDS} seconds`,
+  })));
+  const done = Promise.all(workers.map((w) => w.run())).then(async () => {
+    clearInterval(heartbeat);
+    await connection.close();
+  });
+  log(`host ${hostId} polling ${queues.join(', ')}`);
+
+  return {
+    hostId, did, offer, queues, done,
+    async drain() {
+      if (draining) return done;
+      draining = true;
+      log(`host ${hostId} draining: no new work, ${env.DRAIN_GRACE_SECONDS}s for running slots`);
+      await api.hosts.setStatus.mutate({ hostId, status: 'draining' }).catch((err: Error) => log(`could not tell the API: ${err.message}`));
+      for (const worker of workers) worker.shutdown();
+      await done;
+      await api.hosts.setStatus.mutate({ hostId, status: 'offline' }).catch((err: Error) => log(`could not tell the API: ${err.message}`));
+      log(`host ${hostId} left`);
+    },
+  };
+}
