@@ -1,17 +1,12 @@
+import type { HostOffer } from '../domain/capabilities';
 import type { Resources } from '../domain/job-spec';
 
-/** What the operator shares of this machine: the most any one slot may ask for, and the total all slots may hold. */
-export interface ResourceOffer {
-  cpus: number;
-  memoryMiB: number;
-  diskMiB: number;
-  gpus: number;
-  maxSlots: number;
-}
+/** The part of the operator's offer the ledger counts: the total all slots together may hold. */
+export type ResourceOffer = Pick<HostOffer, 'cpus' | 'memoryMiB' | 'diskMiB' | 'gpus' | 'maxSlots'>;
 
 export type LedgerResource = 'slots' | 'cpu' | 'memoryMiB' | 'diskMiB' | 'gpu';
 
-/** One resource a slot wants more of than there is: `available` is the whole offer, or what is free right now. */
+/** One resource a slot wants more of than is free right now. */
 export interface Shortfall {
   resource: LedgerResource;
   wanted: number;
@@ -42,17 +37,6 @@ const toMilli = (cpu: number): number => Math.round(cpu * MILLI);
 
 function usageOf(resources: Resources): LedgerUsage {
   return { slots: 1, cpu: toMilli(resources.cpu), memoryMiB: resources.memoryMiB, diskMiB: resources.diskMiB, gpu: resources.gpu };
-}
-
-/** What a single slot asks for beyond everything the operator offers: work this host must never take. */
-export function uncoveredResources(offer: ResourceOffer, resources: Resources): Shortfall[] {
-  const pairs: Array<[LedgerResource, number, number]> = [
-    ['cpu', resources.cpu, offer.cpus],
-    ['memoryMiB', resources.memoryMiB, offer.memoryMiB],
-    ['diskMiB', resources.diskMiB, offer.diskMiB],
-    ['gpu', resources.gpu, offer.gpus],
-  ];
-  return pairs.filter(([, wanted, offered]) => wanted > offered).map(([resource, wanted, available]) => ({ resource, wanted, available }));
 }
 
 export const describeShortfalls = (short: Shortfall[]): string =>

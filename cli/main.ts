@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { TRPCClientError } from '@trpc/client';
+import { parse as parseYaml } from 'yaml';
+import { createApiClient, type ApiClient } from '../api/client';
+import { describeIssues, jobSpecSchema, type JobSpecInput } from '../domain/job-spec';
+import { isFinalJobState } from '../domain/job-state';
+import { readHostEnv } from '../host-worker/env';
+import { joinNetwork } from '../host-worker/run';
+import { installWorkerRuntime } from '../scripts/temporal-runtime';
+
+const USAGE = `zansoc — a client and host of the Zansoc peer-to-peer cloud
+
+  zansoc job submit <spec.yaml|spec.json> [--follow] [--key <idempotency key>]
+  zansoc job status <jobId>
+  zansoc job logs <jobId>
+  zansoc job ls
+  zansoc host join                 join this machine as a host (configured by the host-worker variables, see README)
+  zansoc host ls
+  zansoc host status <hostId>
+
+options: --api <url> (default $ZANSOC_API_URL or http://127.0.0.1:3000), --client <id>, --json`;
+
+/** Exit codes scripts can rely on. */
+const EXIT = { ok: 0, failed: 1, usage: 2, jobFailed: 3 } as const;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      api: { type: 'string' }, client: { type: 'string' }, json: { type: 'boolean' }, follow: { type: 'boolean' },
+      key: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [area, command, arg] = positionals;
+  if (values.help || !area) return usage();
+  const api = createApiClient(values.api ?? process.env.ZANSOC_API_URL ?? 'http://127.0.0.1:3000', { clientId: values.client });
+  const print = (human: string, data: unknown) => console.log(values.json ? JSON.stringify(data, null, 2) : human);
+
+  if (area === 'job' && command === 'submit' && arg) {
+    const spec = readSpec(arg);
+    const { job, created } = await api.jobs.submit.mutate({ spec, idempotencyKey: values.key });
+    if (!values.follow) {
+      print(`${created ? 'submitted' : 'already submitted'} job ${job.id} (${job.state})`, job);
+      return EXIT.ok;
+    }
+    console.error(`job ${job.id} submitted; following (Ctrl-C stops following, not the job)`);
+    return follow(api, job.id, Boolean(values.json));
+  }
+  if (area === 'job' && command === 'status' && arg) {
+    const job = await api.jobs.get.query({ jobId: arg });
+    print(describeJob(job), job);
+    return EXIT.ok;
+  }
+  if (area === 'job' && command === 'logs' && arg) {
+    const { logs } = await api.jobs.logs.query({ jobId: arg });
+    process.stdout.write(logs);
+    return EXIT.ok;
+  }
+  if (area === 'job' && command === 'ls') {
+    const { jobs } = await api.jobs.list.query({ limit: 50 });
+    print(table(['JOB', 'STATE', 'HOST', 'EXIT', 'CREATED'], jobs.map((j) => [j.id, j.state, j.hostId ?? '-', String(j.exitCode ?? '-'), String(j.createdAt)])), jobs);
+    return EXIT.ok;
+  }
+  if (area === 'host' && command === 'join') {
+    installWorkerRuntime();
+    const host = await joinNetwork(readHostEnv());
+    const drain = () => void host.drain().then(() => process.exit(EXIT.ok));
+    process.once('SIGINT', drain);
+    process.once('SIGTERM', drain);
+    await host.done;
+    return EXIT.ok;
+  }
+  if (area === 'host' && command === 'ls') {
+    const hosts = await api.hosts.list.query();
+    print(table(['HOST', 'ONLINE', 'STATUS', 'CPUS', 'MEMORY MiB', 'GPUS', 'SLOTS', 'PRICE/CPU-S'],
+      hosts.map((h) => [h.id, h.online ? 'yes' : 'no', h.status, String(h.cpus), String(h.memoryMiB), String(h.gpus), String(h.maxSlots), h.pricePerCpuSecond])), hosts);
+    return EXIT.ok;
+  }
+  if (area === 'host' && command === 'status' && arg) {
+    const host = await api.hosts.get.query({ hostId: arg });
+    print(`${host.id} ${host.online ? 'online' : 'offline'} (${host.status}), ${host.did}, ${host.cpus} cpus, ${host.memoryMiB} MiB, ${host.gpus} GPUs, last seen ${host.lastSeenAt}`, host);
+    return EXIT.ok;
+  }
+  return usage();
+}
+
+function usage(): number {
+  console.error(USAGE);
+  return EXIT.usage;
+}
+
+/** A spec file in YAML or JSON (JSON is YAML), checked against the API's own schema before it is sent. */
+function readSpec(path: string): JobSpecInput {
+  let data: unknown;
+  try {
+    data = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: not valid YAML or JSON: ${(err as Error).message}`);
+  }
+  const parsed = jobSpecSchema.safeParse(data);
+  if (!parsed.success) throw new Error(`${path}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+type Job = Awaited<ReturnType<ApiClient['jobs']['get']['query']>>;
+
+function describeJob(job: Job): string {
+  return [
+    `job ${job.id}: ${job.state}${job.stateReason ? ` (${job.stateReason})` : ''}`,
+    job.hostId ? `  host ${job.hostId}, exit code ${job.exitCode ?? '-'}` : null,
+    job.resultDigest ? `  result ${job.resultDigest}, output ${job.outputSha256}` : null,
+    job.paidToHosts ? `  paid ${job.paidToHosts}, commission ${job.commission}, refunded ${job.refunded} (ZSC base units)` : null,
+  ].filter(Boolean).join('\n');
+}
+
+/** Streams state changes until the job ends, then prints its logs; the exit code says whether it succeeded. */
+async function follow(api: ApiClient, jobId: string, json: boolean): Promise<number> {
+  let last = '';
+  for (;;) {
+    const job = await api.jobs.get.query({ jobId });
+    const now = `${job.state} ${job.stateReason ?? ''}`;
+    if (now !== last && !json) console.error(`  ${new Date().toISOString().slice(11, 19)} ${job.state}${job.stateReason ? ` (${job.stateReason})` : ''}`);
+    last = now;
+    if (isFinalJobState(job.state)) {
+      const { logs } = await api.jobs.logs.query({ jobId });
+      if (json) console.log(JSON.stringify({ ...job, logs }, null, 2));
+      else {
+        process.stdout.write(logs);
+        console.error(describeJob(job));
+      }
+      return job.state === 'SUCCEEDED' ? EXIT.ok : EXIT.jobFailed;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`zansoc: ${err instanceof TRPCClientError || err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = EXIT.failed;
+  },
+);
