@@ -5,14 +5,23 @@ import {
   type ContractTransactionResponse,
   type JsonRpcProvider,
 } from 'ethers';
-import { connectJobEscrow, connectZansocToken, type JobEscrowContract, type ZansocTokenContract } from '../contracts/bindings';
+import {
+  connectHostRegistry,
+  connectJobEscrow,
+  connectStorageEscrow,
+  connectZansocToken,
+  type HostRegistryContract,
+  type JobEscrowContract,
+  type StorageEscrowContract,
+  type ZansocTokenContract,
+} from '../contracts/bindings';
 import type { Deployment } from '../contracts/deploy';
 import { createProvider } from '../contracts/provider';
 
 export interface ConnectChainOptions {
   rpcUrl: string;
   deployment: Deployment;
-  /** The orchestrator's key; must hold SETTLER_ROLE on the escrow. */
+  /** The orchestrator's key; must hold SETTLER_ROLE on both escrows. */
   settlerKey: string;
   /** Pays for jobs. Custodial on the devnet: the orchestrator locks escrow on the client's behalf. */
   clientKey: string;
@@ -27,6 +36,8 @@ export interface ChainAccount {
   readonly address: string;
   readonly token: ZansocTokenContract;
   readonly escrow: JobEscrowContract;
+  readonly storageEscrow: StorageEscrowContract;
+  readonly registry: HostRegistryContract;
   /** Runs a read-then-send sequence of this account with no other such sequence of it in between. */
   exclusive<T>(work: () => Promise<T>): Promise<T>;
   /** Broadcasts the transaction `sendTx` makes and waits for the configured confirmations. */
@@ -39,6 +50,8 @@ export interface ChainClient {
   /** Read-only handles. */
   readonly token: ZansocTokenContract;
   readonly escrow: JobEscrowContract;
+  readonly storageEscrow: StorageEscrowContract;
+  readonly registry: HostRegistryContract;
   readonly settler: ChainAccount;
   readonly client: ChainAccount;
   readonly treasury: ChainAccount | null;
@@ -57,8 +70,11 @@ export async function connectChain(opts: ConnectChainOptions): Promise<ChainClie
     if (Number(chainId) !== deployment.chainId) {
       throw new Error(`${opts.rpcUrl} serves chain ${chainId}, but the deployment is for chain ${deployment.chainId}`);
     }
-    if ((await provider.getCode(deployment.jobEscrow)) === '0x') {
-      throw new Error(`no JobEscrow at ${deployment.jobEscrow} on chain ${chainId}: is the deployment file from an earlier chain?`);
+    const contracts = { ZansocToken: deployment.token, HostRegistry: deployment.hostRegistry, JobEscrow: deployment.jobEscrow, StorageEscrow: deployment.storageEscrow };
+    for (const [name, address] of Object.entries(contracts)) {
+      if ((await provider.getCode(address)) === '0x') {
+        throw new Error(`no ${name} at ${address} on chain ${chainId}: is the deployment file from an earlier chain?`);
+      }
     }
   } catch (err) {
     provider.destroy();
@@ -81,6 +97,8 @@ export async function connectChain(opts: ConnectChainOptions): Promise<ChainClie
     deployment,
     token: connectZansocToken(deployment.token, provider),
     escrow: connectJobEscrow(deployment.jobEscrow, provider),
+    storageEscrow: connectStorageEscrow(deployment.storageEscrow, provider),
+    registry: connectHostRegistry(deployment.hostRegistry, provider),
     settler: accountOf(opts.settlerKey),
     client: accountOf(opts.clientKey),
     treasury: opts.treasuryKey ? accountOf(opts.treasuryKey) : null,
@@ -95,6 +113,8 @@ function createAccount(wallet: Wallet, deployment: Deployment, confirmations: nu
     address: wallet.address,
     token: connectZansocToken(deployment.token, signer),
     escrow: connectJobEscrow(deployment.jobEscrow, signer),
+    storageEscrow: connectStorageEscrow(deployment.storageEscrow, signer),
+    registry: connectHostRegistry(deployment.hostRegistry, signer),
     exclusive: createMutex(),
     async send(sendTx) {
       // Sends of one key go out one at a time, so a failed one can reset the nonce without racing another.

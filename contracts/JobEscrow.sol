@@ -2,21 +2,22 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Escrow} from "./Escrow.sol";
+import {HostRegistry} from "./HostRegistry.sol";
 
 /**
  * @title JobEscrow
  * @notice Holds a client's ZSC for one compute job until the orchestrator settles it: hosts are paid for the work
- * they did minus the network's commission, and the client gets back whatever was not spent. A job that is never
- * settled can be reclaimed by its client after its deadline plus a grace period, so funds never depend on the
- * orchestrator staying alive.
+ * they did minus the network's commission, hosts at fault lose (part of) the stake they bonded to the job to the
+ * challengers, replacements or treasury the settlement names, every other bond returns to its host, and the client
+ * gets back whatever was not spent. A job that is never settled can be reclaimed after its deadline plus a grace
+ * period, by its client or by a host bonded to it, so neither funds nor stake depend on the orchestrator staying alive.
  * @dev Job ids are derived off chain from the orchestrator's job id, so a retried step can first read whether it
  * already happened. The escrow never pays out more than was locked for a job.
  */
-contract JobEscrow is AccessControl, ReentrancyGuard {
-    using SafeERC20 for IERC20;
+contract JobEscrow is Escrow {
+    using SafeCast for uint256;
 
     enum JobStatus {
         None,
@@ -27,26 +28,34 @@ contract JobEscrow is AccessControl, ReentrancyGuard {
 
     struct Job {
         address client;
+        uint96 amount;
+        // Second slot: everything bonding and settling touch.
+        address bondHead;
         uint64 deadline;
         JobStatus status;
+        uint8 bondCount;
+    }
+
+    /// @notice A host's gross pay for a job, before commission.
+    struct Payout {
+        address host;
         uint256 amount;
     }
 
-    /// @notice Role that may change the commission rate.
-    bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
-    /// @notice Role that may settle jobs: the orchestrator's key.
-    bytes32 public constant SETTLER_ROLE = keccak256("SETTLER_ROLE");
-    /// @notice Highest commission governance may set, in basis points.
-    uint256 public constant MAX_COMMISSION_BPS = 2000;
+    /// @notice A share of a host's bond taken at settlement and sent to `recipient`.
+    struct Slash {
+        address host;
+        address recipient;
+        uint256 amount;
+    }
 
-    uint256 private constant _BPS = 10_000;
-    uint256 private constant _INITIAL_COMMISSION_BPS = 1000;
+    /// @notice One job's settlement, as `settleBatch` takes it.
+    struct Settlement {
+        bytes32 jobId;
+        Payout[] payouts;
+        Slash[] slashes;
+    }
 
-    IERC20 private immutable _token;
-    address private immutable _treasury;
-    uint64 private immutable _reclaimGracePeriod;
-
-    uint256 private _commissionBps;
     mapping(bytes32 jobId => Job) private _jobs;
 
     /// @dev Emitted when a client locks `amount` for `jobId`.
@@ -55,154 +64,136 @@ contract JobEscrow is AccessControl, ReentrancyGuard {
     /// @dev Emitted when `jobId` is settled. `paidToHosts` is net of `commission`; `refunded` went back to the client.
     event JobSettled(bytes32 indexed jobId, uint256 paidToHosts, uint256 commission, uint256 refunded);
 
-    /// @dev Emitted when the client of an unsettled `jobId` takes its escrow back.
+    /// @dev Emitted when an unsettled `jobId` is reclaimed and its escrow returned to its client.
     event JobReclaimed(bytes32 indexed jobId, address indexed client, uint256 amount);
-
-    /// @dev Emitted when the commission rate changes, including the initial rate at deployment.
-    event CommissionChanged(uint256 previousBps, uint256 newBps);
-
-    /// @dev A constructor argument is the zero address.
-    error JobEscrowZeroAddress();
 
     /// @dev `jobId` was opened before; ids are never reused, even after settlement.
     error JobEscrowJobExists(bytes32 jobId);
 
-    /// @dev A job must lock a positive amount.
-    error JobEscrowZeroAmount();
-
-    /// @dev The job's `deadline` is not in the future.
-    error JobEscrowDeadlineInPast(uint64 deadline);
-
     /// @dev `jobId` is not open (it is unknown, settled or reclaimed).
     error JobEscrowJobNotOpen(bytes32 jobId, JobStatus status);
-
-    /// @dev Settlement got `hosts` host addresses but `amounts` amounts.
-    error JobEscrowPayoutsMismatch(uint256 hosts, uint256 amounts);
 
     /// @dev The gross payouts of `jobId` add up to more than the `locked` escrow.
     error JobEscrowPayoutExceedsEscrow(bytes32 jobId, uint256 payouts, uint256 locked);
 
-    /// @dev The commission rate `bps` is above `cap`.
-    error JobEscrowCommissionAboveCap(uint256 bps, uint256 cap);
-
-    /// @dev Only the client that opened `jobId` may reclaim it.
-    error JobEscrowNotClient(bytes32 jobId, address caller);
-
-    /// @dev `jobId` cannot be reclaimed before `reclaimableAt` (deadline plus grace period).
-    error JobEscrowReclaimTooEarly(bytes32 jobId, uint256 reclaimableAt);
-
     /**
      * @param token_ The ZSC token every job is paid in.
      * @param treasury_ Receives the commission.
+     * @param registry_ Where hosts bond stake; must grant this contract ESCROW_ROLE.
      * @param admin Holds DEFAULT_ADMIN_ROLE and can grant and revoke the other roles.
      * @param governor Holds GOVERNOR_ROLE.
      * @param settler Holds SETTLER_ROLE.
-     * @param reclaimGracePeriod_ Seconds after a job's deadline before its client may reclaim it.
+     * @param reclaimGracePeriod_ Seconds after a job's deadline before it may be reclaimed.
      */
     constructor(
         IERC20 token_,
         address treasury_,
+        HostRegistry registry_,
         address admin,
         address governor,
         address settler,
         uint64 reclaimGracePeriod_
-    ) {
-        if (
-            address(token_) == address(0) ||
-            treasury_ == address(0) ||
-            admin == address(0) ||
-            governor == address(0) ||
-            settler == address(0)
-        ) {
-            revert JobEscrowZeroAddress();
-        }
-        _token = token_;
-        _treasury = treasury_;
-        _reclaimGracePeriod = reclaimGracePeriod_;
-        _setCommissionBps(_INITIAL_COMMISSION_BPS);
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(GOVERNOR_ROLE, governor);
-        _grantRole(SETTLER_ROLE, settler);
-    }
+    ) Escrow(token_, treasury_, registry_, admin, governor, settler, reclaimGracePeriod_) {}
 
     /**
      * @notice Locks `amount` ZSC of the caller (the client) for `jobId` until it is settled or reclaimed.
      * @dev The caller must have approved this contract for `amount` (or used the token's permit).
      * @param jobId Identifier of the job, never used before.
      * @param amount The most the job may cost, in base units.
-     * @param deadline Unix time after which, plus the grace period, the client may reclaim an unsettled job.
+     * @param deadline Unix time after which, plus the grace period, an unsettled job may be reclaimed.
      */
     function openJob(bytes32 jobId, uint256 amount, uint64 deadline) external nonReentrant {
-        if (_jobs[jobId].status != JobStatus.None) revert JobEscrowJobExists(jobId);
-        if (amount == 0) revert JobEscrowZeroAmount();
-        if (deadline <= block.timestamp) revert JobEscrowDeadlineInPast(deadline);
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.None) revert JobEscrowJobExists(jobId);
+        if (amount == 0) revert EscrowZeroAmount();
+        if (deadline <= block.timestamp) revert EscrowDeadlineInPast(deadline);
 
-        _jobs[jobId] = Job({client: msg.sender, deadline: deadline, status: JobStatus.Open, amount: amount});
+        job.client = msg.sender;
+        job.amount = amount.toUint96();
+        job.deadline = deadline;
+        job.status = JobStatus.Open;
         emit JobOpened(jobId, msg.sender, amount, deadline);
 
-        _token.safeTransferFrom(msg.sender, address(this), amount);
+        _pull(msg.sender, amount);
+    }
+
+    /**
+     * @notice Bonds `amount` of `host`'s free stake in the HostRegistry to open job `jobId`: it is returned at
+     * settlement unless the settlement slashes it, and cannot be unbonded meanwhile.
+     * @param jobId An open job.
+     * @param host A registered host with enough free stake, not bonded to this job yet.
+     * @param amount Stake to bond, in base units.
+     */
+    function bond(bytes32 jobId, address host, uint256 amount) external onlyRole(SETTLER_ROLE) nonReentrant {
+        Job storage job = _requireOpen(jobId);
+        uint256 count = job.bondCount;
+        job.bondHead = _addBond(jobId, job.bondHead, count, host, amount);
+        // _addBond refuses a count at MAX_BONDS, which fits in 8 bits.
+        unchecked {
+            job.bondCount = uint8(count + 1);
+        }
+
+        _lockStake(host, amount);
     }
 
     /**
      * @notice Settles an open job: pays each host its gross amount minus commission, sends the commission to the
-     * treasury and refunds the unspent rest to the client. Empty payouts refund everything.
+     * treasury, slashes the bonds the settlement names, returns every other bond, and refunds the unspent rest to
+     * the client. Empty payouts refund everything.
      * @param jobId The open job to settle.
-     * @param hosts Host addresses to pay; a host may appear more than once.
-     * @param amounts Gross payout of each host, in base units; their sum may not exceed the locked amount.
+     * @param payouts Gross pay per host; a host may appear more than once; the sum may not exceed the escrow.
+     * @param slashes Bond shares to take, each from a host bonded to the job, sent to its recipient; a host may be
+     * slashed several times, to several recipients, up to its bond.
      */
     function settle(
         bytes32 jobId,
-        address[] calldata hosts,
-        uint256[] calldata amounts
+        Payout[] calldata payouts,
+        Slash[] calldata slashes
     ) external onlyRole(SETTLER_ROLE) nonReentrant {
-        if (hosts.length != amounts.length) revert JobEscrowPayoutsMismatch(hosts.length, amounts.length);
-        Job storage job = _requireOpen(jobId);
-        uint256 bps = _commissionBps;
-
-        uint256 gross = 0;
-        uint256 commission = 0;
-        for (uint256 i = 0; i < amounts.length; ++i) {
-            gross += amounts[i];
-            commission += _commissionOf(amounts[i], bps);
-        }
-        uint256 locked = job.amount;
-        if (gross > locked) revert JobEscrowPayoutExceedsEscrow(jobId, gross, locked);
-        uint256 refunded = locked - gross;
-
-        job.status = JobStatus.Settled;
-        emit JobSettled(jobId, gross - commission, commission, refunded);
-
-        for (uint256 i = 0; i < hosts.length; ++i) {
-            _token.safeTransfer(hosts[i], amounts[i] - _commissionOf(amounts[i], bps));
-        }
-        if (commission != 0) _token.safeTransfer(_treasury, commission);
-        if (refunded != 0) _token.safeTransfer(job.client, refunded);
+        Payments memory payments = _newPayments(payouts.length + 2);
+        _settle(jobId, payouts, slashes, commissionBps(), payments);
+        _payAll(payments);
     }
 
     /**
-     * @notice Lets the client take back the whole escrow of a job nobody settled, once its deadline plus the grace
-     * period has passed.
-     * @param jobId The open job to reclaim; the caller must be the client that opened it.
+     * @notice Settles many open jobs in one transaction, each exactly as `settle` would. Payments to one recipient
+     * across the batch are added up and sent once. If any settlement is invalid, none happens.
+     * @param settlements One entry per job; a job may appear only once.
+     */
+    function settleBatch(Settlement[] calldata settlements) external onlyRole(SETTLER_ROLE) nonReentrant {
+        // Each job pays its hosts and its client; all pay the treasury.
+        uint256 capacity = 1;
+        for (uint256 i = 0; i < settlements.length; ++i) {
+            capacity += settlements[i].payouts.length + 1;
+        }
+        Payments memory payments = _newPayments(capacity);
+        uint256 bps = commissionBps();
+        for (uint256 i = 0; i < settlements.length; ++i) {
+            Settlement calldata settlement = settlements[i];
+            _settle(settlement.jobId, settlement.payouts, settlement.slashes, bps, payments);
+        }
+        _payAll(payments);
+    }
+
+    /**
+     * @notice Returns the whole escrow of a job nobody settled to its client, and every bond to its host, once the
+     * job's deadline plus the grace period has passed.
+     * @param jobId The open job to reclaim; the caller must be its client or a host bonded to it.
      */
     function reclaim(bytes32 jobId) external nonReentrant {
         Job storage job = _requireOpen(jobId);
-        if (msg.sender != job.client) revert JobEscrowNotClient(jobId, msg.sender);
-        uint256 reclaimableAt = uint256(job.deadline) + _reclaimGracePeriod;
-        if (block.timestamp < reclaimableAt) revert JobEscrowReclaimTooEarly(jobId, reclaimableAt);
+        address client = job.client;
+        _checkReclaim(jobId, client, job.deadline, msg.sender);
 
+        uint256 amount = job.amount;
+        address head = job.bondHead;
         job.status = JobStatus.Reclaimed;
-        emit JobReclaimed(jobId, msg.sender, job.amount);
+        job.bondHead = address(0);
+        job.bondCount = 0;
+        emit JobReclaimed(jobId, client, amount);
 
-        _token.safeTransfer(msg.sender, job.amount);
-    }
-
-    /**
-     * @notice Sets the commission taken from every host payout, in basis points, up to MAX_COMMISSION_BPS.
-     * @dev Applies to settlements from now on, including of jobs opened before.
-     * @param bps The new rate (1000 = 10%).
-     */
-    function setCommissionBps(uint256 bps) external onlyRole(GOVERNOR_ROLE) {
-        _setCommissionBps(bps);
+        _releaseBonds(jobId, head);
+        _pay(client, amount);
     }
 
     /**
@@ -219,40 +210,80 @@ contract JobEscrow is AccessControl, ReentrancyGuard {
         return (job.client, job.amount, job.deadline, job.status);
     }
 
-    /// @notice The current commission rate in basis points.
-    function commissionBps() external view returns (uint256) {
-        return _commissionBps;
+    /**
+     * @notice The hosts bonded to open job `jobId` and their bonds, most recent first; empty once it is closed.
+     * @return hosts The bonded hosts.
+     * @return amounts Each host's bond, in base units.
+     */
+    function bondsOf(bytes32 jobId) external view returns (address[] memory hosts, uint256[] memory amounts) {
+        Job storage job = _jobs[jobId];
+        return _bondsOf(jobId, job.bondHead, job.bondCount);
     }
 
-    /// @notice Where commissions go.
-    function treasury() external view returns (address) {
-        return _treasury;
+    /// @dev Settles one job, adding what it pays to `payments`; the registry pays slashes to their recipients at once.
+    function _settle(
+        bytes32 jobId,
+        Payout[] calldata payouts,
+        Slash[] calldata slashes,
+        uint256 bps,
+        Payments memory payments
+    ) private {
+        Job storage job = _requireOpen(jobId);
+        (uint256 gross, uint256 commission) = _creditPayouts(payouts, bps, payments);
+        uint256 locked = job.amount;
+        if (gross > locked) revert JobEscrowPayoutExceedsEscrow(jobId, gross, locked);
+        uint256 refunded;
+        uint256 paidToHosts;
+        // gross <= locked, checked above; commission <= gross, as each fee <= its amount.
+        unchecked {
+            refunded = locked - gross;
+            paidToHosts = gross - commission;
+        }
+
+        address head = job.bondHead;
+        job.status = JobStatus.Settled;
+        job.bondHead = address(0);
+        job.bondCount = 0;
+        emit JobSettled(jobId, paidToHosts, commission, refunded);
+
+        _credit(payments, treasury(), commission);
+        _credit(payments, job.client, refunded);
+        _slash(jobId, slashes);
+        _releaseBonds(jobId, head);
     }
 
-    /// @notice The token jobs are paid in.
-    function token() external view returns (IERC20) {
-        return _token;
+    /// @dev Adds each payout, net of commission, to `payments`; returns the gross total and the commission.
+    function _creditPayouts(
+        Payout[] calldata payouts,
+        uint256 bps,
+        Payments memory payments
+    ) private returns (uint256 gross, uint256 commission) {
+        for (uint256 i = 0; i < payouts.length; ++i) {
+            uint256 amount = payouts[i].amount;
+            uint256 fee = _commissionOf(amount, bps);
+            gross += amount;
+            commission += fee;
+            // fee <= amount, since bps <= _BPS.
+            unchecked {
+                _credit(payments, payouts[i].host, amount - fee);
+            }
+        }
     }
 
-    /// @notice Seconds after a job's deadline before its client may reclaim it.
-    function reclaimGracePeriod() external view returns (uint64) {
-        return _reclaimGracePeriod;
+    /// @dev Takes each slash from its host's bond for `jobId`, then has the registry pay them.
+    function _slash(bytes32 jobId, Slash[] calldata slashes) private {
+        for (uint256 i = 0; i < slashes.length; ++i) {
+            Slash calldata slash = slashes[i];
+            _reduceBond(jobId, slash.host, slash.amount, slash.recipient);
+        }
+        for (uint256 i = 0; i < slashes.length; ++i) {
+            Slash calldata slash = slashes[i];
+            _slashStake(slash.host, slash.amount, slash.recipient);
+        }
     }
 
     function _requireOpen(bytes32 jobId) private view returns (Job storage job) {
         job = _jobs[jobId];
         if (job.status != JobStatus.Open) revert JobEscrowJobNotOpen(jobId, job.status);
-    }
-
-    function _setCommissionBps(uint256 bps) private {
-        if (bps > MAX_COMMISSION_BPS) revert JobEscrowCommissionAboveCap(bps, MAX_COMMISSION_BPS);
-        uint256 previous = _commissionBps;
-        _commissionBps = bps;
-        emit CommissionChanged(previous, bps);
-    }
-
-    /// @dev Rounds down, per payout, so the host never receives less than its gross minus the exact rate.
-    function _commissionOf(uint256 gross, uint256 bps) private pure returns (uint256) {
-        return (gross * bps) / _BPS;
     }
 }

@@ -51,47 +51,130 @@ export const ZANSOC_TOKEN_ABI = [
   'function transferFrom(address from, address to, uint256 value) returns (bool)',
 ] as const;
 
-export const JOB_ESCROW_ABI = [
+/** AccessControl, the reentrancy guard, SafeCast and SafeERC20: in every Zansoc contract but the token. */
+const COMMON_ABI = [
   'error AccessControlBadConfirmation()',
   'error AccessControlUnauthorizedAccount(address account, bytes32 neededRole)',
-  'error JobEscrowCommissionAboveCap(uint256 bps, uint256 cap)',
-  'error JobEscrowDeadlineInPast(uint64 deadline)',
-  'error JobEscrowJobExists(bytes32 jobId)',
-  'error JobEscrowJobNotOpen(bytes32 jobId, uint8 status)',
-  'error JobEscrowNotClient(bytes32 jobId, address caller)',
-  'error JobEscrowPayoutExceedsEscrow(bytes32 jobId, uint256 payouts, uint256 locked)',
-  'error JobEscrowPayoutsMismatch(uint256 hosts, uint256 amounts)',
-  'error JobEscrowReclaimTooEarly(bytes32 jobId, uint256 reclaimableAt)',
-  'error JobEscrowZeroAddress()',
-  'error JobEscrowZeroAmount()',
-  'error ReentrancyGuardReentrantCall()',
-  'error SafeERC20FailedOperation(address token)',
-  'event CommissionChanged(uint256 previousBps, uint256 newBps)',
-  'event JobOpened(bytes32 indexed jobId, address indexed client, uint256 amount, uint64 deadline)',
-  'event JobReclaimed(bytes32 indexed jobId, address indexed client, uint256 amount)',
-  'event JobSettled(bytes32 indexed jobId, uint256 paidToHosts, uint256 commission, uint256 refunded)',
   'event RoleAdminChanged(bytes32 indexed role, bytes32 indexed previousAdminRole, bytes32 indexed newAdminRole)',
   'event RoleGranted(bytes32 indexed role, address indexed account, address indexed sender)',
   'event RoleRevoked(bytes32 indexed role, address indexed account, address indexed sender)',
   'function DEFAULT_ADMIN_ROLE() view returns (bytes32)',
-  'function GOVERNOR_ROLE() view returns (bytes32)',
-  'function MAX_COMMISSION_BPS() view returns (uint256)',
-  'function SETTLER_ROLE() view returns (bytes32)',
-  'function commissionBps() view returns (uint256)',
   'function getRoleAdmin(bytes32 role) view returns (bytes32)',
   'function grantRole(bytes32 role, address account)',
   'function hasRole(bytes32 role, address account) view returns (bool)',
+  'function renounceRole(bytes32 role, address callerConfirmation)',
+  'function revokeRole(bytes32 role, address account)',
+  'function supportsInterface(bytes4 interfaceId) view returns (bool)',
+  'error ReentrancyGuardReentrantCall()',
+  'error SafeCastOverflowedUintDowncast(uint8 bits, uint256 value)',
+  'error SafeERC20FailedOperation(address token)',
+] as const;
+
+export const HOST_REGISTRY_ABI = [
+  ...COMMON_ABI,
+  'error HostRegistryAlreadyRegistered(address host)',
+  'error HostRegistryInsufficientFreeStake(address host, uint256 free, uint256 needed)',
+  'error HostRegistryInsufficientLockedStake(address host, uint256 locked, uint256 needed)',
+  'error HostRegistryNotRegistered(address host)',
+  'error HostRegistryNothingToWithdraw(address host)',
+  'error HostRegistryUnbondingNotDue(address host, uint64 withdrawableAt)',
+  'error HostRegistryZeroAddress()',
+  'error HostRegistryZeroAmount()',
+  'error HostRegistryZeroMetadata()',
+  'event HostRegistered(address indexed host, uint256 stake, bytes32 metadataHash)',
+  'event MetadataUpdated(address indexed host, bytes32 metadataHash)',
+  'event StakeAdded(address indexed host, uint256 amount, uint256 staked)',
+  'event StakeLocked(address indexed host, address indexed escrow, uint256 amount)',
+  'event StakeSlashed(address indexed host, address indexed escrow, address indexed recipient, uint256 amount)',
+  'event StakeUnlocked(address indexed host, address indexed escrow, uint256 amount)',
+  'event StakeWithdrawn(address indexed host, uint256 amount)',
+  'event UnbondRequested(address indexed host, uint256 amount, uint256 unbonding, uint64 withdrawableAt)',
+  'function ESCROW_ROLE() view returns (bytes32)',
+  'function addStake(uint256 amount)',
+  'function freeStakeOf(address host) view returns (uint256)',
+  'function hostOf(address host) view returns (bool registered, uint256 staked, uint256 locked, uint256 unbonding, uint64 withdrawableAt, bytes32 metadataHash)',
+  'function lockStake(address host, uint256 amount)',
+  'function register(uint256 stake, bytes32 metadataHash)',
+  'function requestUnbond(uint256 amount)',
+  'function slashStake(address host, uint256 amount, address recipient)',
+  'function token() view returns (address)',
+  'function unbondingDelay() view returns (uint64)',
+  'function unlockStake(address host, uint256 amount)',
+  'function updateMetadata(bytes32 metadataHash)',
+  'function withdraw()',
+] as const;
+
+/** What JobEscrow and StorageEscrow share (contracts/Escrow.sol). */
+const ESCROW_ABI = [
+  ...COMMON_ABI,
+  'error EscrowCommissionAboveCap(uint256 bps, uint256 cap)',
+  'error EscrowDeadlineInPast(uint64 deadline)',
+  'error EscrowHostAlreadyBonded(bytes32 id, address host)',
+  'error EscrowNotBonded(bytes32 id, address host)',
+  'error EscrowNotParty(bytes32 id, address caller)',
+  'error EscrowReclaimTooEarly(bytes32 id, uint256 reclaimableAt)',
+  'error EscrowSlashExceedsBond(bytes32 id, address host, uint256 amount, uint256 bonded)',
+  'error EscrowTooManyBonds(bytes32 id, uint256 max)',
+  'error EscrowZeroAddress()',
+  'error EscrowZeroAmount()',
+  'event BondReleased(bytes32 indexed id, address indexed host, uint256 amount)',
+  'event BondSlashed(bytes32 indexed id, address indexed host, address indexed recipient, uint256 amount)',
+  'event CommissionChanged(uint256 previousBps, uint256 newBps)',
+  'event HostBonded(bytes32 indexed id, address indexed host, uint256 amount)',
+  'function GOVERNOR_ROLE() view returns (bytes32)',
+  'function MAX_BONDS() view returns (uint256)',
+  'function MAX_COMMISSION_BPS() view returns (uint256)',
+  'function SETTLER_ROLE() view returns (bytes32)',
+  'function bondOf(bytes32 id, address host) view returns (uint256)',
+  'function commissionBps() view returns (uint256)',
+  'function reclaimGracePeriod() view returns (uint64)',
+  'function registry() view returns (address)',
+  'function setCommissionBps(uint256 bps)',
+  'function token() view returns (address)',
+  'function treasury() view returns (address)',
+] as const;
+
+export const JOB_ESCROW_ABI = [
+  ...ESCROW_ABI,
+  'error JobEscrowJobExists(bytes32 jobId)',
+  'error JobEscrowJobNotOpen(bytes32 jobId, uint8 status)',
+  'error JobEscrowPayoutExceedsEscrow(bytes32 jobId, uint256 payouts, uint256 locked)',
+  'event JobOpened(bytes32 indexed jobId, address indexed client, uint256 amount, uint64 deadline)',
+  'event JobReclaimed(bytes32 indexed jobId, address indexed client, uint256 amount)',
+  'event JobSettled(bytes32 indexed jobId, uint256 paidToHosts, uint256 commission, uint256 refunded)',
+  'function bond(bytes32 jobId, address host, uint256 amount)',
+  'function bondsOf(bytes32 jobId) view returns (address[] hosts, uint256[] amounts)',
   'function jobOf(bytes32 jobId) view returns (address client, uint256 amount, uint64 deadline, uint8 status)',
   'function openJob(bytes32 jobId, uint256 amount, uint64 deadline)',
   'function reclaim(bytes32 jobId)',
-  'function reclaimGracePeriod() view returns (uint64)',
-  'function renounceRole(bytes32 role, address callerConfirmation)',
-  'function revokeRole(bytes32 role, address account)',
-  'function setCommissionBps(uint256 bps)',
-  'function settle(bytes32 jobId, address[] hosts, uint256[] amounts)',
-  'function supportsInterface(bytes4 interfaceId) view returns (bool)',
-  'function token() view returns (address)',
-  'function treasury() view returns (address)',
+  'function settle(bytes32 jobId, (address host, uint256 amount)[] payouts, (address host, address recipient, uint256 amount)[] slashes)',
+  'function settleBatch((bytes32 jobId, (address host, uint256 amount)[] payouts, (address host, address recipient, uint256 amount)[] slashes)[] settlements)',
+] as const;
+
+export const STORAGE_ESCROW_ABI = [
+  ...ESCROW_ABI,
+  'error StorageEscrowDealExists(bytes32 dealId)',
+  'error StorageEscrowDealNotActive(bytes32 dealId, uint8 status)',
+  'error StorageEscrowFaultSlashed(bytes32 dealId, bytes32 faultId)',
+  'error StorageEscrowHostsNotAscending(bytes32 dealId, uint256 index)',
+  'error StorageEscrowPeriodNotNext(bytes32 dealId, uint32 period, uint32 expected)',
+  'error StorageEscrowTermOver(bytes32 dealId, uint32 periods)',
+  'error StorageEscrowTooManyHosts(bytes32 dealId, uint256 hosts, uint16 replicas)',
+  'event DealDeposited(bytes32 indexed dealId, address indexed client, uint256 amount, uint256 ratePerHostPeriod, uint16 replicas, uint32 periods, uint64 deadline)',
+  'event DealEnded(bytes32 indexed dealId, uint32 releasedPeriods, uint256 refunded)',
+  'event DealReclaimed(bytes32 indexed dealId, address indexed client, uint256 amount)',
+  'event FaultSlashed(bytes32 indexed dealId, bytes32 indexed faultId, address indexed host)',
+  'event PeriodReleased(bytes32 indexed dealId, uint32 indexed period, address[] hosts, uint256 paidToHosts, uint256 commission)',
+  'function bond(bytes32 dealId, address host, uint256 amount)',
+  'function bondsOf(bytes32 dealId) view returns (address[] hosts, uint256[] amounts)',
+  'function dealOf(bytes32 dealId) view returns (address client, uint256 remaining, uint256 ratePerHostPeriod, uint16 replicas, uint32 periods, uint32 releasedPeriods, uint64 deadline, uint8 status)',
+  'function deposit(bytes32 dealId, uint256 ratePerHostPeriod, uint16 replicas, uint32 periods, uint64 deadline)',
+  'function endDeal(bytes32 dealId)',
+  'function isFaultSlashed(bytes32 dealId, bytes32 faultId) view returns (bool)',
+  'function reclaim(bytes32 dealId)',
+  'function releaseBond(bytes32 dealId, address host)',
+  'function releasePeriod(bytes32 dealId, uint32 period, address[] hosts)',
+  'function slash(bytes32 dealId, bytes32 faultId, address host, uint256 amount, address recipient)',
 ] as const;
 
 interface ZansocTokenMethods {
@@ -108,27 +191,104 @@ interface ZansocTokenMethods {
   permit: Send<[owner: AddressLike, spender: AddressLike, value: BigNumberish, deadline: BigNumberish, v: BigNumberish, r: BytesLike, s: BytesLike]>;
 }
 
-interface JobEscrowMethods {
+interface AccessControlMethods {
   DEFAULT_ADMIN_ROLE: View<[], string>;
+  hasRole: View<[role: BytesLike, account: AddressLike], boolean>;
+  getRoleAdmin: View<[role: BytesLike], string>;
+  grantRole: Send<[role: BytesLike, account: AddressLike]>;
+  revokeRole: Send<[role: BytesLike, account: AddressLike]>;
+  renounceRole: Send<[role: BytesLike, callerConfirmation: AddressLike]>;
+}
+
+interface HostRegistryMethods extends AccessControlMethods {
+  ESCROW_ROLE: View<[], string>;
+  register: Send<[stake: BigNumberish, metadataHash: BytesLike]>;
+  addStake: Send<[amount: BigNumberish]>;
+  updateMetadata: Send<[metadataHash: BytesLike]>;
+  requestUnbond: Send<[amount: BigNumberish]>;
+  withdraw: Send<[]>;
+  lockStake: Send<[host: AddressLike, amount: BigNumberish]>;
+  unlockStake: Send<[host: AddressLike, amount: BigNumberish]>;
+  slashStake: Send<[host: AddressLike, amount: BigNumberish, recipient: AddressLike]>;
+  hostOf: View<
+    [host: AddressLike],
+    [registered: boolean, staked: bigint, locked: bigint, unbonding: bigint, withdrawableAt: bigint, metadataHash: string]
+  >;
+  freeStakeOf: View<[host: AddressLike], bigint>;
+  unbondingDelay: View<[], bigint>;
+  token: View<[], string>;
+}
+
+interface EscrowMethods extends AccessControlMethods {
   GOVERNOR_ROLE: View<[], string>;
   SETTLER_ROLE: View<[], string>;
   MAX_COMMISSION_BPS: View<[], bigint>;
-  hasRole: View<[role: BytesLike, account: AddressLike], boolean>;
-  grantRole: Send<[role: BytesLike, account: AddressLike]>;
-  revokeRole: Send<[role: BytesLike, account: AddressLike]>;
-  openJob: Send<[jobId: BytesLike, amount: BigNumberish, deadline: BigNumberish]>;
-  settle: Send<[jobId: BytesLike, hosts: AddressLike[], amounts: BigNumberish[]]>;
-  reclaim: Send<[jobId: BytesLike]>;
+  MAX_BONDS: View<[], bigint>;
   setCommissionBps: Send<[bps: BigNumberish]>;
-  jobOf: View<[jobId: BytesLike], [client: string, amount: bigint, deadline: bigint, status: bigint]>;
+  bond: Send<[id: BytesLike, host: AddressLike, amount: BigNumberish]>;
+  bondOf: View<[id: BytesLike, host: AddressLike], bigint>;
+  bondsOf: View<[id: BytesLike], [hosts: string[], amounts: bigint[]]>;
+  reclaim: Send<[id: BytesLike]>;
   commissionBps: View<[], bigint>;
   treasury: View<[], string>;
   token: View<[], string>;
+  registry: View<[], string>;
   reclaimGracePeriod: View<[], bigint>;
 }
 
+/** JobEscrow.Payout: a host's gross pay, before commission. */
+export interface PayoutStruct {
+  host: AddressLike;
+  amount: BigNumberish;
+}
+
+/** JobEscrow.Slash: a share of `host`'s bond sent to `recipient` at settlement. */
+export interface SlashStruct {
+  host: AddressLike;
+  recipient: AddressLike;
+  amount: BigNumberish;
+}
+
+/** JobEscrow.Settlement: one job of a `settleBatch`. */
+export interface SettlementStruct {
+  jobId: BytesLike;
+  payouts: PayoutStruct[];
+  slashes: SlashStruct[];
+}
+
+interface JobEscrowMethods extends EscrowMethods {
+  openJob: Send<[jobId: BytesLike, amount: BigNumberish, deadline: BigNumberish]>;
+  settle: Send<[jobId: BytesLike, payouts: PayoutStruct[], slashes: SlashStruct[]]>;
+  settleBatch: Send<[settlements: SettlementStruct[]]>;
+  jobOf: View<[jobId: BytesLike], [client: string, amount: bigint, deadline: bigint, status: bigint]>;
+}
+
+interface StorageEscrowMethods extends EscrowMethods {
+  deposit: Send<[dealId: BytesLike, ratePerHostPeriod: BigNumberish, replicas: BigNumberish, periods: BigNumberish, deadline: BigNumberish]>;
+  releasePeriod: Send<[dealId: BytesLike, period: BigNumberish, hosts: AddressLike[]]>;
+  slash: Send<[dealId: BytesLike, faultId: BytesLike, host: AddressLike, amount: BigNumberish, recipient: AddressLike]>;
+  releaseBond: Send<[dealId: BytesLike, host: AddressLike]>;
+  endDeal: Send<[dealId: BytesLike]>;
+  dealOf: View<
+    [dealId: BytesLike],
+    [
+      client: string,
+      remaining: bigint,
+      ratePerHostPeriod: bigint,
+      replicas: bigint,
+      periods: bigint,
+      releasedPeriods: bigint,
+      deadline: bigint,
+      status: bigint,
+    ]
+  >;
+  isFaultSlashed: View<[dealId: BytesLike, faultId: BytesLike], boolean>;
+}
+
 export type ZansocTokenContract = BaseContract & Omit<ZansocTokenMethods, keyof BaseContract>;
+export type HostRegistryContract = BaseContract & Omit<HostRegistryMethods, keyof BaseContract>;
 export type JobEscrowContract = BaseContract & Omit<JobEscrowMethods, keyof BaseContract>;
+export type StorageEscrowContract = BaseContract & Omit<StorageEscrowMethods, keyof BaseContract>;
 
 /** JobEscrow's JobStatus enum, as `jobOf` returns it. */
 export enum EscrowStatus {
@@ -138,17 +298,34 @@ export enum EscrowStatus {
   Reclaimed = 3,
 }
 
+/** StorageEscrow's DealStatus enum, as `dealOf` returns it. */
+export enum DealStatus {
+  None = 0,
+  Active = 1,
+  Ended = 2,
+  Reclaimed = 3,
+}
+
 export function connectZansocToken(address: string, runner: ContractRunner): ZansocTokenContract {
   return BaseContract.from<ZansocTokenMethods>(address, ZANSOC_TOKEN_ABI, runner);
+}
+
+export function connectHostRegistry(address: string, runner: ContractRunner): HostRegistryContract {
+  return BaseContract.from<HostRegistryMethods>(address, HOST_REGISTRY_ABI, runner);
 }
 
 export function connectJobEscrow(address: string, runner: ContractRunner): JobEscrowContract {
   return BaseContract.from<JobEscrowMethods>(address, JOB_ESCROW_ABI, runner);
 }
 
+export function connectStorageEscrow(address: string, runner: ContractRunner): StorageEscrowContract {
+  return BaseContract.from<StorageEscrowMethods>(address, STORAGE_ESCROW_ABI, runner);
+}
+
 /**
  * The custom error a call reverted with, decoded by the first interface that knows it. ethers leaves custom errors
- * of sent transactions undecoded; the escrow's revert data may also be one of the token's errors, bubbled up.
+ * of sent transactions undecoded; an escrow's revert data may also be one of the registry's or the token's errors,
+ * bubbled up.
  */
 export function decodeRevert(err: unknown, ...interfaces: Interface[]): { name: string; args: unknown[] } | null {
   if (!isCallException(err) || !err.data) return null;

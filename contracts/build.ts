@@ -30,7 +30,7 @@ interface Manifest {
 }
 
 interface SolcOutput {
-  errors?: { severity: 'error' | 'warning' | 'info'; message: string; formattedMessage?: string }[];
+  errors?: { severity: 'error' | 'warning' | 'info'; message: string; formattedMessage?: string; sourceLocation?: { file: string } }[];
   contracts?: Record<string, Record<string, { abi: JsonFragment[]; evm: { bytecode: { object: string } } }>>;
 }
 
@@ -105,7 +105,9 @@ function compile(sources: Record<string, { content: string }>): Artifacts {
 
   const diagnostics = output.errors ?? [];
   const errors = diagnostics.filter((d) => d.severity === 'error');
-  for (const warning of diagnostics.filter((d) => d.severity !== 'error')) console.warn(warning.formattedMessage ?? warning.message);
+  // Warnings about OpenZeppelin's own sources (e.g. that its transient reentrancy guard uses tstore) are not ours to fix.
+  const ours = diagnostics.filter((d) => d.severity !== 'error' && !d.sourceLocation?.file.startsWith('@openzeppelin/'));
+  for (const warning of ours) console.warn(warning.formattedMessage ?? warning.message);
   if (errors.length > 0) {
     throw new Error(`solc ${solcVersion()} failed with ${errors.length} error(s):\n\n${errors.map((e) => e.formattedMessage ?? e.message).join('\n')}`);
   }
@@ -113,6 +115,7 @@ function compile(sources: Record<string, { content: string }>): Artifacts {
   const artifacts: Artifacts = {};
   for (const source of Object.keys(sources)) {
     for (const [name, contract] of Object.entries(output.contracts?.[source] ?? {})) {
+      if (!contract.evm.bytecode.object) continue; // abstract: nothing to deploy or connect to
       if (artifacts[name]) throw new Error(`two contracts are named ${name}; names must be unique across contracts/`);
       artifacts[name] = { abi: contract.abi, bytecode: `0x${contract.evm.bytecode.object}` };
     }

@@ -1,28 +1,25 @@
-import { Fragment, Interface, Signature, ZeroAddress, id, type Wallet } from 'ethers';
-import { JOB_ESCROW_ABI, ZANSOC_TOKEN_ABI, EscrowStatus } from '../../contracts/bindings';
-import { RECLAIM_GRACE_SECONDS, expectRevert, startChainFixture, zsc, type ChainFixture } from './fixture';
-
-const TOTAL_SUPPLY = zsc('1000000000');
+import { Wallet, ZeroAddress, id, toBeHex } from 'ethers';
+import { EscrowStatus, type PayoutStruct, type SlashStruct } from '../../contracts/bindings';
+import { RECLAIM_GRACE_SECONDS, eventsIn, expectRevert, revertOf, startChainFixture, zsc, type ChainFixture } from './fixture';
 
 let f: ChainFixture;
 let jobCounter = 0;
 /** Every test opens its own jobs, so tests share one chain without sharing state. */
 const newJobId = () => id(`escrow-test-job-${++jobCounter}`);
+const HOST_STAKE = zsc('1000');
 
 beforeAll(async () => {
   f = await startChainFixture();
-  const treasuryToken = f.token(f.wallets.treasury);
-  for (const client of [f.wallets.clientA, f.wallets.clientB]) {
-    await (await treasuryToken.transfer(client.address, zsc('10000'))).wait();
-  }
+  for (const client of [f.wallets.clientA, f.wallets.clientB]) await f.fund(client.address, zsc('10000'));
+  for (const host of [f.wallets.host1, f.wallets.host2, f.wallets.host3]) await f.registerHost(host, HOST_STAKE);
 });
 
 afterAll(async () => {
   await f?.stop();
 });
 
-async function balances(...wallets: (Wallet | string)[]): Promise<bigint[]> {
-  return Promise.all(wallets.map((w) => f.token().balanceOf(typeof w === 'string' ? w : w.address)));
+async function balances(...holders: (Wallet | string)[]): Promise<bigint[]> {
+  return Promise.all(holders.map((h) => f.token().balanceOf(typeof h === 'string' ? h : h.address)));
 }
 
 async function openJob(client: Wallet, amount: bigint, opts: { jobId?: string; deadline?: number } = {}) {
@@ -33,90 +30,33 @@ async function openJob(client: Wallet, amount: bigint, opts: { jobId?: string; d
   return { jobId, deadline, receipt };
 }
 
-function eventArgs(receipt: { logs: readonly { topics: readonly string[]; data: string }[] } | null, name: string): unknown[] {
-  const events = (receipt?.logs ?? []).map((log) => f.escrow().interface.parseLog(log)).filter((e) => e?.name === name);
-  expect(events).toHaveLength(1);
-  return events[0]!.args.toArray();
+async function bond(jobId: string, host: Wallet, amount: bigint) {
+  return (await f.escrow(f.wallets.settler).bond(jobId, host.address, amount)).wait();
 }
 
-describe('bindings', () => {
-  it.each([
-    ['ZansocToken', ZANSOC_TOKEN_ABI],
-    ['JobEscrow', JOB_ESCROW_ABI],
-  ] as const)('the written-out ABI of %s equals the compiled one', (name, abi) => {
-    const signatures = (fragments: readonly Fragment[]) =>
-      fragments.filter((fr) => fr.type !== 'constructor').map((fr) => fr.format('full')).sort();
-    expect(signatures(Interface.from(abi).fragments)).toEqual(signatures(Interface.from(f.artifacts[name].abi).fragments));
-  });
-});
+async function settle(jobId: string, payouts: PayoutStruct[], slashes: SlashStruct[] = []) {
+  return (await f.escrow(f.wallets.settler).settle(jobId, payouts, slashes)).wait();
+}
 
-describe('ZansocToken', () => {
-  it('is ZSC with 18 decimals and a fixed supply minted to the treasury at deployment', async () => {
-    const token = f.token();
-    expect([await token.name(), await token.symbol(), await token.decimals()]).toEqual(['Zansoc', 'ZSC', 18n]);
-    expect(await token.totalSupply()).toBe(TOTAL_SUPPLY);
-    const mints = await token.queryFilter(token.filters.Transfer(ZeroAddress), 0);
-    expect(mints.map((log) => token.interface.parseLog(log)?.args.toArray())).toEqual([
-      [ZeroAddress, f.deployment.treasury, TOTAL_SUPPLY],
-    ]);
-    expect(f.artifacts.ZansocToken.abi.filter((fr) => fr.name?.toLowerCase().includes('mint'))).toEqual([]);
-  });
+const escrowEvents = (receipt: Parameters<typeof eventsIn>[0], name: string) => eventsIn(receipt, f.escrow(), name);
+const stakeOf = async (host: Wallet) => {
+  const [, staked, locked] = await f.registry().hostOf(host.address);
+  return { staked, locked };
+};
+const statusOf = async (jobId: string) => Number((await f.escrow().jobOf(jobId))[3]);
 
-  it('lets a client approve the escrow with a permit signature instead of a transaction', async () => {
-    const client = f.wallets.clientB;
-    const token = f.token(client);
-    const amount = zsc('5');
-    const deadline = (await f.latestTimestamp()) + 600;
-    const { chainId } = await f.provider.getNetwork();
-    const signature = Signature.from(
-      await client.signTypedData(
-        { name: 'Zansoc', version: '1', chainId, verifyingContract: f.deployment.token },
-        {
-          Permit: [
-            { name: 'owner', type: 'address' },
-            { name: 'spender', type: 'address' },
-            { name: 'value', type: 'uint256' },
-            { name: 'nonce', type: 'uint256' },
-            { name: 'deadline', type: 'uint256' },
-          ],
-        },
-        { owner: client.address, spender: f.deployment.jobEscrow, value: amount, nonce: await token.nonces(client.address), deadline },
-      ),
-    );
-    await (await f.token(f.wallets.deployer).permit(client.address, f.deployment.jobEscrow, amount, deadline, signature.v, signature.r, signature.s)).wait();
-    expect(await token.allowance(client.address, f.deployment.jobEscrow)).toBe(amount);
-
-    await (await f.escrow(client).openJob(newJobId(), amount, deadline)).wait();
-    expect(await token.allowance(client.address, f.deployment.jobEscrow)).toBe(0n);
-  });
-});
-
-describe('JobEscrow', () => {
-  it('grants the roles and settings given at deployment', async () => {
-    const escrow = f.escrow();
-    const { deployer, governor, settler, treasury } = f.wallets;
-    expect(await escrow.hasRole(await escrow.DEFAULT_ADMIN_ROLE(), deployer.address)).toBe(true);
-    expect(await escrow.hasRole(await escrow.GOVERNOR_ROLE(), governor.address)).toBe(true);
-    expect(await escrow.hasRole(await escrow.SETTLER_ROLE(), settler.address)).toBe(true);
-    expect(await escrow.hasRole(await escrow.SETTLER_ROLE(), deployer.address)).toBe(false);
-    expect(await escrow.commissionBps()).toBe(1000n);
-    expect(await escrow.MAX_COMMISSION_BPS()).toBe(2000n);
-    expect(await escrow.treasury()).toBe(treasury.address);
-    expect(await escrow.token()).toBe(f.deployment.token);
-    expect(await escrow.reclaimGracePeriod()).toBe(BigInt(RECLAIM_GRACE_SECONDS));
-  });
-
+describe('opening and settling', () => {
   it('locks the escrow, then pays hosts 90% of their gross, the treasury 10% and refunds the rest', async () => {
-    const { clientA: client, settler, treasury, host1, host2 } = f.wallets;
+    const { clientA: client, treasury, host1, host2 } = f.wallets;
     const [clientBefore, treasuryBefore, host1Before, host2Before, escrowBefore] = await balances(client, treasury, host1, host2, f.deployment.jobEscrow);
 
     const { jobId, deadline, receipt: opened } = await openJob(client, zsc('100'));
-    expect(eventArgs(opened, 'JobOpened')).toEqual([jobId, client.address, zsc('100'), BigInt(deadline)]);
+    expect(escrowEvents(opened, 'JobOpened')).toEqual([[jobId, client.address, zsc('100'), BigInt(deadline)]]);
     expect(await f.escrow().jobOf(jobId)).toEqual([client.address, zsc('100'), BigInt(deadline), BigInt(EscrowStatus.Open)]);
     expect(await balances(client, f.deployment.jobEscrow)).toEqual([clientBefore - zsc('100'), escrowBefore + zsc('100')]);
 
-    const settled = await (await f.escrow(settler).settle(jobId, [host1.address, host2.address], [zsc('30'), zsc('20')])).wait();
-    expect(eventArgs(settled, 'JobSettled')).toEqual([jobId, zsc('45'), zsc('5'), zsc('50')]);
+    const settled = await settle(jobId, [{ host: host1.address, amount: zsc('30') }, { host: host2.address, amount: zsc('20') }]);
+    expect(escrowEvents(settled, 'JobSettled')).toEqual([[jobId, zsc('45'), zsc('5'), zsc('50')]]);
     expect(await balances(client, treasury, host1, host2, f.deployment.jobEscrow)).toEqual([
       clientBefore - zsc('50'),
       treasuryBefore + zsc('5'),
@@ -124,49 +64,28 @@ describe('JobEscrow', () => {
       host2Before + zsc('18'),
       escrowBefore,
     ]);
-    expect((await f.escrow().jobOf(jobId))[3]).toBe(BigInt(EscrowStatus.Settled));
+    expect(await statusOf(jobId)).toBe(EscrowStatus.Settled);
   });
 
   it('rounds the commission down per payout, so nothing is created or lost', async () => {
-    const { clientA: client, settler, treasury, host1 } = f.wallets;
+    const { clientA: client, treasury, host1 } = f.wallets;
     const [clientBefore, treasuryBefore, hostBefore] = await balances(client, treasury, host1);
     const { jobId } = await openJob(client, 1000n);
-    await (await f.escrow(settler).settle(jobId, [host1.address, host1.address], [19n, 9n])).wait();
+    await settle(jobId, [{ host: host1.address, amount: 19n }, { host: host1.address, amount: 9n }]);
     // 19 → 1 commission + 18; 9 → 0 commission + 9; 972 refunded.
     expect(await balances(client, treasury, host1)).toEqual([clientBefore - 28n, treasuryBefore + 1n, hostBefore + 27n]);
   });
 
   it('refunds the whole escrow when the settlement pays nobody', async () => {
-    const { clientA: client, settler, treasury } = f.wallets;
+    const { clientA: client, treasury } = f.wallets;
     const [clientBefore, treasuryBefore] = await balances(client, treasury);
     const { jobId } = await openJob(client, zsc('7'));
-    const settled = await (await f.escrow(settler).settle(jobId, [], [])).wait();
-    expect(eventArgs(settled, 'JobSettled')).toEqual([jobId, 0n, 0n, zsc('7')]);
+    const settled = await settle(jobId, []);
+    expect(escrowEvents(settled, 'JobSettled')).toEqual([[jobId, 0n, 0n, zsc('7')]]);
     expect(await balances(client, treasury)).toEqual([clientBefore, treasuryBefore]);
   });
 
-  it('lets the client reclaim the whole escrow once deadline + grace has passed', async () => {
-    const client = f.wallets.clientB;
-    const [clientBefore, escrowBefore] = await balances(client, f.deployment.jobEscrow);
-    const { jobId, deadline } = await openJob(client, zsc('12'));
-    const reclaimableAt = BigInt(deadline + RECLAIM_GRACE_SECONDS);
-
-    await expectRevert(f.escrow(client).reclaim(jobId), f.escrow(), 'JobEscrowReclaimTooEarly', [jobId, reclaimableAt]);
-    await f.increaseTime(deadline + RECLAIM_GRACE_SECONDS - 10 - (await f.latestTimestamp()));
-    await expectRevert(f.escrow(client).reclaim(jobId), f.escrow(), 'JobEscrowReclaimTooEarly', [jobId, reclaimableAt]);
-    await expectRevert(f.escrow(f.wallets.clientA).reclaim(jobId), f.escrow(), 'JobEscrowNotClient', [jobId, f.wallets.clientA.address]);
-
-    await f.increaseTime(10);
-    const reclaimed = await (await f.escrow(client).reclaim(jobId)).wait();
-    expect(eventArgs(reclaimed, 'JobReclaimed')).toEqual([jobId, client.address, zsc('12')]);
-    expect(await balances(client, f.deployment.jobEscrow)).toEqual([clientBefore, escrowBefore]);
-    expect((await f.escrow().jobOf(jobId))[3]).toBe(BigInt(EscrowStatus.Reclaimed));
-
-    await expectRevert(f.escrow(f.wallets.settler).settle(jobId, [], []), f.escrow(), 'JobEscrowJobNotOpen', [jobId, BigInt(EscrowStatus.Reclaimed)]);
-    await expectRevert(f.escrow(client).reclaim(jobId), f.escrow(), 'JobEscrowJobNotOpen', [jobId, BigInt(EscrowStatus.Reclaimed)]);
-  });
-
-  it('refuses to open a job twice, for nothing, or with a deadline in the past', async () => {
+  it('refuses to open a job twice, for nothing, for more than 96 bits, or with a deadline in the past', async () => {
     const client = f.wallets.clientA;
     const escrow = f.escrow(client);
     const { jobId } = await openJob(client, zsc('1'));
@@ -174,9 +93,10 @@ describe('JobEscrow', () => {
     const later = (await f.latestTimestamp()) + 600;
 
     await expectRevert(escrow.openJob(jobId, zsc('1'), later), escrow, 'JobEscrowJobExists', [jobId]);
-    await expectRevert(escrow.openJob(newJobId(), 0n, later), escrow, 'JobEscrowZeroAmount');
+    await expectRevert(escrow.openJob(newJobId(), 0n, later), escrow, 'EscrowZeroAmount');
+    await expectRevert(escrow.openJob(newJobId(), 2n ** 96n, later), escrow, 'SafeCastOverflowedUintDowncast', [96n, 2n ** 96n]);
     const now = await f.latestTimestamp();
-    await expectRevert(escrow.openJob(newJobId(), zsc('1'), now - 1), escrow, 'JobEscrowDeadlineInPast', [BigInt(now - 1)]);
+    await expectRevert(escrow.openJob(newJobId(), zsc('1'), now - 1), escrow, 'EscrowDeadlineInPast', [BigInt(now - 1)]);
   });
 
   it('lets only the settler settle, once, and never for more than was locked', async () => {
@@ -184,24 +104,25 @@ describe('JobEscrow', () => {
     const { jobId } = await openJob(client, zsc('10'));
     const escrow = f.escrow(settler);
 
-    await expectRevert(f.escrow(client).settle(jobId, [host1.address], [zsc('1')]), escrow, 'AccessControlUnauthorizedAccount', [
+    await expectRevert(f.escrow(client).settle(jobId, [{ host: host1.address, amount: zsc('1') }], []), escrow, 'AccessControlUnauthorizedAccount', [
       client.address,
       await escrow.SETTLER_ROLE(),
     ]);
-    await expectRevert(escrow.settle(jobId, [host1.address], [zsc('10') + 1n]), escrow, 'JobEscrowPayoutExceedsEscrow', [
+    await expectRevert(escrow.settle(jobId, [{ host: host1.address, amount: zsc('10') + 1n }], []), escrow, 'JobEscrowPayoutExceedsEscrow', [
       jobId,
       zsc('10') + 1n,
       zsc('10'),
     ]);
-    await expectRevert(escrow.settle(jobId, [host1.address, host1.address], [zsc('6'), zsc('5')]), escrow, 'JobEscrowPayoutExceedsEscrow', [
-      jobId,
-      zsc('11'),
-      zsc('10'),
-    ]);
-    await expectRevert(escrow.settle(jobId, [host1.address], [zsc('1'), zsc('1')]), escrow, 'JobEscrowPayoutsMismatch', [1n, 2n]);
-    await expectRevert(escrow.settle(newJobId(), [], []), escrow, 'JobEscrowJobNotOpen');
+    await expectRevert(
+      escrow.settle(jobId, [{ host: host1.address, amount: zsc('6') }, { host: host1.address, amount: zsc('5') }], []),
+      escrow,
+      'JobEscrowPayoutExceedsEscrow',
+      [jobId, zsc('11'), zsc('10')],
+    );
+    const unknown = newJobId();
+    await expectRevert(escrow.settle(unknown, [], []), escrow, 'JobEscrowJobNotOpen', [unknown, BigInt(EscrowStatus.None)]);
 
-    await (await escrow.settle(jobId, [host1.address], [zsc('10')])).wait();
+    await settle(jobId, [{ host: host1.address, amount: zsc('10') }]);
     await expectRevert(escrow.settle(jobId, [], []), escrow, 'JobEscrowJobNotOpen', [jobId, BigInt(EscrowStatus.Settled)]);
     await expectRevert(f.escrow(client).reclaim(jobId), escrow, 'JobEscrowJobNotOpen', [jobId, BigInt(EscrowStatus.Settled)]);
   });
@@ -214,17 +135,226 @@ describe('JobEscrow', () => {
       settler.address,
       await escrow.GOVERNOR_ROLE(),
     ]);
-    await expectRevert(escrow.setCommissionBps(2001n), escrow, 'JobEscrowCommissionAboveCap', [2001n, 2000n]);
+    await expectRevert(escrow.setCommissionBps(2001n), escrow, 'EscrowCommissionAboveCap', [2001n, 2000n]);
 
     const changed = await (await escrow.setCommissionBps(2000n)).wait();
     try {
-      expect(eventArgs(changed, 'CommissionChanged')).toEqual([1000n, 2000n]);
+      expect(escrowEvents(changed, 'CommissionChanged')).toEqual([[1000n, 2000n]]);
       const [treasuryBefore, hostBefore] = await balances(treasury, host1);
       const { jobId } = await openJob(client, zsc('10'));
-      await (await f.escrow(settler).settle(jobId, [host1.address], [zsc('10')])).wait();
+      await settle(jobId, [{ host: host1.address, amount: zsc('10') }]);
       expect(await balances(treasury, host1)).toEqual([treasuryBefore + zsc('2'), hostBefore + zsc('8')]);
     } finally {
       await (await escrow.setCommissionBps(1000n)).wait();
     }
+  });
+});
+
+describe('bonds and slashes', () => {
+  it('bonds host stake to the job and returns it when the job settles', async () => {
+    const { clientA: client, host1, host2 } = f.wallets;
+    const { jobId } = await openJob(client, zsc('10'));
+    const [stake1Before, stake2Before] = [await stakeOf(host1), await stakeOf(host2)];
+
+    const bonded = await bond(jobId, host1, zsc('40'));
+    expect(escrowEvents(bonded, 'HostBonded')).toEqual([[jobId, host1.address, zsc('40')]]);
+    expect(eventsIn(bonded, f.registry(), 'StakeLocked')).toEqual([[host1.address, f.deployment.jobEscrow, zsc('40')]]);
+    await bond(jobId, host2, zsc('25'));
+    expect(await f.escrow().bondOf(jobId, host1.address)).toBe(zsc('40'));
+    expect(await f.escrow().bondsOf(jobId)).toEqual([[host2.address, host1.address], [zsc('25'), zsc('40')]]);
+    expect(await stakeOf(host1)).toEqual({ staked: stake1Before.staked, locked: stake1Before.locked + zsc('40') });
+    expect(await f.registry().freeStakeOf(host2.address)).toBe(stake2Before.staked - stake2Before.locked - zsc('25'));
+
+    const settled = await settle(jobId, [{ host: host1.address, amount: zsc('3') }]);
+    expect(escrowEvents(settled, 'BondReleased')).toEqual([[jobId, host2.address, zsc('25')], [jobId, host1.address, zsc('40')]]);
+    expect(await stakeOf(host1)).toEqual(stake1Before);
+    expect(await stakeOf(host2)).toEqual(stake2Before);
+    expect(await f.escrow().bondOf(jobId, host1.address)).toBe(0n);
+    expect(await f.escrow().bondsOf(jobId)).toEqual([[], []]);
+  });
+
+  it('refuses bonds from anyone but the settler, to closed jobs, twice, of nothing, or beyond free stake', async () => {
+    const { clientA: client, settler, host1, host2 } = f.wallets;
+    const escrow = f.escrow(settler);
+    const { jobId } = await openJob(client, zsc('10'));
+
+    await expectRevert(f.escrow(host1).bond(jobId, host1.address, 1n), escrow, 'AccessControlUnauthorizedAccount', [host1.address, await escrow.SETTLER_ROLE()]);
+    const unknown = newJobId();
+    await expectRevert(escrow.bond(unknown, host1.address, 1n), escrow, 'JobEscrowJobNotOpen', [unknown, 0n]);
+    await expectRevert(escrow.bond(jobId, host1.address, 0n), escrow, 'EscrowZeroAmount');
+    await expectRevert(escrow.bond(jobId, ZeroAddress, 1n), escrow, 'EscrowZeroAddress');
+    const free = await f.registry().freeStakeOf(host1.address);
+    expect(await revertOf(escrow.bond(jobId, host1.address, free + 1n), escrow, f.registry())).toEqual({
+      name: 'HostRegistryInsufficientFreeStake',
+      args: [host1.address, free, free + 1n],
+    });
+    expect(await revertOf(escrow.bond(jobId, client.address, 1n), escrow, f.registry())).toMatchObject({ name: 'HostRegistryInsufficientFreeStake' });
+
+    await bond(jobId, host2, zsc('1'));
+    await expectRevert(escrow.bond(jobId, host2.address, zsc('1')), escrow, 'EscrowHostAlreadyBonded', [jobId, host2.address]);
+    await settle(jobId, []);
+    await expectRevert(escrow.bond(jobId, host1.address, 1n), escrow, 'JobEscrowJobNotOpen', [jobId, BigInt(EscrowStatus.Settled)]);
+  });
+
+  it(`refuses more than MAX_BONDS hosts on one job`, async () => {
+    const max = Number(await f.escrow().MAX_BONDS());
+    const { jobId } = await openJob(f.wallets.clientA, zsc('1'));
+    const hosts = Array.from({ length: max + 1 }, () => new Wallet(Wallet.createRandom().privateKey, f.provider));
+    for (const host of hosts) await f.fund(host.address, 10n);
+    await Promise.all(
+      hosts.map(async (host) => {
+        await f.provider.send('anvil_setBalance', [host.address, toBeHex(10n ** 18n)]);
+        await (await f.token(host).approve(f.deployment.hostRegistry, 10n)).wait();
+        await (await f.registry(host).register(10n, id(host.address))).wait();
+      }),
+    );
+    for (const host of hosts.slice(0, max)) await bond(jobId, host, 1n);
+    await expectRevert(f.escrow(f.wallets.settler).bond(jobId, hosts[max].address, 1n), f.escrow(), 'EscrowTooManyBonds', [jobId, BigInt(max)]);
+    await settle(jobId, []);
+    for (const host of hosts) expect((await stakeOf(host)).locked).toBe(0n);
+  }, 60_000);
+
+  it('slashes bonds at settlement to the named recipients and returns the rest', async () => {
+    const { clientA: client, host1, host2, host3, challenger, treasury } = f.wallets;
+    const { jobId } = await openJob(client, zsc('10'));
+    for (const host of [host1, host2, host3]) await bond(jobId, host, zsc('50'));
+    const [stake1, stake2, stake3] = [await stakeOf(host1), await stakeOf(host2), await stakeOf(host3)];
+    const [challengerBefore, treasuryBefore, host1Before, registryBefore] = await balances(challenger, treasury, host1, f.deployment.hostRegistry);
+
+    // host2 returned a wrong result: a challenger caught it, host1 re-ran the slot; host3 was honest and paid.
+    const settled = await settle(jobId, [{ host: host3.address, amount: zsc('4') }, { host: host1.address, amount: zsc('4') }], [
+      { host: host2.address, recipient: challenger.address, amount: zsc('30') },
+      { host: host2.address, recipient: host1.address, amount: zsc('15') },
+      { host: host2.address, recipient: treasury.address, amount: zsc('5') },
+    ]);
+    expect(escrowEvents(settled, 'BondSlashed')).toEqual([
+      [jobId, host2.address, challenger.address, zsc('30')],
+      [jobId, host2.address, host1.address, zsc('15')],
+      [jobId, host2.address, treasury.address, zsc('5')],
+    ]);
+    expect(escrowEvents(settled, 'BondReleased')).toEqual([[jobId, host3.address, zsc('50')], [jobId, host1.address, zsc('50')]]);
+    expect(eventsIn(settled, f.registry(), 'StakeSlashed')).toHaveLength(3);
+    expect(await balances(challenger, treasury, host1, f.deployment.hostRegistry)).toEqual([
+      challengerBefore + zsc('30'),
+      treasuryBefore + zsc('5') + zsc('0.8'),
+      host1Before + zsc('15') + zsc('3.6'),
+      registryBefore - zsc('50'),
+    ]);
+    expect(await stakeOf(host1)).toEqual({ staked: stake1.staked, locked: stake1.locked - zsc('50') });
+    expect(await stakeOf(host2)).toEqual({ staked: stake2.staked - zsc('50'), locked: stake2.locked - zsc('50') });
+    expect(await stakeOf(host3)).toEqual({ staked: stake3.staked, locked: stake3.locked - zsc('50') });
+  });
+
+  it('refuses, changing nothing, slashes beyond a bond, of unbonded hosts, of nothing or to nobody', async () => {
+    const { clientA: client, settler, host1, host2, challenger } = f.wallets;
+    const escrow = f.escrow(settler);
+    const { jobId } = await openJob(client, zsc('10'));
+    await bond(jobId, host1, zsc('20'));
+    const slash = (host: Wallet, amount: bigint, recipient = challenger.address) => ({ host: host.address, recipient, amount });
+
+    await expectRevert(escrow.settle(jobId, [], [slash(host1, zsc('21'))]), escrow, 'EscrowSlashExceedsBond', [jobId, host1.address, zsc('21'), zsc('20')]);
+    await expectRevert(escrow.settle(jobId, [], [slash(host1, zsc('15')), slash(host1, zsc('6'))]), escrow, 'EscrowSlashExceedsBond', [
+      jobId,
+      host1.address,
+      zsc('6'),
+      zsc('5'),
+    ]);
+    await expectRevert(escrow.settle(jobId, [], [slash(host2, 1n)]), escrow, 'EscrowSlashExceedsBond', [jobId, host2.address, 1n, 0n]);
+    await expectRevert(escrow.settle(jobId, [], [slash(host1, 0n)]), escrow, 'EscrowZeroAmount');
+    await expectRevert(escrow.settle(jobId, [], [slash(host1, 1n, ZeroAddress)]), escrow, 'EscrowZeroAddress');
+
+    expect(await statusOf(jobId)).toBe(EscrowStatus.Open);
+    expect(await f.escrow().bondOf(jobId, host1.address)).toBe(zsc('20'));
+    await settle(jobId, [], [slash(host1, zsc('20'))]);
+    expect(await f.escrow().bondOf(jobId, host1.address)).toBe(0n);
+  });
+});
+
+describe('settleBatch', () => {
+  it('settles many jobs in one transaction, paying each recipient once', async () => {
+    const { clientA, clientB, treasury, host1, host2, challenger } = f.wallets;
+    const jobs = [];
+    for (const [client, host] of [[clientA, host1], [clientB, host2], [clientA, host1], [clientB, host1]] as const) {
+      const { jobId } = await openJob(client, zsc('10'));
+      await bond(jobId, host, zsc('5'));
+      jobs.push({ jobId, client, host });
+    }
+    const [aBefore, bBefore, treasuryBefore, host1Before, host2Before, challengerBefore, escrowBefore] = await balances(
+      clientA, clientB, treasury, host1, host2, challenger, f.deployment.jobEscrow,
+    );
+    const stake1 = await stakeOf(host1);
+
+    const receipt = await (
+      await f.escrow(f.wallets.settler).settleBatch(
+        jobs.map(({ jobId, host }, i) => ({
+          jobId,
+          payouts: [{ host: host.address, amount: zsc(String(i + 1)) }],
+          slashes: i === 3 ? [{ host: host.address, recipient: challenger.address, amount: zsc('2') }] : [],
+        })),
+      )
+    ).wait();
+
+    // Gross 1, 2, 3, 4: host1 earns 0.9 + 2.7 + 3.6, host2 1.8; refunds 9 + 7 to A and 8 + 6 to B.
+    expect(escrowEvents(receipt, 'JobSettled').map((args) => args[0])).toEqual(jobs.map((j) => j.jobId));
+    expect(await balances(clientA, clientB, treasury, host1, host2, challenger, f.deployment.jobEscrow)).toEqual([
+      aBefore + zsc('16'),
+      bBefore + zsc('14'),
+      treasuryBefore + zsc('1'),
+      host1Before + zsc('7.2'),
+      host2Before + zsc('1.8'),
+      challengerBefore + zsc('2'),
+      escrowBefore - zsc('40'),
+    ]);
+    const transfersFromEscrow = eventsIn(receipt, f.token(), 'Transfer').filter(([from]) => from === f.deployment.jobEscrow);
+    expect(transfersFromEscrow.map(([, to]) => to).sort()).toEqual([treasury, host1, host2, clientA, clientB].map((w) => w.address).sort());
+    expect(await stakeOf(host1)).toEqual({ staked: stake1.staked - zsc('2'), locked: stake1.locked - zsc('15') });
+    for (const { jobId } of jobs) expect(await statusOf(jobId)).toBe(EscrowStatus.Settled);
+  });
+
+  it('settles none of the batch when one settlement is invalid, or a job appears twice', async () => {
+    const { clientA, settler, host1 } = f.wallets;
+    const escrow = f.escrow(settler);
+    const { jobId: first } = await openJob(clientA, zsc('10'));
+    const { jobId: second } = await openJob(clientA, zsc('10'));
+    const pay = (jobId: string, amount: bigint) => ({ jobId, payouts: [{ host: host1.address, amount }], slashes: [] });
+
+    await expectRevert(escrow.settleBatch([pay(first, zsc('1')), pay(second, zsc('11'))]), escrow, 'JobEscrowPayoutExceedsEscrow', [second, zsc('11'), zsc('10')]);
+    await expectRevert(escrow.settleBatch([pay(first, zsc('1')), pay(first, zsc('1'))]), escrow, 'JobEscrowJobNotOpen', [first, BigInt(EscrowStatus.Settled)]);
+    await expectRevert(f.escrow(clientA).settleBatch([pay(first, 1n)]), escrow, 'AccessControlUnauthorizedAccount', [clientA.address, await escrow.SETTLER_ROLE()]);
+    expect([await statusOf(first), await statusOf(second)]).toEqual([EscrowStatus.Open, EscrowStatus.Open]);
+
+    await (await escrow.settleBatch([])).wait();
+    await (await escrow.settleBatch([pay(first, zsc('1')), pay(second, zsc('10'))])).wait();
+    expect([await statusOf(first), await statusOf(second)]).toEqual([EscrowStatus.Settled, EscrowStatus.Settled]);
+  });
+});
+
+describe('reclaim', () => {
+  it('returns the escrow to the client and the bonds to their hosts once deadline + grace has passed', async () => {
+    const { clientB: client, clientA: stranger, host1, host3, settler } = f.wallets;
+    const [clientBefore, escrowBefore] = await balances(client, f.deployment.jobEscrow);
+    const { jobId, deadline } = await openJob(client, zsc('12'));
+    await bond(jobId, host3, zsc('30'));
+    const stakeBefore = await stakeOf(host3);
+    const reclaimableAt = BigInt(deadline + RECLAIM_GRACE_SECONDS);
+    const escrow = f.escrow();
+
+    await expectRevert(f.escrow(client).reclaim(jobId), escrow, 'EscrowReclaimTooEarly', [jobId, reclaimableAt]);
+    await f.increaseTime(deadline + RECLAIM_GRACE_SECONDS - 10 - (await f.latestTimestamp()));
+    await expectRevert(f.escrow(client).reclaim(jobId), escrow, 'EscrowReclaimTooEarly', [jobId, reclaimableAt]);
+    await f.increaseTime(10);
+    await expectRevert(f.escrow(stranger).reclaim(jobId), escrow, 'EscrowNotParty', [jobId, stranger.address]);
+    await expectRevert(f.escrow(host1).reclaim(jobId), escrow, 'EscrowNotParty', [jobId, host1.address]);
+
+    // A bonded host may reclaim too, so its stake never waits on the client; the escrow still goes to the client.
+    const reclaimed = await (await f.escrow(host3).reclaim(jobId)).wait();
+    expect(escrowEvents(reclaimed, 'JobReclaimed')).toEqual([[jobId, client.address, zsc('12')]]);
+    expect(escrowEvents(reclaimed, 'BondReleased')).toEqual([[jobId, host3.address, zsc('30')]]);
+    expect(await balances(client, f.deployment.jobEscrow)).toEqual([clientBefore, escrowBefore]);
+    expect(await stakeOf(host3)).toEqual({ staked: stakeBefore.staked, locked: stakeBefore.locked - zsc('30') });
+    expect(await statusOf(jobId)).toBe(EscrowStatus.Reclaimed);
+
+    await expectRevert(f.escrow(settler).settle(jobId, [], []), escrow, 'JobEscrowJobNotOpen', [jobId, BigInt(EscrowStatus.Reclaimed)]);
+    await expectRevert(f.escrow(client).reclaim(jobId), escrow, 'JobEscrowJobNotOpen', [jobId, BigInt(EscrowStatus.Reclaimed)]);
   });
 });

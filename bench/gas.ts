@@ -1,0 +1,151 @@
+import { MaxUint256, Wallet, id, parseUnits, toBeHex, type ContractTransactionResponse } from 'ethers';
+import { connectHostRegistry, connectJobEscrow, connectStorageEscrow, connectZansocToken, type SettlementStruct } from '../contracts/bindings';
+import { deployContracts } from '../contracts/deploy';
+import { createProvider } from '../contracts/provider';
+import { ANVIL_KEYS, startAnvil } from '../scripts/anvil';
+
+/**
+ * Gas of the contracts' everyday calls on a fresh anvil, in steady state: every account involved already holds
+ * ZSC and the escrows already hold some, so no transfer pays for creating a balance. Prints a table and whether the
+ * goals of issue 3 are met: a single-host job (open + bond + settle) in at most 150k gas, and settleBatch at most 40k
+ * gas per job at 50 jobs.
+ */
+const zsc = (amount: string) => parseUnits(amount, 18);
+const BATCH_SIZE = 50;
+const GOALS = { singleHostJob: 150_000n, batchPerJob: 40_000n };
+
+async function main(): Promise<void> {
+  const anvil = await startAnvil();
+  const provider = createProvider(anvil.url);
+  try {
+    const wallet = (i: number) => new Wallet(ANVIL_KEYS[i], provider);
+    const [deployer, settler, treasury, clientA, clientB, host1, host2, host3, challenger] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(wallet);
+    const hosts = [host1, host2, host3];
+    const deployment = await deployContracts({
+      rpcUrl: anvil.url, deployerKey: deployer.privateKey, treasury: treasury.address, settler: settler.address,
+    });
+    const token = (as: Wallet) => connectZansocToken(deployment.token, as);
+    const jobs = (as: Wallet) => connectJobEscrow(deployment.jobEscrow, as);
+    const deals = (as: Wallet) => connectStorageEscrow(deployment.storageEscrow, as);
+    const registry = (as: Wallet) => connectHostRegistry(deployment.hostRegistry, as);
+    const gasOf = async (tx: Promise<ContractTransactionResponse>) => {
+      const receipt = await (await tx).wait();
+      if (!receipt) throw new Error('no receipt');
+      return receipt.gasUsed;
+    };
+
+    for (const account of [clientA, clientB, challenger, ...hosts]) await gasOf(token(treasury).transfer(account.address, zsc('1000000')));
+    for (const host of hosts) {
+      await gasOf(token(host).approve(deployment.hostRegistry, MaxUint256));
+      await gasOf(registry(host).register(zsc('100000'), id(`metadata of ${host.address}`)));
+    }
+    await gasOf(token(clientB).approve(deployment.jobEscrow, MaxUint256));
+    await gasOf(token(clientB).approve(deployment.storageEscrow, MaxUint256));
+
+    let jobCount = 0;
+    const deadline = async () => (await provider.getBlock('latest'))!.timestamp + 3600;
+    /** Opens a job the way the chain activity does: approve exactly the amount, then open. */
+    const openJob = async (client: Wallet, amount = zsc('10')) => {
+      const jobId = id(`bench-job-${++jobCount}`);
+      await gasOf(token(client).approve(deployment.jobEscrow, amount));
+      return { jobId, gas: await gasOf(jobs(client).openJob(jobId, amount, await deadline())) };
+    };
+    const bond = (jobId: string, host: Wallet, amount = zsc('50')) => gasOf(jobs(settler).bond(jobId, host.address, amount));
+
+    // Warm-up: one whole job, so the treasury and every host hold a balance before measuring, and one job and one
+    // deal left open, so the escrows never fall back to an empty balance (as they would not on a live network).
+    await openJob(clientB);
+    await gasOf(deals(clientB).deposit(id('bench-background-deal'), 1n, 1, 1, await deadline()));
+    const warm = await openJob(clientA);
+    for (const host of hosts) await bond(warm.jobId, host);
+    await gasOf(jobs(settler).settle(warm.jobId, hosts.map((h) => ({ host: h.address, amount: zsc('1') })), []));
+
+    const single = await openJob(clientA);
+    const bondGas = await bond(single.jobId, host1);
+    const settle1 = await gasOf(jobs(settler).settle(single.jobId, [{ host: host1.address, amount: zsc('4') }], []));
+
+    const triple = await openJob(clientA);
+    for (const host of hosts) await bond(triple.jobId, host);
+    const settle3 = await gasOf(jobs(settler).settle(triple.jobId, hosts.map((h) => ({ host: h.address, amount: zsc('2') })), []));
+
+    const slashed = await openJob(clientA);
+    for (const host of hosts.slice(0, 2)) await bond(slashed.jobId, host);
+    const settleSlash = await gasOf(jobs(settler).settle(
+      slashed.jobId,
+      [{ host: host1.address, amount: zsc('2') }],
+      [{ host: host2.address, recipient: challenger.address, amount: zsc('30') }, { host: host2.address, recipient: treasury.address, amount: zsc('20') }],
+    ));
+
+    // A micro-payment batch: jobs of two clients, each on one of three bonded hosts.
+    const batch: SettlementStruct[] = [];
+    for (let i = 0; i < BATCH_SIZE; i++) {
+      const { jobId } = await openJob(i % 2 ? clientB : clientA, zsc('1'));
+      const host = hosts[i % hosts.length];
+      await bond(jobId, host, zsc('5'));
+      batch.push({ jobId, payouts: [{ host: host.address, amount: zsc('0.5') }], slashes: [] });
+    }
+    const batchGas = await gasOf(jobs(settler).settleBatch(batch));
+
+    // The worst case for merging payments: 50 jobs of 50 different clients on 50 different hosts.
+    const strangers = Array.from({ length: 2 * BATCH_SIZE }, () => new Wallet(Wallet.createRandom().privateKey, provider));
+    for (const stranger of strangers) await gasOf(token(treasury).transfer(stranger.address, zsc('1000')));
+    await Promise.all(
+      strangers.map(async (stranger, i) => {
+        await provider.send('anvil_setBalance', [stranger.address, toBeHex(10n ** 18n)]);
+        if (i % 2 === 0) return;
+        await gasOf(token(stranger).approve(deployment.hostRegistry, zsc('100')));
+        await gasOf(registry(stranger).register(zsc('100'), id(`metadata of ${stranger.address}`)));
+      }),
+    );
+    const spread: SettlementStruct[] = [];
+    for (let i = 0; i < BATCH_SIZE; i++) {
+      const [client, host] = [strangers[2 * i], strangers[2 * i + 1]];
+      const { jobId } = await openJob(client, zsc('1'));
+      await bond(jobId, host, zsc('5'));
+      spread.push({ jobId, payouts: [{ host: host.address, amount: zsc('0.5') }], slashes: [] });
+    }
+    const spreadGas = await gasOf(jobs(settler).settleBatch(spread));
+
+    const depositGas = await gasOf(deals(clientB).deposit(id('bench-deal'), zsc('1'), 3, 12, await deadline()));
+    for (const host of hosts) await gasOf(deals(settler).bond(id('bench-deal'), host.address, zsc('50')));
+    const sorted = hosts.map((h) => h.address).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    await gasOf(deals(settler).releasePeriod(id('bench-deal'), 0, sorted));
+    const releaseGas = await gasOf(deals(settler).releasePeriod(id('bench-deal'), 1, sorted));
+
+    const transferGas = await gasOf(token(clientA).transfer(clientB.address, zsc('1')));
+
+    const singleHostJob = single.gas + bondGas + settle1;
+    const batchPerJob = batchGas / BigInt(BATCH_SIZE);
+    const rows: [string, bigint][] = [
+      ['ERC-20 transfer (floor)', transferGas],
+      ['openJob (after an exact approve)', single.gas],
+      ['bond', bondGas],
+      ['settle, 1 host', settle1],
+      ['settle, 3 hosts', settle3],
+      ['settle, 1 host paid + 1 host slashed to 2 recipients', settleSlash],
+      [`settleBatch of ${BATCH_SIZE}, per job (2 clients, 3 hosts, 1 bond each)`, batchPerJob],
+      [`settleBatch of ${BATCH_SIZE}, per job (${BATCH_SIZE} clients, ${BATCH_SIZE} hosts)`, spreadGas / BigInt(BATCH_SIZE)],
+      ['storage deposit (3 replicas, 12 periods)', depositGas],
+      ['releasePeriod, 3 hosts', releaseGas],
+      ['open + bond + settle, 1 host', singleHostJob],
+    ];
+    const width = Math.max(...rows.map(([name]) => name.length));
+    console.log(`${'call'.padEnd(width)}  ${'gas'.padStart(9)}`);
+    console.log(`${'-'.repeat(width)}  ${'-'.repeat(9)}`);
+    for (const [name, gas] of rows) console.log(`${name.padEnd(width)}  ${gas.toLocaleString('en-US').padStart(9)}`);
+    console.log('');
+    const goal = (name: string, value: bigint, limit: bigint) =>
+      console.log(`goal: ${name} <= ${limit.toLocaleString('en-US')}: ${value <= limit ? 'met' : 'NOT met'} (${value.toLocaleString('en-US')})`);
+    goal('open + bond + settle (1 host)', singleHostJob, GOALS.singleHostJob);
+    goal(`settleBatch per job at ${BATCH_SIZE} jobs`, batchPerJob, GOALS.batchPerJob);
+    goal(`settleBatch per job at ${BATCH_SIZE} jobs, all recipients different`, spreadGas / BigInt(BATCH_SIZE), GOALS.batchPerJob);
+  } finally {
+    provider.destroy();
+    await anvil.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.stack : err);
+  process.exitCode = 1;
+});

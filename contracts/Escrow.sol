@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {SlotDerivation} from "@openzeppelin/contracts/utils/SlotDerivation.sol";
+import {TransientSlot} from "@openzeppelin/contracts/utils/TransientSlot.sol";
+import {HostRegistry} from "./HostRegistry.sol";
+
+/**
+ * @title Escrow
+ * @notice What JobEscrow and StorageEscrow share: the token, the treasury and the host registry they work with,
+ * the roles (GOVERNOR sets the commission, SETTLER settles), the commission rate, the client's reclaim rule, and the
+ * host bonds of each job or deal.
+ * @dev A bond is stake a host locks in the HostRegistry for one job or deal (`id`). The bonds of an id form a linked
+ * list whose head and length the inheriting contract keeps in its own record, in a slot it writes anyway, so bonding
+ * costs one new storage slot and settlement can release every bond without being told which exist. In the list,
+ * every bond is positive: a bond slashed to zero is unlinked or released with the rest.
+ */
+abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+    using SlotDerivation for bytes32;
+    using TransientSlot for *;
+
+    struct Bond {
+        uint96 amount;
+        address next;
+    }
+
+    /**
+     * @dev The recipients owed tokens during one call, each listed once. What each is owed is kept in transient
+     * storage, a mapping from recipient to amount, so adding to it costs the same however many recipients there are.
+     */
+    struct Payments {
+        address[] to;
+        uint256 length;
+    }
+
+    /// @notice Role that may change the commission rate.
+    bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
+    /// @notice Role that may bond, settle and slash: the orchestrator's key.
+    bytes32 public constant SETTLER_ROLE = keccak256("SETTLER_ROLE");
+    /// @notice Highest commission governance may set, in basis points.
+    uint256 public constant MAX_COMMISSION_BPS = 2000;
+    /// @notice Most hosts that may bond to one job or deal, which bounds the gas of releasing them all.
+    uint256 public constant MAX_BONDS = 32;
+
+    uint256 internal constant _BPS = 10_000;
+    uint256 private constant _INITIAL_COMMISSION_BPS = 1000;
+    // keccak256(abi.encode(uint256(keccak256("zansoc.transient.EscrowPayments")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant _OWED_SLOT = 0xecaf0514c402a3a0f1131413d22df478bfe06054b381c6e3f86a0e2c31128e00;
+
+    IERC20 private immutable _token;
+    address private immutable _treasury;
+    HostRegistry private immutable _registry;
+    uint64 private immutable _reclaimGracePeriod;
+
+    uint256 private _commissionBps;
+    mapping(bytes32 id => mapping(address host => Bond)) private _bonds;
+
+    /// @dev Emitted when the commission rate changes, including the initial rate at deployment.
+    event CommissionChanged(uint256 previousBps, uint256 newBps);
+
+    /// @dev Emitted when `host` locks `amount` of its stake for job or deal `id`.
+    event HostBonded(bytes32 indexed id, address indexed host, uint256 amount);
+
+    /// @dev Emitted when `amount` of `host`'s bond for `id` is taken and sent to `recipient`.
+    event BondSlashed(bytes32 indexed id, address indexed host, address indexed recipient, uint256 amount);
+
+    /// @dev Emitted when what is left of `host`'s bond for `id`, `amount`, returns to its free stake.
+    event BondReleased(bytes32 indexed id, address indexed host, uint256 amount);
+
+    /// @dev A constructor or call argument is the zero address.
+    error EscrowZeroAddress();
+
+    /// @dev An amount that must be positive is zero.
+    error EscrowZeroAmount();
+
+    /// @dev A `deadline` that must be in the future is not.
+    error EscrowDeadlineInPast(uint64 deadline);
+
+    /// @dev The commission rate `bps` is above `cap`.
+    error EscrowCommissionAboveCap(uint256 bps, uint256 cap);
+
+    /// @dev `host` is bonded to `id` already; a host bonds once per job or deal.
+    error EscrowHostAlreadyBonded(bytes32 id, address host);
+
+    /// @dev `id` has `max` bonds already.
+    error EscrowTooManyBonds(bytes32 id, uint256 max);
+
+    /// @dev `host` holds no bond for `id`.
+    error EscrowNotBonded(bytes32 id, address host);
+
+    /// @dev Slashing `amount` of `host`'s bond for `id` exceeds the `bonded` amount left.
+    error EscrowSlashExceedsBond(bytes32 id, address host, uint256 amount, uint256 bonded);
+
+    /// @dev Only the client of `id` or a host bonded to it may reclaim it.
+    error EscrowNotParty(bytes32 id, address caller);
+
+    /// @dev `id` cannot be reclaimed before `reclaimableAt` (its deadline plus the grace period).
+    error EscrowReclaimTooEarly(bytes32 id, uint256 reclaimableAt);
+
+    /**
+     * @param token_ The ZSC token clients pay in and hosts stake.
+     * @param treasury_ Receives the commission.
+     * @param registry_ Where hosts' stake is locked, unlocked and slashed; must grant this contract ESCROW_ROLE.
+     * @param admin Holds DEFAULT_ADMIN_ROLE and can grant and revoke the other roles.
+     * @param governor Holds GOVERNOR_ROLE.
+     * @param settler Holds SETTLER_ROLE.
+     * @param reclaimGracePeriod_ Seconds after a deadline before an unsettled job or deal may be reclaimed.
+     */
+    constructor(
+        IERC20 token_,
+        address treasury_,
+        HostRegistry registry_,
+        address admin,
+        address governor,
+        address settler,
+        uint64 reclaimGracePeriod_
+    ) {
+        if (
+            address(token_) == address(0) ||
+            treasury_ == address(0) ||
+            address(registry_) == address(0) ||
+            admin == address(0) ||
+            governor == address(0) ||
+            settler == address(0)
+        ) {
+            revert EscrowZeroAddress();
+        }
+        _token = token_;
+        _treasury = treasury_;
+        _registry = registry_;
+        _reclaimGracePeriod = reclaimGracePeriod_;
+        _setCommissionBps(_INITIAL_COMMISSION_BPS);
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(GOVERNOR_ROLE, governor);
+        _grantRole(SETTLER_ROLE, settler);
+    }
+
+    /**
+     * @notice Sets the commission taken from every host payment, in basis points, up to MAX_COMMISSION_BPS.
+     * @dev Applies to settlements from now on, including of jobs and deals opened before.
+     * @param bps The new rate (1000 = 10%).
+     */
+    function setCommissionBps(uint256 bps) external onlyRole(GOVERNOR_ROLE) {
+        _setCommissionBps(bps);
+    }
+
+    /// @notice How much of `host`'s stake is bonded to job or deal `id`; zero when none is.
+    function bondOf(bytes32 id, address host) external view returns (uint256) {
+        return _bonds[id][host].amount;
+    }
+
+    /// @notice The current commission rate in basis points.
+    function commissionBps() public view returns (uint256) {
+        return _commissionBps;
+    }
+
+    /// @notice Where commissions go.
+    function treasury() public view returns (address) {
+        return _treasury;
+    }
+
+    /// @notice The token jobs and deals are paid in.
+    function token() public view returns (IERC20) {
+        return _token;
+    }
+
+    /// @notice Where hosts' stake is bonded and slashed.
+    function registry() public view returns (HostRegistry) {
+        return _registry;
+    }
+
+    /// @notice Seconds after a deadline before an unsettled job or deal may be reclaimed.
+    function reclaimGracePeriod() public view returns (uint64) {
+        return _reclaimGracePeriod;
+    }
+
+    /**
+     * @dev Records a bond of `amount` of `host`'s stake to `id`, whose list starts at `head` and has `count` bonds,
+     * and returns the new head. The caller stores it and `count + 1`, then locks the stake with `_lockStake`.
+     */
+    function _addBond(
+        bytes32 id,
+        address head,
+        uint256 count,
+        address host,
+        uint256 amount
+    ) internal returns (address newHead) {
+        if (host == address(0)) revert EscrowZeroAddress();
+        if (amount == 0) revert EscrowZeroAmount();
+        if (count >= MAX_BONDS) revert EscrowTooManyBonds(id, MAX_BONDS);
+        Bond storage bond = _bonds[id][host];
+        if (bond.amount != 0) revert EscrowHostAlreadyBonded(id, host);
+
+        bond.amount = amount.toUint96();
+        bond.next = head;
+        emit HostBonded(id, host, amount);
+        return host;
+    }
+
+    /**
+     * @dev Records that `amount` of `host`'s bond for `id` goes to `recipient` and returns what is left of the bond;
+     * the caller then moves the stake with `_slashStake`. A bond left at zero stays in the list until the caller
+     * unlinks or releases it.
+     */
+    function _reduceBond(bytes32 id, address host, uint256 amount, address recipient) internal returns (uint256 left) {
+        if (amount == 0) revert EscrowZeroAmount();
+        if (recipient == address(0)) revert EscrowZeroAddress();
+        Bond storage bond = _bonds[id][host];
+        uint256 bonded = bond.amount;
+        if (amount > bonded) revert EscrowSlashExceedsBond(id, host, amount, bonded);
+
+        // amount <= bonded, checked above.
+        unchecked {
+            left = bonded - amount;
+        }
+        bond.amount = uint96(left);
+        emit BondSlashed(id, host, recipient, amount);
+    }
+
+    /**
+     * @dev Forgets every bond of `id`, starting at `head`, and returns what is left of each to its host's free
+     * stake. The caller has closed its record of `id` before, so this is its last step.
+     */
+    function _releaseBonds(bytes32 id, address head) internal {
+        address host = head;
+        while (host != address(0)) {
+            Bond storage bond = _bonds[id][host];
+            uint256 amount = bond.amount;
+            address next = bond.next;
+            delete _bonds[id][host];
+            if (amount != 0) {
+                emit BondReleased(id, host, amount);
+                _unlockStake(host, amount);
+            }
+            host = next;
+        }
+    }
+
+    /**
+     * @dev Removes `host`'s bond from the list of `id` starting at `head`; returns the new head and the amount
+     * bonded. The caller stores the head and one bond fewer, then unlocks the amount with `_unlockStake`.
+     */
+    function _removeBond(bytes32 id, address head, address host) internal returns (address newHead, uint256 amount) {
+        amount = _bonds[id][host].amount;
+        if (amount == 0) revert EscrowNotBonded(id, host);
+        newHead = _unlink(id, head, host);
+        emit BondReleased(id, host, amount);
+    }
+
+    /// @dev Locks `amount` of `host`'s free stake in the registry.
+    function _lockStake(address host, uint256 amount) internal {
+        _registry.lockStake(host, amount);
+    }
+
+    /// @dev Returns `amount` of `host`'s locked stake to its free stake.
+    function _unlockStake(address host, uint256 amount) internal {
+        _registry.unlockStake(host, amount);
+    }
+
+    /// @dev Sends `amount` of `host`'s locked stake to `recipient`.
+    function _slashStake(address host, uint256 amount, address recipient) internal {
+        _registry.slashStake(host, amount, recipient);
+    }
+
+    /// @dev Removes `host`, which must be in the list of `id` starting at `head`, and returns the new head.
+    function _unlink(bytes32 id, address head, address host) internal returns (address newHead) {
+        address next = _bonds[id][host].next;
+        delete _bonds[id][host];
+        if (head == host) return next;
+        address previous = head;
+        while (_bonds[id][previous].next != host) {
+            previous = _bonds[id][previous].next;
+        }
+        _bonds[id][previous].next = next;
+        return head;
+    }
+
+    /// @dev The hosts bonded to `id`, starting at `head`, and their bonds, most recent first.
+    function _bondsOf(
+        bytes32 id,
+        address head,
+        uint256 count
+    ) internal view returns (address[] memory hosts, uint256[] memory amounts) {
+        hosts = new address[](count);
+        amounts = new uint256[](count);
+        address host = head;
+        for (uint256 i = 0; i < count; ++i) {
+            Bond storage bond = _bonds[id][host];
+            hosts[i] = host;
+            amounts[i] = bond.amount;
+            host = bond.next;
+        }
+    }
+
+    /// @dev Reverts unless `caller` is `client` or bonded to `id`, and `deadline` plus the grace period has passed.
+    function _checkReclaim(bytes32 id, address client, uint64 deadline, address caller) internal view {
+        if (caller != client && _bonds[id][caller].amount == 0) revert EscrowNotParty(id, caller);
+        uint256 reclaimableAt = uint256(deadline) + _reclaimGracePeriod;
+        if (block.timestamp < reclaimableAt) revert EscrowReclaimTooEarly(id, reclaimableAt);
+    }
+
+    /// @dev Pulls `amount` from `from`, which must have approved this contract.
+    function _pull(address from, uint256 amount) internal {
+        _token.safeTransferFrom(from, address(this), amount);
+    }
+
+    /// @dev Sends `amount` to `to`, if there is anything to send.
+    function _pay(address to, uint256 amount) internal {
+        if (amount != 0) _token.safeTransfer(to, amount);
+    }
+
+    /// @dev Room for `capacity` different recipients.
+    function _newPayments(uint256 capacity) internal pure returns (Payments memory payments) {
+        payments.to = new address[](capacity);
+    }
+
+    /// @dev Adds `amount` to what `to` is owed.
+    function _credit(Payments memory payments, address to, uint256 amount) internal {
+        if (amount == 0) return;
+        TransientSlot.Uint256Slot owed = _OWED_SLOT.deriveMapping(to).asUint256();
+        uint256 before = owed.tload();
+        if (before == 0) payments.to[payments.length++] = to;
+        owed.tstore(before + amount);
+    }
+
+    /// @dev Pays every recipient what it is owed, and clears what was owed, so that nothing outlives this call.
+    function _payAll(Payments memory payments) internal {
+        for (uint256 i = 0; i < payments.length; ++i) {
+            address to = payments.to[i];
+            TransientSlot.Uint256Slot owed = _OWED_SLOT.deriveMapping(to).asUint256();
+            uint256 amount = owed.tload();
+            owed.tstore(0);
+            _pay(to, amount);
+        }
+    }
+
+    /// @dev Commission on a gross payment of `gross`, rounded down so the host never gets less than the exact rate.
+    function _commissionOf(uint256 gross, uint256 bps) internal pure returns (uint256) {
+        return (gross * bps) / _BPS;
+    }
+
+    function _setCommissionBps(uint256 bps) private {
+        if (bps > MAX_COMMISSION_BPS) revert EscrowCommissionAboveCap(bps, MAX_COMMISSION_BPS);
+        uint256 previous = _commissionBps;
+        _commissionBps = bps;
+        emit CommissionChanged(previous, bps);
+    }
+}

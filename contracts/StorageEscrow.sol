@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Escrow} from "./Escrow.sol";
+import {HostRegistry} from "./HostRegistry.sol";
+
+/**
+ * @title StorageEscrow
+ * @notice Holds a client's ZSC for a storage deal's whole term and pays it out period by period: each proof period,
+ * every host that proved its replica earns the deal's rate minus the network's commission. Hosts bond stake to the
+ * deal; a proven fault slashes part of a host's bond. When the deal ends, at term or on cancellation, the unspent
+ * rest returns to the client and the bonds to their hosts. A deal nobody ends can be reclaimed after its deadline
+ * plus a grace period, by its client or a host bonded to it.
+ * @dev Deal and fault ids are derived off chain from the orchestrator's ids, so a retried step can first read
+ * whether it already happened. A deal pays at most `replicas` hosts per period, so it never pays out more than
+ * was deposited.
+ */
+contract StorageEscrow is Escrow {
+    using SafeCast for uint256;
+
+    enum DealStatus {
+        None,
+        Active,
+        Ended,
+        Reclaimed
+    }
+
+    struct Deal {
+        address client;
+        // What the escrow still holds for the deal.
+        uint96 remaining;
+        address bondHead;
+        uint64 deadline;
+        DealStatus status;
+        uint8 bondCount;
+        uint16 replicas;
+        uint96 ratePerHostPeriod;
+        uint32 periods;
+        uint32 releasedPeriods;
+    }
+
+    mapping(bytes32 dealId => Deal) private _deals;
+    mapping(bytes32 dealId => mapping(bytes32 faultId => bool)) private _slashedFaults;
+
+    /**
+     * @dev Emitted when a client deposits `amount` for `dealId`: `replicas` hosts paid `ratePerHostPeriod` each for
+     * each of `periods` proof periods.
+     */
+    event DealDeposited(
+        bytes32 indexed dealId,
+        address indexed client,
+        uint256 amount,
+        uint256 ratePerHostPeriod,
+        uint16 replicas,
+        uint32 periods,
+        uint64 deadline
+    );
+
+    /// @dev Emitted when `period` of `dealId` pays `hosts`: `paidToHosts` in all, net of `commission`.
+    event PeriodReleased(
+        bytes32 indexed dealId,
+        uint32 indexed period,
+        address[] hosts,
+        uint256 paidToHosts,
+        uint256 commission
+    );
+
+    /// @dev Emitted when `host` is penalised for fault `faultId` of `dealId`; the slash itself is a BondSlashed.
+    event FaultSlashed(bytes32 indexed dealId, bytes32 indexed faultId, address indexed host);
+
+    /// @dev Emitted when `dealId` ends, at term or cancelled, and `refunded` returns to its client.
+    event DealEnded(bytes32 indexed dealId, uint32 releasedPeriods, uint256 refunded);
+
+    /// @dev Emitted when an unended `dealId` is reclaimed and `amount` returned to its client.
+    event DealReclaimed(bytes32 indexed dealId, address indexed client, uint256 amount);
+
+    /// @dev `dealId` was deposited before; ids are never reused.
+    error StorageEscrowDealExists(bytes32 dealId);
+
+    /// @dev `dealId` is not active (it is unknown, ended or reclaimed).
+    error StorageEscrowDealNotActive(bytes32 dealId, DealStatus status);
+
+    /// @dev `period` of `dealId` is not the next to release, `expected`: periods are released in order, once each.
+    error StorageEscrowPeriodNotNext(bytes32 dealId, uint32 period, uint32 expected);
+
+    /// @dev `dealId` has released all of its `periods` periods.
+    error StorageEscrowTermOver(bytes32 dealId, uint32 periods);
+
+    /// @dev A period can pay at most `replicas` hosts, not `hosts`.
+    error StorageEscrowTooManyHosts(bytes32 dealId, uint256 hosts, uint16 replicas);
+
+    /// @dev The hosts of a period must be listed in strictly ascending order, so none is paid twice.
+    error StorageEscrowHostsNotAscending(bytes32 dealId, uint256 index);
+
+    /// @dev `faultId` of `dealId` was slashed already.
+    error StorageEscrowFaultSlashed(bytes32 dealId, bytes32 faultId);
+
+    /**
+     * @param token_ The ZSC token every deal is paid in.
+     * @param treasury_ Receives the commission.
+     * @param registry_ Where hosts bond stake; must grant this contract ESCROW_ROLE.
+     * @param admin Holds DEFAULT_ADMIN_ROLE and can grant and revoke the other roles.
+     * @param governor Holds GOVERNOR_ROLE.
+     * @param settler Holds SETTLER_ROLE.
+     * @param reclaimGracePeriod_ Seconds after a deal's deadline before it may be reclaimed.
+     */
+    constructor(
+        IERC20 token_,
+        address treasury_,
+        HostRegistry registry_,
+        address admin,
+        address governor,
+        address settler,
+        uint64 reclaimGracePeriod_
+    ) Escrow(token_, treasury_, registry_, admin, governor, settler, reclaimGracePeriod_) {}
+
+    /**
+     * @notice Deposits the whole term of deal `dealId` from the caller (the client): `ratePerHostPeriod` for each of
+     * `replicas` hosts for each of `periods` proof periods.
+     * @dev The caller must have approved this contract for the product (or used the token's permit).
+     * @param dealId Identifier of the deal, never used before.
+     * @param ratePerHostPeriod Gross pay of one host for one proven period, in base units.
+     * @param replicas How many hosts each period pays at most.
+     * @param periods How many proof periods the term has.
+     * @param deadline Unix time, at or after the term's end, after which, plus the grace period, an unended deal
+     * may be reclaimed.
+     */
+    function deposit(
+        bytes32 dealId,
+        uint256 ratePerHostPeriod,
+        uint16 replicas,
+        uint32 periods,
+        uint64 deadline
+    ) external nonReentrant {
+        Deal storage deal = _deals[dealId];
+        if (deal.status != DealStatus.None) revert StorageEscrowDealExists(dealId);
+        if (ratePerHostPeriod == 0 || replicas == 0 || periods == 0) revert EscrowZeroAmount();
+        if (deadline <= block.timestamp) revert EscrowDeadlineInPast(deadline);
+        uint256 amount = ratePerHostPeriod * replicas * periods;
+
+        deal.client = msg.sender;
+        deal.remaining = amount.toUint96();
+        deal.deadline = deadline;
+        deal.status = DealStatus.Active;
+        deal.replicas = replicas;
+        // rate <= amount, which fits in 96 bits, as replicas and periods are positive.
+        deal.ratePerHostPeriod = uint96(ratePerHostPeriod);
+        deal.periods = periods;
+        emit DealDeposited(dealId, msg.sender, amount, ratePerHostPeriod, replicas, periods, deadline);
+
+        _pull(msg.sender, amount);
+    }
+
+    /**
+     * @notice Bonds `amount` of `host`'s free stake in the HostRegistry to active deal `dealId`, until the deal
+     * ends or the host's bond is released or slashed away.
+     * @param dealId An active deal.
+     * @param host A registered host with enough free stake, not bonded to this deal.
+     * @param amount Stake to bond, in base units.
+     */
+    function bond(bytes32 dealId, address host, uint256 amount) external onlyRole(SETTLER_ROLE) nonReentrant {
+        Deal storage deal = _requireActive(dealId);
+        uint256 count = deal.bondCount;
+        deal.bondHead = _addBond(dealId, deal.bondHead, count, host, amount);
+        // _addBond refuses a count at MAX_BONDS, which fits in 8 bits.
+        unchecked {
+            deal.bondCount = uint8(count + 1);
+        }
+
+        _lockStake(host, amount);
+    }
+
+    /**
+     * @notice Pays proof period `period` of `dealId`: each of `hosts` gets the deal's rate minus commission, the
+     * treasury the commission. The shares of hosts that did not prove stay in the deal, refunded when it ends.
+     * @param dealId An active deal.
+     * @param period The next period to release: periods are released in order, once each.
+     * @param hosts The hosts that proved this period, in strictly ascending order, at most `replicas` of them.
+     */
+    function releasePeriod(
+        bytes32 dealId,
+        uint32 period,
+        address[] calldata hosts
+    ) external onlyRole(SETTLER_ROLE) nonReentrant {
+        Deal storage deal = _requireActive(dealId);
+        uint32 released = deal.releasedPeriods;
+        if (released == deal.periods) revert StorageEscrowTermOver(dealId, released);
+        if (period != released) revert StorageEscrowPeriodNotNext(dealId, period, released);
+        if (hosts.length > deal.replicas) revert StorageEscrowTooManyHosts(dealId, hosts.length, deal.replicas);
+        for (uint256 i = 1; i < hosts.length; ++i) {
+            if (hosts[i] <= hosts[i - 1]) revert StorageEscrowHostsNotAscending(dealId, i);
+        }
+
+        uint256 rate = deal.ratePerHostPeriod;
+        uint256 fee = _commissionOf(rate, commissionBps());
+        uint256 net;
+        // fee <= rate, since the commission is at most 100%.
+        unchecked {
+            net = rate - fee;
+        }
+        // At most `replicas` hosts for each period not yet released are still deposited, so this never underflows.
+        deal.remaining -= uint96(rate * hosts.length);
+        deal.releasedPeriods = released + 1;
+        emit PeriodReleased(dealId, period, hosts, net * hosts.length, fee * hosts.length);
+
+        for (uint256 i = 0; i < hosts.length; ++i) {
+            _pay(hosts[i], net);
+        }
+        _pay(treasury(), fee * hosts.length);
+    }
+
+    /**
+     * @notice Penalises fault `faultId` of `dealId` (a missed or wrong proof) by taking `amount` of `host`'s bond
+     * for the deal and sending it to `recipient`. Each fault is slashed at most once; a bond slashed to zero is gone.
+     * @param dealId An active deal.
+     * @param faultId Identifier of the fault, never slashed before for this deal.
+     * @param host The host at fault, bonded to the deal.
+     * @param amount Part of the host's bond to take, in base units.
+     * @param recipient Who receives it: the repairing host, the client or the treasury.
+     */
+    function slash(
+        bytes32 dealId,
+        bytes32 faultId,
+        address host,
+        uint256 amount,
+        address recipient
+    ) external onlyRole(SETTLER_ROLE) nonReentrant {
+        Deal storage deal = _requireActive(dealId);
+        if (_slashedFaults[dealId][faultId]) revert StorageEscrowFaultSlashed(dealId, faultId);
+
+        _slashedFaults[dealId][faultId] = true;
+        emit FaultSlashed(dealId, faultId, host);
+        if (_reduceBond(dealId, host, amount, recipient) == 0) {
+            deal.bondHead = _unlink(dealId, deal.bondHead, host);
+            // The host was in the list, so there is at least one bond.
+            unchecked {
+                --deal.bondCount;
+            }
+        }
+
+        _slashStake(host, amount, recipient);
+    }
+
+    /**
+     * @notice Returns `host`'s bond for `dealId` to its free stake before the deal ends, e.g. after its chunks were
+     * repaired onto another host.
+     * @param dealId An active deal.
+     * @param host A host bonded to the deal.
+     */
+    function releaseBond(bytes32 dealId, address host) external onlyRole(SETTLER_ROLE) nonReentrant {
+        Deal storage deal = _requireActive(dealId);
+        (address head, uint256 amount) = _removeBond(dealId, deal.bondHead, host);
+        deal.bondHead = head;
+        // _removeBond reverts unless the host was bonded, so there is at least one bond.
+        unchecked {
+            --deal.bondCount;
+        }
+
+        _unlockStake(host, amount);
+    }
+
+    /**
+     * @notice Ends an active deal, at the end of its term or when its client cancels it: the unspent rest returns
+     * to the client and every bond to its host.
+     * @param dealId An active deal.
+     */
+    function endDeal(bytes32 dealId) external onlyRole(SETTLER_ROLE) nonReentrant {
+        Deal storage deal = _requireActive(dealId);
+        uint256 refunded = deal.remaining;
+        address head = deal.bondHead;
+        deal.status = DealStatus.Ended;
+        deal.remaining = 0;
+        deal.bondHead = address(0);
+        deal.bondCount = 0;
+        emit DealEnded(dealId, deal.releasedPeriods, refunded);
+
+        _releaseBonds(dealId, head);
+        _pay(deal.client, refunded);
+    }
+
+    /**
+     * @notice Returns the unspent rest of a deal nobody ended to its client, and every bond to its host, once the
+     * deal's deadline plus the grace period has passed.
+     * @param dealId An active deal; the caller must be its client or a host bonded to it.
+     */
+    function reclaim(bytes32 dealId) external nonReentrant {
+        Deal storage deal = _requireActive(dealId);
+        address client = deal.client;
+        _checkReclaim(dealId, client, deal.deadline, msg.sender);
+
+        uint256 amount = deal.remaining;
+        address head = deal.bondHead;
+        deal.status = DealStatus.Reclaimed;
+        deal.remaining = 0;
+        deal.bondHead = address(0);
+        deal.bondCount = 0;
+        emit DealReclaimed(dealId, client, amount);
+
+        _releaseBonds(dealId, head);
+        _pay(client, amount);
+    }
+
+    /**
+     * @notice The escrow of `dealId`; all zero for an unknown deal.
+     * @return client Who deposited and receives refunds.
+     * @return remaining What the escrow still holds for the deal, in base units.
+     * @return ratePerHostPeriod Gross pay of one host for one proven period.
+     * @return replicas How many hosts each period pays at most.
+     * @return periods How many periods the term has.
+     * @return releasedPeriods How many periods were released; the next to release has this index.
+     * @return deadline Unix time the reclaim grace period starts from.
+     * @return status None, Active, Ended or Reclaimed.
+     */
+    function dealOf(
+        bytes32 dealId
+    )
+        external
+        view
+        returns (
+            address client,
+            uint256 remaining,
+            uint256 ratePerHostPeriod,
+            uint16 replicas,
+            uint32 periods,
+            uint32 releasedPeriods,
+            uint64 deadline,
+            DealStatus status
+        )
+    {
+        Deal storage deal = _deals[dealId];
+        return (
+            deal.client,
+            deal.remaining,
+            deal.ratePerHostPeriod,
+            deal.replicas,
+            deal.periods,
+            deal.releasedPeriods,
+            deal.deadline,
+            deal.status
+        );
+    }
+
+    /**
+     * @notice The hosts bonded to active deal `dealId` and their bonds, most recent first; empty once it is closed.
+     * @return hosts The bonded hosts.
+     * @return amounts Each host's bond, in base units.
+     */
+    function bondsOf(bytes32 dealId) external view returns (address[] memory hosts, uint256[] memory amounts) {
+        Deal storage deal = _deals[dealId];
+        return _bondsOf(dealId, deal.bondHead, deal.bondCount);
+    }
+
+    /// @notice Whether fault `faultId` of `dealId` was slashed.
+    function isFaultSlashed(bytes32 dealId, bytes32 faultId) external view returns (bool) {
+        return _slashedFaults[dealId][faultId];
+    }
+
+    function _requireActive(bytes32 dealId) private view returns (Deal storage deal) {
+        deal = _deals[dealId];
+        if (deal.status != DealStatus.Active) revert StorageEscrowDealNotActive(dealId, deal.status);
+    }
+}

@@ -1,0 +1,182 @@
+import { ZeroAddress, id, type ContractTransactionResponse, type Wallet } from 'ethers';
+import { DealStatus } from '../../contracts/bindings';
+import { RECLAIM_GRACE_SECONDS, eventsIn, expectRevert, revertOf, startChainFixture, zsc, type ChainFixture } from './fixture';
+
+let f: ChainFixture;
+let dealCounter = 0;
+const newDealId = () => id(`storage-test-deal-${++dealCounter}`);
+const RATE = zsc('2');
+
+beforeAll(async () => {
+  f = await startChainFixture();
+  for (const client of [f.wallets.clientA, f.wallets.clientB]) {
+    await f.fund(client.address, zsc('10000'));
+    await f.approveEscrows(client);
+  }
+  for (const host of [f.wallets.host1, f.wallets.host2, f.wallets.host3]) await f.registerHost(host, zsc('1000'));
+});
+
+afterAll(async () => {
+  await f?.stop();
+});
+
+const balances = (...holders: (Wallet | string)[]) => Promise.all(holders.map((h) => f.token().balanceOf(typeof h === 'string' ? h : h.address)));
+const storageEvents = (receipt: Parameters<typeof eventsIn>[0], name: string) => eventsIn(receipt, f.storage(), name);
+const ascending = (...wallets: Wallet[]) => wallets.map((w) => w.address).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+const lockedOf = async (host: Wallet) => (await f.registry().hostOf(host.address))[2];
+
+async function deposit(client: Wallet, opts: { replicas?: number; periods?: number; deadline?: number } = {}) {
+  const dealId = newDealId();
+  const replicas = opts.replicas ?? 3;
+  const periods = opts.periods ?? 4;
+  const deadline = opts.deadline ?? (await f.latestTimestamp()) + 3600;
+  const receipt = await (await f.storage(client).deposit(dealId, RATE, replicas, periods, deadline)).wait();
+  return { dealId, deadline, receipt, amount: RATE * BigInt(replicas * periods) };
+}
+
+const asSettler = () => f.storage(f.wallets.settler);
+const send = async (tx: Promise<ContractTransactionResponse>) => (await tx).wait();
+
+it('takes the whole term on deposit, once, and refuses deals of nothing or with a past deadline', async () => {
+  const client = f.wallets.clientA;
+  const [clientBefore, escrowBefore] = await balances(client, f.deployment.storageEscrow);
+  const { dealId, deadline, receipt, amount } = await deposit(client);
+  expect(amount).toBe(zsc('24'));
+  expect(storageEvents(receipt, 'DealDeposited')).toEqual([[dealId, client.address, amount, RATE, 3n, 4n, BigInt(deadline)]]);
+  expect(await f.storage().dealOf(dealId)).toEqual([client.address, amount, RATE, 3n, 4n, 0n, BigInt(deadline), BigInt(DealStatus.Active)]);
+  expect(await balances(client, f.deployment.storageEscrow)).toEqual([clientBefore - amount, escrowBefore + amount]);
+
+  const storage = f.storage(client);
+  await expectRevert(storage.deposit(dealId, RATE, 1, 1, deadline), storage, 'StorageEscrowDealExists', [dealId]);
+  for (const [rate, replicas, periods] of [[0n, 1, 1], [RATE, 0, 1], [RATE, 1, 0]] as const) {
+    await expectRevert(storage.deposit(newDealId(), rate, replicas, periods, deadline), storage, 'EscrowZeroAmount');
+  }
+  const now = await f.latestTimestamp();
+  await expectRevert(storage.deposit(newDealId(), RATE, 1, 1, now), storage, 'EscrowDeadlineInPast', [BigInt(now)]);
+  await expectRevert(storage.deposit(newDealId(), 2n ** 90n, 100, 100, deadline), storage, 'SafeCastOverflowedUintDowncast');
+});
+
+it('pays each period once, in order, to the hosts that proved, minus commission', async () => {
+  const { clientA: client, treasury, host1, host2, host3 } = f.wallets;
+  const { dealId, amount } = await deposit(client, { replicas: 3, periods: 3 });
+  const [h1, h2, h3, treasuryBefore, clientBefore] = await balances(host1, host2, host3, treasury, client);
+  const all = ascending(host1, host2, host3);
+
+  const first = await send(asSettler().releasePeriod(dealId, 0, all));
+  expect(storageEvents(first, 'PeriodReleased')).toEqual([[dealId, 0n, all, zsc('5.4'), zsc('0.6')]]);
+  // Period 1: host2 missed its proof, so its share stays in the deal.
+  await send(asSettler().releasePeriod(dealId, 1, ascending(host1, host3)));
+  expect(await balances(host1, host2, host3, treasury)).toEqual([h1 + zsc('3.6'), h2 + zsc('1.8'), h3 + zsc('3.6'), treasuryBefore + zsc('1')]);
+  expect((await f.storage().dealOf(dealId)).slice(1, 6)).toEqual([amount - zsc('10'), RATE, 3n, 3n, 2n]);
+
+  const storage = asSettler();
+  await expectRevert(storage.releasePeriod(dealId, 1, all), storage, 'StorageEscrowPeriodNotNext', [dealId, 1n, 2n]);
+  await expectRevert(storage.releasePeriod(dealId, 3, all), storage, 'StorageEscrowPeriodNotNext', [dealId, 3n, 2n]);
+  await send(storage.releasePeriod(dealId, 2, []));
+  await expectRevert(storage.releasePeriod(dealId, 3, []), storage, 'StorageEscrowTermOver', [dealId, 3n]);
+
+  // The unspent rest (host2's missed share and the empty last period) returns at the end.
+  const ended = await send(storage.endDeal(dealId));
+  expect(storageEvents(ended, 'DealEnded')).toEqual([[dealId, 3n, zsc('8')]]);
+  expect(await balances(client)).toEqual([clientBefore + zsc('8')]);
+  expect((await f.storage().dealOf(dealId))[7]).toBe(BigInt(DealStatus.Ended));
+});
+
+it('refuses periods paying more hosts than replicas, a host twice, or from anyone but the settler', async () => {
+  const { clientA: client, host1, host2, host3 } = f.wallets;
+  const { dealId } = await deposit(client, { replicas: 2 });
+  const storage = asSettler();
+  const [low, mid, high] = ascending(host1, host2, host3);
+  await expectRevert(storage.releasePeriod(dealId, 0, [low, mid, high]), storage, 'StorageEscrowTooManyHosts', [dealId, 3n, 2n]);
+  await expectRevert(storage.releasePeriod(dealId, 0, [mid, low]), storage, 'StorageEscrowHostsNotAscending', [dealId, 1n]);
+  await expectRevert(storage.releasePeriod(dealId, 0, [low, low]), storage, 'StorageEscrowHostsNotAscending', [dealId, 1n]);
+  await expectRevert(f.storage(client).releasePeriod(dealId, 0, [low]), storage, 'AccessControlUnauthorizedAccount', [client.address, await storage.SETTLER_ROLE()]);
+  await expectRevert(f.storage(client).endDeal(dealId), storage, 'AccessControlUnauthorizedAccount', [client.address, await storage.SETTLER_ROLE()]);
+  const unknown = newDealId();
+  await expectRevert(storage.releasePeriod(unknown, 0, []), storage, 'StorageEscrowDealNotActive', [unknown, 0n]);
+});
+
+it('bonds hosts, slashes each fault once, and releases bonds early or at the end', async () => {
+  const { clientB: client, host1, host2, host3, treasury, challenger } = f.wallets;
+  const { dealId } = await deposit(client);
+  const storage = asSettler();
+  const [locked1, locked2, locked3] = [await lockedOf(host1), await lockedOf(host2), await lockedOf(host3)];
+  for (const host of [host1, host2, host3]) await send(storage.bond(dealId, host.address, zsc('100')));
+  await expectRevert(storage.bond(dealId, host1.address, 1n), storage, 'EscrowHostAlreadyBonded', [dealId, host1.address]);
+  await expectRevert(f.storage(host1).bond(dealId, host1.address, 1n), storage, 'AccessControlUnauthorizedAccount', [host1.address, await storage.SETTLER_ROLE()]);
+  expect(await lockedOf(host2)).toBe(locked2 + zsc('100'));
+
+  const fault = id('period-0/host2');
+  const [treasuryBefore, challengerBefore] = await balances(treasury, challenger);
+  const slashed = await send(storage.slash(dealId, fault, host2.address, zsc('40'), treasury.address));
+  expect(storageEvents(slashed, 'FaultSlashed')).toEqual([[dealId, fault, host2.address]]);
+  expect(storageEvents(slashed, 'BondSlashed')).toEqual([[dealId, host2.address, treasury.address, zsc('40')]]);
+  expect(await f.storage().isFaultSlashed(dealId, fault)).toBe(true);
+  await expectRevert(storage.slash(dealId, fault, host2.address, 1n, treasury.address), storage, 'StorageEscrowFaultSlashed', [dealId, fault]);
+  await expectRevert(storage.slash(dealId, id('period-1/host2'), host2.address, zsc('61'), treasury.address), storage, 'EscrowSlashExceedsBond', [
+    dealId,
+    host2.address,
+    zsc('61'),
+    zsc('60'),
+  ]);
+  expect(await f.storage().isFaultSlashed(dealId, id('period-1/host2'))).toBe(false);
+  expect(await f.storage().bondOf(dealId, host2.address)).toBe(zsc('60'));
+
+  // A bond slashed to zero leaves the deal, so the host could bond again after a repair.
+  await send(storage.slash(dealId, id('period-1/host2'), host2.address, zsc('60'), challenger.address));
+  expect(await f.storage().bondsOf(dealId)).toEqual([[host3.address, host1.address], [zsc('100'), zsc('100')]]);
+  expect(await balances(treasury, challenger)).toEqual([treasuryBefore + zsc('40'), challengerBefore + zsc('60')]);
+  expect(await lockedOf(host2)).toBe(locked2);
+
+  // host1's chunks moved to another host: its bond comes back before the deal ends.
+  const released = await send(storage.releaseBond(dealId, host1.address));
+  expect(storageEvents(released, 'BondReleased')).toEqual([[dealId, host1.address, zsc('100')]]);
+  expect(await lockedOf(host1)).toBe(locked1);
+  await expectRevert(storage.releaseBond(dealId, host1.address), storage, 'EscrowNotBonded', [dealId, host1.address]);
+  await send(storage.bond(dealId, host2.address, zsc('10')));
+  expect(await f.storage().bondsOf(dealId)).toEqual([[host2.address, host3.address], [zsc('10'), zsc('100')]]);
+
+  await send(storage.endDeal(dealId));
+  expect([await lockedOf(host2), await lockedOf(host3)]).toEqual([locked2, locked3]);
+  expect(await f.storage().bondsOf(dealId)).toEqual([[], []]);
+  await expectRevert(storage.endDeal(dealId), storage, 'StorageEscrowDealNotActive', [dealId, BigInt(DealStatus.Ended)]);
+  await expectRevert(storage.slash(dealId, id('late'), host3.address, 1n, treasury.address), storage, 'StorageEscrowDealNotActive', [
+    dealId,
+    BigInt(DealStatus.Ended),
+  ]);
+  expect(await revertOf(storage.bond(dealId, host1.address, 1n), storage)).toEqual({ name: 'StorageEscrowDealNotActive', args: [dealId, 2n] });
+  await expectRevert(storage.slash(newDealId(), id('x'), host3.address, 1n, ZeroAddress), storage, 'StorageEscrowDealNotActive');
+});
+
+it('lets the client or a bonded host reclaim an unended deal after deadline + grace', async () => {
+  const { clientA: client, clientB: stranger, host1, settler } = f.wallets;
+  const { dealId, deadline, amount } = await deposit(client, { periods: 2 });
+  await send(asSettler().bond(dealId, host1.address, zsc('5')));
+  await send(asSettler().releasePeriod(dealId, 0, [host1.address]));
+  const locked = await lockedOf(host1);
+  const [clientBefore] = await balances(client);
+  const storage = f.storage();
+
+  await expectRevert(f.storage(client).reclaim(dealId), storage, 'EscrowReclaimTooEarly', [dealId, BigInt(deadline + RECLAIM_GRACE_SECONDS)]);
+  await f.increaseTime(deadline + RECLAIM_GRACE_SECONDS - (await f.latestTimestamp()));
+  await expectRevert(f.storage(stranger).reclaim(dealId), storage, 'EscrowNotParty', [dealId, stranger.address]);
+
+  const reclaimed = await send(f.storage(host1).reclaim(dealId));
+  expect(storageEvents(reclaimed, 'DealReclaimed')).toEqual([[dealId, client.address, amount - RATE]]);
+  expect(await balances(client)).toEqual([clientBefore + amount - RATE]);
+  expect(await lockedOf(host1)).toBe(locked - zsc('5'));
+  await expectRevert(f.storage(settler).endDeal(dealId), storage, 'StorageEscrowDealNotActive', [dealId, BigInt(DealStatus.Reclaimed)]);
+  await expectRevert(f.storage(client).reclaim(dealId), storage, 'StorageEscrowDealNotActive', [dealId, BigInt(DealStatus.Reclaimed)]);
+});
+
+it('lets only the governor change its commission, up to the cap', async () => {
+  const storage = f.storage(f.wallets.governor);
+  await expectRevert(storage.setCommissionBps(2001n), storage, 'EscrowCommissionAboveCap', [2001n, 2000n]);
+  await expectRevert(f.storage(f.wallets.settler).setCommissionBps(0n), storage, 'AccessControlUnauthorizedAccount', [
+    f.wallets.settler.address,
+    await storage.GOVERNOR_ROLE(),
+  ]);
+  await send(storage.setCommissionBps(0n));
+  expect(await storage.commissionBps()).toBe(0n);
+  await send(storage.setCommissionBps(1000n));
+});
