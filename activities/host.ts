@@ -1,6 +1,10 @@
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type Dockerode from 'dockerode';
+import { uncoveredResource } from '../domain/capabilities';
+import { ZansocErrorType } from '../domain/errors';
 import type { SlotExecution, SlotResult } from '../domain/execution';
+import { describeShortfalls, ResourceLedger, type ResourceOffer } from '../host-worker/ledger';
 import { runSandboxed } from '../host-worker/sandbox';
 import { uploadBlob } from '../host-worker/staging-client';
 
@@ -12,15 +16,33 @@ export interface HostActivityDeps {
   hostId: string;
   /** Parent of the per-execution /out folders. */
   workDir: string;
+  /** What the operator shares: no slot may ask for more, and all running slots together hold at most this. */
+  offer: ResourceOffer;
+  /** The host's ledger of what running slots hold; one is made from `offer` when none is given. */
+  ledger?: ResourceLedger;
   logLimitBytes?: number;
   outputLimitBytes?: number;
 }
 
-/** Activities a host worker runs on its own task queue. */
+export interface HostRuntime {
+  activities: HostActivities;
+  /** What the running slots hold and what is left of the offer, e.g. for heartbeats; reconcile counts adopted containers in it. */
+  ledger: ResourceLedger;
+}
+
+/** The host's activities and the ledger they book resources in. */
+export function createHostRuntime(deps: HostActivityDeps): HostRuntime {
+  const ledger = deps.ledger ?? new ResourceLedger(deps.offer);
+  return { activities: createHostActivities({ ...deps, ledger }), ledger };
+}
+
+/** Activities a host worker runs on its own task queue and its capability queues. */
 export function createHostActivities({
   docker,
   hostId,
   workDir,
+  offer,
+  ledger = new ResourceLedger(offer),
   logLimitBytes = DEFAULT_LOG_LIMIT_BYTES,
   outputLimitBytes = DEFAULT_OUTPUT_LIMIT_BYTES,
 }: HostActivityDeps) {
@@ -28,20 +50,54 @@ export function createHostActivities({
     /**
      * Runs one slot in the sandbox and stores its logs and output archive in staging; only their digests go back
      * through Temporal. A retry finds the container of an earlier attempt instead of starting the job again.
+     * Work the offer does not cover is refused for good before any container exists; work that does not fit beside
+     * the slots already running is refused for now (HostBusy, retried).
      */
     async executeSlot(exec: SlotExecution): Promise<SlotResult> {
-      const context = Context.current();
-      const signal = context.cancellationSignal;
-      const { result, logs, outputArchive } = await runSandboxed(docker, exec, {
-        hostId,
-        workDir,
-        logLimitBytes,
-        outputLimitBytes,
-        signal,
-        onProgress: (progress) => context.heartbeat(progress),
-      });
-      await Promise.all([uploadBlob(exec.stagingUrl, logs, signal), uploadBlob(exec.stagingUrl, outputArchive, signal)]);
-      return result;
+      const uncovered = uncoveredResource(exec.resources, offer);
+      if (uncovered) {
+        throw ApplicationFailure.create({
+          type: ZansocErrorType.CapabilityMismatch,
+          message: `host ${hostId} does not offer what slot ${exec.executionId} needs: ${uncovered}`,
+          nonRetryable: true,
+        });
+      }
+      // Keyed by execution: a retry adopting its container shares the reservation instead of booking the slot twice.
+      const reservation = ledger.reserve(exec.executionId, exec.resources);
+      if (!reservation.granted) {
+        throw ApplicationFailure.create({
+          type: ZansocErrorType.HostBusy,
+          message: `host ${hostId} has no room for slot ${exec.executionId} right now: ${describeShortfalls(reservation.short)}`,
+          nonRetryable: false,
+        });
+      }
+      try {
+        const context = Context.current();
+        const signal = context.cancellationSignal;
+        const { result, logs, outputArchive } = await runSandboxed(docker, exec, {
+          hostId,
+          workDir,
+          logLimitBytes,
+          outputLimitBytes,
+          signal,
+          onProgress: (progress) => context.heartbeat(progress),
+        });
+        await Promise.all([uploadBlob(exec.stagingUrl, logs, signal), uploadBlob(exec.stagingUrl, outputArchive, signal)]);
+        return result;
+      } catch (err) {
+        // A draining host's grace period ran out: hand the slot back so it is re-matched now, not retried here.
+        const reason: unknown = Context.current().cancellationSignal.reason;
+        if (reason instanceof CancelledFailure && reason.message === 'WORKER_SHUTDOWN') {
+          throw ApplicationFailure.create({
+            type: ZansocErrorType.HostDraining,
+            nonRetryable: true,
+            message: `host ${hostId} is leaving; slot ${exec.executionId} goes back to be re-matched`,
+          });
+        }
+        throw err;
+      } finally {
+        reservation.release();
+      }
     },
   };
 }

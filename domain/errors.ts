@@ -7,4 +7,8 @@ export enum ZansocErrorType {
   InsufficientFunds = 'InsufficientFunds',
   OutputTooLarge = 'OutputTooLarge',
   EscrowFailed = 'EscrowFailed',
+  /** The host is leaving: its slot goes back to be re-matched at once, not retried on the same host. */
+  HostDraining = 'HostDraining',
+  /** The host has no room for the slot right now (its ledger is full); retried. */
+  HostBusy = 'HostBusy',
 }

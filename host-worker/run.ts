@@ -1,13 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createHostActivities } from '../activities/host';
+import { createHostRuntime } from '../activities/host';
 import { createApiClient } from '../api/client';
 import { capabilityQueues, type HostOffer } from '../domain/capabilities';
 import { hostTaskQueue } from '../domain/execution';
 import { connectDocker } from '../scripts/docker-engine';
 import { detectCapabilities } from './capabilities';
 import { buildOffer, type HostEnv } from './env';
+import { reconcileContainers, startReconciling } from './reconcile';
 import { defaultHostId, didOf, hostKeyPassphrase, loadOrCreateHostKey } from './identity';
 
 export interface RunningHost {
@@ -62,8 +63,15 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
     });
   }, env.HEARTBEAT_SECONDS * 1000);
 
+  const docker = connectDocker();
+  const { activities, ledger } = createHostRuntime({ docker, hostId, workDir, offer });
+  // Containers of a previous run: running ones wait for their retried activity to adopt them, stale ones go.
+  const found = await reconcileContainers(docker, hostId, { ledger, workDir, log });
+  if (found.running.length || found.removed.length) {
+    log(`  found ${found.running.length} running container(s) to adopt, removed ${found.removed.length} stale one(s)`);
+  }
+  const reconciler = startReconciling(docker, hostId, { ledger, workDir, log });
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  const activities = createHostActivities({ docker: connectDocker(), hostId, workDir, offer });
   const workers = await Promise.all(queues.map((taskQueue) => Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
@@ -74,6 +82,7 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   })));
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {
     clearInterval(heartbeat);
+    await reconciler.stop();
     await connection.close();
   });
   log(`host ${hostId} polling ${queues.join(', ')}`);
@@ -85,7 +94,7 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
       draining = true;
       log(`host ${hostId} draining: no new work, ${env.DRAIN_GRACE_SECONDS}s for running slots`);
       await api.hosts.setStatus.mutate({ hostId, status: 'draining' }).catch((err: Error) => log(`could not tell the API: ${err.message}`));
-      for (const worker of workers) worker.shutdown();
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await done;
       await api.hosts.setStatus.mutate({ hostId, status: 'offline' }).catch((err: Error) => log(`could not tell the API: ${err.message}`));
       log(`host ${hostId} left`);

@@ -11,12 +11,16 @@ import { resultDigestInput, type SlotExecution, type SlotResult } from '../domai
 export const LABEL_EXECUTION = 'zansoc.execution';
 export const LABEL_HOST = 'zansoc.host';
 export const LABEL_JOB = 'zansoc.job';
+/** The slot's resources (JSON) and wall-clock limit, so a restarted host can count and bound a container nobody adopts. */
+export const LABEL_RESOURCES = 'zansoc.resources';
+export const LABEL_TIMEOUT = 'zansoc.timeout-seconds';
 
 /** Jobs run as nobody; the image's passwd and the /out folder's owner agree on it. */
 const SANDBOX_UID = 65534;
 const SANDBOX_GID = 65534;
 const PIDS_LIMIT = 256;
 const PROGRESS_INTERVAL_MS = 2_000;
+export const DEFAULT_OUTPUT_POLL_MS = 500;
 const MiB = 1024 * 1024;
 const TAR_BLOCK = 512;
 const TAR_END_BYTES = 2 * TAR_BLOCK;
@@ -32,7 +36,10 @@ export interface SandboxOptions {
   /** Parent of the per-execution /out folders; must be a path the Docker engine sees as well. */
   workDir: string;
   logLimitBytes: number;
+  /** Largest /out archive; a running job whose /out grows past it is killed at the next poll. */
   outputLimitBytes: number;
+  /** How often the size of /out is measured while the job runs; 500 ms unless set. */
+  outputPollMs?: number;
   onProgress?: (progress: SandboxProgress) => void;
   /** Aborting kills and removes the container. */
   signal?: AbortSignal;
@@ -54,6 +61,9 @@ interface SharedRun {
   callers: number;
 }
 const runsInFlight = new Map<string, SharedRun>();
+
+/** True while this process runs or collects the execution, so a cleanup pass leaves its container alone. */
+export const isExecutionInFlight = (executionId: string): boolean => runsInFlight.has(executionId);
 
 /**
  * Runs one slot in a locked-down container and collects its exit code, logs and canonical /out archive.
@@ -118,13 +128,14 @@ async function runExecution(
     const started = await startIfCreated(container);
     const outDir = outDirOf(started);
 
-    const supervised = neverStarted(started)
+    const supervised: Supervised = neverStarted(started)
       ? { logs: Buffer.from(`zansoc: the container could not start: ${started.State.Error}\n`), logsTruncated: false, killedForTimeout: false }
-      : await supervise(container, started, exec.timeoutSeconds, opts.logLimitBytes, signal, onProgress);
+      : await supervise(container, started, { ...opts, timeoutSeconds: exec.timeoutSeconds, outDir, signal, onProgress });
     signal.throwIfAborted();
 
     const finished = await container.inspect();
     try {
+      if (supervised.outputOverLimit !== undefined) throw outputTooLarge(supervised.outputOverLimit, opts.outputLimitBytes, true);
       const outputArchive = await canonicalArchive(outDir, opts.outputLimitBytes);
       return { result: slotResult(finished, exec.timeoutSeconds, supervised, outputArchive), logs: supervised.logs, outputArchive };
     } finally {
@@ -218,6 +229,7 @@ async function prepareOutDir(workDir: string, outDir: string): Promise<void> {
 
 function containerSpec(exec: SlotExecution, opts: SandboxOptions, name: string, outDir: string): Dockerode.ContainerCreateOptions {
   const memoryBytes = exec.resources.memoryMiB * MiB;
+  const largestFile = Math.max(opts.outputLimitBytes, exec.resources.diskMiB * MiB);
   return {
     name,
     Image: exec.image,
@@ -225,7 +237,13 @@ function containerSpec(exec: SlotExecution, opts: SandboxOptions, name: string, 
     Env: Object.entries(exec.env).map(([key, value]) => `${key}=${value}`),
     User: `${SANDBOX_UID}:${SANDBOX_GID}`,
     Tty: false,
-    Labels: { [LABEL_EXECUTION]: exec.executionId, [LABEL_HOST]: opts.hostId, [LABEL_JOB]: exec.jobId },
+    Labels: {
+      [LABEL_EXECUTION]: exec.executionId,
+      [LABEL_HOST]: opts.hostId,
+      [LABEL_JOB]: exec.jobId,
+      [LABEL_RESOURCES]: JSON.stringify(exec.resources),
+      [LABEL_TIMEOUT]: String(exec.timeoutSeconds),
+    },
     HostConfig: {
       NetworkMode: 'none',
       CapDrop: ['ALL'],
@@ -237,6 +255,8 @@ function containerSpec(exec: SlotExecution, opts: SandboxOptions, name: string, 
       MemorySwap: memoryBytes,
       NanoCpus: Math.round(exec.resources.cpu * 1e9),
       Tmpfs: { '/tmp': `rw,nosuid,nodev,noexec,size=${exec.resources.diskMiB}m` },
+      // No single file may outgrow /out's cap (or /tmp): the poll of /out is only as quick as its interval, a write is not.
+      Ulimits: [{ Name: 'fsize', Soft: largestFile, Hard: largestFile }],
       // Mounts, unlike Binds, fail instead of creating a root-owned folder when the source has gone.
       Mounts: [{ Type: 'bind', Source: outDir, Target: '/out', ReadOnly: false }],
       // The logs are read live and capped; rotation only bounds what a chatty job can put on the host's disk.
@@ -274,17 +294,27 @@ interface Supervised {
   logs: Buffer;
   logsTruncated: boolean;
   killedForTimeout: boolean;
+  /** Projected archive size of /out when the job was killed for growing it past the limit. */
+  outputOverLimit?: number;
 }
 
-/** Waits for the container to stop, killing it at its deadline or on abort, while its logs are read live. */
-async function supervise(
-  container: Dockerode.Container,
-  info: Dockerode.ContainerInspectInfo,
-  timeoutSeconds: number,
-  logLimitBytes: number,
-  signal: AbortSignal,
-  onProgress: (progress: SandboxProgress) => void,
-): Promise<Supervised> {
+interface Supervision {
+  timeoutSeconds: number;
+  logLimitBytes: number;
+  outDir: string;
+  outputLimitBytes: number;
+  outputPollMs?: number;
+  signal: AbortSignal;
+  onProgress: (progress: SandboxProgress) => void;
+}
+
+/**
+ * Waits for the container to stop while its logs are read live, killing it at its deadline, on abort, or as soon as
+ * its /out grows past the output limit (the bind mount has no size limit of its own, so an unwatched job could fill
+ * the host's disk).
+ */
+async function supervise(container: Dockerode.Container, info: Dockerode.ContainerInspectInfo, supervision: Supervision): Promise<Supervised> {
+  const { timeoutSeconds, logLimitBytes, outDir, outputLimitBytes, outputPollMs = DEFAULT_OUTPUT_POLL_MS, signal, onProgress } = supervision;
   // A kill can race the container's own exit; if the engine is gone instead, wait() fails and so does the run.
   const kill = () => container.kill().catch(() => undefined);
   signal.addEventListener('abort', kill);
@@ -300,6 +330,8 @@ async function supervise(
     : undefined;
   const collector = new LogCollector(logLimitBytes);
   const progress = setInterval(() => onProgress({ elapsedMs: Date.now() - startedAt, logBytes: collector.bytes }), PROGRESS_INTERVAL_MS);
+  const outputWatch = info.State.Running ? watchOutput(outDir, outputLimitBytes, outputPollMs, kill) : undefined;
+  let outputOverLimit: number | undefined;
   try {
     if (signal.aborted) await kill();
     // Logs are read from the start of the container, so an adopted one yields them all too.
@@ -309,8 +341,43 @@ async function supervise(
     clearTimeout(deadline);
     clearInterval(progress);
     signal.removeEventListener('abort', kill);
+    outputOverLimit = await outputWatch?.stop();
   }
-  return { logs: collector.logs(), logsTruncated: collector.truncated, killedForTimeout };
+  return { logs: collector.logs(), logsTruncated: collector.truncated, killedForTimeout, outputOverLimit };
+}
+
+/**
+ * Measures /out every `pollMs` and kills the job the first time it exceeds the limit. One walk at a time, and a walk
+ * stops as soon as it passes the limit, so its cost is bounded by the limit (every entry counts at least a tar block);
+ * a job that keeps /out full of tiny files just under the limit is walked less often, so the host spends at most a
+ * fifth of a core on it. Between two polls a job can still write as fast as the disk takes it (the fsize limit keeps
+ * any one file under the cap): the bound is the limit plus what the job writes in one interval.
+ */
+function watchOutput(outDir: string, limitBytes: number, pollMs: number, kill: () => Promise<unknown>): { stop: () => Promise<number | undefined> } {
+  let stopped = false;
+  let overLimit: number | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let walking: Promise<void> = Promise.resolve();
+  const poll = () => {
+    const started = Date.now();
+    walking = projectedArchiveBytes(outDir, limitBytes).then(async (bytes) => {
+      if (bytes > limitBytes) {
+        overLimit = bytes;
+        await kill();
+      } else if (!stopped) {
+        timer = setTimeout(poll, Math.max(pollMs, 4 * (Date.now() - started)));
+      }
+    });
+  };
+  timer = setTimeout(poll, pollMs);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await walking;
+      return overLimit;
+    },
+  };
 }
 
 /** Demultiplexes Docker's log stream (8-byte frame headers) into stdout and stderr interleaved as they arrived. */
@@ -364,7 +431,7 @@ interface OutputEntry {
 async function canonicalArchive(root: string, limitBytes: number): Promise<Buffer> {
   const entries = await listOutput(root);
   // Refuse before reading: a job must not make the host load an oversized output into memory.
-  const projected = entries.reduce((total, entry) => total + TAR_BLOCK + Math.ceil(entry.size / TAR_BLOCK) * TAR_BLOCK, TAR_END_BYTES);
+  const projected = entries.reduce((total, entry) => total + tarEntryBytes(entry.size), TAR_END_BYTES);
   if (projected > limitBytes) throw outputTooLarge(projected, limitBytes);
 
   const pack = tar.pack();
@@ -403,12 +470,38 @@ async function listOutput(root: string): Promise<OutputEntry[]> {
   return entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
 }
 
-function outputTooLarge(bytes: number, limitBytes: number): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: ZansocErrorType.OutputTooLarge,
-    message: `the job's /out archive is ${bytes} bytes, over this host's limit of ${limitBytes} bytes`,
-    nonRetryable: true,
-  });
+/** A header block plus the content rounded up to whole blocks: what one file or folder adds to the archive. */
+const tarEntryBytes = (size: number): number => TAR_BLOCK + Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
+
+/**
+ * The archive size /out would pack to, as far as the walk got: it stops once past `stopAbove`. Files come and go while
+ * the job runs, so an entry that vanished mid-walk is skipped; links are never followed.
+ */
+async function projectedArchiveBytes(root: string, stopAbove: number): Promise<number> {
+  let total = TAR_END_BYTES;
+  const pendingDirs = [root];
+  for (let dir = pendingDirs.pop(); dir !== undefined && total <= stopAbove; dir = pendingDirs.pop()) {
+    const dirents = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const dirent of dirents) {
+      const absolute = path.join(dir, dirent.name);
+      if (dirent.isDirectory()) {
+        total += TAR_BLOCK;
+        pendingDirs.push(absolute);
+      } else if (dirent.isFile()) {
+        const stat = await fs.lstat(absolute).catch(() => undefined);
+        if (stat) total += tarEntryBytes(stat.size);
+      }
+      if (total > stopAbove) break;
+    }
+  }
+  return total;
+}
+
+function outputTooLarge(bytes: number, limitBytes: number, killedWhileRunning = false): ApplicationFailure {
+  const message = killedWhileRunning
+    ? `the job's /out grew past ${bytes} archive bytes while it ran, over this host's limit of ${limitBytes} bytes: the job was killed`
+    : `the job's /out archive is ${bytes} bytes, over this host's limit of ${limitBytes} bytes`;
+  return ApplicationFailure.create({ type: ZansocErrorType.OutputTooLarge, message, nonRetryable: true });
 }
 
 async function discardExecution(docker: Dockerode, executionId: string): Promise<void> {

@@ -31,6 +31,8 @@ export interface DevnetOptions {
   anvilPort?: number;
   headless?: boolean;
   databaseUrl?: string;
+  /** Extra environment for every host worker (e.g. DRAIN_GRACE_SECONDS). */
+  hostEnv?: Record<string, string>;
   /** Receives every line the roles print, prefixed with the role's name. */
   log?: (line: string) => void;
 }
@@ -127,6 +129,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
           TEMPORAL_ADDRESS: temporal.address, API_URL: apiUrl, HOST_ID: hostId, HOST_DATA_DIR: join(dir, hostId),
           CHAIN_ID: String(deployment.chainId), MAX_SLOTS: '2', HOST_KEY_PASSPHRASE: 'devnet-host-passphrase',
           DRAIN_GRACE_SECONDS: '10',
+          ...opts.hostEnv,
           // Different prices, so matching has something to choose by.
           PRICE_PER_CPU_SECOND: String(1_000_000_000_000n * BigInt(i + 1)),
         },

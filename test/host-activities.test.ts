@@ -6,11 +6,13 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type Dockerode from 'dockerode';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createHostActivities, type HostActivities } from '../activities/host';
+import { createHostRuntime, type HostActivities } from '../activities/host';
+import { ZansocErrorType } from '../domain/errors';
 import type { SlotExecution, SlotResult } from '../domain/execution';
+import type { ResourceLedger } from '../host-worker/ledger';
 import { LABEL_EXECUTION, LABEL_JOB } from '../host-worker/sandbox';
 import { buildJobImages, JOB_IMAGE } from '../scripts/build-images';
 import { connectDocker } from '../scripts/docker-engine';
@@ -21,6 +23,9 @@ const sha256 = (data: Buffer | string) => createHash('sha256').update(data).dige
 let docker: Dockerode;
 let workDir: string;
 let activities: HostActivities;
+let ledger: ResourceLedger;
+const offer = { cpus: 2, memoryMiB: 512, diskMiB: 256, gpus: 0, maxSlots: 4 };
+const nothingHeld = { slots: 0, cpu: 0, memoryMiB: 0, diskMiB: 0, gpu: 0 };
 let staging: http.Server;
 let stagingUrl: string;
 const blobs = new Map<string, Buffer>();
@@ -44,7 +49,7 @@ beforeAll(async () => {
   docker = connectDocker();
   await buildJobImages(docker);
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zansoc-host-'));
-  activities = createHostActivities({ docker, hostId: 'test-host', workDir });
+  ({ activities, ledger } = createHostRuntime({ docker, hostId: 'test-host', workDir, offer }));
   staging = await startStaging();
   stagingUrl = `http://127.0.0.1:${(staging.address() as AddressInfo).port}`;
 });
@@ -73,8 +78,14 @@ function slot(name: string, script: string, overrides: Partial<SlotExecution> = 
 /** Failures are asserted on, so the SDK's warning for each one is only noise here. */
 const activityEnvironment = () => new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
 
-function executeSlot(exec: SlotExecution, env = activityEnvironment()): Promise<SlotResult> {
-  return env.run<[SlotExecution], SlotResult, HostActivities['executeSlot']>(activities.executeSlot, exec);
+function executeSlot(exec: SlotExecution, env = activityEnvironment(), on: HostActivities = activities): Promise<SlotResult> {
+  return env.run<[SlotExecution], SlotResult, HostActivities['executeSlot']>(on.executeSlot, exec);
+}
+
+async function refusal(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(ApplicationFailure);
+  return error as ApplicationFailure;
 }
 
 async function containersOf(exec: SlotExecution): Promise<Dockerode.ContainerInfo[]> {
@@ -116,15 +127,18 @@ test('stores logs and output in staging, heartbeats progress and returns only di
   expect(JSON.stringify(result).length).toBeLessThan(1024);
   expect(heartbeats.length).toBeGreaterThanOrEqual(1);
   expect(heartbeats[0]).toEqual({ elapsedMs: expect.any(Number), logBytes: expect.any(Number) });
+  expect(ledger.usage()).toEqual(nothingHeld);
 });
 
 test('two concurrent attempts of one execution share one container', async () => {
   const since = Date.now();
   const exec = slot('concurrent', 'sleep 1; echo once >> /out/runs');
-  const [first, second] = await Promise.all([
-    executeSlot(exec),
-    executeSlot(exec),
-  ]);
+  const attempts = Promise.all([executeSlot(exec), executeSlot(exec)]);
+  // One reservation for the execution, however many attempts share it.
+  await waitUntilState(exec, 'running');
+  expect(ledger.usage()).toEqual({ slots: 1, cpu: 1, memoryMiB: 64, diskMiB: 16, gpu: 0 });
+  const [first, second] = await attempts;
+  expect(ledger.usage()).toEqual(nothingHeld);
   expect(second).toEqual(first);
   expect(blobs.get(first.outputSha256)?.toString('latin1')).toContain('once\n\0');
   expect(await creations(exec, since)).toBe(1);
@@ -178,9 +192,51 @@ test('cancelling the activity kills and removes the container', async () => {
   await expect(running).rejects.toBeInstanceOf(CancelledFailure);
   expect(await containersOf(exec)).toHaveLength(0);
   expect(fs.readdirSync(workDir)).toEqual([]);
+  expect(ledger.usage()).toEqual(nothingHeld);
 });
 
 test('a refusal from staging fails the activity, naming the status', async () => {
   const exec = slot('staging-full', 'echo hi', { stagingUrl: `${stagingUrl}/full` });
   await expect(executeSlot(exec)).rejects.toThrow(/HTTP 507 disk full/);
+  expect(ledger.usage()).toEqual(nothingHeld);
+});
+
+describe('work the offer does not cover is refused for good before any container exists', () => {
+  test.each([
+    ['a GPU on a host without one', { gpu: 1 }, /gpu: wanted 1, offered 0/],
+    ['more memory than offered', { memoryMiB: 1024 }, /memoryMiB: wanted 1024, offered 512/],
+    ['more cpu than offered', { cpu: 4 }, /cpu: wanted 4, offered 2/],
+    ['more disk than offered', { diskMiB: 1024 }, /diskMiB: wanted 1024, offered 256/],
+  ])('%s', async (name, resources, message) => {
+    const since = Date.now();
+    const exec = slot(`uncovered-${name.replace(/\W+/g, '-')}`, 'echo should never run > /out/ran', {
+      resources: { cpu: 1, memoryMiB: 64, diskMiB: 16, gpu: 0, ...resources },
+    });
+    const error = await refusal(executeSlot(exec));
+    expect(error.type).toBe(ZansocErrorType.CapabilityMismatch);
+    expect(error.nonRetryable).toBe(true);
+    expect(error.message).toMatch(message);
+    expect(await creations(exec, since)).toBe(0);
+    expect(ledger.usage()).toEqual(nothingHeld);
+  });
+});
+
+test('a slot that does not fit beside the running ones is refused for now, naming what is short', async () => {
+  const small = createHostRuntime({ docker, hostId: 'test-host', workDir, offer: { cpus: 2, memoryMiB: 128, diskMiB: 64, gpus: 0, maxSlots: 2 } });
+  const since = Date.now();
+  const first = slot('busy-first', 'sleep 2; echo first > /out/first', { resources: { cpu: 1, memoryMiB: 100, diskMiB: 16, gpu: 0 } });
+  const second = slot('busy-second', 'echo second', { resources: { cpu: 1, memoryMiB: 64, diskMiB: 16, gpu: 0 } });
+  const running = executeSlot(first, activityEnvironment(), small.activities);
+  await waitUntilState(first, 'running');
+
+  const error = await refusal(executeSlot(second, activityEnvironment(), small.activities));
+  expect(error.type).toBe(ZansocErrorType.HostBusy);
+  expect(error.nonRetryable).toBe(false);
+  expect(error.message).toMatch(/memoryMiB 64 wanted, 28 available/);
+  expect(await creations(second, since)).toBe(0);
+
+  expect((await running).exitCode).toBe(0);
+  expect(small.ledger.usage()).toEqual(nothingHeld);
+  // Its retry, once the first slot is done, runs.
+  expect((await executeSlot(second, activityEnvironment(), small.activities)).exitCode).toBe(0);
 });

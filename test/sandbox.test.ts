@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -189,6 +190,57 @@ test('output over the limit is refused and cleaned up', async () => {
   expect(error.nonRetryable).toBe(true);
   expect(await containersOf(exec)).toHaveLength(0);
   expect(fs.readdirSync(workDir)).toEqual([]);
+});
+
+test('output growing past the cap is refused and the job killed while it runs', async () => {
+  const started = Date.now();
+  // 64 KiB every 50 ms: past 1 MiB after about a second, and it would write for the whole minute otherwise.
+  const exec = slot('output-while-running', ['sh', '-c', 'while true; do head -c 65536 /dev/zero >> /out/big; sleep 0.05; done'], { timeoutSeconds: 60 });
+  const error = await refusal(run(exec, { outputLimitBytes: 1024 * 1024 }));
+  expect(error.type).toBe(ZansocErrorType.OutputTooLarge);
+  expect(error.nonRetryable).toBe(true);
+  expect(error.message).toMatch(/while it ran.*killed/);
+  expect(Date.now() - started).toBeLessThan(10_000);
+  expect(await containersOf(exec)).toHaveLength(0);
+  expect(fs.readdirSync(workDir)).toEqual([]);
+});
+
+test('no single file can grow past the output cap, however fast it is written', async () => {
+  // The file stops at the cap (the writer gets SIGXFSZ); the job then removes it, so its run is collected normally.
+  const script = 'dd if=/dev/zero of=/out/big bs=1M count=1000 2>/dev/null; echo "dd=$?"; wc -c < /out/big; rm /out/big';
+  const exec = slot('single-file-cap', ['sh', '-c', script], { resources: { cpu: 1, memoryMiB: 64, diskMiB: 1, gpu: 0 } });
+  const { result, logs } = await run(exec, { outputLimitBytes: 1024 * 1024, outputPollMs: 60_000 });
+  expect(logs.toString()).toBe(`dd=153\n${1024 * 1024}\n`);
+  expect(result.exitCode).toBe(0);
+});
+
+test('a fork bomb hits the pids limit, ends as the job failing, and leaves the host able to fork', async () => {
+  const exec = slot('fork-bomb', ['sh', '-c', 'bomb() { bomb | bomb & }; bomb; exec sleep 60'], {
+    timeoutSeconds: 5,
+    resources: { cpu: 0.5, memoryMiB: 128, diskMiB: 16, gpu: 0 },
+  });
+  const running = run(exec);
+  await waitFor(async () => (await containersOf(exec)).some((c) => c.State === 'running'));
+  const [listed] = await containersOf(exec);
+  let mostPids = 0;
+  const sampling = (async () => {
+    for (;;) {
+      const stats = await docker.getContainer(listed.Id).stats({ stream: false }).catch(() => undefined);
+      const pids = (stats as { pids_stats?: { current?: number } } | undefined)?.pids_stats?.current ?? 0;
+      mostPids = Math.max(mostPids, pids);
+      // The host still starts processes while the bomb goes off.
+      execFileSync('true');
+      if (!(await containersOf(exec)).some((c) => c.State === 'running')) return;
+    }
+  })();
+  const { result } = await running;
+  await sampling;
+
+  expect(mostPids).toBeGreaterThan(100);
+  expect(mostPids).toBeLessThanOrEqual(256);
+  expect(result.timedOut || result.exitCode !== 0).toBe(true);
+  expect(await containersOf(exec)).toHaveLength(0);
+  expect((await run(slot('after-fork-bomb', ['echo', 'fine']))).logs.toString()).toBe('fine\n');
 });
 
 test('a missing image is refused without pulling it', async () => {

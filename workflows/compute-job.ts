@@ -51,8 +51,11 @@ function onHost(hostId: string, spec: JobSpec) {
     taskQueue: hostTaskQueue(hostId),
     scheduleToStartTimeout: '1 minute',
     startToCloseTimeout: `${spec.timeoutSeconds + 120} seconds`,
-    heartbeatTimeout: '30 seconds',
-    retry: { maximumAttempts: 2, nonRetryableErrorTypes: [ZansocErrorType.ImageNotFound, ZansocErrorType.OutputTooLarge] },
+    heartbeatTimeout: '10 seconds',
+    retry: {
+      maximumAttempts: 2,
+      nonRetryableErrorTypes: [ZansocErrorType.ImageNotFound, ZansocErrorType.OutputTooLarge, ZansocErrorType.CapabilityMismatch, ZansocErrorType.HostDraining],
+    },
   });
 }
 

@@ -59,6 +59,16 @@ describe('computeJob workflow', () => {
         txHash: '0x2', alreadySettled: false, paidToHosts: payouts.reduce((s, p) => s + BigInt(p.amount), 0n).toString(), commission: '0', refunded: '0',
       }),
       fundClient: async () => ({ txHash: '0x3' }),
+      bondHostStake: async () => ({ txHash: '0x4', alreadyBonded: false }),
+      settleJobBatch: async ({ settlements }) => ({
+        txHash: '0x5', settlements: settlements.map(({ jobId }) => ({ jobId, txHash: '0x5', alreadySettled: false, paidToHosts: '0', commission: '0', refunded: '0' })),
+      }),
+      depositStorageDeal: async () => ({ txHash: '0x6', alreadyDeposited: false }),
+      bondStorageHost: async () => ({ txHash: '0x7', alreadyBonded: false }),
+      releaseStoragePeriod: async () => ({ txHash: '0x8', alreadyReleased: false, paidToHosts: '0', commission: '0' }),
+      slashStorageHost: async () => ({ txHash: '0x9', alreadySlashed: false }),
+      releaseStorageBond: async () => ({ txHash: '0xa', released: '0' }),
+      endStorageDeal: async () => ({ txHash: '0xb', alreadyEnded: false, refunded: '0' }),
       ...fakes.orchestrator,
     };
     const base: Pick<WorkerOptions, 'connection'> = { connection: env.nativeConnection };

@@ -1,0 +1,17 @@
+import type { Benchmark } from './benchmark';
+import { hostOverhead } from './host-overhead';
+
+/** Every benchmark `npm run bench` runs, in order; add a module's export here. */
+const benchmarks: Benchmark[] = [hostOverhead];
+
+async function main(): Promise<void> {
+  for (const benchmark of benchmarks) {
+    console.log(`== ${benchmark.name}`);
+    await benchmark.run((line) => console.log(line));
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack : error);
+  process.exit(1);
+});
