@@ -25,6 +25,11 @@ export const hostEnvSchema = z.object({
   PRICE_PER_GIB_SECOND: tokenAmount.default('100000000000'),
   PRICE_PER_GPU_SECOND: tokenAmount.default('50000000000000'),
   HEARTBEAT_SECONDS: z.coerce.number().min(1).max(300).default(10),
+  /** The chain where the host stakes; without both, the host joins without staking (a devnet without contracts). */
+  RPC_URL: z.string().url().optional(),
+  DEPLOYMENT_FILE: z.string().min(1).optional(),
+  /** ZSC base units kept staked on HostRegistry (100 ZSC by default). */
+  STAKE: tokenAmount.default('100000000000000000000'),
   /** How long a draining host lets running slots finish before handing them back to be re-matched. */
   DRAIN_GRACE_SECONDS: z.coerce.number().min(0).max(86_400).default(30),
 });

@@ -3,12 +3,14 @@ import { join, resolve } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createHostRuntime } from '../activities/host';
 import { createApiClient } from '../api/client';
+import { loadDeployment } from '../contracts/deploy';
 import { capabilityQueues, type HostOffer } from '../domain/capabilities';
 import { hostTaskQueue } from '../domain/execution';
 import { connectDocker } from '../scripts/docker-engine';
 import { detectCapabilities } from './capabilities';
 import { buildOffer, type HostEnv } from './env';
 import { reconcileContainers, startReconciling } from './reconcile';
+import { ensureHostStake } from './stake';
 import { defaultHostId, didOf, hostKeyPassphrase, loadOrCreateHostKey } from './identity';
 
 export interface RunningHost {
@@ -43,6 +45,14 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
     `${machine.gpus.length ? machine.gpus.map((g) => `${g.model} (${g.memoryMiB} MiB)`).join(', ') : 'no GPU'}`);
   log(`  offers:   ${offer.cpus} cpus, ${offer.memoryMiB} MiB memory, ${offer.diskMiB} MiB disk, ${offer.gpus} GPUs, ` +
     `${offer.maxSlots} slots; per second: ${offer.pricePerCpuSecond}/cpu, ${offer.pricePerGibSecond}/GiB, ${offer.pricePerGpuSecond}/GPU (ZSC base units)`);
+
+  if (env.RPC_URL && env.DEPLOYMENT_FILE) {
+    const deployment = loadDeployment(env.DEPLOYMENT_FILE);
+    const { staked, sent } = await ensureHostStake({ rpcUrl: env.RPC_URL, deployment, wallet, stake: BigInt(env.STAKE), offer });
+    log(`  staked:   ${staked} ZSC base units on HostRegistry ${deployment.hostRegistry}${sent.length ? ` (${sent.length} transaction(s))` : ''}`);
+  } else {
+    log('  staked:   nothing (no RPC_URL and DEPLOYMENT_FILE: this host is not on a chain)');
+  }
 
   const api = createApiClient(env.API_URL);
   const { arch, cpus, memoryMiB, diskMiB, gpus, gpuModel, maxSlots, pricePerCpuSecond, pricePerGibSecond, pricePerGpuSecond } = offer;

@@ -8,6 +8,7 @@ import { createApiClient, type ApiClient } from '../api/client';
 import { buildContracts } from '../contracts/build';
 import { deployContracts, saveDeployment, type Deployment } from '../contracts/deploy';
 import { migrateDatabase } from '../db/client';
+import { loadOrCreateHostKey } from '../host-worker/identity';
 import { isFinalJobState } from '../domain/job-state';
 import type { JobSpecInput } from '../domain/job-spec';
 import { ANVIL_KEYS, startAnvil } from './anvil';
@@ -56,6 +57,8 @@ export interface Devnet {
 /** Anvil's well-known dev accounts, each with one role on the devnet. */
 export const DEVNET_KEYS = { deployer: ANVIL_KEYS[0], settler: ANVIL_KEYS[1], treasury: ANVIL_KEYS[2], client: ANVIL_KEYS[3] };
 const CLIENT_FUNDING = 1_000_000n * 10n ** 18n;
+const HOST_FUNDING = 1_000n * 10n ** 18n;
+const DEVNET_HOST_PASSPHRASE = 'devnet-host-passphrase';
 const ROOT = resolve(__dirname, '..');
 
 export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
@@ -122,12 +125,19 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
         ready: /orchestrator worker polling/,
       },
     };
+    // Host keys are made here first so each host can be given gas and ZSC to stake before it joins.
+    for (const hostId of hostIds) {
+      const { wallet } = await loadOrCreateHostKey(join(dir, hostId), DEVNET_HOST_PASSPHRASE);
+      await chain.provider.send('anvil_setBalance', [wallet.address, '0x' + (10n ** 20n).toString(16)]);
+      await createChainActivities({ chain }).fundClient({ address: wallet.address, amount: HOST_FUNDING.toString() });
+    }
     hostIds.forEach((hostId, i) => {
       roles[hostId] = {
         entry: 'host-worker/main.ts',
         env: {
           TEMPORAL_ADDRESS: temporal.address, API_URL: apiUrl, HOST_ID: hostId, HOST_DATA_DIR: join(dir, hostId),
-          CHAIN_ID: String(deployment.chainId), MAX_SLOTS: '2', HOST_KEY_PASSPHRASE: 'devnet-host-passphrase',
+          CHAIN_ID: String(deployment.chainId), MAX_SLOTS: '2', HOST_KEY_PASSPHRASE: DEVNET_HOST_PASSPHRASE,
+          RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile,
           DRAIN_GRACE_SECONDS: '10',
           ...opts.hostEnv,
           // Different prices, so matching has something to choose by.

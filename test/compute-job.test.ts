@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { TRPCClientError } from '@trpc/client';
 import { Contract, Wallet } from 'ethers';
 import { extract } from 'tar-stream';
+import { connectHostRegistry } from '../contracts/bindings';
 import { createProvider } from '../contracts/provider';
 import { openDatabase, type Database } from '../db/client';
 import { resultDigestInput } from '../domain/execution';
@@ -72,6 +73,8 @@ describe('compute job on the devnet', () => {
     const treasury = new Wallet(DEVNET_KEYS.treasury).address;
     const client = new Wallet(DEVNET_KEYS.client).address;
     const [treasuryBefore, clientBefore] = await Promise.all([balanceOf(treasury), balanceOf(client)]);
+    const hostsBefore = new Map<string, bigint>();
+    for (const h of await db.host.findMany()) hostsBefore.set(h.id, await balanceOf(h.address));
 
     const { job, created } = await submit({
       image: JOB_IMAGE,
@@ -100,7 +103,7 @@ describe('compute job on the devnet', () => {
     const gross = BigInt(done.paidToHosts!) + BigInt(done.commission!);
     expect(gross).toBeGreaterThan(0n);
     expect(splitCommission(gross.toString())).toEqual({ host: done.paidToHosts, commission: done.commission });
-    expect(await balanceOf(host.address)).toBe(BigInt(done.paidToHosts!));
+    expect((await balanceOf(host.address)) - hostsBefore.get(host.id)!).toBe(BigInt(done.paidToHosts!));
     expect((await balanceOf(treasury)) - treasuryBefore).toBe(BigInt(done.commission!));
     expect(clientBefore - (await balanceOf(client))).toBe(gross);
     expect(BigInt(done.refunded!)).toBe(BigInt(done.escrowAmount) - gross);
@@ -109,6 +112,17 @@ describe('compute job on the devnet', () => {
     const described = await temporal.workflow.getHandle(`job-${job.id}`).describe();
     expect(described.status.name).toBe('COMPLETED');
     expect(described.type).toBe('computeJob');
+  });
+
+  it('has every host staked on HostRegistry with its offer committed', async () => {
+    const registry = connectHostRegistry(devnet.deployment.hostRegistry, createProvider(devnet.rpcUrl));
+    for (const hostId of devnet.hostIds) {
+      const host = await devnet.api.hosts.get.query({ hostId });
+      const [registered, staked, , , , metadataHash] = await registry.hostOf(host.address);
+      expect(registered).toBe(true);
+      expect(staked).toBe(100n * 10n ** 18n);
+      expect(metadataHash).toMatch(/^0x[0-9a-f]{64}$/);
+    }
   });
 
   it('ends a job whose container exits non-zero as FAILED with its exit code', async () => {
