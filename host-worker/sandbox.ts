@@ -149,8 +149,7 @@ async function runExecution(
 }
 
 function slotResult(finished: Dockerode.ContainerInspectInfo, timeoutSeconds: number, supervised: Supervised, outputArchive: Buffer): SlotResult {
-  // The engine's clock, not ours: an adopted container's duration includes the time before our restart.
-  const durationMs = neverStarted(finished) ? 0 : Date.parse(finished.State.FinishedAt) - Date.parse(finished.State.StartedAt);
+  const durationMs = neverStarted(finished) ? 0 : runDurationMs(finished.State);
   const exitCode = finished.State.ExitCode;
   const outputSha256 = sha256(outputArchive);
   return {
@@ -277,6 +276,15 @@ async function startIfCreated(container: Dockerode.Container): Promise<Dockerode
     if (statusCode(error) !== 304 && !neverStarted(failed)) throw error;
   }
   return container.inspect();
+}
+
+/**
+ * How long the container ran, by the engine's clock, not ours: an adopted container's duration includes the time
+ * before our restart. The engine stamps StartedAt after the process is already running, so a container that exits
+ * at once can show FinishedAt at or before StartedAt (seen: -1 ms); such a run counts as 1 ms, never as free.
+ */
+export function runDurationMs(state: { StartedAt: string; FinishedAt: string }): number {
+  return Math.max(1, Date.parse(state.FinishedAt) - Date.parse(state.StartedAt));
 }
 
 /** The engine records a failed start (e.g. command not found: 127) as an exit code on a container that never ran. */
