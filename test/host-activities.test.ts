@@ -13,9 +13,10 @@ import { createHostRuntime, type HostActivities } from '../activities/host';
 import { ZansocErrorType } from '../domain/errors';
 import type { SlotExecution, SlotResult } from '../domain/execution';
 import type { ResourceLedger } from '../host-worker/ledger';
-import { LABEL_EXECUTION, LABEL_JOB } from '../host-worker/sandbox';
-import { buildJobImages, JOB_IMAGE } from '../scripts/build-images';
+import { LABEL_EXECUTION } from '../host-worker/sandbox';
+import { buildJobImages } from '../scripts/build-images';
 import { connectDocker } from '../scripts/docker-engine';
+import { removeContainersOfJob, slotMaker } from './support/slots';
 
 const jobId = `host-activities-test-${randomUUID().slice(0, 8)}`;
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -55,24 +56,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_JOB}=${jobId}`] } });
-  await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  await removeContainersOfJob(docker, jobId);
   fs.rmSync(workDir, { recursive: true, force: true });
   await new Promise((resolve) => staging.close(resolve));
 });
 
 function slot(name: string, script: string, overrides: Partial<SlotExecution> = {}): SlotExecution {
-  return {
-    executionId: `${jobId}/${name}`,
-    jobId,
-    image: JOB_IMAGE,
-    command: ['sh', '-c', script],
-    env: {},
-    resources: { cpu: 1, memoryMiB: 64, diskMiB: 16, gpu: 0 },
-    timeoutSeconds: 60,
-    stagingUrl,
-    ...overrides,
-  };
+  return slotMaker(jobId, { stagingUrl, timeoutSeconds: 60 })(name, ['sh', '-c', script], overrides);
 }
 
 /** Failures are asserted on, so the SDK's warning for each one is only noise here. */

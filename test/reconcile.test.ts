@@ -12,9 +12,10 @@ import { createHostRuntime, type HostActivities } from '../activities/host';
 import type { SlotExecution, SlotResult } from '../domain/execution';
 import { ResourceLedger } from '../host-worker/ledger';
 import { reconcileContainers } from '../host-worker/reconcile';
-import { containerName, LABEL_EXECUTION, LABEL_JOB } from '../host-worker/sandbox';
-import { buildJobImages, JOB_IMAGE } from '../scripts/build-images';
+import { containerName, LABEL_EXECUTION } from '../host-worker/sandbox';
+import { buildJobImages } from '../scripts/build-images';
 import { connectDocker } from '../scripts/docker-engine';
+import { removeContainersOfJob, slotMaker } from './support/slots';
 
 const jobId = `reconcile-test-${randomUUID().slice(0, 8)}`;
 const hostId = `reconcile-host-${randomUUID().slice(0, 8)}`;
@@ -36,24 +37,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_JOB}=${jobId}`] } });
-  await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  await removeContainersOfJob(docker, jobId);
   fs.rmSync(workDir, { recursive: true, force: true });
   await new Promise((resolve) => staging.close(resolve));
 });
 
 function slot(name: string, script: string, overrides: Partial<SlotExecution> = {}): SlotExecution {
-  return {
-    executionId: `${jobId}/${name}`,
-    jobId,
-    image: JOB_IMAGE,
-    command: ['sh', '-c', script],
-    env: {},
-    resources: { cpu: 0.5, memoryMiB: 32, diskMiB: 8, gpu: 0 },
-    timeoutSeconds: 86_400,
-    stagingUrl,
-    ...overrides,
-  };
+  return slotMaker(jobId, { stagingUrl, timeoutSeconds: 86_400, resources: { cpu: 0.5, memoryMiB: 32, diskMiB: 8, gpu: 0 } })(
+    name, ['sh', '-c', script], overrides,
+  );
 }
 
 async function containersOf(exec: SlotExecution): Promise<Dockerode.ContainerInfo[]> {

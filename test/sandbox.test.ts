@@ -7,9 +7,10 @@ import type Dockerode from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
 import { ZansocErrorType } from '../domain/errors';
 import { resultDigestInput, type SlotExecution } from '../domain/execution';
-import { LABEL_EXECUTION, LABEL_JOB, runSandboxed, type SandboxOptions } from '../host-worker/sandbox';
-import { buildJobImages, JOB_IMAGE } from '../scripts/build-images';
+import { LABEL_EXECUTION, runSandboxed, type SandboxOptions } from '../host-worker/sandbox';
+import { buildJobImages } from '../scripts/build-images';
 import { connectDocker } from '../scripts/docker-engine';
+import { removeContainersOfJob, slotMaker } from './support/slots';
 
 const jobId = `sandbox-test-${randomUUID().slice(0, 8)}`;
 let docker: Dockerode;
@@ -22,24 +23,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_JOB}=${jobId}`] } });
-  await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  await removeContainersOfJob(docker, jobId);
   fs.rmSync(workDir, { recursive: true, force: true });
 });
 
-function slot(name: string, command: string[], overrides: Partial<SlotExecution> = {}): SlotExecution {
-  return {
-    executionId: `${jobId}/${name}`,
-    jobId,
-    image: JOB_IMAGE,
-    command,
-    env: {},
-    resources: { cpu: 1, memoryMiB: 64, diskMiB: 16, gpu: 0 },
-    timeoutSeconds: 30,
-    stagingUrl: 'http://staging.invalid',
-    ...overrides,
-  };
-}
+const slot = slotMaker(jobId, {});
 
 function run(exec: SlotExecution, opts: Partial<SandboxOptions> = {}) {
   return runSandboxed(docker, exec, { hostId: 'test-host', workDir, logLimitBytes: 64 * 1024, outputLimitBytes: 1024 * 1024, ...opts });
