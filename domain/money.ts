@@ -36,6 +36,11 @@ export function priceRun(opts: ResourcePrices & { cpu: number; memoryMiB: number
   return (cost < cap ? cost : cap).toString();
 }
 
+/** The stake a host bonds to a job it runs: as much as it could earn, so cheating never pays. */
+export function hostBondFor(maxPrice: string): string {
+  return BigInt(maxPrice).toString();
+}
+
 /** Splits a gross payout into the host's share and the treasury's commission; the two always add up to the gross. */
 export function splitCommission(gross: string, commissionBps: bigint = COMMISSION_BPS_DEFAULT): { host: string; commission: string } {
   const total = BigInt(gross);

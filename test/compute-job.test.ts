@@ -108,6 +108,13 @@ describe('compute job on the devnet', () => {
     expect(clientBefore - (await balanceOf(client))).toBe(gross);
     expect(BigInt(done.refunded!)).toBe(BigInt(done.escrowAmount) - gross);
 
+    // The host bonded stake to the job while it ran, and got it back at settlement.
+    const registry = connectHostRegistry(devnet.deployment.hostRegistry, createProvider(devnet.rpcUrl));
+    const locks = await registry.queryFilter(registry.filters.StakeLocked(host.address));
+    expect(locks.length).toBeGreaterThanOrEqual(1);
+    const [, , locked] = await registry.hostOf(host.address);
+    expect(locked).toBe(0n);
+
     // The workflow is a real Temporal execution named after the job.
     const described = await temporal.workflow.getHandle(`job-${job.id}`).describe();
     expect(described.status.name).toBe('COMPLETED');

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, sleep, log } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, defineQuery, patched, proxyActivities, setHandler, sleep, log } from '@temporalio/workflow';
 import type { OrchestratorActivities } from '../activities';
 import type { HostActivities } from '../activities/host';
 import { ZansocErrorType } from '../domain/errors';
@@ -6,7 +6,7 @@ import { hostTaskQueue, type SlotExecution, type SlotResult } from '../domain/ex
 import type { JobSpec } from '../domain/job-spec';
 import type { JobState } from '../domain/job-state';
 import { explainWait, rankHosts, type HostCandidate } from '../domain/matching';
-import { priceRun } from '../domain/money';
+import { hostBondFor, priceRun } from '../domain/money';
 
 export interface ComputeJobInput {
   jobId: string;
@@ -91,6 +91,16 @@ export async function computeJob({ jobId, spec, stagingUrl }: ComputeJobInput): 
       break;
     }
     tried.push(host.id);
+    // A host puts stake behind the slot before it runs; the bond comes back at settlement unless it is slashed.
+    if (patched('bond-host-stake')) {
+      try {
+        await chain.bondHostStake({ jobId, host: host.address, amount: hostBondFor(spec.maxPrice) });
+      } catch (err) {
+        outcome = { error: `host ${host.id} could not bond stake: ${failureMessage(err)}` };
+        log.warn('host could not bond, re-matching', { jobId, hostId: host.id, error: failureMessage(err) });
+        continue;
+      }
+    }
     status.hostId = host.id;
     await moveTo('RUNNING', null, { hostId: host.id, startedAt: new Date().toISOString() });
     const slot: SlotExecution = {

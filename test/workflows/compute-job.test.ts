@@ -131,6 +131,22 @@ describe('computeJob workflow', () => {
     }
   });
 
+  it('bonds the chosen host\'s stake before running, and moves on when a host cannot bond', async () => {
+    const bonded: string[] = [];
+    const bondHostStake = async ({ host: address }: { jobId: string; host: string; amount: string }) => {
+      if (address === host('h1').address) {
+        throw ApplicationFailure.create({ type: ZansocErrorType.EscrowFailed, nonRetryable: true, message: 'free stake 0 < 1' });
+      }
+      bonded.push(address);
+      return { txHash: '0x5', alreadyBonded: false };
+    };
+    const onH1 = jest.fn(async () => okResult);
+    const { status } = await runJob({ orchestrator: { bondHostStake }, hosts: { h1: onH1, h2: async () => okResult } });
+    expect(status).toMatchObject({ state: 'SUCCEEDED', hostId: 'h2' });
+    expect(onH1).not.toHaveBeenCalled();
+    expect(bonded).toEqual([host('h2').address]);
+  });
+
   it('fails a job whose image the host lacks without trying other hosts, and refunds it', async () => {
     const onH1 = jest.fn(async (): Promise<SlotResult> => {
       throw ApplicationFailure.create({ type: ZansocErrorType.ImageNotFound, nonRetryable: true, message: 'image nope:1 is not on this host' });
