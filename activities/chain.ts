@@ -599,9 +599,15 @@ export function createChainActivities({ chain }: { chain: ChainClient }) {
     });
   }
 
+  /** Where slashed bonds of dishonest hosts go when nobody else earned them. */
+  async function treasuryAddress(): Promise<string> {
+    return deployment.treasury;
+  }
+
   return {
     lockEscrow,
     bondHostStake,
+    treasuryAddress,
     settleJob,
     settleJobBatch,
     depositStorageDeal,

@@ -1,4 +1,4 @@
-import { describeIssues, jobSpecSchema } from './job-spec';
+import { describeIssues, escrowFor, jobSpecSchema } from './job-spec';
 
 const good = { image: 'zansoc/busybox:1', command: ['echo', 'hi'] };
 
@@ -12,8 +12,13 @@ describe('job spec', () => {
   it('accepts a minimal spec and fills the defaults', () => {
     expect(jobSpecSchema.parse(good)).toEqual({
       image: 'zansoc/busybox:1', command: ['echo', 'hi'], env: {},
-      resources: { cpu: 1, memoryMiB: 256, diskMiB: 64, gpu: 0 }, timeoutSeconds: 300, maxPrice: '1000000000000000000',
+      resources: { cpu: 1, memoryMiB: 256, diskMiB: 64, gpu: 0 }, timeoutSeconds: 300, replicas: 1, maxPrice: '1000000000000000000',
     });
+  });
+
+  it('escrows the price cap of every replica the job may grow to', () => {
+    expect(escrowFor({ maxPrice: '10', replicas: 1 })).toBe('10');
+    expect(escrowFor({ maxPrice: '10', replicas: 3 })).toBe('50');
   });
 
   it('accepts images pinned by digest', () => {
@@ -36,7 +41,9 @@ describe('job spec', () => {
     [{ ...good, timeoutSeconds: 100_000 }, /^timeoutSeconds: /],
     [{ ...good, maxPrice: '1.5' }, /^maxPrice: must be a whole number/],
     [{ ...good, maxPrice: 100 }, /^maxPrice: Expected string, received number/],
-    [{ ...good, replicas: 2 }, /^\(root\): Unrecognized key\(s\) in object: 'replicas'/],
+    [{ ...good, shards: 2 }, /^\(root\): Unrecognized key\(s\) in object: 'shards'/],
+    [{ ...good, replicas: 0 }, /^replicas: Number must be greater than or equal to 1/],
+    [{ ...good, replicas: 8 }, /^replicas: Number must be less than or equal to 7/],
     [{ command: ['x'] }, /^image: Required/],
   ])('refuses %j naming the field', (spec, message) => {
     expect(refusal(spec)).toMatch(message);

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { tokenAmount } from './money';
 
+export const MAX_REPLICAS = 7;
+
 /** A container image by name (`busybox`, `zansoc/busybox:1`) or pinned by digest (`name@sha256:…`, `sha256:…`). */
 const imageReference = z
   .string()
@@ -32,10 +34,20 @@ export const jobSpecSchema = z
       .default({}),
     resources: resourcesSchema.default({}),
     timeoutSeconds: z.number().int().min(1).max(86_400).default(300),
-    /** The most the client pays for this job, in ZSC base units (18 decimals), as a decimal string. */
+    /** Redundancy: the job runs on this many distinct hosts and a strict majority of equal digests wins. */
+    replicas: z.number().int().min(1).max(MAX_REPLICAS).default(1),
+    /** The most the client pays per replica, in ZSC base units (18 decimals), as a decimal string. */
     maxPrice: tokenAmount.default('1000000000000000000'),
   })
   .strict();
+
+/** Replicas a job may grow to when its replicas disagree: two more than asked, for redundant jobs only. */
+export const extraReplicasFor = (replicas: number): number => (replicas > 1 ? 2 : 0);
+
+/** What the client locks in escrow: the price cap of every replica the job may run. */
+export function escrowFor(spec: Pick<JobSpec, 'maxPrice' | 'replicas'>): string {
+  return (BigInt(spec.maxPrice) * BigInt(spec.replicas + extraReplicasFor(spec.replicas))).toString();
+}
 
 export type JobSpecInput = z.input<typeof jobSpecSchema>;
 export type JobSpec = z.output<typeof jobSpecSchema>;

@@ -3,10 +3,11 @@ import type { OrchestratorActivities } from '../activities';
 import type { HostActivities } from '../activities/host';
 import { ZansocErrorType } from '../domain/errors';
 import { hostTaskQueue, type SlotExecution, type SlotResult } from '../domain/execution';
-import type { JobSpec } from '../domain/job-spec';
+import { escrowFor, extraReplicasFor, type JobSpec } from '../domain/job-spec';
 import type { JobState } from '../domain/job-state';
 import { explainWait, rankHosts, type HostCandidate } from '../domain/matching';
 import { hostBondFor, priceRun } from '../domain/money';
+import { majorityVerdict } from '../domain/verification';
 
 export interface ComputeJobInput {
   jobId: string;
@@ -24,6 +25,8 @@ export interface JobStatus {
   paidToHosts: string;
   commission: string;
   refunded: string;
+  /** Per replica: where it ran, how it stands, what it reported. */
+  replicas: { replica: number; hostId: string | null; state: string; resultDigest: string | null }[];
 }
 
 export const jobStatusQuery = defineQuery<JobStatus>('jobStatus');
@@ -59,9 +62,15 @@ function onHost(hostId: string, spec: JobSpec) {
   });
 }
 
-export async function computeJob({ jobId, spec, stagingUrl }: ComputeJobInput): Promise<JobStatus> {
+/** One replica's end: the host that ran it and its result, or why no host could. */
+type ReplicaOutcome = { host: HostCandidate; result: SlotResult } | { error: string };
+
+export async function computeJob({ jobId, spec: submitted, stagingUrl }: ComputeJobInput): Promise<JobStatus> {
+  // Jobs started before specs had `replicas` ran one replica.
+  const spec: JobSpec = { ...submitted, replicas: submitted.replicas ?? 1 };
   const status: JobStatus = {
     state: 'QUEUED', reason: null, hostId: null, result: null, escrowed: '0', paidToHosts: '0', commission: '0', refunded: '0',
+    replicas: [],
   };
   setHandler(jobStatusQuery, () => status);
 
@@ -72,85 +81,133 @@ export async function computeJob({ jobId, spec, stagingUrl }: ComputeJobInput): 
   }
 
   await moveTo('QUEUED', 'locking escrow');
+  const escrow = escrowFor(spec);
   const deadlineSeconds = Math.floor(Date.now() / 1000) + spec.timeoutSeconds + QUEUE_TIMEOUT_MS / 1000 + ESCROW_DEADLINE_SLACK_S;
   try {
-    await chain.lockEscrow({ jobId, amount: spec.maxPrice, deadlineSeconds });
+    await chain.lockEscrow({ jobId, amount: escrow, deadlineSeconds });
   } catch (err) {
     const reason = `escrow refused: ${failureMessage(err)}`;
     await moveTo('REJECTED', reason, { finishedAt: new Date().toISOString() });
     return status;
   }
-  status.escrowed = spec.maxPrice;
+  status.escrowed = escrow;
 
-  const tried: string[] = [];
-  let outcome: { host: HostCandidate; result: SlotResult } | { error: string } = { error: 'no host was tried' };
-  while (tried.length < MAX_SLOT_ATTEMPTS) {
-    const host = await waitForHost(spec, tried, (reason) => moveTo('QUEUED', reason));
-    if (!host) {
-      outcome = { error: tried.length ? (outcome as { error: string }).error : 'no host fitted the job before the queue timeout' };
-      break;
-    }
-    tried.push(host.id);
-    // A host puts stake behind the slot before it runs; the bond comes back at settlement unless it is slashed.
-    if (patched('bond-host-stake')) {
+  // Every host that has held a replica of this job: replicas always run on distinct hosts.
+  const used: string[] = [];
+
+  /** Runs one replica: match, bond, execute; a host that fails or leaves loses it and it is re-matched. */
+  async function runReplica(replica: number): Promise<ReplicaOutcome> {
+    const slot = { replica, hostId: null as string | null, resultDigest: null as string | null, state: 'QUEUED' };
+    status.replicas.push(slot);
+    let attempts = 0;
+    let outcome: ReplicaOutcome = { error: 'no host fitted the job before the queue timeout' };
+    while (attempts < MAX_SLOT_ATTEMPTS) {
+      const host = await waitForHost(spec, used, (reason) => moveTo('QUEUED', reason));
+      if (!host) break;
+      attempts++;
+      // A host puts stake behind the slot before it runs; the bond comes back at settlement unless it is slashed.
+      if (patched('bond-host-stake')) {
+        try {
+          await chain.bondHostStake({ jobId, host: host.address, amount: hostBondFor(spec.maxPrice) });
+        } catch (err) {
+          outcome = { error: `host ${host.id} could not bond stake: ${failureMessage(err)}` };
+          log.warn('host could not bond, re-matching', { jobId, hostId: host.id, error: failureMessage(err) });
+          continue;
+        }
+      }
+      Object.assign(slot, { hostId: host.id, state: 'RUNNING' });
+      // The job's host, as the read model shows it, is the first replica's.
+      if (replica === 0 || status.hostId === null) status.hostId = host.id;
+      await moveTo('RUNNING', null, { hostId: status.hostId, startedAt: new Date().toISOString() });
+      const execution: SlotExecution = {
+        // The first replica keeps the name single-replica jobs always had.
+        executionId: replica === 0 ? `job-${jobId}/slot-0/attempt-${attempts}` : `job-${jobId}/replica-${replica}/attempt-${attempts}`,
+        jobId, image: spec.image, command: spec.command, env: spec.env, resources: spec.resources,
+        timeoutSeconds: spec.timeoutSeconds, stagingUrl,
+      };
       try {
-        await chain.bondHostStake({ jobId, host: host.address, amount: hostBondFor(spec.maxPrice) });
+        const result = await onHost(host.id, spec).executeSlot(execution);
+        Object.assign(slot, { resultDigest: result.resultDigest, state: 'DONE' });
+        return { host, result };
       } catch (err) {
-        outcome = { error: `host ${host.id} could not bond stake: ${failureMessage(err)}` };
-        log.warn('host could not bond, re-matching', { jobId, hostId: host.id, error: failureMessage(err) });
-        continue;
+        outcome = { error: `host ${host.id}: ${failureMessage(err)}` };
+        if (isJobFault(err)) break;
+        log.warn('slot lost, re-matching', { jobId, hostId: host.id, error: failureMessage(err) });
       }
     }
-    status.hostId = host.id;
-    await moveTo('RUNNING', null, { hostId: host.id, startedAt: new Date().toISOString() });
-    const slot: SlotExecution = {
-      executionId: `job-${jobId}/slot-0/attempt-${tried.length}`,
-      jobId, image: spec.image, command: spec.command, env: spec.env, resources: spec.resources,
-      timeoutSeconds: spec.timeoutSeconds, stagingUrl,
-    };
-    try {
-      outcome = { host, result: await onHost(host.id, spec).executeSlot(slot) };
-      break;
-    } catch (err) {
-      outcome = { error: `host ${host.id}: ${failureMessage(err)}` };
-      if (isJobFault(err)) break;
-      log.warn('slot lost, re-matching', { jobId, hostId: host.id, error: failureMessage(err) });
-    }
+    slot.state = 'FAILED';
+    return outcome;
+  }
+
+  const outcomes = await Promise.all(Array.from({ length: spec.replicas }, (_, i) => runReplica(i)));
+  let verdict = judge(outcomes);
+  // No strict majority: one more replica on a fresh host at a time, up to the cap the escrow covers.
+  while (verdict.kind === 'no-majority' && outcomes.length < spec.replicas + extraReplicasFor(spec.replicas)) {
+    outcomes.push(await runReplica(outcomes.length));
+    verdict = judge(outcomes);
   }
 
   await moveTo('SETTLING', null);
-  const payouts = 'result' in outcome
-    ? [{ host: outcome.host.address, amount: priceRun({ ...outcome.host, ...spec.resources, durationMs: outcome.result.durationMs, maxPrice: spec.maxPrice }) }]
-    : [];
-  const settlement = await chain.settleJob({ jobId, payouts });
+  const ran = outcomes.filter((o): o is { host: HostCandidate; result: SlotResult } => 'result' in o);
+  const winners = verdict.kind === 'majority' ? ran.filter((o) => o.result.resultDigest === verdict.digest) : [];
+  const cheaters = verdict.kind === 'majority' ? ran.filter((o) => o.result.resultDigest !== verdict.digest) : [];
+  const payouts = winners.map(({ host, result }) => ({
+    host: host.address,
+    amount: priceRun({ ...host, ...spec.resources, durationMs: result.durationMs, maxPrice: spec.maxPrice }),
+  }));
+  // A host whose digest lost the vote loses its bond to the treasury.
+  const treasury = cheaters.length ? await chain.treasuryAddress() : '';
+  const slashes = cheaters.map(({ host }) => ({ host: host.address, recipient: treasury, amount: hostBondFor(spec.maxPrice) }));
+  const settlement = await chain.settleJob(slashes.length ? { jobId, payouts, slashes } : { jobId, payouts });
   Object.assign(status, { paidToHosts: settlement.paidToHosts, commission: settlement.commission, refunded: settlement.refunded });
   const money = { paidToHosts: settlement.paidToHosts, commission: settlement.commission, refunded: settlement.refunded };
   const finishedAt = new Date().toISOString();
 
-  if ('error' in outcome) {
-    await moveTo('FAILED', outcome.error, { ...money, finishedAt });
+  if (winners.length === 0) {
+    const only = outcomes.length === 1 && 'error' in outcomes[0] ? outcomes[0].error : null;
+    await moveTo('FAILED', only ?? `no strict majority among ${outcomes.length} replicas: ${describeVotes(outcomes)}`, { ...money, finishedAt });
     return status;
   }
-  const { result } = outcome;
+  const [{ host, result }] = winners;
   status.result = result;
+  status.hostId = host.id;
   const reason = result.timedOut ? `killed after the ${spec.timeoutSeconds}s timeout`
     : result.oomKilled ? `killed: out of memory (limit ${spec.resources.memoryMiB} MiB)`
     : result.exitCode !== 0 ? `exited with code ${result.exitCode}` : null;
   await moveTo(reason ? 'FAILED' : 'SUCCEEDED', reason, {
-    ...money, finishedAt, exitCode: result.exitCode, timedOut: result.timedOut,
+    ...money, finishedAt, hostId: host.id, exitCode: result.exitCode, timedOut: result.timedOut,
     resultDigest: result.resultDigest, outputSha256: result.outputSha256, logsSha256: result.logsSha256,
   });
   return status;
 }
 
-/** Polls for the best fitting online host until one is free or the queue timeout passes, telling the client why it waits. */
+/** The vote over every replica asked for: one that never ran counts as a vote for nothing. */
+function judge(outcomes: ReplicaOutcome[]) {
+  return majorityVerdict(outcomes.map((o, i) => ({
+    hostId: 'host' in o ? o.host.id : `replica-${i}`,
+    resultDigest: 'result' in o ? o.result.resultDigest : `none:${i}`,
+  })));
+}
+
+function describeVotes(outcomes: ReplicaOutcome[]): string {
+  return outcomes.map((o) => ('result' in o ? `${o.host.id}=${o.result.resultDigest.slice(0, 12)}` : o.error)).join(', ');
+}
+
+/**
+ * Polls for the best fitting online host not in `exclude` until one is free or the queue timeout passes, telling the
+ * client why it waits; the host found is added to `exclude`.
+ */
 async function waitForHost(spec: JobSpec, exclude: string[], tellWaiting: (reason: string) => Promise<void>): Promise<HostCandidate | null> {
   const giveUpAt = Date.now() + QUEUE_TIMEOUT_MS;
   let lastReason = '';
   for (;;) {
     const hosts = await readModel.listOnlineHosts();
     const [best] = rankHosts(hosts, spec.resources, exclude);
-    if (best) return best;
+    if (best) {
+      // Claimed before anything else runs: replicas matching at the same time must not pick the same host.
+      exclude.push(best.id);
+      return best;
+    }
     if (Date.now() >= giveUpAt) return null;
     const reason = explainWait(hosts, spec.resources, exclude);
     if (reason !== lastReason) await tellWaiting(reason);

@@ -3,7 +3,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { Prisma } from '../../generated/prisma/sqlite/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
-import { jobSpecSchema, type JobSpec } from '../../domain/job-spec';
+import { escrowFor, jobSpecSchema, type JobSpec } from '../../domain/job-spec';
 import type { computeJob } from '../../workflows';
 import type { Context } from '../context';
 import { publicProcedure, router } from '../trpc';
@@ -51,7 +51,7 @@ export const jobsRouter = router({
         row = await ctx.db.job.create({
           data: {
             id: jobId, clientId: ctx.clientId, idempotencyKey, image: spec.image, spec: JSON.stringify(spec),
-            state: 'SUBMITTED', escrowAmount: spec.maxPrice,
+            state: 'SUBMITTED', escrowAmount: escrowFor(spec),
           },
           select: jobSelect,
         });

@@ -19,6 +19,7 @@ import { computeJob, type ComputeJobInput } from '../../workflows';
  * refused, a host lost and the slot re-matched, a job fault that must not be retried elsewhere, waiting for a host.
  * The end-to-end run with real activities is test/compute-job.test.ts.
  */
+const TREASURY = '0x00000000000000000000000000000000000000aa';
 const HISTORY_FILE = join(__dirname, '../histories/compute-job-rematch.json');
 
 const host = (id: string, price = '1000'): HostCandidate => ({
@@ -60,6 +61,7 @@ describe('computeJob workflow', () => {
       }),
       fundClient: async () => ({ txHash: '0x3' }),
       bondHostStake: async () => ({ txHash: '0x4', alreadyBonded: false }),
+      treasuryAddress: async () => TREASURY,
       settleJobBatch: async ({ settlements }) => ({
         txHash: '0x5', settlements: settlements.map(({ jobId }) => ({ jobId, txHash: '0x5', alreadySettled: false, paidToHosts: '0', commission: '0', refunded: '0' })),
       }),
@@ -145,6 +147,39 @@ describe('computeJob workflow', () => {
     expect(status).toMatchObject({ state: 'SUCCEEDED', hostId: 'h2' });
     expect(onH1).not.toHaveBeenCalled();
     expect(bonded).toEqual([host('h2').address]);
+  });
+
+  describe('with replicas', () => {
+    const replicated = jobSpecSchema.parse({ image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 1 }, replicas: 3 });
+    const digestOf = (d: string) => async (): Promise<SlotResult> => ({ ...okResult, resultDigest: d.repeat(64) });
+    const settlement = { txHash: '0x2', alreadySettled: false, paidToHosts: '0', commission: '0', refunded: '0' };
+
+    it('pays the majority, slashes the host whose digest lost, each replica on its own host', async () => {
+      const settleJob = jest.fn(async (_: Parameters<OrchestratorActivities['settleJob']>[0]) => settlement);
+      const { status } = await runJob({
+        orchestrator: { settleJob, listOnlineHosts: async () => [host('h1'), host('h2'), host('h3')] },
+        hosts: { h1: digestOf('a'), h2: digestOf('f'), h3: digestOf('a') },
+      }, replicated);
+      expect(status).toMatchObject({ state: 'SUCCEEDED', result: { resultDigest: 'a'.repeat(64) } });
+      expect(status.replicas.map((r) => r.hostId).sort()).toEqual(['h1', 'h2', 'h3']);
+      const { payouts, slashes } = settleJob.mock.calls[0][0];
+      expect(payouts.map((p) => p.host).sort()).toEqual([host('h1').address, host('h3').address]);
+      expect(slashes).toEqual([{ host: host('h2').address, recipient: TREASURY, amount: replicated.maxPrice }]);
+    });
+
+    it('adds replicas on fresh hosts until a strict majority agrees, never paying a wrong digest', async () => {
+      const settleJob = jest.fn(async (_: Parameters<OrchestratorActivities['settleJob']>[0]) => settlement);
+      const hosts = ['h1', 'h2', 'h3', 'h4', 'h5'].map((id) => host(id));
+      const { status } = await runJob({
+        orchestrator: { settleJob, listOnlineHosts: async () => hosts },
+        hosts: { h1: digestOf('a'), h2: digestOf('b'), h3: digestOf('c'), h4: digestOf('a'), h5: digestOf('a') },
+      }, replicated);
+      expect(status.state).toBe('SUCCEEDED');
+      expect(status.replicas).toHaveLength(5);
+      const { payouts, slashes } = settleJob.mock.calls[0][0];
+      expect(payouts.map((p) => p.host).sort()).toEqual([host('h1'), host('h4'), host('h5')].map((h) => h.address).sort());
+      expect(slashes!.map((s) => s.host).sort()).toEqual([host('h2').address, host('h3').address].sort());
+    });
   });
 
   it('fails a job whose image the host lacks without trying other hosts, and refunds it', async () => {
