@@ -24,4 +24,11 @@ describe('host offer', () => {
     expect(() => readHostEnv({ PRICE_PER_CPU_SECOND: '1.5' })).toThrow(/PRICE_PER_CPU_SECOND: must be a whole number/);
     expect(() => readHostEnv({ HOST_ID: 'Bad Id' })).toThrow(/HOST_ID: must be lowercase/);
   });
+
+  it('never lets a production host cheat', () => {
+    expect(() => readHostEnv({ ZANSOC_TEST_CHEAT: 'corrupt-digest' })).toThrow(/ZANSOC_TEST_CHEAT: is a test fixture and only works with NODE_ENV=test/);
+    expect(() => readHostEnv({ ZANSOC_TEST_CHEAT: 'corrupt-digest', NODE_ENV: 'production' })).toThrow(/ZANSOC_TEST_CHEAT/);
+    expect(() => readHostEnv({ ZANSOC_TEST_CHEAT: 'yes', NODE_ENV: 'test' })).toThrow(/ZANSOC_TEST_CHEAT/);
+    expect(readHostEnv({ ZANSOC_TEST_CHEAT: 'corrupt-digest', NODE_ENV: 'test' }).ZANSOC_TEST_CHEAT).toBe('corrupt-digest');
+  });
 });

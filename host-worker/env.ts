@@ -32,6 +32,15 @@ export const hostEnvSchema = z.object({
   STAKE: tokenAmount.default('100000000000000000000'),
   /** How long a draining host lets running slots finish before handing them back to be re-matched. */
   DRAIN_GRACE_SECONDS: z.coerce.number().min(0).max(86_400).default(30),
+  /**
+   * Test fixture: a host that forges its result digest, so tests can see cheaters caught and slashed. Refused unless
+   * NODE_ENV is `test`, so no production configuration can turn it on.
+   */
+  ZANSOC_TEST_CHEAT: z.enum(['corrupt-digest']).optional(),
+  NODE_ENV: z.string().optional(),
+}).refine((env) => env.ZANSOC_TEST_CHEAT === undefined || env.NODE_ENV === 'test', {
+  path: ['ZANSOC_TEST_CHEAT'],
+  message: 'is a test fixture and only works with NODE_ENV=test',
 });
 export type HostEnv = z.output<typeof hostEnvSchema>;
 

@@ -34,6 +34,8 @@ export interface DevnetOptions {
   databaseUrl?: string;
   /** Extra environment for every host worker (e.g. DRAIN_GRACE_SECONDS). */
   hostEnv?: Record<string, string>;
+  /** Extra environment for one host worker, by host id (host-1 …); it wins over `hostEnv`. */
+  hostEnvs?: Record<string, Record<string, string>>;
   /** Receives every line the roles print, prefixed with the role's name. */
   log?: (line: string) => void;
 }
@@ -142,6 +144,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
           ...opts.hostEnv,
           // Different prices, so matching has something to choose by.
           PRICE_PER_CPU_SECOND: String(1_000_000_000_000n * BigInt(i + 1)),
+          ...opts.hostEnvs?.[hostId],
         },
         ready: /polling host\./,
       };

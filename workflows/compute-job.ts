@@ -26,7 +26,18 @@ export interface JobStatus {
   commission: string;
   refunded: string;
   /** Per replica: where it ran, how it stands, what it reported. */
-  replicas: { replica: number; hostId: string | null; state: string; resultDigest: string | null }[];
+  replicas: ReplicaStatus[];
+}
+
+export interface ReplicaStatus {
+  replica: number;
+  hostId: string | null;
+  state: 'QUEUED' | 'RUNNING' | 'DONE' | 'FAILED';
+  resultDigest: string | null;
+  /** What settlement assigned this replica's host before commission, in ZSC base units ('0' when it lost or failed). */
+  payout: string;
+  /** Stake this replica's host lost for a digest that lost the vote. */
+  slashed: string;
 }
 
 export const jobStatusQuery = defineQuery<JobStatus>('jobStatus');
@@ -97,7 +108,7 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
 
   /** Runs one replica: match, bond, execute; a host that fails or leaves loses it and it is re-matched. */
   async function runReplica(replica: number): Promise<ReplicaOutcome> {
-    const slot = { replica, hostId: null as string | null, resultDigest: null as string | null, state: 'QUEUED' };
+    const slot: ReplicaStatus = { replica, hostId: null, resultDigest: null, state: 'QUEUED', payout: '0', slashed: '0' };
     status.replicas.push(slot);
     let attempts = 0;
     let outcome: ReplicaOutcome = { error: 'no host fitted the job before the queue timeout' };
@@ -148,16 +159,21 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
   }
 
   await moveTo('SETTLING', null);
-  const ran = outcomes.filter((o): o is { host: HostCandidate; result: SlotResult } => 'result' in o);
+  const ran = outcomes
+    .map((o, i) => ({ ...o, slot: status.replicas[i] }))
+    .filter((o): o is { host: HostCandidate; result: SlotResult; slot: ReplicaStatus } => 'result' in o);
   const winners = verdict.kind === 'majority' ? ran.filter((o) => o.result.resultDigest === verdict.digest) : [];
   const cheaters = verdict.kind === 'majority' ? ran.filter((o) => o.result.resultDigest !== verdict.digest) : [];
-  const payouts = winners.map(({ host, result }) => ({
-    host: host.address,
-    amount: priceRun({ ...host, ...spec.resources, durationMs: result.durationMs, maxPrice: spec.maxPrice }),
-  }));
+  const payouts = winners.map(({ host, result, slot }) => {
+    slot.payout = priceRun({ ...host, ...spec.resources, durationMs: result.durationMs, maxPrice: spec.maxPrice });
+    return { host: host.address, amount: slot.payout };
+  });
   // A host whose digest lost the vote loses its bond to the treasury.
   const treasury = cheaters.length ? await chain.treasuryAddress() : '';
-  const slashes = cheaters.map(({ host }) => ({ host: host.address, recipient: treasury, amount: hostBondFor(spec.maxPrice) }));
+  const slashes = cheaters.map(({ host, slot }) => {
+    slot.slashed = hostBondFor(spec.maxPrice);
+    return { host: host.address, recipient: treasury, amount: slot.slashed };
+  });
   const settlement = await chain.settleJob(slashes.length ? { jobId, payouts, slashes } : { jobId, payouts });
   Object.assign(status, { paidToHosts: settlement.paidToHosts, commission: settlement.commission, refunded: settlement.refunded });
   const money = { paidToHosts: settlement.paidToHosts, commission: settlement.commission, refunded: settlement.refunded };

@@ -1,0 +1,151 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { Contract, Wallet } from 'ethers';
+import { connectHostRegistry } from '../contracts/bindings';
+import { createProvider } from '../contracts/provider';
+import { openDatabase, type Database } from '../db/client';
+import { escrowFor, type JobSpecInput } from '../domain/job-spec';
+import { splitCommission } from '../domain/money';
+import { JOB_IMAGE } from '../scripts/build-images';
+import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
+import { jobStatusQuery, type JobStatus } from '../workflows/compute-job';
+
+/**
+ * Redundant verification on the devnet with real cheaters: host-1 and host-2 run with the test fixture that forges
+ * their result digests. Which hosts a job lands on is steered by memory: host-1 shares 128 MiB, host-2 256 MiB, the
+ * honest host-3 … host-5 all they have; hosts are ranked cheapest first (host-1 is the cheapest).
+ */
+const ERC20 = ['function balanceOf(address) view returns (uint256)'];
+const MAX_PRICE = 10n ** 18n;
+
+describe('redundant verification with cheating hosts', () => {
+  let dir: string;
+  let devnet: Devnet;
+  let db: Database;
+  let temporal: Client;
+  const lines: string[] = [];
+  const treasury = new Wallet(DEVNET_KEYS.treasury).address;
+  const client = new Wallet(DEVNET_KEYS.client).address;
+  const address = new Map<string, string>();
+
+  const balanceOf = async (who: string) =>
+    (await new Contract(devnet.deployment.token, ERC20, createProvider(devnet.rpcUrl)).balanceOf(who)) as bigint;
+  const stakeOf = async (hostId: string) => {
+    const registry = connectHostRegistry(devnet.deployment.hostRegistry, createProvider(devnet.rpcUrl));
+    const [, staked, locked] = await registry.hostOf(address.get(hostId)!);
+    return { staked, locked };
+  };
+  /** Every balance a job can move, read from the chain. */
+  const snapshot = async () => {
+    const hosts = new Map<string, { balance: bigint; staked: bigint }>();
+    for (const id of devnet.hostIds) hosts.set(id, { balance: await balanceOf(address.get(id)!), staked: (await stakeOf(id)).staked });
+    return { treasury: await balanceOf(treasury), client: await balanceOf(client), hosts };
+  };
+  const runJob = async (memoryMiB: number) => {
+    const spec: JobSpecInput = {
+      image: JOB_IMAGE,
+      command: ['sh', '-c', 'echo verified > /out/v.txt; echo ok'],
+      resources: { cpu: 0.5, memoryMiB },
+      timeoutSeconds: 60,
+      replicas: 3,
+      maxPrice: MAX_PRICE.toString(),
+    };
+    const { job } = await devnet.api.jobs.submit.mutate({ spec });
+    const done = await waitForJob(devnet.api, job.id);
+    const status = await temporal.workflow.getHandle(`job-${job.id}`).query(jobStatusQuery);
+    return { done, status };
+  };
+  const hostsOf = (status: JobStatus, pick: (r: JobStatus['replicas'][number]) => boolean) =>
+    status.replicas.filter(pick).map((r) => r.hostId).sort();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'zansoc-verify-'));
+    devnet = await startDevnet({
+      dir, hosts: 5, headless: true, log: (line) => lines.push(line),
+      hostEnvs: {
+        'host-1': { ZANSOC_TEST_CHEAT: 'corrupt-digest', SHARE_MEMORY_MIB: '128' },
+        'host-2': { ZANSOC_TEST_CHEAT: 'corrupt-digest', SHARE_MEMORY_MIB: '256' },
+      },
+    });
+    db = openDatabase(devnet.databaseUrl);
+    for (const h of await db.host.findMany()) address.set(h.id, h.address);
+    temporal = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress }) });
+  }, 400_000);
+
+  afterAll(async () => {
+    await temporal?.connection.close();
+    await db?.$disconnect();
+    await devnet?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  afterEach(() => {
+    const state = expect.getState();
+    if (state.assertionCalls !== state.numPassingAsserts) console.log(lines.slice(-120).join('\n'));
+  });
+
+  it('pays three honest replicas exactly: 90% to each host for its work, 10% to the treasury, the rest refunded', async () => {
+    const before = await snapshot();
+    const { done, status } = await runJob(512);
+
+    expect(done.state).toBe('SUCCEEDED');
+    expect(hostsOf(status, (r) => r.state === 'DONE')).toEqual(['host-3', 'host-4', 'host-5']);
+    expect(new Set(status.replicas.map((r) => r.resultDigest)).size).toBe(1);
+    const after = await snapshot();
+    let gross = 0n;
+    for (const replica of status.replicas) {
+      const id = replica.hostId!;
+      expect(BigInt(replica.payout)).toBeGreaterThan(0n);
+      gross += BigInt(replica.payout);
+      expect(after.hosts.get(id)!.balance - before.hosts.get(id)!.balance).toBe(BigInt(splitCommission(replica.payout).host));
+      expect(after.hosts.get(id)!.staked).toBe(before.hosts.get(id)!.staked);
+    }
+    expect(after.client - before.client).toBe(-gross);
+    expect(BigInt(done.paidToHosts!) + BigInt(done.commission!)).toBe(gross);
+    expect(after.treasury - before.treasury).toBe(BigInt(done.commission!));
+    expect(BigInt(done.refunded!)).toBe(BigInt(escrowFor({ maxPrice: MAX_PRICE.toString(), replicas: 3 })) - gross);
+    for (const id of devnet.hostIds) expect((await stakeOf(id)).locked).toBe(0n);
+  });
+
+  it('catches one cheater among three: its bond goes to the treasury, the honest two are paid', async () => {
+    const before = await snapshot();
+    const { done, status } = await runJob(256);
+
+    expect(done.state).toBe('SUCCEEDED');
+    expect(hostsOf(status, () => true)).toEqual(['host-2', 'host-3', 'host-4']);
+    const cheat = status.replicas.find((r) => r.hostId === 'host-2')!;
+    expect(cheat).toMatchObject({ payout: '0', slashed: MAX_PRICE.toString() });
+    expect(done.resultDigest).not.toBe(cheat.resultDigest);
+    const after = await snapshot();
+    expect(before.hosts.get('host-2')!.staked - after.hosts.get('host-2')!.staked).toBe(MAX_PRICE);
+    expect(after.hosts.get('host-2')!.balance).toBe(before.hosts.get('host-2')!.balance);
+    for (const id of ['host-3', 'host-4']) {
+      const replica = status.replicas.find((r) => r.hostId === id)!;
+      expect(replica.resultDigest).toBe(done.resultDigest);
+      expect(after.hosts.get(id)!.balance - before.hosts.get(id)!.balance).toBe(BigInt(splitCommission(replica.payout).host));
+    }
+    expect(after.treasury - before.treasury).toBe(BigInt(done.commission!) + MAX_PRICE);
+  });
+
+  it('with two cheaters among three finds no majority, runs extra replicas on fresh hosts, and never pays a wrong digest', async () => {
+    const before = await snapshot();
+    const { done, status } = await runJob(64);
+
+    expect(done.state).toBe('SUCCEEDED');
+    // The three asked for land on the three cheapest (in whichever order their matches finish), the extras after.
+    expect(status.replicas.slice(0, 3).map((r) => r.hostId).sort()).toEqual(['host-1', 'host-2', 'host-3']);
+    expect(status.replicas.slice(3).map((r) => r.hostId)).toEqual(['host-4', 'host-5']);
+    expect(hostsOf(status, (r) => r.payout !== '0')).toEqual(['host-3', 'host-4', 'host-5']);
+    expect(hostsOf(status, (r) => r.slashed !== '0')).toEqual(['host-1', 'host-2']);
+    const after = await snapshot();
+    for (const id of ['host-1', 'host-2']) {
+      expect(after.hosts.get(id)!.balance).toBe(before.hosts.get(id)!.balance);
+      expect(before.hosts.get(id)!.staked - after.hosts.get(id)!.staked).toBe(MAX_PRICE);
+    }
+    expect(after.treasury - before.treasury).toBe(BigInt(done.commission!) + 2n * MAX_PRICE);
+    const gross = BigInt(done.paidToHosts!) + BigInt(done.commission!);
+    expect(before.client - after.client).toBe(gross);
+  });
+});
