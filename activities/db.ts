@@ -39,6 +39,11 @@ export function createDbActivities({ db }: { db: Database }) {
     },
 
     /** Hosts taking work (online, heard from lately) with their free slots: slots offered minus jobs running there now. */
+    /** A registered host's address by id, or null: who a challenge's stake is locked from. */
+    async findHost({ hostId }: { hostId: string }): Promise<{ id: string; address: string } | null> {
+      return db.host.findUnique({ where: { id: hostId }, select: { id: true, address: true } });
+    },
+
     async listOnlineHosts(): Promise<HostCandidate[]> {
       const since = new Date(Date.now() - HOST_OFFLINE_AFTER_MS);
       const [hosts, busy] = await Promise.all([

@@ -11,4 +11,6 @@ export enum ZansocErrorType {
   HostDraining = 'HostDraining',
   /** The host has no room for the slot right now (its ledger is full); retried. */
   HostBusy = 'HostBusy',
+  /** A challenge the workflow would not take: window closed, verifier unknown, or its stake could not be locked. */
+  ChallengeRefused = 'ChallengeRefused',
 }

@@ -36,6 +36,13 @@ export const jobSpecSchema = z
     timeoutSeconds: z.number().int().min(1).max(86_400).default(300),
     /** Redundancy: the job runs on this many distinct hosts and a strict majority of equal digests wins. */
     replicas: z.number().int().min(1).max(MAX_REPLICAS).default(1),
+    /** How long the job may wait for a fitting host before it fails and is refunded. */
+    queueTimeoutSeconds: z.number().int().min(1).max(86_400).default(600),
+    /**
+     * How long the result stays PROVISIONAL after it is known, so registered verifiers can challenge it; hosts are paid
+     * when it closes. 0 settles at once.
+     */
+    challengeWindowSeconds: z.number().int().min(0).max(7 * 86_400).default(0),
     /** The most the client pays per replica, in ZSC base units (18 decimals), as a decimal string. */
     maxPrice: tokenAmount.default('1000000000000000000'),
   })

@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { searchAttributeArgs } from '../domain/search-attributes';
 import { freePort } from './free-port';
 
 /** The Temporal CLI's path, building it once into the cache if needed (scripts/install-temporal). */
@@ -27,6 +28,7 @@ export async function startTemporalServer(opts: { port?: number; uiPort?: number
     'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn',
     // The version check calls out to the internet.
     '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
+    ...searchAttributeArgs(),
   ];
   let uiUrl: string | null = null;
   if (opts.headless) args.push('--headless');

@@ -1,4 +1,7 @@
-import { ActivityFailure, ApplicationFailure, defineQuery, patched, proxyActivities, setHandler, sleep, log } from '@temporalio/workflow';
+import {
+  ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, defineQuery, defineSignal, defineUpdate,
+  isCancellation, log, patched, proxyActivities, setHandler, sleep, TimeoutFailure, upsertSearchAttributes,
+} from '@temporalio/workflow';
 import type { OrchestratorActivities } from '../activities';
 import type { HostActivities } from '../activities/host';
 import { ZansocErrorType } from '../domain/errors';
@@ -7,6 +10,8 @@ import { escrowFor, extraReplicasFor, type JobSpec } from '../domain/job-spec';
 import type { JobState } from '../domain/job-state';
 import { explainWait, rankHosts, type HostCandidate } from '../domain/matching';
 import { hostBondFor, priceRun } from '../domain/money';
+import { HOST_IDS, JOB_STATE } from '../domain/search-attributes';
+import { disputeSlashes, lostSlotSlashes, type Slash } from '../domain/settlement';
 import { majorityVerdict } from '../domain/verification';
 
 export interface ComputeJobInput {
@@ -14,6 +19,29 @@ export interface ComputeJobInput {
   spec: JobSpec;
   /** Where hosts upload logs and output (the API's staging store). */
   stagingUrl: string;
+}
+
+export interface ReplicaStatus {
+  replica: number;
+  /** `replica` runs the job as asked; `arbiter` re-runs it on a fresh host to settle a challenge. */
+  role: 'replica' | 'arbiter';
+  hostId: string | null;
+  state: 'QUEUED' | 'RUNNING' | 'DONE' | 'FAILED' | 'CANCELLED';
+  resultDigest: string | null;
+  /** What settlement assigned this slot's host before commission, in ZSC base units ('0' when it lost or failed). */
+  payout: string;
+  /** Stake this slot's host lost (a digest that lost the vote, or a lost dispute). */
+  slashed: string;
+  /** Hosts that held this slot and vanished (stopped heartbeating) before it finished. */
+  lostBy: string[];
+}
+
+export interface ChallengeStatus {
+  verifierHostId: string;
+  /** BONDING while its stake is locked; PENDING until arbiters decide; then UPHELD, REJECTED or UNRESOLVED. */
+  state: 'BONDING' | 'PENDING' | 'UPHELD' | 'REJECTED' | 'UNRESOLVED';
+  stake: string;
+  at: string;
 }
 
 export interface JobStatus {
@@ -25,28 +53,44 @@ export interface JobStatus {
   paidToHosts: string;
   commission: string;
   refunded: string;
-  /** Per replica: where it ran, how it stands, what it reported. */
+  /** Stake taken from hosts and challengers at settlement. */
+  slashed: string;
+  /** Per slot: where it ran, how it stands, what it reported, what it earned or lost. */
   replicas: ReplicaStatus[];
+  /** When the challenge window closes (ISO), once the result is PROVISIONAL. */
+  challengeWindowEndsAt: string | null;
+  challenges: ChallengeStatus[];
+  /** Every step with its time, oldest first. */
+  timeline: { at: string; step: string }[];
 }
 
-export interface ReplicaStatus {
-  replica: number;
-  hostId: string | null;
-  state: 'QUEUED' | 'RUNNING' | 'DONE' | 'FAILED';
-  resultDigest: string | null;
-  /** What settlement assigned this replica's host before commission, in ZSC base units ('0' when it lost or failed). */
-  payout: string;
-  /** Stake this replica's host lost for a digest that lost the vote. */
-  slashed: string;
+export interface CancelRequest {
+  reason?: string;
+}
+
+export interface ChallengeRequest {
+  /** The registered host that challenges; its stake is locked on the job until the dispute is decided. */
+  verifierHostId: string;
+}
+
+export interface ChallengeAccepted {
+  verifierHostId: string;
+  stake: string;
+  challengeWindowEndsAt: string;
 }
 
 export const jobStatusQuery = defineQuery<JobStatus>('jobStatus');
+/** Stops the job at any step: running containers are stopped, hosts are paid for the work done, the rest refunded. */
+export const cancelSignal = defineSignal<[CancelRequest]>('cancel');
+/** A registered verifier disputes the PROVISIONAL result, putting stake behind it. */
+export const challengeUpdate = defineUpdate<ChallengeAccepted, [ChallengeRequest]>('challenge');
 
-/** How long a job waits for a fitting host before it fails and is refunded. */
-const QUEUE_TIMEOUT_MS = 10 * 60_000;
 const MATCH_POLL = '2 seconds';
 /** Hosts a slot may be tried on before the job fails (a host that vanishes loses the slot). */
 const MAX_SLOT_ATTEMPTS = 3;
+/** Fresh hosts that re-run a challenged job; one more when they disagree. */
+const ARBITERS = 2;
+const MAX_ARBITERS = 3;
 /** The client can take its escrow back on chain this long after the job would have ended, even with no orchestrator. */
 const ESCROW_DEADLINE_SLACK_S = 24 * 3600;
 
@@ -63,9 +107,12 @@ const chain = proxyActivities<OrchestratorActivities>({
 function onHost(hostId: string, spec: JobSpec) {
   return proxyActivities<HostActivities>({
     taskQueue: hostTaskQueue(hostId),
-    scheduleToStartTimeout: '1 minute',
+    // A matched host has a free slot: one that does not start the slot soon is gone.
+    scheduleToStartTimeout: '20 seconds',
     startToCloseTimeout: `${spec.timeoutSeconds + 120} seconds`,
     heartbeatTimeout: '10 seconds',
+    // A cancelled job waits for the host to stop and remove the container before it settles.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
       maximumAttempts: 2,
       nonRetryableErrorTypes: [ZansocErrorType.ImageNotFound, ZansocErrorType.OutputTooLarge, ZansocErrorType.CapabilityMismatch, ZansocErrorType.HostDraining],
@@ -73,27 +120,99 @@ function onHost(hostId: string, spec: JobSpec) {
   });
 }
 
-/** One replica's end: the host that ran it and its result, or why no host could. */
-type ReplicaOutcome = { host: HostCandidate; result: SlotResult } | { error: string };
+/** One slot as the workflow tracks it: the status clients see plus what settlement needs. */
+interface Slot {
+  status: ReplicaStatus;
+  host: HostCandidate | null;
+  result: SlotResult | null;
+  error: string | null;
+  /** Workflow time the current host started, while it runs. */
+  runningSinceMs: number | null;
+  /** Hosts that vanished while holding this slot. */
+  lost: HostCandidate[];
+}
 
 export async function computeJob({ jobId, spec: submitted, stagingUrl }: ComputeJobInput): Promise<JobStatus> {
-  // Jobs started before specs had `replicas` ran one replica.
-  const spec: JobSpec = { ...submitted, replicas: submitted.replicas ?? 1 };
+  // Specs from before a field existed get its default.
+  const spec: JobSpec = {
+    ...submitted,
+    replicas: submitted.replicas ?? 1,
+    queueTimeoutSeconds: submitted.queueTimeoutSeconds ?? 600,
+    challengeWindowSeconds: submitted.challengeWindowSeconds ?? 0,
+  };
   const status: JobStatus = {
     state: 'QUEUED', reason: null, hostId: null, result: null, escrowed: '0', paidToHosts: '0', commission: '0', refunded: '0',
-    replicas: [],
+    slashed: '0', replicas: [], challengeWindowEndsAt: null, challenges: [], timeline: [],
   };
+  const slots: Slot[] = [];
+  // Every host that has held a slot of this job, or challenged it: slots always run on distinct, uninvolved hosts.
+  const used: string[] = [];
+  const searchable = patched('search-attributes');
   setHandler(jobStatusQuery, () => status);
 
+  const note = (step: string) => status.timeline.push({ at: new Date().toISOString(), step });
   async function moveTo(state: JobState, reason: string | null, extra: Partial<Parameters<OrchestratorActivities['recordJob']>[0]> = {}) {
+    if (state !== status.state) note(`${state}${reason ? `: ${reason}` : ''}`);
     status.state = state;
     status.reason = reason;
+    if (searchable) upsertSearchAttributes([{ key: JOB_STATE, value: state }]);
     await readModel.recordJob({ jobId, state, stateReason: reason, ...extra });
   }
 
+  // Cancel: everything from matching to the end of the challenge window runs in this scope.
+  const work = new CancellationScope();
+  let cancelReason: string | null = null;
+  setHandler(cancelSignal, ({ reason }: CancelRequest = {}) => {
+    if (cancelReason !== null || status.state === 'SETTLING' || ['SUCCEEDED', 'FAILED', 'REJECTED', 'CANCELLED'].includes(status.state)) return;
+    cancelReason = reason?.trim() ? reason.trim().slice(0, 500) : 'cancelled by the client';
+    note(`cancel requested: ${cancelReason}`);
+    work.cancel();
+  });
+
+  // Challenges: accepted while the result is PROVISIONAL, decided once the window closes.
+  let windowEndsAtMs: number | null = null;
+  let windowClosed = false;
+  let bonding = 0;
+  const refuseChallenge = ({ verifierHostId }: ChallengeRequest) => {
+    if (typeof verifierHostId !== 'string' || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(verifierHostId)) {
+      throw new Error('verifierHostId: must be a host id (lowercase letters, digits and dashes)');
+    }
+    if (status.state !== 'PROVISIONAL' || windowEndsAtMs === null) {
+      throw new Error(`job ${jobId} is ${status.state}: only a PROVISIONAL result can be challenged`);
+    }
+    if (windowClosed || Date.now() >= windowEndsAtMs) throw new Error(`the challenge window closed at ${status.challengeWindowEndsAt}`);
+    if (status.challenges.some((c) => c.verifierHostId === verifierHostId)) throw new Error(`verifier ${verifierHostId} already challenged this job`);
+    if (used.includes(verifierHostId)) throw new Error(`host ${verifierHostId} ran this job and cannot challenge it`);
+  };
+  const challengers = new Map<string, string>(); // verifier host id → address
+  setHandler(challengeUpdate, async (request: ChallengeRequest): Promise<ChallengeAccepted> => {
+    refuseChallenge(request);
+    const { verifierHostId } = request;
+    const stake = hostBondFor(spec.maxPrice);
+    const challenge: ChallengeStatus = { verifierHostId, state: 'BONDING', stake, at: new Date().toISOString() };
+    status.challenges.push(challenge);
+    used.push(verifierHostId);
+    bonding++;
+    try {
+      const verifier = await readModel.findHost({ hostId: verifierHostId });
+      if (!verifier) throw new Error(`verifierHostId: no registered host ${verifierHostId}`);
+      await chain.bondHostStake({ jobId, host: verifier.address, amount: stake });
+      challengers.set(verifierHostId, verifier.address);
+      challenge.state = 'PENDING';
+      note(`challenged by ${verifierHostId} (stake ${stake})`);
+      return { verifierHostId, stake, challengeWindowEndsAt: status.challengeWindowEndsAt! };
+    } catch (err) {
+      status.challenges.splice(status.challenges.indexOf(challenge), 1);
+      used.splice(used.indexOf(verifierHostId), 1);
+      throw ApplicationFailure.create({ type: ZansocErrorType.ChallengeRefused, nonRetryable: true, message: `challenge refused: ${failureMessage(err)}` });
+    } finally {
+      bonding--;
+    }
+  }, { validator: refuseChallenge });
+
   await moveTo('QUEUED', 'locking escrow');
   const escrow = escrowFor(spec);
-  const deadlineSeconds = Math.floor(Date.now() / 1000) + spec.timeoutSeconds + QUEUE_TIMEOUT_MS / 1000 + ESCROW_DEADLINE_SLACK_S;
+  const deadlineSeconds = Math.floor(Date.now() / 1000) + spec.timeoutSeconds + spec.queueTimeoutSeconds + ESCROW_DEADLINE_SLACK_S;
   try {
     await chain.lockEscrow({ jobId, amount: escrow, deadlineSeconds });
   } catch (err) {
@@ -102,18 +221,21 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
     return status;
   }
   status.escrowed = escrow;
+  note(`escrow locked: ${escrow}`);
 
-  // Every host that has held a replica of this job: replicas always run on distinct hosts.
-  const used: string[] = [];
-
-  /** Runs one replica: match, bond, execute; a host that fails or leaves loses it and it is re-matched. */
-  async function runReplica(replica: number): Promise<ReplicaOutcome> {
-    const slot: ReplicaStatus = { replica, hostId: null, resultDigest: null, state: 'QUEUED', payout: '0', slashed: '0' };
-    status.replicas.push(slot);
+  /** Runs one slot: match, bond, execute; a host that fails or leaves loses it and it is re-matched. */
+  async function runSlot(role: ReplicaStatus['role']): Promise<Slot> {
+    const replica = slots.length;
+    const slot: Slot = {
+      status: { replica, role, hostId: null, resultDigest: null, state: 'QUEUED', payout: '0', slashed: '0', lostBy: [] },
+      host: null, result: null, error: 'no host fitted the job before the queue timeout', runningSinceMs: null, lost: [],
+    };
+    slots.push(slot);
+    status.replicas.push(slot.status);
     let attempts = 0;
-    let outcome: ReplicaOutcome = { error: 'no host fitted the job before the queue timeout' };
     while (attempts < MAX_SLOT_ATTEMPTS) {
-      const host = await waitForHost(spec, used, (reason) => moveTo('QUEUED', reason));
+      // Waiting for a later slot's host does not take a running or provisional job back to QUEUED.
+      const host = await waitForHost(spec, used, (reason) => moveTo(status.state === 'RUNNING' || status.state === 'PROVISIONAL' ? status.state : 'QUEUED', reason));
       if (!host) break;
       attempts++;
       // A host puts stake behind the slot before it runs; the bond comes back at settlement unless it is slashed.
@@ -121,92 +243,243 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
         try {
           await chain.bondHostStake({ jobId, host: host.address, amount: hostBondFor(spec.maxPrice) });
         } catch (err) {
-          outcome = { error: `host ${host.id} could not bond stake: ${failureMessage(err)}` };
+          if (isCancellation(err)) throw err;
+          slot.error = `host ${host.id} could not bond stake: ${failureMessage(err)}`;
           log.warn('host could not bond, re-matching', { jobId, hostId: host.id, error: failureMessage(err) });
           continue;
         }
       }
-      Object.assign(slot, { hostId: host.id, state: 'RUNNING' });
+      slot.host = host;
+      slot.runningSinceMs = Date.now();
+      Object.assign(slot.status, { hostId: host.id, state: 'RUNNING' });
+      note(`${role} ${replica} running on ${host.id}`);
+      if (searchable) upsertSearchAttributes([{ key: HOST_IDS, value: [...new Set(slots.flatMap((s) => (s.host ? [s.host.id] : [])))] }]);
       // The job's host, as the read model shows it, is the first replica's.
       if (replica === 0 || status.hostId === null) status.hostId = host.id;
-      await moveTo('RUNNING', null, { hostId: status.hostId, startedAt: new Date().toISOString() });
+      if (role === 'replica') await moveTo('RUNNING', null, { hostId: status.hostId, startedAt: new Date().toISOString() });
       const execution: SlotExecution = {
         // The first replica keeps the name single-replica jobs always had.
-        executionId: replica === 0 ? `job-${jobId}/slot-0/attempt-${attempts}` : `job-${jobId}/replica-${replica}/attempt-${attempts}`,
+        executionId: replica === 0 ? `job-${jobId}/slot-0/attempt-${attempts}`
+          : role === 'arbiter' ? `job-${jobId}/arbiter-${replica}/attempt-${attempts}` : `job-${jobId}/replica-${replica}/attempt-${attempts}`,
         jobId, image: spec.image, command: spec.command, env: spec.env, resources: spec.resources,
         timeoutSeconds: spec.timeoutSeconds, stagingUrl,
       };
       try {
         const result = await onHost(host.id, spec).executeSlot(execution);
-        Object.assign(slot, { resultDigest: result.resultDigest, state: 'DONE' });
-        return { host, result };
+        slot.result = result;
+        slot.error = null;
+        slot.runningSinceMs = null;
+        Object.assign(slot.status, { resultDigest: result.resultDigest, state: 'DONE' });
+        note(`${role} ${replica} done on ${host.id}: digest ${result.resultDigest.slice(0, 12)}`);
+        return slot;
       } catch (err) {
-        outcome = { error: `host ${host.id}: ${failureMessage(err)}` };
+        if (isCancellation(err)) throw err;
+        slot.error = `host ${host.id}: ${failureMessage(err)}`;
+        slot.runningSinceMs = null;
         if (isJobFault(err)) break;
+        // A host that went silent (no heartbeat, never picked the slot up) loses part of its bond; one that said
+        // it was leaving (HostDraining) or failed openly just loses the slot.
+        if (isHostLost(err)) {
+          slot.lost.push(host);
+          slot.status.lostBy.push(host.id);
+        }
+        slot.host = null;
+        note(`${role} ${replica} lost by ${host.id}: ${failureMessage(err)}`);
         log.warn('slot lost, re-matching', { jobId, hostId: host.id, error: failureMessage(err) });
       }
     }
-    slot.state = 'FAILED';
-    return outcome;
+    slot.status.state = 'FAILED';
+    return slot;
   }
 
-  const outcomes = await Promise.all(Array.from({ length: spec.replicas }, (_, i) => runReplica(i)));
-  let verdict = judge(outcomes);
-  // No strict majority: one more replica on a fresh host at a time, up to the cap the escrow covers.
-  while (verdict.kind === 'no-majority' && outcomes.length < spec.replicas + extraReplicasFor(spec.replicas)) {
-    outcomes.push(await runReplica(outcomes.length));
-    verdict = judge(outcomes);
+  const replicas = (): Slot[] => slots.filter((s) => s.status.role === 'replica');
+  let verdict = judge(replicas());
+  let dispute: { upheld: boolean | null; arbiters: Slot[] } | null = null;
+  try {
+    // A cancel that came while the escrow was being locked skips the work altogether.
+    if (cancelReason === null) await work.run(async () => {
+      await Promise.all(Array.from({ length: spec.replicas }, () => runSlot('replica')));
+      verdict = judge(replicas());
+      // No strict majority: one more replica on a fresh host at a time, up to the cap the escrow covers.
+      while (verdict.kind === 'no-majority' && replicas().length < spec.replicas + extraReplicasFor(spec.replicas)) {
+        await runSlot('replica');
+        verdict = judge(replicas());
+      }
+      if (verdict.kind !== 'majority' || spec.challengeWindowSeconds === 0) return;
+
+      // The result is PROVISIONAL while verifiers may challenge it.
+      const provisional = winnersOf(replicas(), verdict.digest)[0];
+      windowEndsAtMs = Date.now() + spec.challengeWindowSeconds * 1000;
+      status.challengeWindowEndsAt = new Date(windowEndsAtMs).toISOString();
+      status.result = provisional.result;
+      status.hostId = provisional.host!.id;
+      await moveTo('PROVISIONAL', `open to challenge until ${status.challengeWindowEndsAt}`, resultFields(provisional));
+      await sleep(windowEndsAtMs - Date.now());
+    });
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Slots cut short by the cancel stop here; their hosts are paid for the time they ran.
+    for (const slot of slots) if (slot.status.state === 'RUNNING' || slot.status.state === 'QUEUED') slot.status.state = 'CANCELLED';
+  }
+  windowClosed = true;
+
+  // Challenges are decided by fresh arbiters, unless the client cancelled (it took the result as it is).
+  if (status.state === 'PROVISIONAL' && verdict.kind === 'majority') {
+    await condition(() => bonding === 0);
+    const pending = status.challenges.filter((c) => c.state === 'PENDING');
+    if (pending.length > 0) {
+      await moveTo('PROVISIONAL', `challenged by ${pending.map((c) => c.verifierHostId).join(', ')}: re-running on fresh arbiter hosts`);
+      const arbiters: Slot[] = [];
+      let arbitration = judge(arbiters);
+      await Promise.all(Array.from({ length: ARBITERS }, async () => arbiters.push(await runSlot('arbiter'))));
+      arbitration = judge(arbiters);
+      while (arbitration.kind === 'no-majority' && arbiters.length < MAX_ARBITERS) {
+        arbiters.push(await runSlot('arbiter'));
+        arbitration = judge(arbiters);
+      }
+      arbiters.sort((x, y) => x.status.replica - y.status.replica);
+      const upheld = arbitration.kind === 'majority' ? arbitration.digest !== verdict.digest : null;
+      dispute = { upheld, arbiters };
+      for (const c of pending) c.state = upheld === null ? 'UNRESOLVED' : upheld ? 'UPHELD' : 'REJECTED';
+      note(`challenge ${upheld === null ? 'unresolved: the arbiters did not agree' : upheld ? 'upheld' : 'rejected'}`);
+    }
   }
 
+  const cancelledWork = cancelReason !== null && status.state !== 'PROVISIONAL';
   await moveTo('SETTLING', null);
-  const ran = outcomes
-    .map((o, i) => ({ ...o, slot: status.replicas[i] }))
-    .filter((o): o is { host: HostCandidate; result: SlotResult; slot: ReplicaStatus } => 'result' in o);
-  const winners = verdict.kind === 'majority' ? ran.filter((o) => o.result.resultDigest === verdict.digest) : [];
-  const cheaters = verdict.kind === 'majority' ? ran.filter((o) => o.result.resultDigest !== verdict.digest) : [];
-  const payouts = winners.map(({ host, result, slot }) => {
-    slot.payout = priceRun({ ...host, ...spec.resources, durationMs: result.durationMs, maxPrice: spec.maxPrice });
-    return { host: host.address, amount: slot.payout };
-  });
-  // A host whose digest lost the vote loses its bond to the treasury.
-  const treasury = cheaters.length ? await chain.treasuryAddress() : '';
-  const slashes = cheaters.map(({ host, slot }) => {
-    slot.slashed = hostBondFor(spec.maxPrice);
-    return { host: host.address, recipient: treasury, amount: slot.slashed };
-  });
+  // Slashes name the treasury by this placeholder; its address is read only when a settlement slashes.
+  const treasury = 'treasury';
+  const bond = hostBondFor(spec.maxPrice);
+  const payouts: { host: string; amount: string }[] = [];
+  const slashes: Slash[] = [];
+  const pay = (slot: Slot, durationMs: number) => {
+    slot.status.payout = priceRun({ ...slot.host!, ...spec.resources, durationMs, maxPrice: spec.maxPrice });
+    if (slot.status.payout !== '0') payouts.push({ host: slot.host!.address, amount: slot.status.payout });
+  };
+  const slash = (slot: Slot, taken: Slash[]) => {
+    slot.status.slashed = (BigInt(slot.status.slashed) + taken.reduce((s, t) => s + BigInt(t.amount), 0n)).toString();
+    slashes.push(...taken);
+  };
+  let outcome: Slot | null = null; // the slot whose result the job ends with
+
+  if (cancelledWork) {
+    // Work done is paid: finished slots for their run, slots cut short for the time they ran.
+    const now = Date.now();
+    for (const slot of slots) {
+      if (slot.result && slot.host) pay(slot, slot.result.durationMs);
+      else if (slot.host && slot.runningSinceMs !== null) pay(slot, now - slot.runningSinceMs);
+    }
+  } else if (verdict.kind === 'majority') {
+    const digest = verdict.digest;
+    const ran = replicas().filter((s) => s.result);
+    const winners = winnersOf(ran, digest);
+    const cheaters = ran.filter((s) => s.result!.resultDigest !== digest);
+    // A host whose digest lost the vote loses its bond to the treasury.
+    for (const slot of cheaters) slash(slot, [{ host: slot.host!.address, recipient: treasury, amount: bond }]);
+    if (dispute && dispute.upheld !== null) {
+      const arbitersRan = dispute.arbiters.filter((s) => s.result);
+      const decided = judge(dispute.arbiters);
+      const arbiterDigest = decided.kind === 'majority' ? decided.digest : digest;
+      // Arbiters in their own minority are cheaters too.
+      for (const slot of arbitersRan.filter((s) => s.result!.resultDigest !== arbiterDigest)) {
+        slash(slot, [{ host: slot.host!.address, recipient: treasury, amount: bond }]);
+      }
+      const honestArbiters = arbitersRan.filter((s) => s.result!.resultDigest === arbiterDigest);
+      const arbiterPrices = honestArbiters.map((s) => ({
+        host: s.host!.address,
+        price: priceRun({ ...s.host!, ...spec.resources, durationMs: s.result!.durationMs, maxPrice: spec.maxPrice }),
+      }));
+      honestArbiters.forEach((s, i) => (s.status.payout = arbiterPrices[i].price));
+      const challengerAddresses = [...challengers.values()];
+      if (dispute.upheld) {
+        // The provisional winners cheated: their bonds pay the arbiters, the challengers and the treasury; no pay.
+        const taken = disputeSlashes({
+          losers: winners.map((s) => ({ host: s.host!.address, bond })), arbiters: arbiterPrices, winners: challengerAddresses, treasury,
+        });
+        for (const slot of winners) slash(slot, taken.filter((t) => t.host === slot.host!.address));
+        outcome = honestArbiters[0];
+      } else {
+        // A frivolous challenge: the challengers' stakes pay the arbiters, the accused hosts and the treasury.
+        slashes.push(...disputeSlashes({
+          losers: challengerAddresses.map((address) => ({ host: address, bond })), arbiters: arbiterPrices,
+          winners: winners.map((s) => s.host!.address), treasury,
+        }));
+        for (const slot of winners) pay(slot, slot.result!.durationMs);
+        outcome = winners[0];
+      }
+    } else {
+      for (const slot of winners) pay(slot, slot.result!.durationMs);
+      outcome = winners[0];
+      // Arbiters that could not agree are paid from what the escrow has left; the challengers get their stake back.
+      let left = BigInt(escrow) - payouts.reduce((sum, p) => sum + BigInt(p.amount), 0n);
+      for (const slot of dispute?.arbiters.filter((s) => s.result) ?? []) {
+        const price = BigInt(priceRun({ ...slot.host!, ...spec.resources, durationMs: slot.result!.durationMs, maxPrice: spec.maxPrice }));
+        const paid = price < left ? price : left;
+        left -= paid;
+        slot.status.payout = paid.toString();
+        if (paid > 0n) payouts.push({ host: slot.host!.address, amount: slot.status.payout });
+      }
+    }
+  }
+  // Hosts that vanished mid-slot lose part of their bond, half of it to whoever finished the slot.
+  for (const slot of slots) {
+    for (const lost of slot.lost) {
+      slashes.push(...lostSlotSlashes({ host: lost.address, bond }, slot.result && slot.host ? slot.host.address : null, treasury));
+    }
+  }
+
+  if (slashes.length) {
+    const address = await chain.treasuryAddress();
+    for (const s of slashes) if (s.recipient === treasury) s.recipient = address;
+  }
   const settlement = await chain.settleJob(slashes.length ? { jobId, payouts, slashes } : { jobId, payouts });
-  Object.assign(status, { paidToHosts: settlement.paidToHosts, commission: settlement.commission, refunded: settlement.refunded });
   const money = { paidToHosts: settlement.paidToHosts, commission: settlement.commission, refunded: settlement.refunded };
+  Object.assign(status, money, { slashed: slashes.reduce((s, t) => s + BigInt(t.amount), 0n).toString() });
+  note(`settled: ${settlement.paidToHosts} to hosts, ${settlement.commission} commission, ${settlement.refunded} refunded, ${status.slashed} slashed`);
   const finishedAt = new Date().toISOString();
 
-  if (winners.length === 0) {
-    const only = outcomes.length === 1 && 'error' in outcomes[0] ? outcomes[0].error : null;
-    await moveTo('FAILED', only ?? `no strict majority among ${outcomes.length} replicas: ${describeVotes(outcomes)}`, { ...money, finishedAt });
+  if (cancelledWork) {
+    await moveTo('CANCELLED', cancelReason, { ...money, finishedAt });
     return status;
   }
-  const [{ host, result }] = winners;
+  if (!outcome) {
+    const all = replicas();
+    const only = all.length === 1 ? all[0].error : null;
+    await moveTo('FAILED', only ?? `no strict majority among ${all.length} replicas: ${describeVotes(all)}`, { ...money, finishedAt });
+    return status;
+  }
+  const result = outcome.result!;
   status.result = result;
-  status.hostId = host.id;
+  status.hostId = outcome.host!.id;
   const reason = result.timedOut ? `killed after the ${spec.timeoutSeconds}s timeout`
     : result.oomKilled ? `killed: out of memory (limit ${spec.resources.memoryMiB} MiB)`
     : result.exitCode !== 0 ? `exited with code ${result.exitCode}` : null;
-  await moveTo(reason ? 'FAILED' : 'SUCCEEDED', reason, {
-    ...money, finishedAt, hostId: host.id, exitCode: result.exitCode, timedOut: result.timedOut,
-    resultDigest: result.resultDigest, outputSha256: result.outputSha256, logsSha256: result.logsSha256,
-  });
+  await moveTo(reason ? 'FAILED' : 'SUCCEEDED', reason, { ...money, finishedAt, ...resultFields(outcome) });
   return status;
 }
 
-/** The vote over every replica asked for: one that never ran counts as a vote for nothing. */
-function judge(outcomes: ReplicaOutcome[]) {
-  return majorityVerdict(outcomes.map((o, i) => ({
-    hostId: 'host' in o ? o.host.id : `replica-${i}`,
-    resultDigest: 'result' in o ? o.result.resultDigest : `none:${i}`,
+function resultFields(slot: Slot) {
+  const result = slot.result!;
+  return {
+    hostId: slot.host!.id, exitCode: result.exitCode, timedOut: result.timedOut,
+    resultDigest: result.resultDigest, outputSha256: result.outputSha256, logsSha256: result.logsSha256,
+  };
+}
+
+function winnersOf(slots: Slot[], digest: string): Slot[] {
+  return slots.filter((s) => s.result?.resultDigest === digest);
+}
+
+/** The vote over every slot asked for: one that never ran counts as a vote for nothing. */
+function judge(slots: Slot[]) {
+  return majorityVerdict(slots.map((s, i) => ({
+    hostId: s.host?.id ?? `slot-${i}`,
+    resultDigest: s.result?.resultDigest ?? `none:${i}`,
   })));
 }
 
-function describeVotes(outcomes: ReplicaOutcome[]): string {
-  return outcomes.map((o) => ('result' in o ? `${o.host.id}=${o.result.resultDigest.slice(0, 12)}` : o.error)).join(', ');
+function describeVotes(slots: Slot[]): string {
+  return slots.map((s) => (s.result && s.host ? `${s.host.id}=${s.result.resultDigest.slice(0, 12)}` : s.error)).join(', ');
 }
 
 /**
@@ -214,13 +487,13 @@ function describeVotes(outcomes: ReplicaOutcome[]): string {
  * client why it waits; the host found is added to `exclude`.
  */
 async function waitForHost(spec: JobSpec, exclude: string[], tellWaiting: (reason: string) => Promise<void>): Promise<HostCandidate | null> {
-  const giveUpAt = Date.now() + QUEUE_TIMEOUT_MS;
+  const giveUpAt = Date.now() + spec.queueTimeoutSeconds * 1000;
   let lastReason = '';
   for (;;) {
     const hosts = await readModel.listOnlineHosts();
     const [best] = rankHosts(hosts, spec.resources, exclude);
     if (best) {
-      // Claimed before anything else runs: replicas matching at the same time must not pick the same host.
+      // Claimed before anything else runs: slots matching at the same time must not pick the same host.
       exclude.push(best.id);
       return best;
     }
@@ -236,6 +509,12 @@ async function waitForHost(spec: JobSpec, exclude: string[], tellWaiting: (reaso
 function isJobFault(err: unknown): boolean {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   return cause instanceof ApplicationFailure && (cause.type === ZansocErrorType.ImageNotFound || cause.type === ZansocErrorType.OutputTooLarge);
+}
+
+/** The host went silent: it stopped heartbeating, or never picked the slot up. */
+function isHostLost(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof TimeoutFailure;
 }
 
 function failureMessage(err: unknown): string {

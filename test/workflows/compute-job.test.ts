@@ -2,6 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Context } from '@temporalio/activity';
+import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { OrchestratorActivities } from '../../activities';
@@ -11,8 +13,9 @@ import { ZansocErrorType } from '../../domain/errors';
 import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE, type SlotExecution, type SlotResult } from '../../domain/execution';
 import { jobSpecSchema } from '../../domain/job-spec';
 import type { HostCandidate } from '../../domain/matching';
+import { JOB_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
 import { resolveTemporalCli } from '../../scripts/temporal-server';
-import { computeJob, type ComputeJobInput } from '../../workflows';
+import { cancelSignal, challengeUpdate, computeJob, jobStatusQuery, type ComputeJobInput, type JobStatus } from '../../workflows';
 
 /**
  * The workflow's decisions, on a real Temporal server, with its activities replaced by typed stand-ins: escrow
@@ -21,6 +24,13 @@ import { computeJob, type ComputeJobInput } from '../../workflows';
  */
 const TREASURY = '0x00000000000000000000000000000000000000aa';
 const HISTORY_FILE = join(__dirname, '../histories/compute-job-rematch.json');
+const HISTORIES = join(__dirname, '../histories');
+
+/** Keeps a run's history for the replay tests: written when missing or when RECORD_HISTORIES=1. */
+async function keepHistory(name: string, handle: WorkflowHandle<typeof computeJob>) {
+  const file = join(HISTORIES, `${name}.json`);
+  if (process.env.RECORD_HISTORIES === '1' || !existsSync(file)) writeFileSync(file, historyToJSON(await handle.fetchHistory()));
+}
 
 const host = (id: string, price = '1000'): HostCandidate => ({
   id, address: `0x${id.replace(/\D/g, '').padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0,
@@ -42,19 +52,26 @@ describe('computeJob workflow', () => {
 
   beforeAll(async () => {
     Runtime.install({ logger: new DefaultLogger('WARN') });
-    env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: resolveTemporalCli() } } });
+    env = await TestWorkflowEnvironment.createLocal({
+      server: { executable: { type: 'existing-path', path: resolveTemporalCli() }, searchAttributes: JOB_SEARCH_ATTRIBUTES },
+    });
   }, 120_000);
   afterAll(async () => {
     await env?.teardown();
   });
 
-  /** Runs one job with the given stand-ins and returns its status and every read-model write. */
-  async function runJob(fakes: Fakes, spec = jobSpecSchema.parse({ image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 1 } })) {
+  /** Runs one job with the given stand-ins; `during` acts on the running workflow (signals, updates) before its end. */
+  async function runJob(
+    fakes: Fakes,
+    spec = jobSpecSchema.parse({ image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 1 } }),
+    during?: (handle: WorkflowHandle<typeof computeJob>) => Promise<void>,
+  ) {
     const jobId = `wf-test-${++run}-${Date.now()}`;
     const updates: JobUpdate[] = [];
     const orchestrator: OrchestratorActivities = {
       recordJob: async (u) => void updates.push(u),
       listOnlineHosts: async () => [host('h1'), host('h2', '2000')],
+      findHost: async ({ hostId }) => ({ id: hostId, address: host(hostId).address }),
       lockEscrow: async () => ({ txHash: '0x1', alreadyLocked: false }),
       settleJob: async ({ payouts }) => ({
         txHash: '0x2', alreadySettled: false, paidToHosts: payouts.reduce((s, p) => s + BigInt(p.amount), 0n).toString(), commission: '0', refunded: '0',
@@ -81,7 +98,10 @@ describe('computeJob workflow', () => {
     ];
     const input: ComputeJobInput = { jobId, spec, stagingUrl: 'http://staging.invalid' };
     const handle = await env.client.workflow.start(computeJob, { taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowId: `job-${jobId}`, args: [input] });
-    const status = await runUntil(workers, handle.result());
+    const status = await runUntil(workers, (async () => {
+      await during?.(handle);
+      return handle.result();
+    })());
     return { status, updates, handle };
   }
 
@@ -182,6 +202,115 @@ describe('computeJob workflow', () => {
     });
   });
 
+  /** Resolves when the job's status satisfies `ready` (polled through the query). */
+  async function until(handle: WorkflowHandle<typeof computeJob>, ready: (s: JobStatus) => boolean): Promise<JobStatus> {
+    for (;;) {
+      const status = await handle.query(jobStatusQuery);
+      if (ready(status)) return status;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  type Settle = Parameters<OrchestratorActivities['settleJob']>[0];
+  const settled = { txHash: '0x2', alreadySettled: false, paidToHosts: '0', commission: '0', refunded: '0' };
+
+  it('cancels a running job: the host stops its slot, is paid for the time it ran, the rest is refunded', async () => {
+    let stopped = false;
+    const forever = async (): Promise<SlotResult> => {
+      const ctx = Context.current();
+      try {
+        for (;;) {
+          ctx.heartbeat();
+          await ctx.sleep(100);
+        }
+      } finally {
+        stopped = true;
+      }
+    };
+    const settleJob = jest.fn(async (_: Settle) => settled);
+    const { status, updates, handle: job } = await runJob({ orchestrator: { settleJob }, hosts: { h1: forever } }, undefined, async (handle) => {
+      await until(handle, (s) => s.replicas[0]?.state === 'RUNNING');
+      await new Promise((r) => setTimeout(r, 1500));
+      await handle.signal(cancelSignal, { reason: 'changed my mind' });
+    });
+    expect(status).toMatchObject({ state: 'CANCELLED', reason: 'changed my mind' });
+    expect(status.replicas[0].state).toBe('CANCELLED');
+    expect(stopped).toBe(true);
+    const [{ payouts }] = settleJob.mock.calls[0];
+    expect(payouts).toHaveLength(1);
+    expect(payouts[0].host).toBe(host('h1').address);
+    // 1 cpu at 1000 per cpu-second for at least the 1.5 s it ran.
+    expect(Number(payouts[0].amount)).toBeGreaterThanOrEqual(1500);
+    expect(updates.at(-1)).toMatchObject({ state: 'CANCELLED', stateReason: 'changed my mind' });
+    expect(status.timeline.map((t) => t.step)).toContain('cancel requested: changed my mind');
+    await keepHistory('compute-job-cancel', job);
+  });
+
+  describe('challenges', () => {
+    const windowed = jobSpecSchema.parse({ image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 1 }, challengeWindowSeconds: 3 });
+    const digestOf = (d: string) => async (): Promise<SlotResult> => ({ ...okResult, resultDigest: d.repeat(64) });
+    const three = async () => [host('h1'), host('h2', '2000'), host('h3', '3000')];
+
+    it('upholds a challenge the arbiters agree with: the cheat is slashed to pay arbiters and challenger, not paid', async () => {
+      const settleJob = jest.fn(async (_: Settle) => settled);
+      const refusals: string[] = [];
+      const { status, handle: job } = await runJob({
+        orchestrator: { settleJob, listOnlineHosts: three },
+        hosts: { h1: digestOf('f'), h2: digestOf('a'), h3: digestOf('a') },
+      }, windowed, async (handle) => {
+        await until(handle, (s) => s.state === 'PROVISIONAL');
+        const accepted = await handle.executeUpdate(challengeUpdate, { args: [{ verifierHostId: 'v9' }] });
+        expect(accepted).toMatchObject({ verifierHostId: 'v9', stake: windowed.maxPrice });
+        for (const verifierHostId of ['v9', 'h1', 'Bad Id']) {
+          await handle.executeUpdate(challengeUpdate, { args: [{ verifierHostId }] }).catch((err: Error) => refusals.push((err.cause as Error | undefined)?.message ?? err.message));
+        }
+      });
+      expect(refusals).toEqual([
+        'verifier v9 already challenged this job',
+        'host h1 ran this job and cannot challenge it',
+        'verifierHostId: must be a host id (lowercase letters, digits and dashes)',
+      ]);
+      // The job ends with an arbiter's result (whichever arbiter slot came first).
+      expect(status).toMatchObject({ state: 'SUCCEEDED', result: { resultDigest: 'a'.repeat(64) } });
+      expect(['h2', 'h3']).toContain(status.hostId);
+      expect(status.challenges).toEqual([expect.objectContaining({ verifierHostId: 'v9', state: 'UPHELD' })]);
+      expect(status.replicas.map((r) => `${r.role}:${r.hostId}`).sort()).toEqual(['arbiter:h2', 'arbiter:h3', 'replica:h1']);
+      const [{ payouts, slashes }] = settleJob.mock.calls[0];
+      expect(payouts).toEqual([]);
+      const from = (who: string) => slashes!.filter((x) => x.host === host(who).address);
+      expect(from('h1').reduce((sum, x) => sum + BigInt(x.amount), 0n)).toBe(BigInt(windowed.maxPrice));
+      // Arbiters get their price first (1 cpu × 2 s at 2000 and 3000 per cpu-second), then the challenger, then the treasury.
+      const paid = Object.fromEntries(from('h1').map((x) => [x.recipient, x.amount]));
+      expect(from('h1').map((x) => x.recipient).slice(2)).toEqual([host('v9').address, TREASURY]);
+      expect([paid[host('h2').address], paid[host('h3').address]]).toEqual(['4000', '6000']);
+      await keepHistory('compute-job-challenge-upheld', job);
+    });
+
+    it('rejects a frivolous challenge: the challenger\'s stake pays the arbiters and the accused host, the host is paid', async () => {
+      const settleJob = jest.fn(async (_: Settle) => settled);
+      const { status } = await runJob({
+        orchestrator: { settleJob, listOnlineHosts: three },
+        hosts: { h1: digestOf('a'), h2: digestOf('a'), h3: digestOf('a') },
+      }, windowed, async (handle) => {
+        await until(handle, (s) => s.state === 'PROVISIONAL');
+        await handle.executeUpdate(challengeUpdate, { args: [{ verifierHostId: 'v9' }] });
+      });
+      expect(status).toMatchObject({ state: 'SUCCEEDED', hostId: 'h1' });
+      expect(status.challenges[0].state).toBe('REJECTED');
+      const [{ payouts, slashes }] = settleJob.mock.calls[0];
+      expect(payouts).toEqual([{ host: host('h1').address, amount: '2000' }]);
+      expect(slashes!.every((x) => x.host === host('v9').address)).toBe(true);
+      expect(slashes!.map((x) => x.recipient).slice(2)).toEqual([host('h1').address, TREASURY]);
+      expect(slashes!.map((x) => x.recipient).slice(0, 2).sort()).toEqual([host('h2').address, host('h3').address].sort());
+    });
+
+    it('refuses a challenge once the window has closed', async () => {
+      const { status, handle } = await runJob({ orchestrator: {}, hosts: { h1: digestOf('a') } }, { ...windowed, challengeWindowSeconds: 1 });
+      expect(status.state).toBe('SUCCEEDED');
+      await expect(handle.executeUpdate(challengeUpdate, { args: [{ verifierHostId: 'v9' }] })).rejects.toThrow();
+      expect(status.challenges).toEqual([]);
+    });
+  });
+
   it('fails a job whose image the host lacks without trying other hosts, and refunds it', async () => {
     const onH1 = jest.fn(async (): Promise<SlotResult> => {
       throw ApplicationFailure.create({ type: ZansocErrorType.ImageNotFound, nonRetryable: true, message: 'image nope:1 is not on this host' });
@@ -210,6 +339,11 @@ describe('computeJob replay', () => {
 
   it('replays the committed history of a re-matched job', async () => {
     await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, history(), 'job-replay');
+  });
+
+  it.each(['compute-job-cancel', 'compute-job-challenge-upheld'])('replays the committed history %s', async (name) => {
+    const recorded = JSON.parse(readFileSync(join(HISTORIES, `${name}.json`), 'utf8'));
+    await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, recorded, name);
   });
 
   it('detects a change of workflow logic that is not behind patched()', async () => {

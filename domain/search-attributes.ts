@@ -1,0 +1,19 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/**
+ * The search attributes every job workflow carries, so operators can filter jobs in the Temporal UI
+ * (e.g. `JobState = "RUNNING" AND HostIds = "host-2"`). A Temporal namespace must have them registered first:
+ * the devnet's server does it at start; elsewhere `temporal operator search-attribute create` (see the README).
+ */
+export const JOB_ID = defineSearchAttributeKey('JobId', SearchAttributeType.KEYWORD);
+export const CLIENT_ID = defineSearchAttributeKey('ClientId', SearchAttributeType.KEYWORD);
+export const JOB_STATE = defineSearchAttributeKey('JobState', SearchAttributeType.KEYWORD);
+export const HOST_IDS = defineSearchAttributeKey('HostIds', SearchAttributeType.KEYWORD_LIST);
+
+export const JOB_SEARCH_ATTRIBUTES = [JOB_ID, CLIENT_ID, JOB_STATE, HOST_IDS];
+
+/** `--search-attribute Name=Type` arguments for the CLI's dev server. */
+export function searchAttributeArgs(): string[] {
+  const cliType: Record<string, string> = { [SearchAttributeType.KEYWORD]: 'Keyword', [SearchAttributeType.KEYWORD_LIST]: 'KeywordList' };
+  return JOB_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${cliType[key.type]}`]);
+}
