@@ -13,6 +13,7 @@ describe('job spec', () => {
     expect(jobSpecSchema.parse(good)).toEqual({
       image: 'zansoc/busybox:1', command: ['echo', 'hi'], env: {},
       resources: { cpu: 1, memoryMiB: 256, diskMiB: 64, gpu: 0 }, timeoutSeconds: 300, replicas: 1, maxPrice: '1000000000000000000',
+      queueTimeoutSeconds: 600, challengeWindowSeconds: 0,
     });
   });
 
