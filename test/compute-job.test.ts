@@ -194,6 +194,46 @@ describe('compute job on the devnet', () => {
     }
     expect(seen.state).toBe('QUEUED');
     expect(seen.stateReason).toMatch(/^waiting for a host that fits \(host-1: gpu 0 < 1; host-2: gpu 0 < 1\)$/);
-    await temporal.workflow.getHandle(`job-${job.id}`).terminate('test done');
+    // The client gives up waiting: nothing ran, so all of the escrow comes back.
+    await devnet.api.jobs.cancel.mutate({ jobId: job.id, reason: 'no GPU host today' });
+    const done = await waitForJob(devnet.api, job.id);
+    expect(done).toMatchObject({ state: 'CANCELLED', stateReason: 'no GPU host today', paidToHosts: '0', refunded: done.escrowAmount });
+  });
+
+  it('cancels a running job: its container is gone, the host is paid for the time it ran, the rest refunded on chain', async () => {
+    const client = new Wallet(DEVNET_KEYS.client).address;
+    const clientBefore = await balanceOf(client);
+    const { job } = await submit({ image: JOB_IMAGE, command: ['sleep', '300'], resources: { cpu: 0.5, memoryMiB: 64 }, timeoutSeconds: 600 });
+    const docker = (await import('../scripts/docker-engine')).connectDocker();
+    const containers = () => docker.listContainers({ all: true, filters: { label: [`zansoc.job=${job.id}`] } });
+    for (let i = 0; i < 100 && (await containers()).length === 0; i++) await new Promise((r) => setTimeout(r, 200));
+    expect(await containers()).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 1000));
+
+    expect(await devnet.api.jobs.cancel.mutate({ jobId: job.id })).toEqual({ jobId: job.id, cancelling: true });
+    const done = await waitForJob(devnet.api, job.id);
+    expect(done).toMatchObject({ state: 'CANCELLED', stateReason: 'cancelled by the client' });
+    expect(await containers()).toEqual([]);
+    const status = await devnet.api.jobs.status.query({ jobId: job.id });
+    expect(status.replicas[0]).toMatchObject({ state: 'CANCELLED', hostId: 'host-1' });
+    expect(BigInt(status.replicas[0].payout)).toBeGreaterThan(0n);
+    expect(status.timeline.map((t) => t.step)).toEqual(expect.arrayContaining(['cancel requested: cancelled by the client']));
+    const gross = BigInt(done.paidToHosts!) + BigInt(done.commission!);
+    expect(gross).toBe(BigInt(status.replicas[0].payout));
+    expect(clientBefore - (await balanceOf(client))).toBe(gross);
+    expect(BigInt(done.refunded!)).toBe(BigInt(done.escrowAmount) - gross);
+
+    // A finished job cannot be cancelled; someone else's job is not found.
+    await expect(devnet.api.jobs.cancel.mutate({ jobId: job.id })).rejects.toThrow(`jobId: job ${job.id} is already CANCELLED and cannot be cancelled`);
+    const stranger = (await import('../api/client')).createApiClient(devnet.apiUrl, { clientId: 'someone-else' });
+    await expect(stranger.jobs.cancel.mutate({ jobId: job.id })).rejects.toThrow(`jobId: no job ${job.id}`);
+  });
+
+  it('tags every job workflow with search attributes operators can filter by', async () => {
+    const { job } = await submit({ image: JOB_IMAGE, command: ['true'], resources: { cpu: 0.5, memoryMiB: 64 } });
+    await waitForJob(devnet.api, job.id);
+    const described = await temporal.workflow.getHandle(`job-${job.id}`).describe();
+    expect(described.searchAttributes).toMatchObject({ JobId: [job.id], JobState: ['SUCCEEDED'], HostIds: ['host-1'] });
+    expect(described.searchAttributes.ClientId).toHaveLength(1);
   });
 });

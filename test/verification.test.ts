@@ -148,4 +148,89 @@ describe('redundant verification with cheating hosts', () => {
     const gross = BigInt(done.paidToHosts!) + BigInt(done.commission!);
     expect(before.client - after.client).toBe(gross);
   });
+
+  describe('challenges (window of 8 s)', () => {
+    /** Submits a single-replica job with a challenge window and waits for its PROVISIONAL result. */
+    const provisionalJob = async (memoryMiB: number) => {
+      const { job } = await devnet.api.jobs.submit.mutate({
+        spec: {
+          image: JOB_IMAGE, command: ['sh', '-c', 'echo challenged > /out/c.txt'], resources: { cpu: 0.5, memoryMiB },
+          timeoutSeconds: 60, maxPrice: MAX_PRICE.toString(), challengeWindowSeconds: 8,
+        },
+      });
+      for (;;) {
+        const seen = await devnet.api.jobs.get.query({ jobId: job.id });
+        if (seen.state === 'PROVISIONAL') return seen;
+        if (['SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED'].includes(seen.state)) throw new Error(`job ended ${seen.state} before its window`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+
+    it('upholds a challenge against a cheater: arbiters re-run it, the cheater is slashed and unpaid, the challenger rewarded', async () => {
+      const before = await snapshot();
+      const provisional = await provisionalJob(256); // host-2, a cheater, is the cheapest host with 256 MiB
+      expect(provisional.hostId).toBe('host-2');
+      const accepted = await devnet.api.jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-5' });
+      expect(accepted).toMatchObject({ verifierHostId: 'host-5', stake: MAX_PRICE.toString() });
+      expect((await stakeOf('host-5')).locked).toBe(MAX_PRICE);
+      await expect(devnet.api.jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-5' }))
+        .rejects.toThrow('verifier host-5 already challenged this job');
+      await expect(devnet.api.jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-2' }))
+        .rejects.toThrow('host host-2 ran this job and cannot challenge it');
+      await expect(devnet.api.jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'nobody' }))
+        .rejects.toThrow('verifierHostId: no registered host nobody');
+
+      const done = await waitForJob(devnet.api, provisional.id);
+      const status = await devnet.api.jobs.status.query({ jobId: provisional.id });
+      expect(done.state).toBe('SUCCEEDED');
+      expect(status.challenges).toEqual([expect.objectContaining({ verifierHostId: 'host-5', state: 'UPHELD' })]);
+      expect(status.replicas.filter((r) => r.role === 'arbiter').map((r) => r.hostId).sort()).toEqual(['host-3', 'host-4']);
+      expect(['host-3', 'host-4']).toContain(done.hostId);
+      expect(done.resultDigest).not.toBe(provisional.resultDigest);
+
+      const after = await snapshot();
+      // The cheater loses its whole bond and earns nothing; the client pays nothing for a wrong result.
+      expect(before.hosts.get('host-2')!.staked - after.hosts.get('host-2')!.staked).toBe(MAX_PRICE);
+      expect(after.hosts.get('host-2')!.balance).toBe(before.hosts.get('host-2')!.balance);
+      expect(after.client).toBe(before.client);
+      // Out of that bond: the arbiters their price, the challenger half the rest, the treasury the remainder.
+      const arbiters = status.replicas.filter((r) => r.role === 'arbiter');
+      let toArbiters = 0n;
+      for (const a of arbiters) {
+        toArbiters += BigInt(a.payout);
+        expect(after.hosts.get(a.hostId!)!.balance - before.hosts.get(a.hostId!)!.balance).toBe(BigInt(a.payout));
+      }
+      const challengerShare = (MAX_PRICE - toArbiters) / 2n;
+      expect(after.hosts.get('host-5')!.balance - before.hosts.get('host-5')!.balance).toBe(challengerShare);
+      expect(after.hosts.get('host-5')!.staked).toBe(before.hosts.get('host-5')!.staked);
+      expect(after.treasury - before.treasury).toBe(MAX_PRICE - toArbiters - challengerShare);
+      for (const id of devnet.hostIds) expect((await stakeOf(id)).locked).toBe(0n);
+
+      // The window is over: no more challenges.
+      await expect(devnet.api.jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-1' }))
+        .rejects.toThrow(/is SUCCEEDED: only a PROVISIONAL result can be challenged/);
+    }, 120_000);
+
+    it('rejects a frivolous challenge: the challenger is slashed, the honest host paid and rewarded', async () => {
+      const before = await snapshot();
+      const provisional = await provisionalJob(512); // host-3, honest
+      expect(provisional.hostId).toBe('host-3');
+      await devnet.api.jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-1' });
+
+      const done = await waitForJob(devnet.api, provisional.id);
+      const status = await devnet.api.jobs.status.query({ jobId: provisional.id });
+      expect(done).toMatchObject({ state: 'SUCCEEDED', hostId: 'host-3', resultDigest: provisional.resultDigest });
+      expect(status.challenges[0].state).toBe('REJECTED');
+      expect(status.replicas.filter((r) => r.role === 'arbiter').map((r) => r.hostId).sort()).toEqual(['host-4', 'host-5']);
+
+      const after = await snapshot();
+      expect(before.hosts.get('host-1')!.staked - after.hosts.get('host-1')!.staked).toBe(MAX_PRICE);
+      const toArbiters = status.replicas.filter((r) => r.role === 'arbiter').reduce((sum, a) => sum + BigInt(a.payout), 0n);
+      const accusedShare = (MAX_PRICE - toArbiters) / 2n;
+      const pay = status.replicas.find((r) => r.role === 'replica')!.payout;
+      expect(after.hosts.get('host-3')!.balance - before.hosts.get('host-3')!.balance).toBe(BigInt(splitCommission(pay).host) + accusedShare);
+      expect(before.client - after.client).toBe(BigInt(pay));
+      expect(after.treasury - before.treasury).toBe(BigInt(done.commission!) + MAX_PRICE - toArbiters - accusedShare);
+    }, 120_000);
+  });
 });

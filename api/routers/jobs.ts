@@ -4,7 +4,10 @@ import { z } from 'zod';
 import { Prisma } from '../../generated/prisma/sqlite/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
 import { escrowFor, jobSpecSchema, type JobSpec } from '../../domain/job-spec';
-import type { computeJob } from '../../workflows';
+import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { isFinalJobState } from '../../domain/job-state';
+import { CLIENT_ID, JOB_ID, JOB_STATE } from '../../domain/search-attributes';
+import { cancelSignal, challengeUpdate, jobStatusQuery, type computeJob } from '../../workflows';
 import type { Context } from '../context';
 import { publicProcedure, router } from '../trpc';
 
@@ -71,6 +74,9 @@ export const jobsRouter = router({
           workflowId: `job-${jobId}`,
           taskQueue: ORCHESTRATOR_TASK_QUEUE,
           args: [{ jobId, spec, stagingUrl: ctx.publicUrl }],
+          typedSearchAttributes: [
+            { key: JOB_ID, value: jobId }, { key: CLIENT_ID, value: ctx.clientId }, { key: JOB_STATE, value: 'SUBMITTED' },
+          ],
         });
       } catch (err) {
         // Nothing half-created: a job without its workflow would wait forever.
@@ -103,5 +109,53 @@ export const jobsRouter = router({
       });
       const page = rows.slice(0, input.limit);
       return { jobs: page.map(present), nextCursor: rows.length > input.limit ? page[page.length - 1].id : null };
+    }),
+
+  /**
+   * Live detail from the job's workflow: every slot (host, state, digest, payout, slash), the money locked, paid and
+   * refunded, challenges, and a timeline of steps with their times.
+   */
+  status: publicProcedure.input(jobIdInput).query(async ({ ctx, input }) => {
+    const job = await findOwnJob(ctx, input.jobId);
+    return ctx.temporal.workflow.getHandle(`job-${job.id}`).query(jobStatusQuery);
+  }),
+
+  /** Stops the job at whatever step it is: running containers stop, hosts are paid for work done, the rest refunded. */
+  cancel: publicProcedure
+    .input(jobIdInput.extend({ reason: z.string().max(500).optional() }))
+    .mutation(async ({ ctx, input }) => {
+      const job = await findOwnJob(ctx, input.jobId);
+      if (isFinalJobState(job.state)) {
+        throw new TRPCError({ code: 'CONFLICT', message: `jobId: job ${job.id} is already ${job.state} and cannot be cancelled` });
+      }
+      await ctx.temporal.workflow.getHandle(`job-${job.id}`).signal(cancelSignal, { reason: input.reason });
+      return { jobId: job.id, cancelling: true };
+    }),
+
+  /**
+   * A registered verifier disputes a PROVISIONAL result; its stake is locked on the job, and fresh arbiter hosts
+   * re-run the job when the window closes. Any job can be challenged, not only the caller's own.
+   */
+  challenge: publicProcedure
+    .input(jobIdInput.extend({ verifierHostId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a host id') }))
+    .mutation(async ({ ctx, input }) => {
+      const job = await ctx.db.job.findUnique({ where: { id: input.jobId }, select: { id: true, state: true } });
+      if (!job) throw new TRPCError({ code: 'NOT_FOUND', message: `jobId: no job ${input.jobId}` });
+      if (job.state !== 'PROVISIONAL') {
+        throw new TRPCError({ code: 'CONFLICT', message: `jobId: job ${job.id} is ${job.state}: only a PROVISIONAL result can be challenged` });
+      }
+      try {
+        return await ctx.temporal.workflow.getHandle(`job-${job.id}`).executeUpdate(challengeUpdate, { args: [{ verifierHostId: input.verifierHostId }] });
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) {
+          const message = err.cause instanceof Error ? err.cause.message : err.message;
+          throw new TRPCError({ code: 'CONFLICT', message: message.replace(/^challenge refused: /, '') });
+        }
+        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+          throw new TRPCError({ code: 'TIMEOUT', message: 'the challenge is still being processed; ask jobs.status for its state' });
+        }
+        // The workflow ended between the check and the update: the window is closed.
+        throw new TRPCError({ code: 'CONFLICT', message: `jobId: job ${job.id} is no longer open to challenge`, cause: err });
+      }
     }),
 });
