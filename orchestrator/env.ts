@@ -16,6 +16,15 @@ export const orchestratorEnvSchema = z.object({
   /** The custodial client key that pays for jobs until clients sign their own escrow (devnet only). */
   CLIENT_KEY: privateKey,
   CHAIN_CONFIRMATIONS: z.coerce.number().int().min(1).default(1),
+  /**
+   * Test fixture: the worker kills itself (SIGKILL) right after the settlement transaction is mined, before Temporal
+   * hears of it — the worst moment to crash. Refused unless NODE_ENV is `test`.
+   */
+  ZANSOC_TEST_CRASH: z.enum(['after-settle']).optional(),
+  NODE_ENV: z.string().optional(),
+}).refine((env) => env.ZANSOC_TEST_CRASH === undefined || env.NODE_ENV === 'test', {
+  path: ['ZANSOC_TEST_CRASH'],
+  message: 'is a test fixture and only works with NODE_ENV=test',
 });
 export type OrchestratorEnv = z.output<typeof orchestratorEnvSchema>;
 

@@ -1,6 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createOrchestratorActivities } from '../activities';
+import { createOrchestratorActivities, type OrchestratorActivities } from '../activities';
 import { connectChain } from '../activities/chain-client';
+import { withHeartbeats } from '../activities/heartbeat';
 import { loadDeployment } from '../contracts/deploy';
 import { migrateDatabase, openDatabase } from '../db/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../domain/execution';
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: ORCHESTRATOR_TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
-    activities: createOrchestratorActivities({ db, chain }),
+    activities: withHeartbeats(env.ZANSOC_TEST_CRASH ? crashingAfterSettle(createOrchestratorActivities({ db, chain })) : createOrchestratorActivities({ db, chain })),
   });
   let stopping = false;
   const shutdown = () => {
@@ -40,6 +41,19 @@ async function main(): Promise<void> {
   await worker.run();
   await connection.close();
   await db.$disconnect();
+}
+
+/** The crash fixture: settles for real, then dies before the activity can report that it did. */
+function crashingAfterSettle(activities: OrchestratorActivities): OrchestratorActivities {
+  return {
+    ...activities,
+    async settleJob(input) {
+      const result = await activities.settleJob(input);
+      console.log(`orchestrator CRASHES after settling job ${input.jobId} (test fixture)`);
+      process.kill(process.pid, 'SIGKILL');
+      return result;
+    },
+  };
 }
 
 main().catch((err) => {

@@ -34,6 +34,8 @@ export interface DevnetOptions {
   databaseUrl?: string;
   /** Extra environment for every host worker (e.g. DRAIN_GRACE_SECONDS). */
   hostEnv?: Record<string, string>;
+  /** Extra environment for the orchestrator worker at its first start. */
+  orchestratorEnv?: Record<string, string>;
   /** Extra environment for one host worker, by host id (host-1 …); it wins over `hostEnv`. */
   hostEnvs?: Record<string, Record<string, string>>;
   /** Receives every line the roles print, prefixed with the role's name. */
@@ -51,8 +53,8 @@ export interface Devnet {
   api: ApiClient;
   /** The roles' processes by name (api, orchestrator, host-1 …), for tests that crash one. */
   processes: Map<string, ChildProcess>;
-  /** Starts (or restarts) one role's process. */
-  startRole(name: string): Promise<ChildProcess>;
+  /** Starts (or restarts) one role's process, with `env` over its usual environment. */
+  startRole(name: string, env?: Record<string, string>): Promise<ChildProcess>;
   stop(): Promise<void>;
 }
 
@@ -149,15 +151,15 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
         ready: /polling host\./,
       };
     });
-    const startRole = async (name: string) => {
+    const startRole = async (name: string, env: Record<string, string> = {}) => {
       const role = roles[name];
       if (!role) throw new Error(`no devnet role ${name}`);
-      const child = await spawnRole(name, role.entry, role.env, role.ready, log);
+      const child = await spawnRole(name, role.entry, { ...role.env, ...env }, role.ready, log);
       processes.set(name, child);
       return child;
     };
     await startRole('api');
-    await Promise.all(['orchestrator', ...hostIds].map(startRole));
+    await Promise.all([startRole('orchestrator', opts.orchestratorEnv), ...hostIds.map((id) => startRole(id))]);
 
     return {
       apiUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, rpcUrl: anvil.url, deployment, databaseUrl,

@@ -100,6 +100,8 @@ const readModel = proxyActivities<OrchestratorActivities>({
 });
 const chain = proxyActivities<OrchestratorActivities>({
   startToCloseTimeout: '2 minutes',
+  // The orchestrator's activities heartbeat while they run: a worker that died mid-transaction is noticed in seconds.
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [ZansocErrorType.InsufficientFunds] },
 });
 

@@ -1,0 +1,131 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { Contract, Wallet } from 'ethers';
+import { connectHostRegistry, connectJobEscrow } from '../contracts/bindings';
+import { createProvider } from '../contracts/provider';
+import { openDatabase, type Database } from '../db/client';
+import type { JobSpecInput } from '../domain/job-spec';
+import { chainJobId } from '../activities/chain-ids';
+import { JOB_IMAGE } from '../scripts/build-images';
+import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
+
+/**
+ * Crashes on the devnet, with kill -9: the orchestrator worker while a slot runs, the orchestrator right after the
+ * settlement transaction is mined (a test fixture crashes it there, before Temporal hears of it), and a host worker
+ * mid-run. Each job must complete, and money must move exactly once.
+ */
+const ERC20 = ['function balanceOf(address) view returns (uint256)'];
+
+describe('crashes', () => {
+  let dir: string;
+  let devnet: Devnet;
+  let db: Database;
+  const lines: string[] = [];
+  const client = new Wallet(DEVNET_KEYS.client).address;
+  const balanceOf = async (who: string) =>
+    (await new Contract(devnet.deployment.token, ERC20, createProvider(devnet.rpcUrl)).balanceOf(who)) as bigint;
+  const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+  /** How many settlement events the chain holds for a job: exactly one when money moved once. */
+  const settlements = async (jobId: string) => {
+    const escrow = connectJobEscrow(devnet.deployment.jobEscrow, createProvider(devnet.rpcUrl));
+    return (await escrow.queryFilter(escrow.filters.JobSettled(chainJobId(jobId)))).length;
+  };
+  const job = (command: string[]): JobSpecInput => ({ image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB: 64 }, timeoutSeconds: 120 });
+  const untilState = async (jobId: string, state: string) => {
+    for (let i = 0; i < 300; i++) {
+      if ((await devnet.api.jobs.get.query({ jobId })).state === state) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`job ${jobId} never reached ${state}`);
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'zansoc-crash-'));
+    devnet = await startDevnet({
+      dir, hosts: 2, headless: true, log: (line) => lines.push(line), orchestratorEnv: { ZANSOC_TEST_CRASH: 'after-settle' },
+    });
+    db = openDatabase(devnet.databaseUrl);
+  }, 300_000);
+
+  afterAll(async () => {
+    await db?.$disconnect();
+    await devnet?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  afterEach(() => {
+    const state = expect.getState();
+    if (state.assertionCalls !== state.numPassingAsserts) console.log(lines.slice(-120).join('\n'));
+  });
+
+  it('survives the orchestrator dying right after the settlement is mined: settled once, job completes', async () => {
+    const before = await balanceOf(client);
+    const orchestrator = devnet.processes.get('orchestrator')!;
+    const { job: submitted } = await devnet.api.jobs.submit.mutate({ spec: job(['sh', '-c', 'echo settle-crash > /out/a.txt']) });
+    await exited(orchestrator);
+    expect(orchestrator.signalCode).toBe('SIGKILL');
+    expect(lines.some((l) => l.includes(`CRASHES after settling job ${submitted.id}`))).toBe(true);
+    expect(await settlements(submitted.id)).toBe(1);
+
+    await devnet.startRole('orchestrator'); // without the fixture
+    const done = await waitForJob(devnet.api, submitted.id);
+    expect(done.state).toBe('SUCCEEDED');
+    expect(await settlements(submitted.id)).toBe(1);
+    const gross = BigInt(done.paidToHosts!) + BigInt(done.commission!);
+    expect(gross).toBeGreaterThan(0n);
+    expect(before - (await balanceOf(client))).toBe(gross);
+  }, 180_000);
+
+  it('survives the orchestrator being killed while a slot runs', async () => {
+    const before = await balanceOf(client);
+    const { job: submitted } = await devnet.api.jobs.submit.mutate({ spec: job(['sh', '-c', 'sleep 4; echo done > /out/a.txt']) });
+    await untilState(submitted.id, 'RUNNING');
+    const orchestrator = devnet.processes.get('orchestrator')!;
+    orchestrator.kill('SIGKILL');
+    await exited(orchestrator);
+    await new Promise((r) => setTimeout(r, 2000));
+    await devnet.startRole('orchestrator');
+
+    const done = await waitForJob(devnet.api, submitted.id);
+    expect(done.state).toBe('SUCCEEDED');
+    expect(await settlements(submitted.id)).toBe(1);
+    expect(before - (await balanceOf(client))).toBe(BigInt(done.paidToHosts!) + BigInt(done.commission!));
+    // The slot ran once: one container create on the host.
+    const status = await devnet.api.jobs.status.query({ jobId: submitted.id });
+    expect(status.replicas).toHaveLength(1);
+    expect(status.replicas[0].lostBy).toEqual([]);
+  }, 180_000);
+
+  it('re-matches the slot of a host worker killed mid-run, and slashes part of its bond to the host that took over', async () => {
+    const registry = connectHostRegistry(devnet.deployment.hostRegistry, createProvider(devnet.rpcUrl));
+    const hosts = new Map((await db.host.findMany()).map((h) => [h.id, h.address]));
+    const [, stakeBefore] = await registry.hostOf(hosts.get('host-1')!);
+    const host2Before = await balanceOf(hosts.get('host-2')!);
+
+    const { job: submitted } = await devnet.api.jobs.submit.mutate({ spec: job(['sh', '-c', 'sleep 6; echo survived > /out/a.txt']) });
+    await untilState(submitted.id, 'RUNNING');
+    expect((await devnet.api.jobs.get.query({ jobId: submitted.id })).hostId).toBe('host-1');
+    const host1 = devnet.processes.get('host-1')!;
+    host1.kill('SIGKILL');
+    await exited(host1);
+
+    const done = await waitForJob(devnet.api, submitted.id, undefined, 150_000);
+    expect(done).toMatchObject({ state: 'SUCCEEDED', hostId: 'host-2' });
+    const status = await devnet.api.jobs.status.query({ jobId: submitted.id });
+    expect(status.replicas[0].lostBy).toEqual(['host-1']);
+    expect(await settlements(submitted.id)).toBe(1);
+    // A quarter of host-1's bond (the job's max price) is slashed: half to host-2, half to the treasury.
+    const bond = BigInt(done.spec.maxPrice);
+    const [, stakeAfter] = await registry.hostOf(hosts.get('host-1')!);
+    expect(stakeBefore - stakeAfter).toBe(bond / 4n);
+    expect((await balanceOf(hosts.get('host-2')!)) - host2Before).toBe(BigInt(done.paidToHosts!) + bond / 8n);
+
+    // The host comes back: it cleans up the container it left behind.
+    await devnet.startRole('host-1');
+    const docker = (await import('../scripts/docker-engine')).connectDocker();
+    const left = await docker.listContainers({ all: true, filters: { label: [`zansoc.job=${submitted.id}`] } });
+    expect(left).toEqual([]);
+  }, 200_000);
+});
