@@ -1,6 +1,7 @@
 import type { Database } from '../db/client';
 import type { JobState } from '../domain/job-state';
 import type { HostCandidate } from '../domain/matching';
+import { reputationPenaltyBps, summarise, type HostRecordEntry, type SlotOutcome } from '../domain/reputation';
 
 /** A change to a job's read model. Dates travel as ISO strings: Temporal payloads are JSON. */
 export interface JobUpdate {
@@ -23,8 +24,26 @@ export interface JobUpdate {
 /** Hosts whose last heartbeat is older than this are offline and never matched. */
 export const HOST_OFFLINE_AFTER_MS = 30_000;
 
-export function createDbActivities({ db }: { db: Database }) {
+export function createDbActivities({ db, reputationWeight = 1 }: { db: Database; reputationWeight?: number }) {
   return {
+    /**
+     * Records what a settled job did for or to each host and sums every host's record again. One row per (job, host):
+     * a retry writes the same rows, so nothing counts twice.
+     */
+    async recordReputation({ jobId, entries }: { jobId: string; entries: HostRecordEntry[] }): Promise<void> {
+      await db.$transaction(async (tx) => {
+        for (const { hostId, outcome, earned, slashed, slotMs } of entries) {
+          await tx.hostRecord.upsert({
+            where: { jobId_hostId: { jobId, hostId } },
+            create: { jobId, hostId, outcome, earned, slashed, slotMs },
+            update: { outcome, earned, slashed, slotMs },
+          });
+          const records = await tx.hostRecord.findMany({ where: { hostId }, select: { outcome: true, earned: true, slashed: true, slotMs: true } });
+          await tx.host.updateMany({ where: { id: hostId }, data: summarise(records.map((r) => ({ ...r, outcome: r.outcome as SlotOutcome }))) });
+        }
+      });
+    },
+
     /** Writes the job's new state; setting the same fields twice leaves the same row, so retries are harmless. */
     async recordJob(update: JobUpdate): Promise<void> {
       const { jobId, startedAt, finishedAt, ...fields } = update;
@@ -63,6 +82,7 @@ export function createDbActivities({ db }: { db: Database }) {
         pricePerCpuSecond: h.pricePerCpuSecond,
         pricePerGibSecond: h.pricePerGibSecond,
         pricePerGpuSecond: h.pricePerGpuSecond,
+        penaltyBps: reputationPenaltyBps(h, reputationWeight),
       }));
     },
   };

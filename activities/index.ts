@@ -4,8 +4,8 @@ import { createChainActivities } from './chain';
 import { createDbActivities } from './db';
 
 /** Everything the orchestrator worker runs besides workflows: the read model and the chain. */
-export function createOrchestratorActivities({ db, chain }: { db: Database; chain: ChainClient }) {
-  return { ...createDbActivities({ db }), ...createChainActivities({ chain }) };
+export function createOrchestratorActivities({ db, chain, reputationWeight }: { db: Database; chain: ChainClient; reputationWeight?: number }) {
+  return { ...createDbActivities({ db, reputationWeight }), ...createChainActivities({ chain }) };
 }
 
 export type OrchestratorActivities = ReturnType<typeof createOrchestratorActivities>;

@@ -1,5 +1,5 @@
 import type { Resources } from './job-spec';
-import type { ResourcePrices } from './money';
+import { BPS, type ResourcePrices } from './money';
 
 /** A host as the scheduler sees it: what it has, what is free now, what it asks. */
 export interface HostCandidate extends ResourcePrices {
@@ -11,6 +11,8 @@ export interface HostCandidate extends ResourcePrices {
   diskMiB: number;
   gpus: number;
   freeSlots: number;
+  /** How much worse the host's track record makes its price look, in basis points (reputationPenaltyBps); 0 if absent. */
+  penaltyBps?: number;
 }
 
 /** Why a host cannot take a job, or null when it can. */
@@ -23,16 +25,20 @@ export function unfitReason(host: HostCandidate, resources: Resources): string |
   return null;
 }
 
-/** What one second of this job costs on a host, in its prices: the figure hosts are ranked by. */
+/**
+ * What one second of this job costs on a host, in its prices, made worse by its track record: the figure hosts are
+ * ranked by.
+ */
 function pricePerSecond(host: HostCandidate, resources: Resources): bigint {
-  return BigInt(host.pricePerCpuSecond) * BigInt(Math.round(resources.cpu * 1000)) * 1024n +
+  const price = BigInt(host.pricePerCpuSecond) * BigInt(Math.round(resources.cpu * 1000)) * 1024n +
     BigInt(host.pricePerGibSecond) * BigInt(resources.memoryMiB) * 1000n +
     BigInt(host.pricePerGpuSecond) * BigInt(resources.gpu) * 1024n * 1000n;
+  return (price * (BPS + BigInt(Math.max(0, Math.round(host.penaltyBps ?? 0))))) / BPS;
 }
 
 /**
  * Filter then score, as the Kubernetes scheduler does: hosts that cannot run the job are dropped, the rest are
- * ordered cheapest for this job first, then by most free slots (spreads load), then by id so equal hosts rank the
+ * ordered cheapest for this job first (price weighted by reputation), then by most free slots (spreads load), then by id so equal hosts rank the
  * same every time.
  */
 export function rankHosts(hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = []): HostCandidate[] {

@@ -16,6 +16,8 @@ export const orchestratorEnvSchema = z.object({
   /** The custodial client key that pays for jobs until clients sign their own escrow (devnet only). */
   CLIENT_KEY: privateKey,
   CHAIN_CONFIRMATIONS: z.coerce.number().int().min(1).default(1),
+  /** How much hosts' track records weigh in matching against their prices; 0 ranks by price and load alone. */
+  REPUTATION_WEIGHT: z.coerce.number().min(0).max(100).default(1),
   /**
    * Test fixture: the worker kills itself (SIGKILL) right after the settlement transaction is mined, before Temporal
    * hears of it — the worst moment to crash. Refused unless NODE_ENV is `test`.

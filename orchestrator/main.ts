@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: ORCHESTRATOR_TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
-    activities: withHeartbeats(env.ZANSOC_TEST_CRASH ? crashingAfterSettle(createOrchestratorActivities({ db, chain })) : createOrchestratorActivities({ db, chain })),
+    activities: withHeartbeats(env.ZANSOC_TEST_CRASH ? crashingAfterSettle(createOrchestratorActivities({ db, chain, reputationWeight: env.REPUTATION_WEIGHT })) : createOrchestratorActivities({ db, chain, reputationWeight: env.REPUTATION_WEIGHT })),
   });
   let stopping = false;
   const shutdown = () => {

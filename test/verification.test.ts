@@ -64,6 +64,8 @@ describe('redundant verification with cheating hosts', () => {
     dir = mkdtempSync(join(tmpdir(), 'zansoc-verify-'));
     devnet = await startDevnet({
       dir, hosts: 5, headless: true, log: (line) => lines.push(line),
+      // Which hosts each job lands on is steered by price and memory; reputation would move cheaters back (its own test).
+      orchestratorEnv: { REPUTATION_WEIGHT: '0' },
       hostEnvs: {
         'host-1': { ZANSOC_TEST_CHEAT: 'corrupt-digest', SHARE_MEMORY_MIB: '128' },
         'host-2': { ZANSOC_TEST_CHEAT: 'corrupt-digest', SHARE_MEMORY_MIB: '256' },
@@ -232,5 +234,21 @@ describe('redundant verification with cheating hosts', () => {
       expect(before.client - after.client).toBe(BigInt(pay));
       expect(after.treasury - before.treasury).toBe(BigInt(done.commission!) + MAX_PRICE - toArbiters - accusedShare);
     }, 120_000);
+    });
+
+  it('keeps each host\'s reputation and earnings in step with the chain', async () => {
+    for (const id of devnet.hostIds) {
+      const host = await devnet.api.hosts.get.query({ hostId: id });
+      const { staked } = await stakeOf(id);
+      expect(BigInt(host.slashed)).toBe(100n * 10n ** 18n - staked);
+    }
+    const cheat = await devnet.api.hosts.get.query({ hostId: 'host-2' });
+    expect(cheat.timesSlashed).toBe(3); // one vote lost, outvoted once more, one challenge upheld
+    expect(cheat.jobsDone).toBe(0);
+    const honest = await devnet.api.hosts.get.query({ hostId: 'host-3' });
+    expect(honest).toMatchObject({ timesSlashed: 0, slashed: '0' });
+    expect(honest.jobsDone).toBeGreaterThanOrEqual(4);
+    expect(BigInt(honest.earned)).toBeGreaterThan(0n);
+    expect(honest.meanSlotMs).toBeGreaterThan(0);
   });
 });

@@ -12,6 +12,7 @@ import { explainWait, rankHosts, type HostCandidate } from '../domain/matching';
 import { hostBondFor, priceRun } from '../domain/money';
 import { HOST_IDS, JOB_STATE } from '../domain/search-attributes';
 import { disputeSlashes, lostSlotSlashes, type Slash } from '../domain/settlement';
+import type { HostRecordEntry, SlotOutcome } from '../domain/reputation';
 import { majorityVerdict } from '../domain/verification';
 
 export interface ComputeJobInput {
@@ -130,6 +131,8 @@ interface Slot {
   error: string | null;
   /** Workflow time the current host started, while it runs. */
   runningSinceMs: number | null;
+  /** How long the slot took on the host that finished it, start to result, in milliseconds. */
+  ranMs: number | null;
   /** Hosts that vanished while holding this slot. */
   lost: HostCandidate[];
 }
@@ -230,7 +233,7 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
     const replica = slots.length;
     const slot: Slot = {
       status: { replica, role, hostId: null, resultDigest: null, state: 'QUEUED', payout: '0', slashed: '0', lostBy: [] },
-      host: null, result: null, error: 'no host fitted the job before the queue timeout', runningSinceMs: null, lost: [],
+      host: null, result: null, error: 'no host fitted the job before the queue timeout', runningSinceMs: null, ranMs: null, lost: [],
     };
     slots.push(slot);
     status.replicas.push(slot.status);
@@ -270,6 +273,7 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
         const result = await onHost(host.id, spec).executeSlot(execution);
         slot.result = result;
         slot.error = null;
+        slot.ranMs = Date.now() - slot.runningSinceMs;
         slot.runningSinceMs = null;
         Object.assign(slot.status, { resultDigest: result.resultDigest, state: 'DONE' });
         note(`${role} ${replica} done on ${host.id}: digest ${result.resultDigest.slice(0, 12)}`);
@@ -439,6 +443,25 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
   Object.assign(status, money, { slashed: slashes.reduce((s, t) => s + BigInt(t.amount), 0n).toString() });
   note(`settled: ${settlement.paidToHosts} to hosts, ${settlement.commission} commission, ${settlement.refunded} refunded, ${status.slashed} slashed`);
   const finishedAt = new Date().toISOString();
+
+  // Reputation: what this job did for or to each host, for the next match.
+  if (patched('reputation')) {
+    const sum = (xs: { amount: string }[]) => xs.reduce((total, x) => total + BigInt(x.amount), 0n);
+    const entries: HostRecordEntry[] = [];
+    const add = (hostId: string, address: string, outcome: SlotOutcome, slotMs: number | null) => entries.push({
+      hostId, outcome, slotMs,
+      earned: (sum(payouts.filter((p) => p.host === address)) + sum(slashes.filter((x) => x.recipient === address))).toString(),
+      slashed: sum(slashes.filter((x) => x.host === address)).toString(),
+    });
+    for (const slot of slots) {
+      for (const lost of slot.lost) add(lost.id, lost.address, 'failed', null);
+      if (!slot.host) continue;
+      const outcome = slot.status.slashed !== '0' ? 'slashed' : slot.result && slot.status.payout !== '0' && !cancelledWork ? 'done' : 'neutral';
+      add(slot.host.id, slot.host.address, outcome, slot.ranMs);
+    }
+    for (const [hostId, address] of challengers) add(hostId, address, sum(slashes.filter((x) => x.host === address)) > 0n ? 'slashed' : 'neutral', null);
+    await readModel.recordReputation({ jobId, entries });
+  }
 
   if (cancelledWork) {
     await moveTo('CANCELLED', cancelReason, { ...money, finishedAt });

@@ -29,7 +29,7 @@ export type HostRegistration = z.output<typeof hostRegistrationSchema>;
 const hostSelect = {
   id: true, address: true, did: true, arch: true, cpus: true, memoryMiB: true, diskMiB: true, gpus: true, gpuModel: true,
   maxSlots: true, pricePerCpuSecond: true, pricePerGibSecond: true, pricePerGpuSecond: true, status: true, lastSeenAt: true,
-  createdAt: true,
+  createdAt: true, jobsDone: true, jobsFailed: true, timesSlashed: true, earned: true, slashed: true, meanSlotMs: true,
 } as const;
 
 type HostRow = Prisma.HostGetPayload<{ select: typeof hostSelect }>;

@@ -13,6 +13,7 @@ import { ZansocErrorType } from '../../domain/errors';
 import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE, type SlotExecution, type SlotResult } from '../../domain/execution';
 import { jobSpecSchema } from '../../domain/job-spec';
 import type { HostCandidate } from '../../domain/matching';
+import type { HostRecordEntry } from '../../domain/reputation';
 import { JOB_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
 import { resolveTemporalCli } from '../../scripts/temporal-server';
 import { cancelSignal, challengeUpdate, computeJob, jobStatusQuery, type ComputeJobInput, type JobStatus } from '../../workflows';
@@ -68,10 +69,12 @@ describe('computeJob workflow', () => {
   ) {
     const jobId = `wf-test-${++run}-${Date.now()}`;
     const updates: JobUpdate[] = [];
+    const reputation: HostRecordEntry[] = [];
     const orchestrator: OrchestratorActivities = {
       recordJob: async (u) => void updates.push(u),
       listOnlineHosts: async () => [host('h1'), host('h2', '2000')],
       findHost: async ({ hostId }) => ({ id: hostId, address: host(hostId).address }),
+      recordReputation: async ({ entries }) => void reputation.push(...entries),
       lockEscrow: async () => ({ txHash: '0x1', alreadyLocked: false }),
       settleJob: async ({ payouts }) => ({
         txHash: '0x2', alreadySettled: false, paidToHosts: payouts.reduce((s, p) => s + BigInt(p.amount), 0n).toString(), commission: '0', refunded: '0',
@@ -102,7 +105,7 @@ describe('computeJob workflow', () => {
       await during?.(handle);
       return handle.result();
     })());
-    return { status, updates, handle };
+    return { status, updates, handle, reputation };
   }
 
   async function runUntil<T>(workers: Worker[], promise: Promise<T>): Promise<T> {
@@ -253,7 +256,7 @@ describe('computeJob workflow', () => {
     it('upholds a challenge the arbiters agree with: the cheat is slashed to pay arbiters and challenger, not paid', async () => {
       const settleJob = jest.fn(async (_: Settle) => settled);
       const refusals: string[] = [];
-      const { status, handle: job } = await runJob({
+      const { status, handle: job, reputation } = await runJob({
         orchestrator: { settleJob, listOnlineHosts: three },
         hosts: { h1: digestOf('f'), h2: digestOf('a'), h3: digestOf('a') },
       }, windowed, async (handle) => {
@@ -282,6 +285,12 @@ describe('computeJob workflow', () => {
       const paid = Object.fromEntries(from('h1').map((x) => [x.recipient, x.amount]));
       expect(from('h1').map((x) => x.recipient).slice(2)).toEqual([host('v9').address, TREASURY]);
       expect([paid[host('h2').address], paid[host('h3').address]]).toEqual(['4000', '6000']);
+      // Reputation: the cheat is marked slashed, the arbiters done with what they earned, the challenger rewarded.
+      const mark = Object.fromEntries(reputation.map((r) => [r.hostId, r]));
+      expect(mark.h1).toMatchObject({ outcome: 'slashed', earned: '0', slashed: windowed.maxPrice });
+      expect(mark.h2).toMatchObject({ outcome: 'done', earned: '4000', slashed: '0' });
+      expect(mark.v9.outcome).toBe('neutral');
+      expect(BigInt(mark.v9.earned)).toBeGreaterThan(0n);
       await keepHistory('compute-job-challenge-upheld', job);
     });
 
