@@ -12,7 +12,7 @@ import type { Benchmark } from './benchmark';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const WARMUP_RUNS = 3;
-const COMMAND = ['sh', '-c', 'echo hello'];
+export const COMMAND = ['sh', '-c', 'echo hello'];
 const GOAL_RATIO = 1.2;
 
 type Variant = 'sandbox' | 'raw' | 'rawNoNetwork' | 'cli';
@@ -90,7 +90,7 @@ async function sandboxRun(docker: Dockerode, workDir: string, round: number): Pr
 }
 
 /** What `docker run --rm [--network <mode>]` does through the API: create with auto-remove, attach, start, wait until removed. */
-async function rawRun(docker: Dockerode, networkMode?: string): Promise<void> {
+export async function rawRun(docker: Dockerode, networkMode?: string): Promise<void> {
   const container = await docker.createContainer({
     Image: JOB_IMAGE,
     Cmd: COMMAND,

@@ -1,8 +1,9 @@
 import type { Benchmark } from './benchmark';
 import { hostOverhead } from './host-overhead';
+import { lifecycle } from './lifecycle';
 
 /** Every benchmark `npm run bench` runs, in order; add a module's export here. */
-const benchmarks: Benchmark[] = [hostOverhead];
+const benchmarks: Benchmark[] = [hostOverhead, lifecycle];
 
 async function main(): Promise<void> {
   for (const benchmark of benchmarks) {

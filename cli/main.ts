@@ -12,12 +12,14 @@ import { installWorkerRuntime } from '../scripts/temporal-runtime';
 const USAGE = `zansoc — a client and host of the Zansoc peer-to-peer cloud
 
   zansoc job submit <spec.yaml|spec.json> [--follow] [--key <idempotency key>]
-  zansoc job status <jobId>
+  zansoc job status <jobId>        state, money, every slot (host, digest, payout, slash), challenges, timeline
   zansoc job logs <jobId>
+  zansoc job cancel <jobId> [--reason <text>]
+  zansoc job challenge <jobId> --verifier <hostId>   dispute a PROVISIONAL result, staking the verifier's ZSC
   zansoc job ls
   zansoc host join                 join this machine as a host (configured by the host-worker variables, see README)
   zansoc host ls
-  zansoc host status <hostId>
+  zansoc host status <hostId>      offer, reputation and earnings
 
 options: --api <url> (default $ZANSOC_API_URL or http://127.0.0.1:3000), --client <id>, --json`;
 
@@ -30,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       api: { type: 'string' }, client: { type: 'string' }, json: { type: 'boolean' }, follow: { type: 'boolean' },
-      key: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      key: { type: 'string' }, reason: { type: 'string' }, verifier: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const [area, command, arg] = positionals;
@@ -50,7 +52,23 @@ async function main(argv: string[]): Promise<number> {
   }
   if (area === 'job' && command === 'status' && arg) {
     const job = await api.jobs.get.query({ jobId: arg });
-    print(describeJob(job), job);
+    const detail = await api.jobs.status.query({ jobId: arg }).catch(() => null);
+    print([describeJob(job), ...(detail ? describeDetail(detail) : [])].join('\n'), { ...job, detail });
+    return EXIT.ok;
+  }
+  if (area === 'job' && command === 'cancel' && arg) {
+    const result = await api.jobs.cancel.mutate({ jobId: arg, reason: values.reason });
+    print(`cancelling job ${arg}: running containers stop, hosts are paid for work done, the rest is refunded`, result);
+    return EXIT.ok;
+  }
+  if (area === 'job' && command === 'challenge' && arg) {
+    if (!values.verifier) {
+      console.error('--verifier <hostId>: the registered host whose stake backs the challenge');
+      return EXIT.usage;
+    }
+    const accepted = await api.jobs.challenge.mutate({ jobId: arg, verifierHostId: values.verifier });
+    print(`challenge accepted: ${accepted.stake} ZSC base units of ${accepted.verifierHostId}'s stake locked; ` +
+      `arbiters re-run the job when the window closes at ${accepted.challengeWindowEndsAt}`, accepted);
     return EXIT.ok;
   }
   if (area === 'job' && command === 'logs' && arg) {
@@ -80,7 +98,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (area === 'host' && command === 'status' && arg) {
     const host = await api.hosts.get.query({ hostId: arg });
-    print(`${host.id} ${host.online ? 'online' : 'offline'} (${host.status}), ${host.did}, ${host.cpus} cpus, ${host.memoryMiB} MiB, ${host.gpus} GPUs, last seen ${host.lastSeenAt}`, host);
+    print([
+      `${host.id} ${host.online ? 'online' : 'offline'} (${host.status}), ${host.did}, ${host.cpus} cpus, ${host.memoryMiB} MiB, ${host.gpus} GPUs, last seen ${host.lastSeenAt}`,
+      `  record:   ${host.jobsDone} done, ${host.jobsFailed} failed, ${host.timesSlashed} slashed; mean slot ${host.meanSlotMs ?? '-'} ms`,
+      `  earnings: ${host.earned} earned (before commission), ${host.slashed} slashed (ZSC base units)`,
+    ].join('\n'), host);
     return EXIT.ok;
   }
   return usage();
@@ -105,6 +127,22 @@ function readSpec(path: string): JobSpecInput {
 }
 
 type Job = Awaited<ReturnType<ApiClient['jobs']['get']['query']>>;
+type JobDetail = Awaited<ReturnType<ApiClient['jobs']['status']['query']>>;
+
+/** The workflow's live view: slots, money, challenges and the timeline. */
+function describeDetail(detail: JobDetail): string[] {
+  return [
+    `  escrowed ${detail.escrowed}, slashed ${detail.slashed}` +
+      (detail.challengeWindowEndsAt ? `, challenge window until ${detail.challengeWindowEndsAt}` : ''),
+    '  slots:',
+    ...detail.replicas.map((r) => `    ${r.role} ${r.replica}: ${r.state} on ${r.hostId ?? '-'}` +
+      `${r.resultDigest ? `, digest ${r.resultDigest.slice(0, 12)}…` : ''}${r.payout !== '0' ? `, payout ${r.payout}` : ''}` +
+      `${r.slashed !== '0' ? `, slashed ${r.slashed}` : ''}${r.lostBy.length ? `, lost by ${r.lostBy.join(', ')}` : ''}`),
+    ...(detail.challenges.length ? ['  challenges:', ...detail.challenges.map((c) => `    ${c.verifierHostId}: ${c.state} (stake ${c.stake}, ${c.at})`)] : []),
+    '  timeline:',
+    ...detail.timeline.map((t) => `    ${t.at.slice(11, 23)} ${t.step}`),
+  ];
+}
 
 function describeJob(job: Job): string {
   return [

@@ -237,7 +237,9 @@ export const SAMPLE_JOB: JobSpecInput = {
 };
 
 /** Waits until a job reaches a final state, calling `onChange` on each new state. */
-export async function waitForJob(api: ApiClient, jobId: string, onChange?: (state: string, reason: string | null) => void, timeoutMs = 180_000) {
+export async function waitForJob(
+  api: ApiClient, jobId: string, onChange?: (state: string, reason: string | null) => void, timeoutMs = 180_000, pollMs = 300,
+) {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
@@ -247,7 +249,7 @@ export async function waitForJob(api: ApiClient, jobId: string, onChange?: (stat
     last = seen;
     if (isFinalJobState(job.state)) return job;
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.state} after ${timeoutMs / 1000}s`);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 

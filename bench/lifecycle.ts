@@ -1,0 +1,117 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../db/client';
+import type { JobSpecInput } from '../domain/job-spec';
+import { JOB_IMAGE } from '../scripts/build-images';
+import { connectDocker } from '../scripts/docker-engine';
+import { startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
+import type { Benchmark } from './benchmark';
+import { COMMAND, rawRun } from './host-overhead';
+
+const HOSTS = Number(process.env.BENCH_HOSTS ?? 20);
+const LATENCY_RUNS = Number(process.env.BENCH_LATENCY_RUNS ?? 15);
+const THROUGHPUT_SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const GOALS = { latencyRatio: 1.5, submitToRunningP50Ms: 2000, submitToRunningP99Ms: 5000, throughputRatio: 0.7 };
+
+/** The trivial job of every figure: one replica, no challenge window. */
+const TRIVIAL: JobSpecInput = {
+  image: JOB_IMAGE, command: COMMAND, resources: { cpu: 0.1, memoryMiB: 32, diskMiB: 8 }, timeoutSeconds: 60, replicas: 1, challengeWindowSeconds: 0,
+};
+
+/**
+ * The whole compute lifecycle on the devnet — API, Temporal, escrow and settlement on anvil, matching, a host worker
+ * running the container, the read model — against raw `docker run --rm` of the same image and command on the same
+ * engine, in one run:
+ *  - latency: end-to-end time of one trivial job at a time ÷ one raw run at a time (p50);
+ *  - submit→running: from the API accepting the job to the workflow marking it RUNNING (the read model's createdAt
+ *    and startedAt), p50 and p99 over every job of the run, with HOSTS host workers;
+ *  - throughput: jobs/s completed for THROUGHPUT_SECONDS with CONCURRENCY in flight (every one must succeed) ÷ raw
+ *    containers/s at the same concurrency for the same time.
+ */
+export const lifecycle: Benchmark = {
+  name: `compute job lifecycle (${HOSTS} host workers, ${COMMAND.join(' ')}, r=1, window 0)`,
+  async run(log) {
+    const dir = mkdtempSync(join(tmpdir(), 'zansoc-bench-devnet-'));
+    const started = Date.now();
+    const devnet = await startDevnet({ dir, hosts: HOSTS, headless: true, log: () => undefined, hostEnv: { MAX_SLOTS: '2' } });
+    log(`  devnet with ${HOSTS} host workers up in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    const db = openDatabase(devnet.databaseUrl);
+    const docker = connectDocker();
+    try {
+      // Warm-up: the first job pays for Temporal's and the workers' first-use costs.
+      for (let i = 0; i < 3; i++) await runJob(devnet);
+      await rawRun(docker);
+
+      const e2e: number[] = [];
+      const raw: number[] = [];
+      for (let i = 0; i < LATENCY_RUNS; i++) {
+        let t = performance.now();
+        await runJob(devnet);
+        e2e.push(performance.now() - t);
+        t = performance.now();
+        await rawRun(docker);
+        raw.push(performance.now() - t);
+      }
+      const latency = percentile(e2e, 50) / percentile(raw, 50);
+      log(`  latency, one job at a time (${LATENCY_RUNS} runs): job end to end p50 ${ms(percentile(e2e, 50))} (p99 ${ms(percentile(e2e, 99))}), ` +
+        `docker run --rm p50 ${ms(percentile(raw, 50))}; ratio ${latency.toFixed(2)}×`);
+
+      const jobs = await saturate(THROUGHPUT_SECONDS, CONCURRENCY, () => runJob(devnet));
+      const containers = await saturate(THROUGHPUT_SECONDS, CONCURRENCY, () => rawRun(docker));
+      const jobRate = jobs.done / jobs.seconds;
+      const rawRate = containers.done / containers.seconds;
+      log(`  throughput at ${CONCURRENCY} in flight for ${THROUGHPUT_SECONDS} s: ${jobs.done} jobs succeeded (${jobRate.toFixed(2)}/s, ` +
+        `${jobs.failed} failed or lost), docker run --rm ${containers.done} containers (${rawRate.toFixed(2)}/s); ratio ${(jobRate / rawRate).toFixed(2)}`);
+
+      const rows = await db.job.findMany({ where: { startedAt: { not: null } }, select: { createdAt: true, startedAt: true } });
+      const waits = rows.map((r) => r.startedAt!.getTime() - r.createdAt.getTime());
+      log(`  submit→running over ${waits.length} jobs: p50 ${ms(percentile(waits, 50))}, p99 ${ms(percentile(waits, 99))}`);
+
+      const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
+      log(`  goal latency ≤ ${GOALS.latencyRatio}×: ${verdict(latency <= GOALS.latencyRatio)} (${latency.toFixed(2)}×)`);
+      log(`  goal submit→running p50 < ${GOALS.submitToRunningP50Ms / 1000} s: ${verdict(percentile(waits, 50) < GOALS.submitToRunningP50Ms)} (${ms(percentile(waits, 50))})`);
+      log(`  goal submit→running p99 < ${GOALS.submitToRunningP99Ms / 1000} s: ${verdict(percentile(waits, 99) < GOALS.submitToRunningP99Ms)} (${ms(percentile(waits, 99))})`);
+      log(`  goal throughput ratio ≥ ${GOALS.throughputRatio} with none lost: ${verdict(jobRate / rawRate >= GOALS.throughputRatio && jobs.failed === 0)} ` +
+        `(${(jobRate / rawRate).toFixed(2)}, ${jobs.failed} lost)`);
+    } finally {
+      await db.$disconnect();
+      await devnet.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+async function runJob(devnet: Devnet): Promise<void> {
+  const { job } = await devnet.api.jobs.submit.mutate({ spec: TRIVIAL });
+  const done = await waitForJob(devnet.api, job.id, undefined, 120_000, 25);
+  if (done.state !== 'SUCCEEDED') throw new Error(`job ${job.id} ended ${done.state}: ${done.stateReason}`);
+}
+
+/** Runs `task` with `concurrency` in flight until `seconds` pass; counts what finished and what failed. */
+async function saturate(seconds: number, concurrency: number, task: () => Promise<void>) {
+  const until = performance.now() + seconds * 1000;
+  let done = 0;
+  let failed = 0;
+  const start = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < until) {
+      try {
+        await task();
+        done++;
+      } catch {
+        failed++;
+      }
+    }
+  }));
+  return { done, failed, seconds: (performance.now() - start) / 1000 };
+}
+
+function percentile(samples: number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const ms = (value: number): string => `${value.toFixed(0)} ms`;
