@@ -10,6 +10,8 @@ export interface ApiDeps {
   staging: StagingStore;
   /** Base URL of this API as hosts reach it; the workflow hands it to hosts for uploads. */
   publicUrl: string;
+  /** Share of single-replica jobs spot-checked by a verifier host. */
+  spotCheckFraction?: number;
 }
 
 export interface Context extends ApiDeps {

@@ -12,6 +12,8 @@ export const apiEnvSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().default('default'),
   STAGING_DIR: z.string().default('./.devnet/staging'),
   MAX_BLOB_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
+  /** The share of single-replica jobs re-run on a verifier host to check the result (0 to 1). */
+  SPOT_CHECK_FRACTION: z.coerce.number().min(0).max(1).default(0.05),
 });
 export type ApiEnv = z.output<typeof apiEnvSchema>;
 

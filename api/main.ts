@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
   const publicUrl = env.PUBLIC_URL ?? `http://${env.API_HOST}:${env.API_PORT}`;
   const api = createServer({
-    deps: { db, temporal, staging: new StagingStore(env.STAGING_DIR), publicUrl },
+    deps: { db, temporal, staging: new StagingStore(env.STAGING_DIR), publicUrl, spotCheckFraction: env.SPOT_CHECK_FRACTION },
     host: env.API_HOST,
     port: env.API_PORT,
     maxBlobBytes: env.MAX_BLOB_BYTES,

@@ -35,7 +35,9 @@ export const lifecycle: Benchmark = {
   async run(log) {
     const dir = mkdtempSync(join(tmpdir(), 'zansoc-bench-devnet-'));
     const started = Date.now();
-    const devnet = await startDevnet({ dir, hosts: HOSTS, headless: true, log: () => undefined, hostEnv: { MAX_SLOTS: '2' } });
+    const devnet = await startDevnet({
+      dir, hosts: HOSTS, headless: true, log: () => undefined, hostEnv: { MAX_SLOTS: '2' }, spotCheckFraction: 0,
+    });
     log(`  devnet with ${HOSTS} host workers up in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     const db = openDatabase(devnet.databaseUrl);
     const docker = connectDocker();

@@ -34,6 +34,8 @@ export interface DevnetOptions {
   databaseUrl?: string;
   /** Extra environment for every host worker (e.g. DRAIN_GRACE_SECONDS). */
   hostEnv?: Record<string, string>;
+  /** The share of single-replica jobs the API has spot-checked (its SPOT_CHECK_FRACTION); tests that count payouts use 0. */
+  spotCheckFraction?: number;
   /** Extra environment for the orchestrator worker at its first start. */
   orchestratorEnv?: Record<string, string>;
   /** Extra environment for one host worker, by host id (host-1 …); it wins over `hostEnv`. */
@@ -118,7 +120,10 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     const roles: Record<string, { entry: string; env: Record<string, string>; ready: RegExp }> = {
       api: {
         entry: 'api/main.ts',
-        env: { ...common, API_PORT: String(apiPort), STAGING_DIR: join(dir, 'staging') },
+        env: {
+          ...common, API_PORT: String(apiPort), STAGING_DIR: join(dir, 'staging'),
+          ...(opts.spotCheckFraction !== undefined ? { SPOT_CHECK_FRACTION: String(opts.spotCheckFraction) } : {}),
+        },
         ready: /api listening/,
       },
       orchestrator: {

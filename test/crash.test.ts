@@ -44,7 +44,7 @@ describe('crashes', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'zansoc-crash-'));
     devnet = await startDevnet({
-      dir, hosts: 2, headless: true, log: (line) => lines.push(line), orchestratorEnv: { ZANSOC_TEST_CRASH: 'after-settle' },
+      dir, hosts: 2, headless: true, spotCheckFraction: 0, log: (line) => lines.push(line), orchestratorEnv: { ZANSOC_TEST_CRASH: 'after-settle' },
     });
     db = openDatabase(devnet.databaseUrl);
   }, 300_000);

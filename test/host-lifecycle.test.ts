@@ -18,7 +18,7 @@ describe('host lifecycle on the devnet', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'zansoc-hosts-'));
-    devnet = await startDevnet({ dir, hosts: 2, headless: true, hostEnv: { DRAIN_GRACE_SECONDS: '3', HEARTBEAT_SECONDS: '1' }, log: (l) => lines.push(l) });
+    devnet = await startDevnet({ dir, hosts: 2, headless: true, spotCheckFraction: 0, hostEnv: { DRAIN_GRACE_SECONDS: '3', HEARTBEAT_SECONDS: '1' }, log: (l) => lines.push(l) });
   }, 300_000);
   afterAll(async () => {
     await devnet?.stop();

@@ -63,7 +63,7 @@ describe('redundant verification with cheating hosts', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'zansoc-verify-'));
     devnet = await startDevnet({
-      dir, hosts: 5, headless: true, log: (line) => lines.push(line),
+      dir, hosts: 5, headless: true, spotCheckFraction: 0, log: (line) => lines.push(line),
       // Which hosts each job lands on is steered by price and memory; reputation would move cheaters back (its own test).
       orchestratorEnv: { REPUTATION_WEIGHT: '0' },
       hostEnvs: {
@@ -236,6 +236,37 @@ describe('redundant verification with cheating hosts', () => {
     }, 120_000);
     });
 
+  it('spot-checks single-replica jobs when the API is told to: a cheat caught by the check is judged by arbiters', async () => {
+    const api = devnet.processes.get('api')!;
+    api.kill('SIGTERM');
+    await new Promise((resolve) => api.once('exit', resolve));
+    await devnet.startRole('api', { SPOT_CHECK_FRACTION: '1' });
+    const before = await snapshot();
+    const { job } = await devnet.api.jobs.submit.mutate({
+      spec: { image: JOB_IMAGE, command: ['sh', '-c', 'echo spot > /out/s.txt'], resources: { cpu: 0.5, memoryMiB: 64 }, timeoutSeconds: 60, maxPrice: MAX_PRICE.toString() },
+    });
+    const done = await waitForJob(devnet.api, job.id);
+    const status = await devnet.api.jobs.status.query({ jobId: job.id });
+
+    // host-1 (a cheat) ran it, host-2 (another cheat, so a different digest) checked it, host-3 and host-4 arbitrated.
+    expect(status.replicas.map((r) => `${r.role}:${r.hostId}`)).toEqual(['replica:host-1', 'verifier:host-2', 'arbiter:host-3', 'arbiter:host-4']);
+    expect(done.state).toBe('SUCCEEDED');
+    expect(['host-3', 'host-4']).toContain(done.hostId);
+    const after = await snapshot();
+    for (const id of ['host-1', 'host-2']) expect(before.hosts.get(id)!.staked - after.hosts.get(id)!.staked).toBe(MAX_PRICE);
+    expect(after.client).toBe(before.client); // nobody is paid from escrow for a wrong result
+    for (const a of status.replicas.filter((r) => r.role === 'arbiter')) {
+      expect(after.hosts.get(a.hostId!)!.balance - before.hosts.get(a.hostId!)!.balance).toBe(BigInt(a.payout));
+    }
+    expect(status.timeline.some((t) => t.step === 'spot check by host-2 disagrees: arbiters will decide')).toBe(true);
+
+    // Back to no spot checks for whatever runs next.
+    const spotting = devnet.processes.get('api')!;
+    spotting.kill('SIGTERM');
+    await new Promise((resolve) => spotting.once('exit', resolve));
+    await devnet.startRole('api');
+  }, 120_000);
+
   it('keeps each host\'s reputation and earnings in step with the chain', async () => {
     for (const id of devnet.hostIds) {
       const host = await devnet.api.hosts.get.query({ hostId: id });
@@ -243,7 +274,7 @@ describe('redundant verification with cheating hosts', () => {
       expect(BigInt(host.slashed)).toBe(100n * 10n ** 18n - staked);
     }
     const cheat = await devnet.api.hosts.get.query({ hostId: 'host-2' });
-    expect(cheat.timesSlashed).toBe(3); // one vote lost, outvoted once more, one challenge upheld
+    expect(cheat.timesSlashed).toBe(4); // one vote lost, outvoted once more, one challenge upheld, one spot check
     expect(cheat.jobsDone).toBe(0);
     const honest = await devnet.api.hosts.get.query({ hostId: 'host-3' });
     expect(honest).toMatchObject({ timesSlashed: 0, slashed: '0' });

@@ -20,12 +20,17 @@ export interface ComputeJobInput {
   spec: JobSpec;
   /** Where hosts upload logs and output (the API's staging store). */
   stagingUrl: string;
+  /** The share (0–1) of single-replica jobs re-run on a verifier host to check the result; the API's SPOT_CHECK_FRACTION. */
+  spotCheckFraction?: number;
 }
 
 export interface ReplicaStatus {
   replica: number;
-  /** `replica` runs the job as asked; `arbiter` re-runs it on a fresh host to settle a challenge. */
-  role: 'replica' | 'arbiter';
+  /**
+   * `replica` runs the job as asked; `verifier` re-runs a single-replica job as a spot check; `arbiter` re-runs it on a
+   * fresh host to settle a challenge or a failed spot check.
+   */
+  role: 'replica' | 'verifier' | 'arbiter';
   hostId: string | null;
   state: 'QUEUED' | 'RUNNING' | 'DONE' | 'FAILED' | 'CANCELLED';
   resultDigest: string | null;
@@ -137,7 +142,7 @@ interface Slot {
   lost: HostCandidate[];
 }
 
-export async function computeJob({ jobId, spec: submitted, stagingUrl }: ComputeJobInput): Promise<JobStatus> {
+export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheckFraction = 0 }: ComputeJobInput): Promise<JobStatus> {
   // Specs from before a field existed get its default.
   const spec: JobSpec = {
     ...submitted,
@@ -189,7 +194,8 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
     if (status.challenges.some((c) => c.verifierHostId === verifierHostId)) throw new Error(`verifier ${verifierHostId} already challenged this job`);
     if (used.includes(verifierHostId)) throw new Error(`host ${verifierHostId} ran this job and cannot challenge it`);
   };
-  const challengers = new Map<string, string>(); // verifier host id → address
+  // Who disputes the result: challengers, and a spot check's verifier that disagreed. Host id → address.
+  const accusers = new Map<string, string>();
   setHandler(challengeUpdate, async (request: ChallengeRequest): Promise<ChallengeAccepted> => {
     refuseChallenge(request);
     const { verifierHostId } = request;
@@ -202,7 +208,7 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
       const verifier = await readModel.findHost({ hostId: verifierHostId });
       if (!verifier) throw new Error(`verifierHostId: no registered host ${verifierHostId}`);
       await chain.bondHostStake({ jobId, host: verifier.address, amount: stake });
-      challengers.set(verifierHostId, verifier.address);
+      accusers.set(verifierHostId, verifier.address);
       challenge.state = 'PENDING';
       note(`challenged by ${verifierHostId} (stake ${stake})`);
       return { verifierHostId, stake, challengeWindowEndsAt: status.challengeWindowEndsAt! };
@@ -301,6 +307,9 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
   const replicas = (): Slot[] => slots.filter((s) => s.status.role === 'replica');
   let verdict = judge(replicas());
   let dispute: { upheld: boolean | null; arbiters: Slot[] } | null = null;
+  // Single-replica jobs are spot-checked at the configured rate (workflow randomness: the same on replay).
+  const spotChecked = spec.replicas === 1 && spotCheckFraction > 0 && Math.random() < spotCheckFraction;
+  let spotCheckDisagreed = false;
   try {
     // A cancel that came while the escrow was being locked skips the work altogether.
     if (cancelReason === null) await work.run(async () => {
@@ -311,7 +320,16 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
         await runSlot('replica');
         verdict = judge(replicas());
       }
-      if (verdict.kind !== 'majority' || spec.challengeWindowSeconds === 0) return;
+      if (verdict.kind !== 'majority') return;
+      if (spotChecked) {
+        const check = await runSlot('verifier');
+        if (check.result && check.host && check.result.resultDigest !== verdict.digest) {
+          spotCheckDisagreed = true;
+          accusers.set(check.host.id, check.host.address);
+          note(`spot check by ${check.host.id} disagrees: arbiters will decide`);
+        }
+      }
+      if (spec.challengeWindowSeconds === 0) return;
 
       // The result is PROVISIONAL while verifiers may challenge it.
       const provisional = winnersOf(replicas(), verdict.digest)[0];
@@ -329,12 +347,13 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
   }
   windowClosed = true;
 
-  // Challenges are decided by fresh arbiters, unless the client cancelled (it took the result as it is).
-  if (status.state === 'PROVISIONAL' && verdict.kind === 'majority') {
+  // Challenges and a failed spot check are decided by fresh arbiters, unless the client cancelled the work.
+  if (verdict.kind === 'majority' && (status.state === 'PROVISIONAL' || (cancelReason === null && spotCheckDisagreed))) {
     await condition(() => bonding === 0);
     const pending = status.challenges.filter((c) => c.state === 'PENDING');
-    if (pending.length > 0) {
-      await moveTo('PROVISIONAL', `challenged by ${pending.map((c) => c.verifierHostId).join(', ')}: re-running on fresh arbiter hosts`);
+    if (pending.length > 0 || spotCheckDisagreed) {
+      const by = [...pending.map((c) => c.verifierHostId), ...(spotCheckDisagreed ? ['the spot check'] : [])];
+      await moveTo(status.state, `disputed by ${by.join(', ')}: re-running on fresh arbiter hosts`);
       const arbiters: Slot[] = [];
       let arbitration = judge(arbiters);
       await Promise.all(Array.from({ length: ARBITERS }, async () => arbiters.push(await runSlot('arbiter'))));
@@ -347,7 +366,7 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
       const upheld = arbitration.kind === 'majority' ? arbitration.digest !== verdict.digest : null;
       dispute = { upheld, arbiters };
       for (const c of pending) c.state = upheld === null ? 'UNRESOLVED' : upheld ? 'UPHELD' : 'REJECTED';
-      note(`challenge ${upheld === null ? 'unresolved: the arbiters did not agree' : upheld ? 'upheld' : 'rejected'}`);
+      note(`dispute ${upheld === null ? 'unresolved: the arbiters did not agree' : upheld ? 'upheld' : 'rejected'}`);
     }
   }
 
@@ -396,29 +415,39 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
         price: priceRun({ ...s.host!, ...spec.resources, durationMs: s.result!.durationMs, maxPrice: spec.maxPrice }),
       }));
       honestArbiters.forEach((s, i) => (s.status.payout = arbiterPrices[i].price));
-      const challengerAddresses = [...challengers.values()];
+      // A spot check's verifier whose own digest the arbiters did not confirm is a cheater as well.
+      const verifiers = slots.filter((s) => s.status.role === 'verifier' && s.result && s.host && accusers.has(s.host.id));
+      const wrongVerifiers = verifiers.filter((s) => s.result!.resultDigest !== arbiterDigest);
+      const rightAccusers = [...accusers.entries()]
+        .filter(([id]) => !wrongVerifiers.some((s) => s.host!.id === id))
+        .map(([, address]) => address);
       if (dispute.upheld) {
-        // The provisional winners cheated: their bonds pay the arbiters, the challengers and the treasury; no pay.
+        // The provisional winners cheated: their bonds pay the arbiters, the accusers and the treasury; no pay.
         const taken = disputeSlashes({
-          losers: winners.map((s) => ({ host: s.host!.address, bond })), arbiters: arbiterPrices, winners: challengerAddresses, treasury,
+          losers: winners.map((s) => ({ host: s.host!.address, bond })), arbiters: arbiterPrices, winners: rightAccusers, treasury,
         });
         for (const slot of winners) slash(slot, taken.filter((t) => t.host === slot.host!.address));
+        for (const slot of wrongVerifiers) slash(slot, [{ host: slot.host!.address, recipient: treasury, amount: bond }]);
         outcome = honestArbiters[0];
       } else {
-        // A frivolous challenge: the challengers' stakes pay the arbiters, the accused hosts and the treasury.
-        slashes.push(...disputeSlashes({
-          losers: challengerAddresses.map((address) => ({ host: address, bond })), arbiters: arbiterPrices,
+        // A frivolous dispute: the accusers' stakes pay the arbiters, the accused hosts and the treasury.
+        const taken = disputeSlashes({
+          losers: [...accusers.values()].map((address) => ({ host: address, bond })), arbiters: arbiterPrices,
           winners: winners.map((s) => s.host!.address), treasury,
-        }));
+        });
+        slashes.push(...taken);
+        for (const slot of verifiers) slot.status.slashed = taken.filter((t) => t.host === slot.host!.address).reduce((n, t) => n + BigInt(t.amount), 0n).toString();
         for (const slot of winners) pay(slot, slot.result!.durationMs);
         outcome = winners[0];
       }
     } else {
       for (const slot of winners) pay(slot, slot.result!.durationMs);
       outcome = winners[0];
-      // Arbiters that could not agree are paid from what the escrow has left; the challengers get their stake back.
+      // A spot check that agreed, and arbiters that could not agree, are paid from what the escrow has left; the
+      // challengers get their stake back.
       let left = BigInt(escrow) - payouts.reduce((sum, p) => sum + BigInt(p.amount), 0n);
-      for (const slot of dispute?.arbiters.filter((s) => s.result) ?? []) {
+      const extraWork = slots.filter((s) => s.status.role !== 'replica' && s.result && s.host && s.status.slashed === '0');
+      for (const slot of extraWork) {
         const price = BigInt(priceRun({ ...slot.host!, ...spec.resources, durationMs: slot.result!.durationMs, maxPrice: spec.maxPrice }));
         const paid = price < left ? price : left;
         left -= paid;
@@ -459,7 +488,10 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl }: Compute
       const outcome = slot.status.slashed !== '0' ? 'slashed' : slot.result && slot.status.payout !== '0' && !cancelledWork ? 'done' : 'neutral';
       add(slot.host.id, slot.host.address, outcome, slot.ranMs);
     }
-    for (const [hostId, address] of challengers) add(hostId, address, sum(slashes.filter((x) => x.host === address)) > 0n ? 'slashed' : 'neutral', null);
+    for (const [hostId, address] of accusers) {
+      if (slots.some((s) => s.host?.id === hostId)) continue; // a verifier: counted with its slot
+      add(hostId, address, sum(slashes.filter((x) => x.host === address)) > 0n ? 'slashed' : 'neutral', null);
+    }
     await readModel.recordReputation({ jobId, entries });
   }
 

@@ -73,7 +73,7 @@ export const jobsRouter = router({
         await ctx.temporal.workflow.start<typeof computeJob>('computeJob', {
           workflowId: `job-${jobId}`,
           taskQueue: ORCHESTRATOR_TASK_QUEUE,
-          args: [{ jobId, spec, stagingUrl: ctx.publicUrl }],
+          args: [{ jobId, spec, stagingUrl: ctx.publicUrl, spotCheckFraction: ctx.spotCheckFraction ?? 0 }],
           typedSearchAttributes: [
             { key: JOB_ID, value: jobId }, { key: CLIENT_ID, value: ctx.clientId }, { key: JOB_STATE, value: 'SUBMITTED' },
           ],

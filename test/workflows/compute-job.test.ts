@@ -66,6 +66,7 @@ describe('computeJob workflow', () => {
     fakes: Fakes,
     spec = jobSpecSchema.parse({ image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 1 } }),
     during?: (handle: WorkflowHandle<typeof computeJob>) => Promise<void>,
+    extra: Partial<ComputeJobInput> = {},
   ) {
     const jobId = `wf-test-${++run}-${Date.now()}`;
     const updates: JobUpdate[] = [];
@@ -99,7 +100,7 @@ describe('computeJob workflow', () => {
       ...(await Promise.all(Object.entries(fakes.hosts).map(([id, executeSlot]) =>
         Worker.create({ ...base, taskQueue: hostTaskQueue(id), activities: { executeSlot } satisfies HostActivities })))),
     ];
-    const input: ComputeJobInput = { jobId, spec, stagingUrl: 'http://staging.invalid' };
+    const input: ComputeJobInput = { jobId, spec, stagingUrl: 'http://staging.invalid', ...extra };
     const handle = await env.client.workflow.start(computeJob, { taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowId: `job-${jobId}`, args: [input] });
     const status = await runUntil(workers, (async () => {
       await during?.(handle);
@@ -310,6 +311,36 @@ describe('computeJob workflow', () => {
       expect(slashes!.every((x) => x.host === host('v9').address)).toBe(true);
       expect(slashes!.map((x) => x.recipient).slice(2)).toEqual([host('h1').address, TREASURY]);
       expect(slashes!.map((x) => x.recipient).slice(0, 2).sort()).toEqual([host('h2').address, host('h3').address].sort());
+    });
+
+    it('spot-checks a single-replica job on a verifier host and pays it from the escrow when it agrees', async () => {
+      const settleJob = jest.fn(async (_: Settle) => settled);
+      const { status } = await runJob({
+        orchestrator: { settleJob, listOnlineHosts: three },
+        hosts: { h1: digestOf('a'), h2: digestOf('a') },
+      }, undefined, undefined, { spotCheckFraction: 1 });
+      expect(status.state).toBe('SUCCEEDED');
+      expect(status.replicas.map((r) => `${r.role}:${r.hostId}:${r.state}`)).toEqual(['replica:h1:DONE', 'verifier:h2:DONE']);
+      const [{ payouts, slashes }] = settleJob.mock.calls[0];
+      expect(payouts).toEqual([{ host: host('h1').address, amount: '2000' }, { host: host('h2').address, amount: '4000' }]);
+      expect(slashes).toBeUndefined();
+    });
+
+    it('sends a spot check that disagrees to arbiters, who catch the cheat', async () => {
+      const settleJob = jest.fn(async (_: Settle) => settled);
+      const four = async () => [host('h1'), host('h2', '2000'), host('h3', '3000'), host('h4', '4000')];
+      const { status } = await runJob({
+        orchestrator: { settleJob, listOnlineHosts: four },
+        hosts: { h1: digestOf('f'), h2: digestOf('a'), h3: digestOf('a'), h4: digestOf('a') },
+      }, undefined, undefined, { spotCheckFraction: 1 });
+      expect(status).toMatchObject({ state: 'SUCCEEDED', result: { resultDigest: 'a'.repeat(64) } });
+      expect(status.replicas.map((r) => r.role)).toEqual(['replica', 'verifier', 'arbiter', 'arbiter']);
+      const [{ payouts, slashes }] = settleJob.mock.calls[0];
+      expect(payouts).toEqual([]);
+      // The cheat's bond: the arbiters' price, half the rest to the verifier that caught it, the remainder to the treasury.
+      expect(slashes!.every((x) => x.host === host('h1').address)).toBe(true);
+      expect(slashes!.map((x) => x.recipient).slice(2)).toEqual([host('h2').address, TREASURY]);
+      expect(status.replicas[0].slashed).toBe(jobSpecSchema.parse({ image: 'x', command: ['x'] }).maxPrice);
     });
 
     it('refuses a challenge once the window has closed', async () => {
