@@ -83,6 +83,7 @@ export function createDbActivities({ db, reputationWeight = 1 }: { db: Database;
         pricePerGibSecond: h.pricePerGibSecond,
         pricePerGpuSecond: h.pricePerGpuSecond,
         penaltyBps: reputationPenaltyBps(h, reputationWeight),
+        operator: h.operator,
       }));
     },
   };

@@ -43,6 +43,11 @@ export const jobSpecSchema = z
      * when it closes. 0 settles at once.
      */
     challengeWindowSeconds: z.number().int().min(0).max(7 * 86_400).default(0),
+    /**
+     * The client's own check: the result digest it knows is right (from a test input). A verified result with any
+     * other digest ends the job FAILED; the hosts that agreed on it are still paid for their work.
+     */
+    expectedDigest: z.string().regex(/^[a-f0-9]{64}$/, 'must be a sha256 hex digest (64 lowercase hex characters)').optional(),
     /** The most the client pays per replica, in ZSC base units (18 decimals), as a decimal string. */
     maxPrice: tokenAmount.default('1000000000000000000'),
   })

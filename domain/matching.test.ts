@@ -1,4 +1,4 @@
-import { explainWait, rankHosts, type HostCandidate } from './matching';
+import { explainWait, operatorOf, rankHosts, type HostCandidate } from './matching';
 
 const host = (id: string, over: Partial<HostCandidate> = {}): HostCandidate => ({
   id, address: `0x${id.padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0, freeSlots: 2,
@@ -39,5 +39,13 @@ describe('matching', () => {
   it('says why a job waits', () => {
     expect(explainWait([], small)).toBe('no host is online');
     expect(explainWait([host('a', { cpus: 0.5 })], small)).toBe('waiting for a host that fits (a: cpu 0.5 < 1)');
+  });
+
+  it('keeps replicas of one job on distinct operators', () => {
+    const op = '0x00000000000000000000000000000000000000f1';
+    const hosts = [host('a', { operator: op }), host('b', { operator: op.toUpperCase().replace('0X', '0x') }), host('c')];
+    expect(rankHosts(hosts, small, ['a'], [operatorOf(hosts[0])]).map((h) => h.id)).toEqual(['c']);
+    expect(explainWait(hosts.slice(0, 2), small, ['a'], [op])).toBe(
+      'waiting for a host that fits (a: already tried; b: its operator already runs a slot of this job)');
   });
 });

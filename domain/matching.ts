@@ -13,7 +13,12 @@ export interface HostCandidate extends ResourcePrices {
   freeSlots: number;
   /** How much worse the host's track record makes its price look, in basis points (reputationPenaltyBps); 0 if absent. */
   penaltyBps?: number;
+  /** Who runs the host (an address); hosts of one operator never hold two replicas of a job. Defaults to the host's address. */
+  operator?: string | null;
 }
+
+/** The operator a host counts for: its declared operator, or itself. */
+export const operatorOf = (host: Pick<HostCandidate, 'address' | 'operator'>): string => (host.operator ?? host.address).toLowerCase();
 
 /** Why a host cannot take a job, or null when it can. */
 export function unfitReason(host: HostCandidate, resources: Resources): string | null {
@@ -41,9 +46,11 @@ function pricePerSecond(host: HostCandidate, resources: Resources): bigint {
  * ordered cheapest for this job first (price weighted by reputation), then by most free slots (spreads load), then by id so equal hosts rank the
  * same every time.
  */
-export function rankHosts(hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = []): HostCandidate[] {
+export function rankHosts(
+  hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = [], excludeOperators: readonly string[] = [],
+): HostCandidate[] {
   return hosts
-    .filter((h) => !exclude.includes(h.id) && unfitReason(h, resources) === null)
+    .filter((h) => !exclude.includes(h.id) && !excludeOperators.includes(operatorOf(h)) && unfitReason(h, resources) === null)
     .sort((a, b) => {
       const price = pricePerSecond(a, resources) - pricePerSecond(b, resources);
       if (price !== 0n) return price < 0n ? -1 : 1;
@@ -52,8 +59,11 @@ export function rankHosts(hosts: HostCandidate[], resources: Resources, exclude:
 }
 
 /** One line for the client on why its job is still waiting. */
-export function explainWait(hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = []): string {
+export function explainWait(
+  hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = [], excludeOperators: readonly string[] = [],
+): string {
   if (hosts.length === 0) return 'no host is online';
-  const reasons = hosts.map((h) => `${h.id}: ${exclude.includes(h.id) ? 'already tried' : unfitReason(h, resources)}`);
+  const reasons = hosts.map((h) => `${h.id}: ${exclude.includes(h.id) ? 'already tried'
+    : excludeOperators.includes(operatorOf(h)) ? 'its operator already runs a slot of this job' : unfitReason(h, resources)}`);
   return `waiting for a host that fits (${reasons.join('; ')})`;
 }

@@ -28,6 +28,8 @@ export const hostEnvSchema = z.object({
   /** The chain where the host stakes; without both, the host joins without staking (a devnet without contracts). */
   RPC_URL: z.string().url().optional(),
   DEPLOYMENT_FILE: z.string().min(1).optional(),
+  /** The operator's address, when one operator runs several hosts: they never get two replicas of one job. */
+  OPERATOR: z.string().regex(/^0x[a-fA-F0-9]{40}$/, 'must be a 0x-prefixed Ethereum address').optional(),
   /** ZSC base units kept staked on HostRegistry (100 ZSC by default). */
   STAKE: tokenAmount.default('100000000000000000000'),
   /** How long a draining host lets running slots finish before handing them back to be re-matched. */

@@ -59,7 +59,7 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   const { arch, cpus, memoryMiB, diskMiB, gpus, gpuModel, maxSlots, pricePerCpuSecond, pricePerGibSecond, pricePerGpuSecond } = offer;
   const registration = {
     hostId, address: wallet.address, did, arch, cpus, memoryMiB, diskMiB, gpus, gpuModel, maxSlots,
-    pricePerCpuSecond, pricePerGibSecond, pricePerGpuSecond,
+    pricePerCpuSecond, pricePerGibSecond, pricePerGpuSecond, operator: env.OPERATOR ?? null,
   };
   await api.hosts.register.mutate(registration).catch((err: Error) => {
     throw new Error(`could not register with the API at ${env.API_URL}: ${err.message}`);

@@ -229,6 +229,20 @@ describe('compute job on the devnet', () => {
     await expect(stranger.jobs.cancel.mutate({ jobId: job.id })).rejects.toThrow(`jobId: no job ${job.id}`);
   });
 
+  it('fails a job whose verified result is not the client\'s expectedDigest, paying the hosts for their work', async () => {
+    const command = ['sh', '-c', 'printf 42 > /out/answer.txt'];
+    const { job: first } = await submit({ image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB: 64 } });
+    const right = (await waitForJob(devnet.api, first.id)).resultDigest!;
+    const { job: checked } = await submit({ image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB: 64 }, expectedDigest: right });
+    expect((await waitForJob(devnet.api, checked.id)).state).toBe('SUCCEEDED');
+
+    const wrong = 'f'.repeat(64);
+    const { job } = await submit({ image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB: 64 }, expectedDigest: wrong });
+    const done = await waitForJob(devnet.api, job.id);
+    expect(done).toMatchObject({ state: 'FAILED', stateReason: `result digest ${right} is not the expectedDigest ${wrong}` });
+    expect(BigInt(done.paidToHosts!)).toBeGreaterThan(0n);
+  });
+
   it('tags every job workflow with search attributes operators can filter by', async () => {
     const { job } = await submit({ image: JOB_IMAGE, command: ['true'], resources: { cpu: 0.5, memoryMiB: 64 } });
     await waitForJob(devnet.api, job.id);

@@ -8,7 +8,7 @@ import { ZansocErrorType } from '../domain/errors';
 import { hostTaskQueue, type SlotExecution, type SlotResult } from '../domain/execution';
 import { escrowFor, extraReplicasFor, type JobSpec } from '../domain/job-spec';
 import type { JobState } from '../domain/job-state';
-import { explainWait, rankHosts, type HostCandidate } from '../domain/matching';
+import { explainWait, operatorOf, rankHosts, type HostCandidate } from '../domain/matching';
 import { hostBondFor, priceRun } from '../domain/money';
 import { HOST_IDS, JOB_STATE } from '../domain/search-attributes';
 import { disputeSlashes, lostSlotSlashes, type Slash } from '../domain/settlement';
@@ -157,6 +157,8 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
   const slots: Slot[] = [];
   // Every host that has held a slot of this job, or challenged it: slots always run on distinct, uninvolved hosts.
   const used: string[] = [];
+  // Operators of the hosts that held a slot: replicas go to distinct operators too.
+  const usedOperators: string[] = [];
   const searchable = patched('search-attributes');
   setHandler(jobStatusQuery, () => status);
 
@@ -246,7 +248,7 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
     let attempts = 0;
     while (attempts < MAX_SLOT_ATTEMPTS) {
       // Waiting for a later slot's host does not take a running or provisional job back to QUEUED.
-      const host = await waitForHost(spec, used, (reason) => moveTo(status.state === 'RUNNING' || status.state === 'PROVISIONAL' ? status.state : 'QUEUED', reason));
+      const host = await waitForHost(spec, used, usedOperators, (reason) => moveTo(status.state === 'RUNNING' || status.state === 'PROVISIONAL' ? status.state : 'QUEUED', reason));
       if (!host) break;
       attempts++;
       // A host puts stake behind the slot before it runs; the bond comes back at settlement unless it is slashed.
@@ -508,7 +510,9 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
   const result = outcome.result!;
   status.result = result;
   status.hostId = outcome.host!.id;
-  const reason = result.timedOut ? `killed after the ${spec.timeoutSeconds}s timeout`
+  const reason = spec.expectedDigest && result.resultDigest !== spec.expectedDigest
+    ? `result digest ${result.resultDigest} is not the expectedDigest ${spec.expectedDigest}`
+    : result.timedOut ? `killed after the ${spec.timeoutSeconds}s timeout`
     : result.oomKilled ? `killed: out of memory (limit ${spec.resources.memoryMiB} MiB)`
     : result.exitCode !== 0 ? `exited with code ${result.exitCode}` : null;
   await moveTo(reason ? 'FAILED' : 'SUCCEEDED', reason, { ...money, finishedAt, ...resultFields(outcome) });
@@ -543,19 +547,22 @@ function describeVotes(slots: Slot[]): string {
  * Polls for the best fitting online host not in `exclude` until one is free or the queue timeout passes, telling the
  * client why it waits; the host found is added to `exclude`.
  */
-async function waitForHost(spec: JobSpec, exclude: string[], tellWaiting: (reason: string) => Promise<void>): Promise<HostCandidate | null> {
+async function waitForHost(
+  spec: JobSpec, exclude: string[], excludeOperators: string[], tellWaiting: (reason: string) => Promise<void>,
+): Promise<HostCandidate | null> {
   const giveUpAt = Date.now() + spec.queueTimeoutSeconds * 1000;
   let lastReason = '';
   for (;;) {
     const hosts = await readModel.listOnlineHosts();
-    const [best] = rankHosts(hosts, spec.resources, exclude);
+    const [best] = rankHosts(hosts, spec.resources, exclude, excludeOperators);
     if (best) {
-      // Claimed before anything else runs: slots matching at the same time must not pick the same host.
+      // Claimed before anything else runs: slots matching at the same time must not pick the same host or operator.
       exclude.push(best.id);
+      excludeOperators.push(operatorOf(best));
       return best;
     }
     if (Date.now() >= giveUpAt) return null;
-    const reason = explainWait(hosts, spec.resources, exclude);
+    const reason = explainWait(hosts, spec.resources, exclude, excludeOperators);
     if (reason !== lastReason) await tellWaiting(reason);
     lastReason = reason;
     await sleep(MATCH_POLL);

@@ -22,13 +22,15 @@ export const hostRegistrationSchema = z
     pricePerCpuSecond: tokenAmount,
     pricePerGibSecond: tokenAmount.default('0'),
     pricePerGpuSecond: tokenAmount.default('0'),
+    /** The operator running this host, when it runs several: replicas of a job go to distinct operators. */
+    operator: z.string().regex(/^0x[a-fA-F0-9]{40}$/, 'must be a 0x-prefixed Ethereum address').nullable().default(null),
   })
   .strict();
 export type HostRegistration = z.output<typeof hostRegistrationSchema>;
 
 const hostSelect = {
   id: true, address: true, did: true, arch: true, cpus: true, memoryMiB: true, diskMiB: true, gpus: true, gpuModel: true,
-  maxSlots: true, pricePerCpuSecond: true, pricePerGibSecond: true, pricePerGpuSecond: true, status: true, lastSeenAt: true,
+  maxSlots: true, operator: true, pricePerCpuSecond: true, pricePerGibSecond: true, pricePerGpuSecond: true, status: true, lastSeenAt: true,
   createdAt: true, jobsDone: true, jobsFailed: true, timesSlashed: true, earned: true, slashed: true, meanSlotMs: true,
 } as const;
 

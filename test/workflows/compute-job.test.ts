@@ -351,6 +351,15 @@ describe('computeJob workflow', () => {
     });
   });
 
+  it('puts replicas on hosts of distinct operators', async () => {
+    const operator = '0x00000000000000000000000000000000000000f1';
+    const listOnlineHosts = async () => [{ ...host('h1'), operator }, { ...host('h2'), operator }, host('h3', '5000')];
+    const replicated = jobSpecSchema.parse({ image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 1 }, replicas: 2 });
+    const { status } = await runJob({ orchestrator: { listOnlineHosts }, hosts: { h1: async () => okResult, h3: async () => okResult } }, replicated);
+    expect(status.state).toBe('SUCCEEDED');
+    expect(status.replicas.map((r) => r.hostId).sort()).toEqual(['h1', 'h3']);
+  });
+
   it('fails a job whose image the host lacks without trying other hosts, and refunds it', async () => {
     const onH1 = jest.fn(async (): Promise<SlotResult> => {
       throw ApplicationFailure.create({ type: ZansocErrorType.ImageNotFound, nonRetryable: true, message: 'image nope:1 is not on this host' });
