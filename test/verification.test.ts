@@ -249,7 +249,9 @@ describe('redundant verification with cheating hosts', () => {
     const status = await devnet.api.jobs.status.query({ jobId: job.id });
 
     // host-1 (a cheat) ran it, host-2 (another cheat, so a different digest) checked it, host-3 and host-4 arbitrated.
-    expect(status.replicas.map((r) => `${r.role}:${r.hostId}`)).toEqual(['replica:host-1', 'verifier:host-2', 'arbiter:host-3', 'arbiter:host-4']);
+    expect(status.replicas.slice(0, 2).map((r) => `${r.role}:${r.hostId}`)).toEqual(['replica:host-1', 'verifier:host-2']);
+    // The two arbiters match at the same time, so either may hold the first arbiter slot.
+    expect(status.replicas.slice(2).map((r) => `${r.role}:${r.hostId}`).sort()).toEqual(['arbiter:host-3', 'arbiter:host-4']);
     expect(done.state).toBe('SUCCEEDED');
     expect(['host-3', 'host-4']).toContain(done.hostId);
     const after = await snapshot();
