@@ -12,6 +12,14 @@ export const apiEnvSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().default('default'),
   STAGING_DIR: z.string().default('./.devnet/staging'),
   MAX_BLOB_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
+  /** tRPC calls a minute per identity (the signer; the IP address for unsigned calls). */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  /** Comma-separated origins browsers may call from; `*` for any. */
+  CORS_ORIGINS: z.string().default('*').transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean)),
+  /** Largest tRPC request body in bytes (job specs; blobs have MAX_BLOB_BYTES). */
+  MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  /** The chain identities live on: request signatures are bound to it and dids name it. */
+  CHAIN_ID: z.coerce.number().int().positive().default(31337),
   /** The share of single-replica jobs re-run on a verifier host to check the result (0 to 1). */
   SPOT_CHECK_FRACTION: z.coerce.number().min(0).max(1).default(0.05),
 });

@@ -13,10 +13,13 @@ async function main(): Promise<void> {
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
   const publicUrl = env.PUBLIC_URL ?? `http://${env.API_HOST}:${env.API_PORT}`;
   const api = createServer({
-    deps: { db, temporal, staging: new StagingStore(env.STAGING_DIR), publicUrl, spotCheckFraction: env.SPOT_CHECK_FRACTION },
+    deps: { db, temporal, staging: new StagingStore(env.STAGING_DIR), publicUrl, spotCheckFraction: env.SPOT_CHECK_FRACTION, chainId: env.CHAIN_ID },
     host: env.API_HOST,
     port: env.API_PORT,
     maxBlobBytes: env.MAX_BLOB_BYTES,
+    maxRequestBytes: env.MAX_REQUEST_BYTES,
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    corsOrigins: env.CORS_ORIGINS,
   });
   const url = await api.start();
   console.log(`api listening on ${url}`);

@@ -1,6 +1,9 @@
+import cors from '@fastify/cors';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import fastify from 'fastify';
 import { contextFor, type ApiDeps } from './context';
+import { registerRateLimit } from './limits';
+import { SIGNATURE_HEADERS } from './signing';
 import { appRouter, type AppRouter } from './routers';
 
 export interface ServerOptions {
@@ -10,23 +13,50 @@ export interface ServerOptions {
   maxBlobBytes: number;
   /** Body limit of tRPC calls: specs are small, blobs go to the staging store. */
   maxRequestBytes?: number;
+  /** Calls a minute per identity (signer, or IP address for unsigned calls). */
+  rateLimitPerMinute?: number;
+  /** Origins browsers may call from; `*` for any (requests carry signatures, not cookies). */
+  corsOrigins?: string[];
+  /** A request that takes longer is cut off. */
+  requestTimeoutMs?: number;
 }
 
 /** The API: tRPC under /trpc, the staging store under /blobs, health under /healthz. */
 export function createServer(opts: ServerOptions) {
-  const server = fastify({ logger: false, bodyLimit: opts.maxRequestBytes ?? 1024 * 1024, routerOptions: { maxParamLength: 5000 } });
-  server.register(fastifyTRPCPlugin, {
-    prefix: '/trpc',
-    trpcOptions: {
-      router: appRouter,
-      createContext: ({ req }) => contextFor(opts.deps, req),
-      onError({ path, error }) {
-        if (error.code === 'INTERNAL_SERVER_ERROR') console.error(`tRPC ${path} failed:`, error.cause ?? error);
-      },
-    } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
+  const server = fastify({
+    logger: false,
+    bodyLimit: opts.maxRequestBytes ?? 1024 * 1024,
+    requestTimeout: opts.requestTimeoutMs ?? 60_000,
+    routerOptions: { maxParamLength: 5000 },
+  });
+  server.register(cors, {
+    origin: !opts.corsOrigins || opts.corsOrigins.includes('*') ? '*' : opts.corsOrigins,
+    allowedHeaders: ['content-type', ...Object.values(SIGNATURE_HEADERS)],
+    methods: ['GET', 'POST', 'PUT', 'HEAD'],
+  });
+  // tRPC calls are rate-limited per identity; blob uploads are bounded by size instead.
+  server.register(async (scope) => {
+    await registerRateLimit(scope, { perMinute: opts.rateLimitPerMinute ?? 1200, chainId: opts.deps.chainId, prefix: '/trpc' });
+    await scope.register(fastifyTRPCPlugin, {
+      prefix: '/trpc',
+      trpcOptions: {
+        router: appRouter,
+        createContext: ({ req }) => contextFor(opts.deps, req),
+        onError({ path, error }) {
+          if (error.code === 'INTERNAL_SERVER_ERROR') console.error(`tRPC ${path} failed:`, error.cause ?? error);
+        },
+      } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
+    });
   });
   opts.deps.staging.registerRoutes(server, opts.maxBlobBytes);
   server.get('/healthz', async () => ({ ok: true }));
+  /** Ready when the database and Temporal answer; 503 naming what does not. */
+  server.get('/readyz', async (_req, reply) => {
+    const problems: string[] = [];
+    await opts.deps.db.$queryRawUnsafe('SELECT 1').catch((err: Error) => problems.push(`database: ${err.message}`));
+    await opts.deps.temporal.connection.workflowService.getSystemInfo({}).catch((err: Error) => problems.push(`temporal: ${err.message}`));
+    return reply.code(problems.length ? 503 : 200).send({ ready: problems.length === 0, problems });
+  });
 
   return {
     server,

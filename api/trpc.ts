@@ -1,7 +1,9 @@
-import { initTRPC } from '@trpc/server';
+import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
+import { Prisma } from '../generated/prisma/sqlite/client';
 import { describeIssues } from '../domain/job-spec';
-import type { Context } from './context';
+import type { Caller, Context } from './context';
+import { didOf, verifyRequest } from './signing';
 
 /** One initTRPC for the whole API. Bad input comes back as one line per field, e.g. `spec.resources.cpu: …`. */
 const t = initTRPC.context<Context>().create({
@@ -18,4 +20,28 @@ const t = initTRPC.context<Context>().create({
 
 export const router = t.router;
 export const publicProcedure = t.procedure;
+
+/**
+ * Procedures that act for someone: the call must carry a valid EIP-712 signature of its exact input (api/signing.ts),
+ * unexpired, with a nonce never seen before. The signer becomes `ctx.caller`; refusals are UNAUTHORIZED (401).
+ */
+export const signedProcedure = t.procedure.use(async ({ ctx, path, getRawInput, next }) => {
+  const verified = verifyRequest(ctx.headers, ctx.chainId, path, await getRawInput());
+  if (!verified.ok) throw new TRPCError({ code: 'UNAUTHORIZED', message: verified.reason });
+  try {
+    await ctx.db.usedNonce.create({ data: { address: verified.address, nonce: verified.nonce, expiresAt: new Date(verified.expiresAt * 1000) } });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'replayed request: this nonce was used already' });
+    throw err;
+  }
+  // Forget nonces once their requests have expired (now and then, not on every call).
+  if (Math.random() < 0.02) await ctx.db.usedNonce.deleteMany({ where: { expiresAt: { lt: new Date() } } });
+  const caller: Caller = { address: verified.address, did: didOf(ctx.chainId, verified.address) };
+  return next({ ctx: { ...ctx, caller } });
+});
+
+function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'P2002'
+    && (err instanceof Prisma.PrismaClientKnownRequestError || 'clientVersion' in err);
+}
 export const createCallerFactory = t.createCallerFactory;

@@ -36,7 +36,7 @@ export const lifecycle: Benchmark = {
     const dir = mkdtempSync(join(tmpdir(), 'zansoc-bench-devnet-'));
     const started = Date.now();
     const devnet = await startDevnet({
-      dir, hosts: HOSTS, headless: true, log: () => undefined, hostEnv: { MAX_SLOTS: '2' }, spotCheckFraction: 0,
+      dir, hosts: HOSTS, headless: true, log: () => undefined, hostEnv: { MAX_SLOTS: '2' }, spotCheckFraction: 0, rateLimitPerMinute: 1_000_000,
     });
     log(`  devnet with ${HOSTS} host workers up in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     const db = openDatabase(devnet.databaseUrl);

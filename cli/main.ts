@@ -1,16 +1,23 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TRPCClientError } from '@trpc/client';
+import { Wallet } from 'ethers';
 import { parse as parseYaml } from 'yaml';
 import { createApiClient, type ApiClient } from '../api/client';
+import { didOf } from '../api/signing';
 import { describeIssues, jobSpecSchema, type JobSpecInput } from '../domain/job-spec';
 import { isFinalJobState } from '../domain/job-state';
 import { readHostEnv } from '../host-worker/env';
+import { hostKeyPassphrase, loadOrCreateHostKey } from '../host-worker/identity';
 import { joinNetwork } from '../host-worker/run';
 import { installWorkerRuntime } from '../scripts/temporal-runtime';
 
 const USAGE = `zansoc — a client and host of the Zansoc peer-to-peer cloud
 
+  zansoc login                     create your key (or import $ZANSOC_KEY) in an encrypted keystore; prints your did
+  zansoc whoami                    your did:ethr
   zansoc job submit <spec.yaml|spec.json> [--follow] [--key <idempotency key>]
   zansoc job status <jobId>        state, money, every slot (host, digest, payout, slash), challenges, timeline
   zansoc job logs <jobId>
@@ -21,7 +28,28 @@ const USAGE = `zansoc — a client and host of the Zansoc peer-to-peer cloud
   zansoc host ls
   zansoc host status <hostId>      offer, reputation and earnings
 
-options: --api <url> (default $ZANSOC_API_URL or http://127.0.0.1:3000), --client <id>, --json`;
+Calls are signed with your key: $ZANSOC_KEY (a hex private key, for scripts) or the keystore \`zansoc login\` made in
+$ZANSOC_HOME (~/.zansoc), opened with $ZANSOC_PASSPHRASE or a prompt.
+
+options: --api <url> (default $ZANSOC_API_URL or http://127.0.0.1:3000), --chain-id <id> (default $ZANSOC_CHAIN_ID or 31337), --json`;
+
+const KEYSTORE = 'client-keystore.json';
+const zansocHome = () => process.env.ZANSOC_HOME ?? join(homedir(), '.zansoc');
+
+/** The caller's key: $ZANSOC_KEY, or the keystore `zansoc login` wrote. */
+async function clientKey(create = false): Promise<{ wallet: Wallet; created: boolean }> {
+  const imported = process.env.ZANSOC_KEY;
+  if (imported && !create) {
+    try {
+      return { wallet: new Wallet(imported), created: false };
+    } catch {
+      throw new Error('ZANSOC_KEY: must be a 0x-prefixed 32-byte hex private key');
+    }
+  }
+  if (!create && !existsSync(join(zansocHome(), KEYSTORE))) throw new Error('no key yet: run `zansoc login` (or set ZANSOC_KEY)');
+  const passphrase = await hostKeyPassphrase(process.env, 'ZANSOC_PASSPHRASE', 'your Zansoc key');
+  return loadOrCreateHostKey(zansocHome(), passphrase, { file: KEYSTORE, variable: 'ZANSOC_PASSPHRASE', importKey: imported });
+}
 
 /** Exit codes scripts can rely on. */
 const EXIT = { ok: 0, failed: 1, usage: 2, jobFailed: 3 } as const;
@@ -31,14 +59,24 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      api: { type: 'string' }, client: { type: 'string' }, json: { type: 'boolean' }, follow: { type: 'boolean' },
+      api: { type: 'string' }, 'chain-id': { type: 'string' }, json: { type: 'boolean' }, follow: { type: 'boolean' },
       key: { type: 'string' }, reason: { type: 'string' }, verifier: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const [area, command, arg] = positionals;
   if (values.help || !area) return usage();
-  const api = createApiClient(values.api ?? process.env.ZANSOC_API_URL ?? 'http://127.0.0.1:3000', { clientId: values.client });
   const print = (human: string, data: unknown) => console.log(values.json ? JSON.stringify(data, null, 2) : human);
+  const chainId = Number(values['chain-id'] ?? process.env.ZANSOC_CHAIN_ID ?? 31337);
+  if (!Number.isInteger(chainId) || chainId <= 0) throw new Error('--chain-id: must be a positive whole number');
+  const apiUrl = values.api ?? process.env.ZANSOC_API_URL ?? 'http://127.0.0.1:3000';
+  if (area === 'login' || area === 'whoami') {
+    const { wallet, created } = await clientKey(area === 'login');
+    print(`${created ? 'created' : 'your key is'} ${didOf(chainId, wallet.address)}${created ? ` in ${join(zansocHome(), KEYSTORE)}` : ''}`,
+      { did: didOf(chainId, wallet.address), address: wallet.address, created });
+    return EXIT.ok;
+  }
+  const publicOnly = area === 'host' && (command === 'ls' || command === 'status' || command === 'join');
+  const api = createApiClient(apiUrl, publicOnly ? {} : { signer: (await clientKey()).wallet, chainId });
 
   if (area === 'job' && command === 'submit' && arg) {
     const spec = readSpec(arg);

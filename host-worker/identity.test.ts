@@ -1,7 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultHostId, didOf, KEYSTORE_FILE, loadOrCreateHostKey } from './identity';
+import { didOf } from '../api/signing';
+import { defaultHostId, KEYSTORE_FILE, loadOrCreateHostKey } from './identity';
 
 describe('host identity', () => {
   let dir: string;
@@ -27,7 +28,7 @@ describe('host identity', () => {
 
   it('names the host by its did:ethr', () => {
     const address = '0xA3ad89bfc574B74d68506426a72713Dc542acC4e';
-    expect(didOf(31337, address)).toBe('did:ethr:31337:0xA3ad89bfc574B74d68506426a72713Dc542acC4e');
+    expect(didOf(31337, address)).toBe('did:ethr:31337:0xa3ad89bfc574b74d68506426a72713dc542acc4e');
     expect(defaultHostId(address)).toBe('h-a3ad89bfc5');
   });
 });

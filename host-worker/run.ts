@@ -12,7 +12,8 @@ import { detectCapabilities } from './capabilities';
 import { buildOffer, type HostEnv } from './env';
 import { reconcileContainers, startReconciling } from './reconcile';
 import { ensureHostStake } from './stake';
-import { defaultHostId, didOf, hostKeyPassphrase, loadOrCreateHostKey } from './identity';
+import { didOf } from '../api/signing';
+import { defaultHostId, hostKeyPassphrase, loadOrCreateHostKey } from './identity';
 
 export interface RunningHost {
   hostId: string;
@@ -55,7 +56,7 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
     log('  staked:   nothing (no RPC_URL and DEPLOYMENT_FILE: this host is not on a chain)');
   }
 
-  const api = createApiClient(env.API_URL);
+  const api = createApiClient(env.API_URL, { signer: wallet, chainId: env.CHAIN_ID });
   const { arch, cpus, memoryMiB, diskMiB, gpus, gpuModel, maxSlots, pricePerCpuSecond, pricePerGibSecond, pricePerGpuSecond } = offer;
   const registration = {
     hostId, address: wallet.address, did, arch, cpus, memoryMiB, diskMiB, gpus, gpuModel, maxSlots,

@@ -36,6 +36,8 @@ export interface DevnetOptions {
   hostEnv?: Record<string, string>;
   /** The share of single-replica jobs the API has spot-checked (its SPOT_CHECK_FRACTION); tests that count payouts use 0. */
   spotCheckFraction?: number;
+  /** The API's RATE_LIMIT_PER_MINUTE (per identity); benchmarks that poll hard raise it. */
+  rateLimitPerMinute?: number;
   /** Extra environment for the orchestrator worker at its first start. */
   orchestratorEnv?: Record<string, string>;
   /** Extra environment for one host worker, by host id (host-1 …); it wins over `hostEnv`. */
@@ -121,8 +123,9 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       api: {
         entry: 'api/main.ts',
         env: {
-          ...common, API_PORT: String(apiPort), STAGING_DIR: join(dir, 'staging'),
+          ...common, API_PORT: String(apiPort), STAGING_DIR: join(dir, 'staging'), CHAIN_ID: String(deployment.chainId),
           ...(opts.spotCheckFraction !== undefined ? { SPOT_CHECK_FRACTION: String(opts.spotCheckFraction) } : {}),
+          ...(opts.rateLimitPerMinute !== undefined ? { RATE_LIMIT_PER_MINUTE: String(opts.rateLimitPerMinute) } : {}),
         },
         ready: /api listening/,
       },
@@ -168,7 +171,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
 
     return {
       apiUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, rpcUrl: anvil.url, deployment, databaseUrl,
-      hostIds, api: createApiClient(apiUrl), processes, startRole, stop,
+      hostIds, api: createApiClient(apiUrl, { signer: new Wallet(DEVNET_KEYS.client), chainId: deployment.chainId }), processes, startRole, stop,
     };
   } catch (err) {
     await stop();

@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { TRPCClientError } from '@trpc/client';
 import { Contract, Wallet } from 'ethers';
 import { extract } from 'tar-stream';
+import { signRequest } from '../api/signing';
 import { connectHostRegistry } from '../contracts/bindings';
 import { createProvider } from '../contracts/provider';
 import { openDatabase, type Database } from '../db/client';
@@ -159,12 +160,19 @@ describe('compute job on the devnet', () => {
     expect((err as TRPCClientError<never>).message).toBe('spec.resources.memoryMiB: Number must be greater than or equal to 16');
     expect((err as TRPCClientError<never>).data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
 
-    // The same over plain HTTP: a 400 naming the field, never a 500.
+    // The same over plain HTTP, signed: a 400 naming the field, never a 500; unsigned: a 401 saying what is missing.
+    const input = { spec: { image: 'BAD IMAGE', command: ['x'] } };
+    const signed = await signRequest(new Wallet(DEVNET_KEYS.client), devnet.deployment.chainId, 'jobs.submit', input);
     const res = await fetch(`${devnet.apiUrl}/trpc/jobs.submit`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ spec: { image: 'BAD IMAGE', command: ['x'] } }),
+      method: 'POST', headers: { 'content-type': 'application/json', ...signed }, body: JSON.stringify(input),
     });
     expect(res.status).toBe(400);
     expect(JSON.stringify(await res.json())).toContain('spec.image: must be an image name');
+    const unsigned = await fetch(`${devnet.apiUrl}/trpc/jobs.submit`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ spec: { image: JOB_IMAGE, command: ['true'] } }),
+    });
+    expect(unsigned.status).toBe(401);
+    expect(JSON.stringify(await unsigned.json())).toContain('this call must be signed');
 
     expect(await db.job.count()).toBe(rowsBefore);
     expect((await temporal.workflow.count()).count).toBe(workflowsBefore);
@@ -225,7 +233,7 @@ describe('compute job on the devnet', () => {
 
     // A finished job cannot be cancelled; someone else's job is not found.
     await expect(devnet.api.jobs.cancel.mutate({ jobId: job.id })).rejects.toThrow(`jobId: job ${job.id} is already CANCELLED and cannot be cancelled`);
-    const stranger = (await import('../api/client')).createApiClient(devnet.apiUrl, { clientId: 'someone-else' });
+    const stranger = (await import('../api/client')).createApiClient(devnet.apiUrl, { signer: Wallet.createRandom(), chainId: devnet.deployment.chainId });
     await expect(stranger.jobs.cancel.mutate({ jobId: job.id })).rejects.toThrow(`jobId: no job ${job.id}`);
   });
 

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { HOST_OFFLINE_AFTER_MS } from '../../activities/db';
 import { tokenAmount } from '../../domain/money';
 import { Prisma } from '../../generated/prisma/sqlite/client';
-import { publicProcedure, router } from '../trpc';
+import type { Caller, Context } from '../context';
+import { publicProcedure, router, signedProcedure } from '../trpc';
 
 const hostId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes');
 
@@ -42,10 +43,20 @@ const present = (row: HostRow) => ({
   online: row.status === 'online' && Date.now() - row.lastSeenAt.getTime() < HOST_OFFLINE_AFTER_MS,
 });
 
+/** A host only its own key may act for: another key's call finds nothing (NOT_FOUND), and changes nothing. */
+const ownHost = (ctx: Context & { caller: Caller }, id: string) => ({ id, address: { in: [ctx.caller.address, ctx.caller.address.toLowerCase()] } });
+
 export const hostsRouter = router({
   /** A host worker announces itself and what it offers; registering again updates the offer. */
-  register: publicProcedure.input(hostRegistrationSchema).mutation(async ({ ctx, input }) => {
+  register: signedProcedure.input(hostRegistrationSchema).mutation(async ({ ctx, input }) => {
     const { hostId: id, ...offer } = input;
+    if (input.address.toLowerCase() !== ctx.caller.address.toLowerCase()) {
+      throw new TRPCError({ code: 'FORBIDDEN', message: 'address: must be the address of the key that signs the registration' });
+    }
+    const existing = await ctx.db.host.findUnique({ where: { id }, select: { address: true } });
+    if (existing && existing.address.toLowerCase() !== ctx.caller.address.toLowerCase()) {
+      throw new TRPCError({ code: 'CONFLICT', message: `hostId: ${id} is registered to another address` });
+    }
     const owner = await ctx.db.host.findUnique({ where: { address: input.address }, select: { id: true } });
     if (owner && owner.id !== id) {
       throw new TRPCError({ code: 'CONFLICT', message: `address: already registered as host ${owner.id}` });
@@ -60,17 +71,17 @@ export const hostsRouter = router({
   }),
 
   /** A draining host finishes its running slots and takes no new work; `leave` marks it gone. */
-  setStatus: publicProcedure
+  setStatus: signedProcedure
     .input(z.object({ hostId, status: z.enum(['draining', 'offline']) }))
     .mutation(async ({ ctx, input }) => {
-      const updated = await ctx.db.host.updateMany({ where: { id: input.hostId }, data: { status: input.status } });
+      const updated = await ctx.db.host.updateMany({ where: ownHost(ctx, input.hostId), data: { status: input.status } });
       if (updated.count === 0) throw new TRPCError({ code: 'NOT_FOUND', message: `hostId: no host ${input.hostId}` });
       return { hostId: input.hostId, status: input.status };
     }),
 
   /** Liveness: a host that stops calling this is offline after a missed interval and is not matched. */
-  heartbeat: publicProcedure.input(z.object({ hostId })).mutation(async ({ ctx, input }) => {
-    const updated = await ctx.db.host.updateMany({ where: { id: input.hostId }, data: { lastSeenAt: new Date() } });
+  heartbeat: signedProcedure.input(z.object({ hostId })).mutation(async ({ ctx, input }) => {
+    const updated = await ctx.db.host.updateMany({ where: ownHost(ctx, input.hostId), data: { lastSeenAt: new Date() } });
     if (updated.count === 0) throw new TRPCError({ code: 'NOT_FOUND', message: `hostId: no host ${input.hostId}, register first` });
     return { ok: true };
   }),

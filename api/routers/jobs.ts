@@ -8,8 +8,8 @@ import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } f
 import { isFinalJobState } from '../../domain/job-state';
 import { CLIENT_ID, JOB_ID, JOB_STATE } from '../../domain/search-attributes';
 import { cancelSignal, challengeUpdate, jobStatusQuery, type computeJob } from '../../workflows';
-import type { Context } from '../context';
-import { publicProcedure, router } from '../trpc';
+import type { Caller, Context } from '../context';
+import { router, signedProcedure } from '../trpc';
 
 /** What a client sees of a job: explicit, so nothing else in the row leaks. */
 const jobSelect = {
@@ -27,8 +27,8 @@ function present(row: JobRow) {
 
 export const LOGS_MAX_BYTES = 1024 * 1024;
 
-async function findOwnJob(ctx: Context, jobId: string): Promise<JobRow> {
-  const row = await ctx.db.job.findFirst({ where: { id: jobId, clientId: ctx.clientId }, select: jobSelect });
+async function findOwnJob(ctx: Context & { caller: Caller }, jobId: string): Promise<JobRow> {
+  const row = await ctx.db.job.findFirst({ where: { id: jobId, clientId: ctx.caller.did }, select: jobSelect });
   if (!row) throw new TRPCError({ code: 'NOT_FOUND', message: `jobId: no job ${jobId}` });
   return row;
 }
@@ -37,13 +37,13 @@ const jobIdInput = z.object({ jobId: z.string().uuid() });
 
 export const jobsRouter = router({
   /** Validates, stores and starts the job's workflow. The same idempotency key returns the same job. */
-  submit: publicProcedure
+  submit: signedProcedure
     .input(z.object({ spec: jobSpecSchema, idempotencyKey: z.string().min(1).max(128).optional() }))
     .mutation(async ({ ctx, input }) => {
       const { spec, idempotencyKey } = input;
       if (idempotencyKey) {
         const existing = await ctx.db.job.findUnique({
-          where: { clientId_idempotencyKey: { clientId: ctx.clientId, idempotencyKey } },
+          where: { clientId_idempotencyKey: { clientId: ctx.caller.did, idempotencyKey } },
           select: jobSelect,
         });
         if (existing) return { job: present(existing), created: false };
@@ -53,7 +53,7 @@ export const jobsRouter = router({
       try {
         row = await ctx.db.job.create({
           data: {
-            id: jobId, clientId: ctx.clientId, idempotencyKey, image: spec.image, spec: JSON.stringify(spec),
+            id: jobId, clientId: ctx.caller.did, idempotencyKey, image: spec.image, spec: JSON.stringify(spec),
             state: 'SUBMITTED', escrowAmount: escrowFor(spec),
           },
           select: jobSelect,
@@ -62,7 +62,7 @@ export const jobsRouter = router({
         // Two submits with one key raced: the other one created the job, so this one returns it.
         if (idempotencyKey && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
           const existing = await ctx.db.job.findUniqueOrThrow({
-            where: { clientId_idempotencyKey: { clientId: ctx.clientId, idempotencyKey } },
+            where: { clientId_idempotencyKey: { clientId: ctx.caller.did, idempotencyKey } },
             select: jobSelect,
           });
           return { job: present(existing), created: false };
@@ -75,7 +75,7 @@ export const jobsRouter = router({
           taskQueue: ORCHESTRATOR_TASK_QUEUE,
           args: [{ jobId, spec, stagingUrl: ctx.publicUrl, spotCheckFraction: ctx.spotCheckFraction ?? 0 }],
           typedSearchAttributes: [
-            { key: JOB_ID, value: jobId }, { key: CLIENT_ID, value: ctx.clientId }, { key: JOB_STATE, value: 'SUBMITTED' },
+            { key: JOB_ID, value: jobId }, { key: CLIENT_ID, value: ctx.caller.did }, { key: JOB_STATE, value: 'SUBMITTED' },
           ],
         });
       } catch (err) {
@@ -86,10 +86,10 @@ export const jobsRouter = router({
       return { job: present(row), created: true };
     }),
 
-  get: publicProcedure.input(jobIdInput).query(async ({ ctx, input }) => present(await findOwnJob(ctx, input.jobId))),
+  get: signedProcedure.input(jobIdInput).query(async ({ ctx, input }) => present(await findOwnJob(ctx, input.jobId))),
 
   /** The job's combined stdout/stderr as the host captured it (capped); empty until the job has run. */
-  logs: publicProcedure.input(jobIdInput).query(async ({ ctx, input }) => {
+  logs: signedProcedure.input(jobIdInput).query(async ({ ctx, input }) => {
     const job = await findOwnJob(ctx, input.jobId);
     if (!job.logsSha256) return { jobId: job.id, state: job.state, logs: '', complete: false };
     const data = await ctx.staging.read(job.logsSha256, LOGS_MAX_BYTES);
@@ -97,11 +97,11 @@ export const jobsRouter = router({
   }),
 
   /** The caller's jobs, newest first, a page at a time. */
-  list: publicProcedure
+  list: signedProcedure
     .input(z.object({ limit: z.number().int().min(1).max(100).default(20), cursor: z.string().uuid().optional() }).default({}))
     .query(async ({ ctx, input }) => {
       const rows = await ctx.db.job.findMany({
-        where: { clientId: ctx.clientId },
+        where: { clientId: ctx.caller.did },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take: input.limit + 1,
         ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
@@ -115,13 +115,13 @@ export const jobsRouter = router({
    * Live detail from the job's workflow: every slot (host, state, digest, payout, slash), the money locked, paid and
    * refunded, challenges, and a timeline of steps with their times.
    */
-  status: publicProcedure.input(jobIdInput).query(async ({ ctx, input }) => {
+  status: signedProcedure.input(jobIdInput).query(async ({ ctx, input }) => {
     const job = await findOwnJob(ctx, input.jobId);
     return ctx.temporal.workflow.getHandle(`job-${job.id}`).query(jobStatusQuery);
   }),
 
   /** Stops the job at whatever step it is: running containers stop, hosts are paid for work done, the rest refunded. */
-  cancel: publicProcedure
+  cancel: signedProcedure
     .input(jobIdInput.extend({ reason: z.string().max(500).optional() }))
     .mutation(async ({ ctx, input }) => {
       const job = await findOwnJob(ctx, input.jobId);
@@ -136,9 +136,14 @@ export const jobsRouter = router({
    * A registered verifier disputes a PROVISIONAL result; its stake is locked on the job, and fresh arbiter hosts
    * re-run the job when the window closes. Any job can be challenged, not only the caller's own.
    */
-  challenge: publicProcedure
+  challenge: signedProcedure
     .input(jobIdInput.extend({ verifierHostId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a host id') }))
     .mutation(async ({ ctx, input }) => {
+      const verifier = await ctx.db.host.findUnique({ where: { id: input.verifierHostId }, select: { address: true } });
+      if (!verifier) throw new TRPCError({ code: 'NOT_FOUND', message: `verifierHostId: no registered host ${input.verifierHostId}` });
+      if (verifier.address.toLowerCase() !== ctx.caller.address.toLowerCase()) {
+        throw new TRPCError({ code: 'FORBIDDEN', message: `verifierHostId: host ${input.verifierHostId} is not yours: sign with its key` });
+      }
       const job = await ctx.db.job.findUnique({ where: { id: input.jobId }, select: { id: true, state: true } });
       if (!job) throw new TRPCError({ code: 'NOT_FOUND', message: `jobId: no job ${input.jobId}` });
       if (job.state !== 'PROVISIONAL') {

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { getAddress, keccak256, toUtf8Bytes, verifyTypedData, type TypedDataDomain, type TypedDataField } from 'ethers';
+
+/**
+ * Signed API calls. Every call that acts for someone carries an EIP-712 signature of the caller's Ethereum key over
+ * the procedure, a hash of its exact input, a fresh nonce and an expiry; the API checks the signature, refuses an
+ * expired request and remembers each nonce until it expires, so a captured request cannot be replayed. The caller's
+ * identity is did:ethr:<chainId>:<address>.
+ */
+export const REQUEST_TYPES: Record<string, TypedDataField[]> = {
+  ZansocRequest: [
+    { name: 'procedure', type: 'string' },
+    { name: 'inputHash', type: 'bytes32' },
+    { name: 'nonce', type: 'string' },
+    { name: 'expiresAt', type: 'uint64' },
+  ],
+};
+
+/** How long a signed request stays valid: long enough for a slow network, short enough to bound replay storage. */
+export const REQUEST_LIFETIME_SECONDS = 120;
+/** Requests may claim an expiry at most this far ahead (clock skew included). */
+export const MAX_REQUEST_LIFETIME_SECONDS = 300;
+
+export const SIGNATURE_HEADERS = {
+  address: 'x-zansoc-address',
+  nonce: 'x-zansoc-nonce',
+  expires: 'x-zansoc-expires',
+  signature: 'x-zansoc-signature',
+} as const;
+
+export const requestDomain = (chainId: number): TypedDataDomain => ({ name: 'Zansoc API', version: '1', chainId });
+
+/** The hash of a call's input exactly as it travels: the JSON tRPC sends (null when there is none). */
+export const inputHash = (input: unknown): string => keccak256(toUtf8Bytes(JSON.stringify(input ?? null)));
+
+export const didOf = (chainId: number, address: string): string => `did:ethr:${chainId}:${address.toLowerCase()}`;
+
+/** Anything that can sign EIP-712 data: an ethers Wallet, or a browser wallet behind an ethers Signer. */
+export interface RequestSigner {
+  getAddress(): Promise<string>;
+  signTypedData(domain: TypedDataDomain, types: Record<string, TypedDataField[]>, value: Record<string, unknown>): Promise<string>;
+}
+
+/** The headers that sign one call. */
+export async function signRequest(
+  signer: RequestSigner, chainId: number, procedure: string, input: unknown, nowMs = Date.now(),
+): Promise<Record<string, string>> {
+  const nonce = randomBytes(16).toString('hex');
+  const expiresAt = Math.floor(nowMs / 1000) + REQUEST_LIFETIME_SECONDS;
+  const signature = await signer.signTypedData(requestDomain(chainId), REQUEST_TYPES, {
+    procedure, inputHash: inputHash(input), nonce, expiresAt,
+  });
+  return {
+    [SIGNATURE_HEADERS.address]: await signer.getAddress(),
+    [SIGNATURE_HEADERS.nonce]: nonce,
+    [SIGNATURE_HEADERS.expires]: String(expiresAt),
+    [SIGNATURE_HEADERS.signature]: signature,
+  };
+}
+
+export type VerifiedRequest = { ok: true; address: string; nonce: string; expiresAt: number } | { ok: false; reason: string };
+
+/** Checks a call's signature headers against the procedure and input the server received. Nonce reuse is the caller's check. */
+export function verifyRequest(
+  headers: Record<string, string | string[] | undefined>, chainId: number, procedure: string, input: unknown, nowMs = Date.now(),
+): VerifiedRequest {
+  const header = (name: string) => {
+    const value = headers[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const claimed = header(SIGNATURE_HEADERS.address);
+  const nonce = header(SIGNATURE_HEADERS.nonce);
+  const expires = header(SIGNATURE_HEADERS.expires);
+  const signature = header(SIGNATURE_HEADERS.signature);
+  if (!claimed || !nonce || !expires || !signature) {
+    return { ok: false, reason: `this call must be signed: send ${Object.values(SIGNATURE_HEADERS).join(', ')} (see README, "Signed requests")` };
+  }
+  if (!/^[0-9a-f]{16,64}$/.test(nonce)) return { ok: false, reason: `${SIGNATURE_HEADERS.nonce}: must be 16 to 64 lowercase hex characters` };
+  if (!/^\d{1,12}$/.test(expires)) return { ok: false, reason: `${SIGNATURE_HEADERS.expires}: must be a unix time in seconds` };
+  const expiresAt = Number(expires);
+  const now = Math.floor(nowMs / 1000);
+  if (expiresAt <= now) return { ok: false, reason: `the signed request expired at ${new Date(expiresAt * 1000).toISOString()}` };
+  if (expiresAt > now + MAX_REQUEST_LIFETIME_SECONDS) {
+    return { ok: false, reason: `${SIGNATURE_HEADERS.expires}: at most ${MAX_REQUEST_LIFETIME_SECONDS}s ahead` };
+  }
+  let address: string;
+  try {
+    address = getAddress(claimed);
+    const signer = verifyTypedData(requestDomain(chainId), REQUEST_TYPES, { procedure, inputHash: inputHash(input), nonce, expiresAt }, signature);
+    if (signer !== address) return { ok: false, reason: 'the signature does not match this request and address' };
+  } catch {
+    return { ok: false, reason: `${SIGNATURE_HEADERS.signature}: not a valid signature of this request` };
+  }
+  return { ok: true, address, nonce, expiresAt };
+}

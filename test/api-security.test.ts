@@ -1,0 +1,164 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { TRPCClientError } from '@trpc/client';
+import { Wallet } from 'ethers';
+import { createApiClient, type ApiClient } from '../api/client';
+import { createServer } from '../api/server';
+import { signRequest } from '../api/signing';
+import { StagingStore } from '../api/staging';
+import { migrateDatabase, openDatabase, type Database } from '../db/client';
+import { startTemporalServer, type TemporalServer } from '../scripts/temporal-server';
+
+/**
+ * The API's edge, over real HTTP, on a real database and a real Temporal server: every call that acts for someone is
+ * signed, nobody acts for someone else, a replayed or tampered request is refused, limits hold, and each refusal
+ * leaves nothing behind. (Jobs submitted here just wait: no worker runs them.)
+ */
+const CHAIN_ID = 31337;
+const RATE_LIMIT = 40;
+const spec = { image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 0.5, memoryMiB: 64 } };
+
+describe('API identity and limits', () => {
+  let dir: string;
+  let temporalServer: TemporalServer;
+  let temporal: Client;
+  let db: Database;
+  let url: string;
+  let stop: () => Promise<void>;
+  const alice = Wallet.createRandom();
+  const bob = Wallet.createRandom();
+  let asAlice: ApiClient;
+  let asBob: ApiClient;
+  const code = (err: unknown) => ((err as TRPCClientError<never>).data as { httpStatus?: number } | undefined)?.httpStatus;
+  const refused = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a refusal'); }, (err: unknown) => err as TRPCClientError<never>);
+  const post = (procedure: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${url}/trpc/${procedure}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'zansoc-api-'));
+    temporalServer = await startTemporalServer({ headless: true });
+    temporal = new Client({ connection: await Connection.connect({ address: temporalServer.address }) });
+    const databaseUrl = `file:${join(dir, 'api.db')}`;
+    await migrateDatabase(databaseUrl);
+    db = openDatabase(databaseUrl);
+    const api = createServer({
+      deps: { db, temporal, staging: new StagingStore(join(dir, 'staging')), publicUrl: 'http://127.0.0.1', chainId: CHAIN_ID, spotCheckFraction: 0 },
+      host: '127.0.0.1', port: 0, maxBlobBytes: 1024 * 1024, maxRequestBytes: 64 * 1024, rateLimitPerMinute: RATE_LIMIT,
+    });
+    url = await api.start();
+    stop = () => api.stop();
+    asAlice = createApiClient(url, { signer: alice, chainId: CHAIN_ID });
+    asBob = createApiClient(url, { signer: bob, chainId: CHAIN_ID });
+  }, 120_000);
+
+  afterAll(async () => {
+    await stop?.();
+    await temporal?.connection.close();
+    await db?.$disconnect();
+    await temporalServer?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses an unsigned or tampered call with 401 and creates nothing', async () => {
+    const unsigned = await post('jobs.submit', { spec });
+    expect(unsigned.status).toBe(401);
+    expect(JSON.stringify(await unsigned.json())).toContain('this call must be signed');
+
+    const headers = await signRequest(alice, CHAIN_ID, 'jobs.submit', { spec });
+    const tampered = await post('jobs.submit', { spec: { ...spec, command: ['rm', '-rf', '/'] } }, headers);
+    expect(tampered.status).toBe(401);
+    expect(JSON.stringify(await tampered.json())).toContain('the signature does not match this request and address');
+    const elsewhere = await post('jobs.cancel', { spec }, headers);
+    expect(elsewhere.status).toBe(401);
+    expect(await db.job.count()).toBe(0);
+  });
+
+  it('refuses a replayed request: the same signed call twice creates one job', async () => {
+    const body = { spec, idempotencyKey: 'replay-test' };
+    const headers = await signRequest(alice, CHAIN_ID, 'jobs.submit', body);
+    const first = await post('jobs.submit', body, headers);
+    expect(first.status).toBe(200);
+    const again = await post('jobs.submit', body, headers);
+    expect(again.status).toBe(401);
+    expect(JSON.stringify(await again.json())).toContain('replayed request');
+    expect(await db.job.count({ where: { idempotencyKey: 'replay-test' } })).toBe(1);
+  });
+
+  it('keeps each client to its own jobs: another key finds nothing and changes nothing', async () => {
+    const { job } = await asAlice.jobs.submit.mutate({ spec });
+    expect(job.state).toBe('SUBMITTED');
+    for (const attempt of [
+      asBob.jobs.get.query({ jobId: job.id }),
+      asBob.jobs.logs.query({ jobId: job.id }),
+      asBob.jobs.status.query({ jobId: job.id }),
+      asBob.jobs.cancel.mutate({ jobId: job.id }),
+    ]) {
+      const err = await refused(attempt);
+      expect(code(err)).toBe(404);
+      expect(err.message).toBe(`jobId: no job ${job.id}`);
+    }
+    expect((await asBob.jobs.list.query()).jobs).toEqual([]);
+    expect((await asAlice.jobs.list.query()).jobs.map((j) => j.id)).toContain(job.id);
+    const row = await db.job.findUniqueOrThrow({ where: { id: job.id } });
+    expect(row.clientId).toBe(`did:ethr:${CHAIN_ID}:${alice.address.toLowerCase()}`);
+    await temporal.workflow.getHandle(`job-${job.id}`).terminate('test done');
+  });
+
+  it('lets only a host\'s own key register it, heartbeat, change its status or challenge with it', async () => {
+    const offer = {
+      hostId: 'alice-host', address: alice.address, did: `did:ethr:${CHAIN_ID}:${alice.address}`, arch: 'x86_64', cpus: 2,
+      memoryMiB: 1024, diskMiB: 1000, gpus: 0, maxSlots: 1, pricePerCpuSecond: '1',
+    };
+    const impostor = await refused(asBob.hosts.register.mutate(offer));
+    expect(code(impostor)).toBe(403);
+    expect(impostor.message).toBe('address: must be the address of the key that signs the registration');
+    expect(await db.host.count()).toBe(0);
+
+    await asAlice.hosts.register.mutate(offer);
+    const taken = await refused(asBob.hosts.register.mutate({ ...offer, address: bob.address, did: `did:ethr:${CHAIN_ID}:${bob.address}` }));
+    expect(code(taken)).toBe(409);
+    const before = await db.host.findUniqueOrThrow({ where: { id: 'alice-host' } });
+    expect(code(await refused(asBob.hosts.heartbeat.mutate({ hostId: 'alice-host' })))).toBe(404);
+    expect(code(await refused(asBob.hosts.setStatus.mutate({ hostId: 'alice-host', status: 'offline' })))).toBe(404);
+    const after = await db.host.findUniqueOrThrow({ where: { id: 'alice-host' } });
+    expect(after).toMatchObject({ status: 'online', lastSeenAt: before.lastSeenAt });
+    await asAlice.hosts.heartbeat.mutate({ hostId: 'alice-host' });
+
+    const { job } = await asBob.jobs.submit.mutate({ spec });
+    const challenge = await refused(asBob.jobs.challenge.mutate({ jobId: job.id, verifierHostId: 'alice-host' }));
+    expect(code(challenge)).toBe(403);
+    expect(challenge.message).toBe('verifierHostId: host alice-host is not yours: sign with its key');
+    await temporal.workflow.getHandle(`job-${job.id}`).terminate('test done');
+  });
+
+  it('answers 413 to an oversized body, and nothing is created', async () => {
+    const jobsBefore = await db.job.count();
+    const huge = { spec: { ...spec, env: { BIG: 'x'.repeat(100 * 1024) } } };
+    const res = await post('jobs.submit', huge, await signRequest(alice, CHAIN_ID, 'jobs.submit', huge));
+    expect(res.status).toBe(413);
+    expect(await db.job.count()).toBe(jobsBefore);
+  });
+
+  it('serves health and readiness', async () => {
+    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ ok: true });
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ ready: true, problems: [] });
+  });
+
+  it('rate-limits each identity on its own: one key at its limit gets 429, another is unaffected', async () => {
+    const carol = Wallet.createRandom();
+    const list = async (who: Wallet | typeof carol) => fetch(`${url}/trpc/jobs.list`, { headers: await signRequest(who, CHAIN_ID, 'jobs.list', undefined) });
+    const statuses: number[] = [];
+    for (let i = 0; i < RATE_LIMIT + 5; i++) statuses.push((await list(carol)).status);
+    expect(statuses.slice(0, RATE_LIMIT - 5).every((s) => s === 200)).toBe(true);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(5);
+    const limited = await list(carol);
+    expect(limited.status).toBe(429);
+    expect(((await limited.json()) as { message: string }).message).toMatch(/^rate limit: at most 40 calls a minute per identity; try again in \d+s$/);
+    expect((await list(Wallet.createRandom())).status).toBe(200);
+    expect((await asAlice.jobs.list.query()).jobs.length).toBeGreaterThan(0);
+  });
+});
