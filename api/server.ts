@@ -3,6 +3,7 @@ import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/a
 import fastify from 'fastify';
 import { contextFor, type ApiDeps } from './context';
 import { registerRateLimit } from './limits';
+import { OPENAPI_BASE, registerDocs, registerOpenApi } from './openapi';
 import { SIGNATURE_HEADERS } from './signing';
 import { appRouter, type AppRouter } from './routers';
 
@@ -48,6 +49,12 @@ export function createServer(opts: ServerOptions) {
       } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
     });
   });
+  // The same procedures as plain HTTP/JSON under /api, rate-limited the same way (signatures name the procedure).
+  server.register(async (scope) => {
+    await registerRateLimit(scope, { perMinute: opts.rateLimitPerMinute ?? 1200, chainId: opts.deps.chainId, prefix: OPENAPI_BASE, openApi: true });
+    await registerOpenApi(scope, opts.deps);
+  });
+  registerDocs(server, opts.deps.publicUrl);
   opts.deps.staging.registerRoutes(server, opts.maxBlobBytes);
   server.get('/healthz', async () => ({ ok: true }));
   /** Ready when the database and Temporal answer; 503 naming what does not. */

@@ -1,10 +1,16 @@
 import { Wallet } from 'ethers';
-import { didOf, signRequest, verifyRequest } from './signing';
+import { canonicalJson, didOf, inputHash, signRequest, verifyRequest } from './signing';
 
 const wallet = new Wallet(`0x${'4'.repeat(64)}`);
 const input = { spec: { image: 'zansoc/busybox:1', command: ['true'] } };
 
 describe('signed requests', () => {
+  it('hashes the canonical JSON of the input: key order and undefined fields do not matter', () => {
+    expect(canonicalJson({ b: 1, a: [{ d: 'x', c: null }], u: undefined })).toBe('{"a":[{"c":null,"d":"x"}],"b":1}');
+    expect(inputHash({ jobId: 'j', reason: 'r' })).toBe(inputHash({ reason: 'r', jobId: 'j' }));
+    expect(inputHash(undefined)).toBe(inputHash(null));
+  });
+
   it('verifies a signed call and names its signer', async () => {
     const headers = await signRequest(wallet, 31337, 'jobs.submit', input);
     expect(verifyRequest(headers, 31337, 'jobs.submit', input)).toMatchObject({ ok: true, address: wallet.address });

@@ -1,4 +1,5 @@
 import { initTRPC, TRPCError } from '@trpc/server';
+import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError } from 'zod';
 import { Prisma } from '../generated/prisma/sqlite/client';
 import { describeIssues } from '../domain/job-spec';
@@ -6,7 +7,7 @@ import type { Caller, Context } from './context';
 import { didOf, verifyRequest } from './signing';
 
 /** One initTRPC for the whole API. Bad input comes back as one line per field, e.g. `spec.resources.cpu: …`. */
-const t = initTRPC.context<Context>().create({
+const t = initTRPC.meta<OpenApiMeta>().context<Context>().create({
   errorFormatter({ shape, error }) {
     const zodError = error.cause instanceof ZodError ? error.cause : null;
     if (!zodError) return shape;

@@ -54,7 +54,10 @@ export interface Devnet {
   deployment: Deployment;
   databaseUrl: string;
   hostIds: string[];
+  /** The API as the devnet's client (its calls signed with the client key). */
   api: ApiClient;
+  /** The API as one host (its calls signed with that host's key), e.g. to challenge as a verifier. */
+  apiAsHost(hostId: string): Promise<ApiClient>;
   /** The roles' processes by name (api, orchestrator, host-1 …), for tests that crash one. */
   processes: Map<string, ChildProcess>;
   /** Starts (or restarts) one role's process, with `env` over its usual environment. */
@@ -172,6 +175,10 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     return {
       apiUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, rpcUrl: anvil.url, deployment, databaseUrl,
       hostIds, api: createApiClient(apiUrl, { signer: new Wallet(DEVNET_KEYS.client), chainId: deployment.chainId }), processes, startRole, stop,
+      async apiAsHost(hostId: string) {
+        const { wallet } = await loadOrCreateHostKey(join(dir, hostId), DEVNET_HOST_PASSPHRASE);
+        return createApiClient(apiUrl, { signer: wallet, chainId: deployment.chainId });
+      },
     };
   } catch (err) {
     await stop();

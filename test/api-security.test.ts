@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { TRPCClientError } from '@trpc/client';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { Wallet } from 'ethers';
+import type { OpenAPIV3 } from 'openapi-types';
 import { createApiClient, type ApiClient } from '../api/client';
 import { createServer } from '../api/server';
 import { signRequest } from '../api/signing';
@@ -160,5 +162,40 @@ describe('API identity and limits', () => {
     expect(((await limited.json()) as { message: string }).message).toMatch(/^rate limit: at most 40 calls a minute per identity; try again in \d+s$/);
     expect((await list(Wallet.createRandom())).status).toBe(200);
     expect((await asAlice.jobs.list.query()).jobs.length).toBeGreaterThan(0);
+  });
+
+  it('publishes a valid OpenAPI document, and a call made from it with plain fetch works', async () => {
+    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as OpenAPIV3.Document;
+    await SwaggerParser.validate(structuredClone(doc) as never);
+    const base = `${url}${new URL(doc.servers![0].url).pathname}`;
+    const find = (operationId: string) => {
+      for (const [path, item] of Object.entries(doc.paths)) {
+        for (const method of ['get', 'post'] as const) if (item?.[method]?.operationId === operationId) return { path, method: method.toUpperCase() };
+      }
+      throw new Error(`no operation ${operationId}`);
+    };
+
+    const submit = find('jobs-submit');
+    const body = { spec: { image: 'zansoc/busybox:1', command: ['echo', 'from plain HTTP'] } };
+    const created = await fetch(`${base}${submit.path}`, {
+      method: submit.method, headers: { 'content-type': 'application/json', ...(await signRequest(alice, CHAIN_ID, 'jobs.submit', body)) }, body: JSON.stringify(body),
+    });
+    expect(created.status).toBe(200);
+    const { job } = (await created.json()) as { job: { id: string; state: string } };
+    expect(job.state).toBe('SUBMITTED');
+
+    const get = find('jobs-get');
+    const read = await fetch(`${base}${get.path.replace('{jobId}', job.id)}`, { headers: await signRequest(alice, CHAIN_ID, 'jobs.get', { jobId: job.id }) });
+    expect(read.status).toBe(200);
+    expect(((await read.json()) as { id: string }).id).toBe(job.id);
+    const unsigned = await fetch(`${base}${get.path.replace('{jobId}', job.id)}`);
+    expect(unsigned.status).toBe(401);
+    const hosts = await fetch(`${base}${find('hosts-list').path}`);
+    expect(hosts.status).toBe(200);
+    await temporal.workflow.getHandle(`job-${job.id}`).terminate('test done');
+
+    const page = await fetch(`${url}/docs`);
+    expect(await page.text()).toContain('SwaggerUIBundle');
+    expect((await fetch(`${url}/docs/swagger-ui-bundle.js`)).status).toBe(200);
   });
 });

@@ -9,6 +9,7 @@ import { openDatabase, type Database } from '../db/client';
 import { escrowFor, type JobSpecInput } from '../domain/job-spec';
 import { splitCommission } from '../domain/money';
 import { JOB_IMAGE } from '../scripts/build-images';
+import type { ApiClient } from '../api/client';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { jobStatusQuery, type JobStatus } from '../workflows/compute-job';
 
@@ -60,6 +61,13 @@ describe('redundant verification with cheating hosts', () => {
   const hostsOf = (status: JobStatus, pick: (r: JobStatus['replicas'][number]) => boolean) =>
     status.replicas.filter(pick).map((r) => r.hostId).sort();
 
+  /** Each host's own API client (its key signs), opened once: opening a keystore takes a while. */
+  const hostClients = new Map<string, ApiClient>();
+  const asHost = async (hostId: string) => {
+    if (!hostClients.has(hostId)) hostClients.set(hostId, await devnet.apiAsHost(hostId));
+    return hostClients.get(hostId)!;
+  };
+
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'zansoc-verify-'));
     devnet = await startDevnet({
@@ -74,6 +82,7 @@ describe('redundant verification with cheating hosts', () => {
     db = openDatabase(devnet.databaseUrl);
     for (const h of await db.host.findMany()) address.set(h.id, h.address);
     temporal = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress }) });
+    for (const id of ['host-1', 'host-2', 'host-5']) await asHost(id);
   }, 400_000);
 
   afterAll(async () => {
@@ -172,12 +181,12 @@ describe('redundant verification with cheating hosts', () => {
       const before = await snapshot();
       const provisional = await provisionalJob(256); // host-2, a cheater, is the cheapest host with 256 MiB
       expect(provisional.hostId).toBe('host-2');
-      const accepted = await devnet.api.jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-5' });
+      const accepted = await (await asHost('host-5')).jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-5' });
       expect(accepted).toMatchObject({ verifierHostId: 'host-5', stake: MAX_PRICE.toString() });
       expect((await stakeOf('host-5')).locked).toBe(MAX_PRICE);
-      await expect(devnet.api.jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-5' }))
+      await expect((await asHost('host-5')).jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-5' }))
         .rejects.toThrow('verifier host-5 already challenged this job');
-      await expect(devnet.api.jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-2' }))
+      await expect((await asHost('host-2')).jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-2' }))
         .rejects.toThrow('host host-2 ran this job and cannot challenge it');
       await expect(devnet.api.jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'nobody' }))
         .rejects.toThrow('verifierHostId: no registered host nobody');
@@ -209,7 +218,7 @@ describe('redundant verification with cheating hosts', () => {
       for (const id of devnet.hostIds) expect((await stakeOf(id)).locked).toBe(0n);
 
       // The window is over: no more challenges.
-      await expect(devnet.api.jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-1' }))
+      await expect((await asHost('host-1')).jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-1' }))
         .rejects.toThrow(/is SUCCEEDED: only a PROVISIONAL result can be challenged/);
     }, 120_000);
 
@@ -217,7 +226,7 @@ describe('redundant verification with cheating hosts', () => {
       const before = await snapshot();
       const provisional = await provisionalJob(512); // host-3, honest
       expect(provisional.hostId).toBe('host-3');
-      await devnet.api.jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-1' });
+      await (await asHost('host-1')).jobs.challenge.mutate({ jobId: provisional.id, verifierHostId: 'host-1' });
 
       const done = await waitForJob(devnet.api, provisional.id);
       const status = await devnet.api.jobs.status.query({ jobId: provisional.id });

@@ -5,10 +5,11 @@ import { Prisma } from '../../generated/prisma/sqlite/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
 import { escrowFor, jobSpecSchema, type JobSpec } from '../../domain/job-spec';
 import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
-import { isFinalJobState } from '../../domain/job-state';
+import { isFinalJobState, type JobState } from '../../domain/job-state';
 import { CLIENT_ID, JOB_ID, JOB_STATE } from '../../domain/search-attributes';
 import { cancelSignal, challengeUpdate, jobStatusQuery, type computeJob } from '../../workflows';
 import type { Caller, Context } from '../context';
+import { cancelView, challengeView, jobPageView, jobStatusView, jobView, logsView, submittedView } from '../views';
 import { router, signedProcedure } from '../trpc';
 
 /** What a client sees of a job: explicit, so nothing else in the row leaks. */
@@ -21,8 +22,8 @@ const jobSelect = {
 type JobRow = Prisma.JobGetPayload<{ select: typeof jobSelect }>;
 
 function present(row: JobRow) {
-  const { spec, ...rest } = row;
-  return { ...rest, spec: JSON.parse(spec) as JobSpec };
+  const { spec, state, ...rest } = row;
+  return { ...rest, state: state as JobState, spec: JSON.parse(spec) as JobSpec };
 }
 
 export const LOGS_MAX_BYTES = 1024 * 1024;
@@ -38,6 +39,7 @@ const jobIdInput = z.object({ jobId: z.string().uuid() });
 export const jobsRouter = router({
   /** Validates, stores and starts the job's workflow. The same idempotency key returns the same job. */
   submit: signedProcedure
+    .meta({ openapi: { method: 'POST', path: '/jobs', tags: ['jobs'], summary: 'Submit a job', protect: true } }).output(submittedView)
     .input(z.object({ spec: jobSpecSchema, idempotencyKey: z.string().min(1).max(128).optional() }))
     .mutation(async ({ ctx, input }) => {
       const { spec, idempotencyKey } = input;
@@ -86,10 +88,10 @@ export const jobsRouter = router({
       return { job: present(row), created: true };
     }),
 
-  get: signedProcedure.input(jobIdInput).query(async ({ ctx, input }) => present(await findOwnJob(ctx, input.jobId))),
+  get: signedProcedure.meta({ openapi: { method: 'GET', path: '/jobs/{jobId}', tags: ['jobs'], summary: 'One of your jobs', protect: true } }).output(jobView).input(jobIdInput).query(async ({ ctx, input }) => present(await findOwnJob(ctx, input.jobId))),
 
   /** The job's combined stdout/stderr as the host captured it (capped); empty until the job has run. */
-  logs: signedProcedure.input(jobIdInput).query(async ({ ctx, input }) => {
+  logs: signedProcedure.meta({ openapi: { method: 'GET', path: '/jobs/{jobId}/logs', tags: ['jobs'], summary: 'Its logs', protect: true } }).output(logsView).input(jobIdInput).query(async ({ ctx, input }) => {
     const job = await findOwnJob(ctx, input.jobId);
     if (!job.logsSha256) return { jobId: job.id, state: job.state, logs: '', complete: false };
     const data = await ctx.staging.read(job.logsSha256, LOGS_MAX_BYTES);
@@ -98,7 +100,9 @@ export const jobsRouter = router({
 
   /** The caller's jobs, newest first, a page at a time. */
   list: signedProcedure
-    .input(z.object({ limit: z.number().int().min(1).max(100).default(20), cursor: z.string().uuid().optional() }).default({}))
+    .meta({ openapi: { method: 'GET', path: '/jobs', tags: ['jobs'], summary: 'Your jobs, newest first, a page at a time', protect: true } }).output(jobPageView)
+    // Coerced: over plain HTTP the limit arrives as a query string.
+    .input(z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), cursor: z.string().uuid().optional() }).default({}))
     .query(async ({ ctx, input }) => {
       const rows = await ctx.db.job.findMany({
         where: { clientId: ctx.caller.did },
@@ -115,13 +119,14 @@ export const jobsRouter = router({
    * Live detail from the job's workflow: every slot (host, state, digest, payout, slash), the money locked, paid and
    * refunded, challenges, and a timeline of steps with their times.
    */
-  status: signedProcedure.input(jobIdInput).query(async ({ ctx, input }) => {
+  status: signedProcedure.meta({ openapi: { method: 'GET', path: '/jobs/{jobId}/status', tags: ['jobs'], summary: 'Live slots, money, challenges and timeline', protect: true } }).output(jobStatusView).input(jobIdInput).query(async ({ ctx, input }) => {
     const job = await findOwnJob(ctx, input.jobId);
     return ctx.temporal.workflow.getHandle(`job-${job.id}`).query(jobStatusQuery);
   }),
 
   /** Stops the job at whatever step it is: running containers stop, hosts are paid for work done, the rest refunded. */
   cancel: signedProcedure
+    .meta({ openapi: { method: 'POST', path: '/jobs/{jobId}/cancel', tags: ['jobs'], summary: 'Cancel a job', protect: true } }).output(cancelView)
     .input(jobIdInput.extend({ reason: z.string().max(500).optional() }))
     .mutation(async ({ ctx, input }) => {
       const job = await findOwnJob(ctx, input.jobId);
@@ -137,6 +142,7 @@ export const jobsRouter = router({
    * re-run the job when the window closes. Any job can be challenged, not only the caller's own.
    */
   challenge: signedProcedure
+    .meta({ openapi: { method: 'POST', path: '/jobs/{jobId}/challenge', tags: ['jobs'], summary: 'Challenge a provisional result', protect: true } }).output(challengeView)
     .input(jobIdInput.extend({ verifierHostId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a host id') }))
     .mutation(async ({ ctx, input }) => {
       const verifier = await ctx.db.host.findUnique({ where: { id: input.verifierHostId }, select: { address: true } });

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import { createOpenApiNodeHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
+import { contextFor, type ApiDeps } from './context';
+import { appRouter } from './routers';
+import { SIGNATURE_HEADERS } from './signing';
+
+export const OPENAPI_BASE = '/api';
+
+/** The OpenAPI 3 document of the plain HTTP/JSON API (the same procedures as /trpc). */
+export function openApiDocument(publicUrl: string) {
+  return generateOpenApiDocument(appRouter, {
+    title: 'Zansoc API',
+    description:
+      'Jobs and hosts of the Zansoc peer-to-peer cloud. Calls marked with a lock are signed: EIP-712 typed data ' +
+      '`ZansocRequest(string procedure, bytes32 inputHash, string nonce, uint64 expiresAt)` in the domain ' +
+      '`{ name: "Zansoc API", version: "1", chainId }`, where procedure is the tRPC name (e.g. `jobs.submit`) and ' +
+      'inputHash is keccak256 of the canonical JSON (sorted keys, no whitespace) of the whole input — path, query and ' +
+      `body fields together. Send the signer's address, the nonce (hex), the expiry (unix seconds, at most 300 s ahead) ` +
+      `and the signature in ${Object.values(SIGNATURE_HEADERS).join(', ')}.`,
+    version: '1.0.0',
+    baseUrl: `${publicUrl.replace(/\/$/, '')}${OPENAPI_BASE}`,
+    securitySchemes: {
+      ZansocSignature: { type: 'apiKey', in: 'header', name: SIGNATURE_HEADERS.signature, description: 'EIP-712 signature of the request (see above)' },
+    },
+  });
+}
+
+/**
+ * Serves the API as plain HTTP/JSON under /api. The library's own Fastify adapter hands Fastify's request where a
+ * Node request is expected (it lacks `off`), so the Node handler gets the raw request and response here, with the
+ * body Fastify already parsed and the headers Fastify's hooks (CORS, rate limit) already set.
+ */
+export async function registerOpenApi(scope: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const handle = createOpenApiNodeHttpHandler({
+    router: appRouter,
+    createContext: ({ req }: { req: IncomingMessage }) => contextFor(deps, req),
+    onError({ path, error }) {
+      if (error.code === 'INTERNAL_SERVER_ERROR') console.error(`${OPENAPI_BASE} ${path} failed:`, error.cause ?? error);
+    },
+  });
+  scope.route({
+    method: ['GET', 'POST'],
+    url: `${OPENAPI_BASE}/*`,
+    handler: async (request, reply) => {
+      const raw = request.raw as IncomingMessage & { body?: unknown };
+      raw.url = request.url.slice(OPENAPI_BASE.length) || '/';
+      raw.body = request.body;
+      for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
+      reply.hijack();
+      await handle(raw, reply.raw);
+    },
+  });
+}
+
+/** The document and the Swagger UI page (from swagger-ui-dist, served locally: nothing is fetched from elsewhere). */
+export function registerDocs(server: FastifyInstance, publicUrl: string): void {
+  const document = openApiDocument(publicUrl);
+  server.get('/openapi.json', async () => document);
+  const assets = dirname(require.resolve('swagger-ui-dist/package.json'));
+  const types: Record<string, string> = {
+    'swagger-ui.css': 'text/css', 'swagger-ui-bundle.js': 'application/javascript', 'swagger-ui-standalone-preset.js': 'application/javascript',
+  };
+  for (const [file, type] of Object.entries(types)) {
+    const body = readFileSync(join(assets, file));
+    server.get(`/docs/${file}`, async (_req, reply) => reply.type(type).send(body));
+  }
+  server.get('/docs', async (_req, reply) => reply.type('text/html').send(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Zansoc API</title><link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script><script src="/docs/swagger-ui-standalone-preset.js"></script>
+<script>window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout' });</script>
+</body></html>`));
+}

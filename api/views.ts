@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { JOB_STATES } from '../domain/job-state';
+import { jobSpecSchema } from '../domain/job-spec';
+
+/**
+ * What the API answers, as zod schemas: checked on the way out (nothing else in a row leaks) and published in the
+ * OpenAPI document. Money is ZSC base units as decimal strings; times are ISO strings on the wire.
+ */
+const amount = z.string();
+const time = z.date();
+
+export const jobView = z.object({
+  id: z.string(),
+  state: z.enum(JOB_STATES),
+  stateReason: z.string().nullable(),
+  image: z.string(),
+  spec: jobSpecSchema,
+  hostId: z.string().nullable(),
+  exitCode: z.number().int().nullable(),
+  timedOut: z.boolean(),
+  resultDigest: z.string().nullable(),
+  outputSha256: z.string().nullable(),
+  logsSha256: z.string().nullable(),
+  escrowAmount: amount,
+  paidToHosts: amount.nullable(),
+  commission: amount.nullable(),
+  refunded: amount.nullable(),
+  createdAt: time,
+  startedAt: time.nullable(),
+  finishedAt: time.nullable(),
+});
+
+export const submittedView = z.object({ job: jobView, created: z.boolean() });
+export const logsView = z.object({ jobId: z.string(), state: z.string(), logs: z.string(), complete: z.boolean() });
+export const jobPageView = z.object({ jobs: z.array(jobView), nextCursor: z.string().nullable() });
+export const cancelView = z.object({ jobId: z.string(), cancelling: z.boolean() });
+export const challengeView = z.object({ verifierHostId: z.string(), stake: amount, challengeWindowEndsAt: z.string() });
+
+const slotResult = z.object({
+  exitCode: z.number().int(), timedOut: z.boolean(), oomKilled: z.boolean(), outputSha256: z.string(), outputBytes: z.number(),
+  resultDigest: z.string(), logsSha256: z.string(), logsBytes: z.number(), logsTruncated: z.boolean(), durationMs: z.number(),
+});
+
+export const jobStatusView = z.object({
+  state: z.enum(JOB_STATES),
+  reason: z.string().nullable(),
+  hostId: z.string().nullable(),
+  result: slotResult.nullable(),
+  escrowed: amount,
+  paidToHosts: amount,
+  commission: amount,
+  refunded: amount,
+  slashed: amount.default('0'),
+  replicas: z.array(z.object({
+    replica: z.number().int(),
+    role: z.enum(['replica', 'verifier', 'arbiter']).default('replica'),
+    hostId: z.string().nullable(),
+    state: z.enum(['QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED']),
+    resultDigest: z.string().nullable(),
+    payout: amount.default('0'),
+    slashed: amount.default('0'),
+    lostBy: z.array(z.string()).default([]),
+  })),
+  challengeWindowEndsAt: z.string().nullable().default(null),
+  challenges: z.array(z.object({
+    verifierHostId: z.string(), state: z.enum(['BONDING', 'PENDING', 'UPHELD', 'REJECTED', 'UNRESOLVED']), stake: amount, at: z.string(),
+  })).default([]),
+  timeline: z.array(z.object({ at: z.string(), step: z.string() })).default([]),
+});
+
+export const hostView = z.object({
+  id: z.string(),
+  address: z.string(),
+  did: z.string(),
+  arch: z.string(),
+  cpus: z.number(),
+  memoryMiB: z.number().int(),
+  diskMiB: z.number().int(),
+  gpus: z.number().int(),
+  gpuModel: z.string().nullable(),
+  maxSlots: z.number().int(),
+  operator: z.string().nullable(),
+  pricePerCpuSecond: amount,
+  pricePerGibSecond: amount,
+  pricePerGpuSecond: amount,
+  status: z.string(),
+  online: z.boolean(),
+  lastSeenAt: time,
+  createdAt: time,
+  jobsDone: z.number().int(),
+  jobsFailed: z.number().int(),
+  timesSlashed: z.number().int(),
+  earned: amount,
+  slashed: amount,
+  meanSlotMs: z.number().int().nullable(),
+});
+export const hostStatusView = z.object({ hostId: z.string(), status: z.enum(['draining', 'offline']) });
+export const heartbeatView = z.object({ ok: z.boolean() });
