@@ -7,12 +7,13 @@ import { Wallet } from 'ethers';
 import { parse as parseYaml } from 'yaml';
 import { createApiClient, type ApiClient } from '../api/client';
 import { didOf } from '../api/signing';
-import { describeIssues, jobSpecSchema, type JobSpecInput } from '../domain/job-spec';
 import { isFinalJobState } from '../domain/job-state';
 import { readHostEnv } from '../host-worker/env';
 import { hostKeyPassphrase, loadOrCreateHostKey } from '../host-worker/identity';
 import { joinNetwork } from '../host-worker/run';
 import { installWorkerRuntime } from '../scripts/temporal-runtime';
+import { download } from './download';
+import { readSpecFile } from './spec-file';
 
 const USAGE = `zansoc — a client and host of the Zansoc peer-to-peer cloud
 
@@ -21,12 +22,14 @@ const USAGE = `zansoc — a client and host of the Zansoc peer-to-peer cloud
   zansoc job submit <spec.yaml|spec.json> [--follow] [--key <idempotency key>]
   zansoc job status <jobId>        state, money, every slot (host, digest, payout, slash), challenges, timeline
   zansoc job logs <jobId>
+  zansoc job result <jobId> [--out <file>]   download the output archive of /out (default <jobId>.tar), checked against its digest
   zansoc job cancel <jobId> [--reason <text>]
   zansoc job challenge <jobId> --verifier <hostId>   dispute a PROVISIONAL result, staking the verifier's ZSC
   zansoc job ls
   zansoc host join                 join this machine as a host (configured by the host-worker variables, see README)
   zansoc host ls
   zansoc host status <hostId>      offer, reputation and earnings
+  zansoc host earnings <hostId>    earnings and slashes
 
 Calls are signed with your key: $ZANSOC_KEY (a hex private key, for scripts) or the keystore \`zansoc login\` made in
 $ZANSOC_HOME (~/.zansoc), opened with $ZANSOC_PASSPHRASE or a prompt.
@@ -60,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       api: { type: 'string' }, 'chain-id': { type: 'string' }, json: { type: 'boolean' }, follow: { type: 'boolean' },
-      key: { type: 'string' }, reason: { type: 'string' }, verifier: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      key: { type: 'string' }, out: { type: 'string' }, reason: { type: 'string' }, verifier: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const [area, command, arg] = positionals;
@@ -75,11 +78,11 @@ async function main(argv: string[]): Promise<number> {
       { did: didOf(chainId, wallet.address), address: wallet.address, created });
     return EXIT.ok;
   }
-  const publicOnly = area === 'host' && (command === 'ls' || command === 'status' || command === 'join');
+  const publicOnly = area === 'host' && ['ls', 'status', 'earnings', 'join'].includes(command ?? '');
   const api = createApiClient(apiUrl, publicOnly ? {} : { signer: (await clientKey()).wallet, chainId });
 
   if (area === 'job' && command === 'submit' && arg) {
-    const spec = readSpec(arg);
+    const spec = readSpecFile(arg);
     const { job, created } = await api.jobs.submit.mutate({ spec, idempotencyKey: values.key });
     if (!values.follow) {
       print(`${created ? 'submitted' : 'already submitted'} job ${job.id} (${job.state})`, job);
@@ -92,6 +95,17 @@ async function main(argv: string[]): Promise<number> {
     const job = await api.jobs.get.query({ jobId: arg });
     const detail = await api.jobs.status.query({ jobId: arg }).catch(() => null);
     print([describeJob(job), ...(detail ? describeDetail(detail) : [])].join('\n'), { ...job, detail });
+    return EXIT.ok;
+  }
+  if (area === 'job' && command === 'result' && arg) {
+    const job = await api.jobs.get.query({ jobId: arg });
+    if (!job.outputSha256) {
+      console.error(`job ${job.id} is ${job.state}: it has no output yet`);
+      return EXIT.failed;
+    }
+    const out = values.out ?? `${job.id}.tar`;
+    const bytes = await download(`${apiUrl.replace(/\/$/, '')}/blobs/${job.outputSha256}`, out, job.outputSha256, !values.json);
+    print(`wrote ${out}: ${bytes} bytes, sha256 ${job.outputSha256} (a tar of /out)`, { jobId: job.id, file: out, bytes, sha256: job.outputSha256 });
     return EXIT.ok;
   }
   if (area === 'job' && command === 'cancel' && arg) {
@@ -134,6 +148,13 @@ async function main(argv: string[]): Promise<number> {
       hosts.map((h) => [h.id, h.online ? 'yes' : 'no', h.status, String(h.cpus), String(h.memoryMiB), String(h.gpus), String(h.maxSlots), h.pricePerCpuSecond])), hosts);
     return EXIT.ok;
   }
+  if (area === 'host' && command === 'earnings' && arg) {
+    const host = await api.hosts.get.query({ hostId: arg });
+    print(`${host.id}: earned ${host.earned} (before commission), slashed ${host.slashed} (ZSC base units); ` +
+      `${host.jobsDone} jobs done, ${host.jobsFailed} failed, ${host.timesSlashed} slashed`,
+    { hostId: host.id, earned: host.earned, slashed: host.slashed, jobsDone: host.jobsDone, jobsFailed: host.jobsFailed, timesSlashed: host.timesSlashed });
+    return EXIT.ok;
+  }
   if (area === 'host' && command === 'status' && arg) {
     const host = await api.hosts.get.query({ hostId: arg });
     print([
@@ -149,19 +170,6 @@ async function main(argv: string[]): Promise<number> {
 function usage(): number {
   console.error(USAGE);
   return EXIT.usage;
-}
-
-/** A spec file in YAML or JSON (JSON is YAML), checked against the API's own schema before it is sent. */
-function readSpec(path: string): JobSpecInput {
-  let data: unknown;
-  try {
-    data = parseYaml(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path}: not valid YAML or JSON: ${(err as Error).message}`);
-  }
-  const parsed = jobSpecSchema.safeParse(data);
-  if (!parsed.success) throw new Error(`${path}: ${describeIssues(parsed.error)}`);
-  return parsed.data;
 }
 
 type Job = Awaited<ReturnType<ApiClient['jobs']['get']['query']>>;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -258,4 +259,48 @@ describe('compute job on the devnet', () => {
     expect(described.searchAttributes).toMatchObject({ JobId: [job.id], JobState: ['SUCCEEDED'], HostIds: ['host-1'] });
     expect(described.searchAttributes.ClientId).toHaveLength(1);
   });
+
+  it('works from the zansoc CLI: login, submit --follow, status, result with its digest checked, ls; errors point at the line', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'zansoc-cli-'));
+    const cli = (...args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [join(__dirname, '../cli/bin.js'), ...args], {
+        cwd: home, env: { ...process.env, ZANSOC_HOME: home, ZANSOC_PASSPHRASE: 'cli-test-passphrase', ZANSOC_API_URL: devnet.apiUrl, ZANSOC_KEY: '' },
+      }, (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr }));
+    });
+    try {
+      const login = await cli('login');
+      expect(login).toMatchObject({ code: 0 });
+      const did = /created (did:ethr:31337:0x[0-9a-f]{40})/.exec(login.stdout)![1];
+      expect((await cli('whoami')).stdout).toContain(did);
+
+      writeFileSync(join(home, 'spec.yaml'), `image: ${JOB_IMAGE}\ncommand: [sh, -c, "echo from the cli; echo 7 > /out/seven"]\nresources:\n  cpu: 0.5\n  memoryMiB: 64\n`);
+      const run = await cli('job', 'submit', 'spec.yaml', '--follow');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe('from the cli\n');
+      const jobId = /job ([0-9a-f-]{36}) submitted/.exec(run.stderr)![1];
+      expect(run.stderr).toContain('SUCCEEDED');
+
+      const status = JSON.parse((await cli('job', 'status', jobId, '--json')).stdout) as { outputSha256: string; detail: { timeline: unknown[] } };
+      expect(status.detail.timeline.length).toBeGreaterThan(3);
+      const result = await cli('job', 'result', jobId, '--out', 'out.tar');
+      expect(result.code).toBe(0);
+      expect(sha256(readFileSync(join(home, 'out.tar')))).toBe(status.outputSha256);
+      expect(await untar(readFileSync(join(home, 'out.tar')))).toEqual({ seven: '7\n' });
+      expect((await cli('job', 'ls', '--json')).stdout).toContain(jobId);
+
+      writeFileSync(join(home, 'bad.yaml'), `image: ${JOB_IMAGE}\ncommand: [true]\nresources:\n  memoryMiB: 1\n`);
+      const bad = await cli('job', 'submit', 'bad.yaml');
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain('bad.yaml:4: resources.memoryMiB: Number must be greater than or equal to 16');
+
+      // Someone else's job does not exist for this key.
+      const { job: theirs } = await submit({ image: JOB_IMAGE, command: ['true'], resources: { cpu: 0.5, memoryMiB: 64 } });
+      const stranger = await cli('job', 'status', theirs.id);
+      expect(stranger).toMatchObject({ code: 1 });
+      expect(stranger.stderr).toContain(`jobId: no job ${theirs.id}`);
+      await waitForJob(devnet.api, theirs.id);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
