@@ -1,4 +1,5 @@
 import type { Database } from '../db/client';
+import type { OrchestratorMetrics } from '../metrics/registry';
 import type { JobState } from '../domain/job-state';
 import type { HostCandidate } from '../domain/matching';
 import { reputationPenaltyBps, summarise, type HostRecordEntry, type SlotOutcome } from '../domain/reputation';
@@ -24,13 +25,20 @@ export interface JobUpdate {
 /** Hosts whose last heartbeat is older than this are offline and never matched. */
 export const HOST_OFFLINE_AFTER_MS = 30_000;
 
-export function createDbActivities({ db, reputationWeight = 1 }: { db: Database; reputationWeight?: number }) {
+export function createDbActivities({ db, reputationWeight = 1, metrics }: { db: Database; reputationWeight?: number; metrics?: OrchestratorMetrics }) {
   return {
     /**
      * Records what a settled job did for or to each host and sums every host's record again. One row per (job, host):
      * a retry writes the same rows, so nothing counts twice.
      */
-    async recordReputation({ jobId, entries }: { jobId: string; entries: HostRecordEntry[] }): Promise<void> {
+    async recordReputation({ jobId, entries, dispute }: {
+      jobId: string; entries: HostRecordEntry[]; dispute?: 'upheld' | 'rejected' | 'unresolved';
+    }): Promise<void> {
+      const known = await db.hostRecord.count({ where: { jobId } });
+      if (known === 0) {
+        metrics?.disagreements.inc(entries.filter((e) => e.outcome === 'slashed').length);
+        if (dispute) metrics?.challenges.inc({ outcome: dispute });
+      }
       await db.$transaction(async (tx) => {
         for (const { hostId, outcome, earned, slashed, slotMs } of entries) {
           await tx.hostRecord.upsert({
@@ -47,6 +55,15 @@ export function createDbActivities({ db, reputationWeight = 1 }: { db: Database;
     /** Writes the job's new state; setting the same fields twice leaves the same row, so retries are harmless. */
     async recordJob(update: JobUpdate): Promise<void> {
       const { jobId, startedAt, finishedAt, ...fields } = update;
+      if (metrics && (startedAt || finishedAt)) {
+        // Latencies are observed once: the first start, and the end (a retried write finds them already set).
+        const before = await db.job.findUnique({ where: { id: jobId }, select: { createdAt: true, startedAt: true, finishedAt: true } });
+        if (before && startedAt && !before.startedAt) metrics.submitToRunning.observe((Date.parse(startedAt) - before.createdAt.getTime()) / 1000);
+        if (before && finishedAt && !before.finishedAt && update.state) {
+          metrics.jobsFinished.inc({ state: update.state });
+          metrics.jobDuration.observe({ state: update.state }, (Date.parse(finishedAt) - before.createdAt.getTime()) / 1000);
+        }
+      }
       await db.job.update({
         where: { id: jobId },
         data: {

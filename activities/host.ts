@@ -7,6 +7,7 @@ import type { SlotExecution, SlotResult } from '../domain/execution';
 import { describeShortfalls, ResourceLedger, type ResourceOffer } from '../host-worker/ledger';
 import { runSandboxed } from '../host-worker/sandbox';
 import { uploadBlob } from '../host-worker/staging-client';
+import type { HostMetrics } from '../metrics/registry';
 
 export const DEFAULT_LOG_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_OUTPUT_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -22,6 +23,8 @@ export interface HostActivityDeps {
   ledger?: ResourceLedger;
   logLimitBytes?: number;
   outputLimitBytes?: number;
+  /** Where the host counts its slots and capacity (served at /metrics). */
+  metrics?: HostMetrics;
 }
 
 export interface HostRuntime {
@@ -33,6 +36,15 @@ export interface HostRuntime {
 /** The host's activities and the ledger they book resources in. */
 export function createHostRuntime(deps: HostActivityDeps): HostRuntime {
   const ledger = deps.ledger ?? new ResourceLedger(deps.offer);
+  const { metrics, hostId, offer } = deps;
+  if (metrics) {
+    const capacity = { cpu: offer.cpus, memory_mib: offer.memoryMiB, disk_mib: offer.diskMiB, gpu: offer.gpus, slots: offer.maxSlots };
+    for (const [resource, value] of Object.entries(capacity)) metrics.capacity.set({ host: hostId, resource }, value);
+    metrics.readUsageFrom(() => {
+      const u = ledger.usage();
+      return { host: hostId, values: { cpu: u.cpu, memory_mib: u.memoryMiB, disk_mib: u.diskMiB, gpu: u.gpu, slots: u.slots } };
+    });
+  }
   return { activities: createHostActivities({ ...deps, ledger }), ledger };
 }
 
@@ -45,6 +57,7 @@ export function createHostActivities({
   ledger = new ResourceLedger(offer),
   logLimitBytes = DEFAULT_LOG_LIMIT_BYTES,
   outputLimitBytes = DEFAULT_OUTPUT_LIMIT_BYTES,
+  metrics,
 }: HostActivityDeps) {
   return {
     /**
@@ -83,6 +96,8 @@ export function createHostActivities({
           onProgress: (progress) => context.heartbeat(progress),
         });
         await Promise.all([uploadBlob(exec.stagingUrl, logs, signal), uploadBlob(exec.stagingUrl, outputArchive, signal)]);
+        metrics?.slots.inc({ host: hostId, outcome: result.timedOut ? 'timed_out' : result.exitCode === 0 ? 'succeeded' : 'failed' });
+        metrics?.slotDuration.observe({ host: hostId }, result.durationMs / 1000);
         return result;
       } catch (err) {
         // A draining host's grace period ran out: hand the slot back so it is re-matched now, not retried here.

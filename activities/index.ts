@@ -1,11 +1,14 @@
 import type { Database } from '../db/client';
+import type { OrchestratorMetrics } from '../metrics/registry';
 import type { ChainClient } from './chain-client';
 import { createChainActivities } from './chain';
 import { createDbActivities } from './db';
 
 /** Everything the orchestrator worker runs besides workflows: the read model and the chain. */
-export function createOrchestratorActivities({ db, chain, reputationWeight }: { db: Database; chain: ChainClient; reputationWeight?: number }) {
-  return { ...createDbActivities({ db, reputationWeight }), ...createChainActivities({ chain }) };
+export function createOrchestratorActivities({ db, chain, reputationWeight, metrics }: {
+  db: Database; chain: ChainClient; reputationWeight?: number; metrics?: OrchestratorMetrics;
+}) {
+  return { ...createDbActivities({ db, reputationWeight, metrics }), ...createChainActivities({ chain }) };
 }
 
 export type OrchestratorActivities = ReturnType<typeof createOrchestratorActivities>;

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyRequest } from 'fastify';
 import type { Database } from '../db/client';
+import type { ApiMetrics } from '../metrics/registry';
 import type { StagingStore } from './staging';
 
 /** What every procedure can use. */
@@ -14,6 +15,8 @@ export interface ApiDeps {
   chainId: number;
   /** Share of single-replica jobs spot-checked by a verifier host. */
   spotCheckFraction?: number;
+  /** Where the API counts what it does (served at /metrics). */
+  metrics?: ApiMetrics;
 }
 
 /** The caller of a signed procedure: its address and did:ethr. */

@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { migrateDatabase, openDatabase } from '../db/client';
+import { createApiMetrics } from '../metrics/registry';
 import { readApiEnv } from './env';
 import { createServer } from './server';
 import { StagingStore } from './staging';
@@ -13,7 +14,9 @@ async function main(): Promise<void> {
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
   const publicUrl = env.PUBLIC_URL ?? `http://${env.API_HOST}:${env.API_PORT}`;
   const api = createServer({
-    deps: { db, temporal, staging: new StagingStore(env.STAGING_DIR), publicUrl, spotCheckFraction: env.SPOT_CHECK_FRACTION, chainId: env.CHAIN_ID },
+    deps: { db, temporal, staging: new StagingStore(env.STAGING_DIR), publicUrl, spotCheckFraction: env.SPOT_CHECK_FRACTION, chainId: env.CHAIN_ID,
+      metrics: createApiMetrics(),
+    },
     host: env.API_HOST,
     port: env.API_PORT,
     maxBlobBytes: env.MAX_BLOB_BYTES,

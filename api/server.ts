@@ -3,6 +3,7 @@ import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/a
 import fastify from 'fastify';
 import { contextFor, type ApiDeps } from './context';
 import { registerRateLimit } from './limits';
+import { registerApiMetrics } from './metrics';
 import { OPENAPI_BASE, registerDocs, registerOpenApi } from './openapi';
 import { SIGNATURE_HEADERS } from './signing';
 import { appRouter, type AppRouter } from './routers';
@@ -57,6 +58,7 @@ export function createServer(opts: ServerOptions) {
   registerDocs(server, opts.deps.publicUrl);
   opts.deps.staging.registerRoutes(server, opts.maxBlobBytes);
   server.get('/healthz', async () => ({ ok: true }));
+  if (opts.deps.metrics) registerApiMetrics(server, opts.deps.metrics, opts.deps.db);
   /** Ready when the database and Temporal answer; 503 naming what does not. */
   server.get('/readyz', async (_req, reply) => {
     const problems: string[] = [];

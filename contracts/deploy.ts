@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ContractFactory, NonceManager, Wallet, getAddress, parseUnits } from 'ethers';
 import { z } from 'zod';
@@ -138,6 +138,8 @@ async function main(): Promise<void> {
       GOVERNOR_ADDRESS: address.optional(),
       RECLAIM_GRACE_SECONDS: seconds.optional(),
       UNBONDING_DELAY_SECONDS: seconds.optional(),
+      /** Also write the deployment to this file (docker-compose shares it with the other services). */
+      DEPLOYMENT_OUT: z.string().min(1).optional(),
     })
     .safeParse(process.env);
   if (!env.success) {
@@ -160,6 +162,11 @@ async function main(): Promise<void> {
   console.log(`  JobEscrow ${deployment.jobEscrow}\n  StorageEscrow ${deployment.storageEscrow}`);
   console.log(`  treasury ${deployment.treasury}, settler ${deployment.settler}, governor ${deployment.governor}, admin ${deployment.deployer}`);
   console.log(`wrote ${file}`);
+  if (env.data.DEPLOYMENT_OUT) {
+    mkdirSync(path.dirname(env.data.DEPLOYMENT_OUT), { recursive: true });
+    copyFileSync(file, env.data.DEPLOYMENT_OUT);
+    console.log(`wrote ${env.data.DEPLOYMENT_OUT}`);
+  }
 }
 
 if (require.main === module) {

@@ -30,6 +30,8 @@ export const hostEnvSchema = z.object({
   DEPLOYMENT_FILE: z.string().min(1).optional(),
   /** The operator's address, when one operator runs several hosts: they never get two replicas of one job. */
   OPERATOR: z.string().regex(/^0x[a-fA-F0-9]{40}$/, 'must be a 0x-prefixed Ethereum address').optional(),
+  /** Where this host's /metrics is served (host:port); unset: not served. */
+  METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
   /** ZSC base units kept staked on HostRegistry (100 ZSC by default). */
   STAKE: tokenAmount.default('100000000000000000000'),
   /** How long a draining host lets running slots finish before handing them back to be re-matched. */

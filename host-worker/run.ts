@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createHostRuntime, type HostActivities } from '../activities/host';
 import { createApiClient } from '../api/client';
+import { createHostMetrics, serveMetrics } from '../metrics/registry';
 import { loadDeployment } from '../contracts/deploy';
 import { capabilityQueues, type HostOffer } from '../domain/capabilities';
 import { hostTaskQueue } from '../domain/execution';
@@ -76,7 +77,9 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   }, env.HEARTBEAT_SECONDS * 1000);
 
   const docker = connectDocker();
-  const runtime = createHostRuntime({ docker, hostId, workDir, offer });
+  const metrics = createHostMetrics();
+  const runtime = createHostRuntime({ docker, hostId, workDir, offer, metrics });
+  const metricsServer = env.METRICS_ADDRESS ? await serveMetrics(metrics.registry, env.METRICS_ADDRESS) : null;
   const { ledger } = runtime;
   const activities = env.ZANSOC_TEST_CHEAT ? cheating(runtime.activities, hostId) : runtime.activities;
   if (env.ZANSOC_TEST_CHEAT) log(`host ${hostId} CHEATS (${env.ZANSOC_TEST_CHEAT}): a test fixture`);
@@ -99,6 +102,7 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
     clearInterval(heartbeat);
     await reconciler.stop();
     await connection.close();
+    metricsServer?.close();
   });
   log(`host ${hostId} polling ${queues.join(', ')}`);
 

@@ -16,6 +16,10 @@ export const orchestratorEnvSchema = z.object({
   /** The custodial client key that pays for jobs until clients sign their own escrow (devnet only). */
   CLIENT_KEY: privateKey,
   CHAIN_CONFIRMATIONS: z.coerce.number().int().min(1).default(1),
+  /** Where /metrics is served (host:port); unset: not served. */
+  METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
+  /** Where the Temporal SDK's own Prometheus metrics are served (host:port); unset: not served. */
+  TEMPORAL_METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
   /** How much hosts' track records weigh in matching against their prices; 0 ranks by price and load alone. */
   REPUTATION_WEIGHT: z.coerce.number().min(0).max(100).default(1),
   /**

@@ -2,6 +2,8 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createOrchestratorActivities, type OrchestratorActivities } from '../activities';
 import { connectChain } from '../activities/chain-client';
 import { withHeartbeats } from '../activities/heartbeat';
+import { metered } from '../activities/metered';
+import { createOrchestratorMetrics, serveMetrics } from '../metrics/registry';
 import { loadDeployment } from '../contracts/deploy';
 import { migrateDatabase, openDatabase } from '../db/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../domain/execution';
@@ -10,8 +12,10 @@ import { installWorkerRuntime } from '../scripts/temporal-runtime';
 
 /** The orchestrator worker: runs every workflow and the activities that touch the read model and the chain. */
 async function main(): Promise<void> {
-  installWorkerRuntime();
   const env = readOrchestratorEnv();
+  installWorkerRuntime(env.TEMPORAL_METRICS_ADDRESS);
+  const metrics = createOrchestratorMetrics();
+  const metricsServer = env.METRICS_ADDRESS ? await serveMetrics(metrics.registry, env.METRICS_ADDRESS) : null;
   await migrateDatabase(env.DATABASE_URL);
   const db = openDatabase(env.DATABASE_URL);
   const chain = await connectChain({
@@ -21,13 +25,14 @@ async function main(): Promise<void> {
     clientKey: env.CLIENT_KEY,
     confirmations: env.CHAIN_CONFIRMATIONS,
   });
+  const activities = metered(createOrchestratorActivities({ db, chain, reputationWeight: env.REPUTATION_WEIGHT, metrics }), metrics);
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: ORCHESTRATOR_TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
-    activities: withHeartbeats(env.ZANSOC_TEST_CRASH ? crashingAfterSettle(createOrchestratorActivities({ db, chain, reputationWeight: env.REPUTATION_WEIGHT })) : createOrchestratorActivities({ db, chain, reputationWeight: env.REPUTATION_WEIGHT })),
+    activities: withHeartbeats(env.ZANSOC_TEST_CRASH ? crashingAfterSettle(activities) : activities),
   });
   let stopping = false;
   const shutdown = () => {
@@ -41,6 +46,7 @@ async function main(): Promise<void> {
   await worker.run();
   await connection.close();
   await db.$disconnect();
+  metricsServer?.close();
 }
 
 /** The crash fixture: settles for real, then dies before the activity can report that it did. */

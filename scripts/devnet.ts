@@ -58,6 +58,8 @@ export interface Devnet {
   api: ApiClient;
   /** The API as one host (its calls signed with that host's key), e.g. to challenge as a verifier. */
   apiAsHost(hostId: string): Promise<ApiClient>;
+  /** Every /metrics URL by scrape job: api, orchestrator, orchestrator-temporal (the SDK's own), host-1 … */
+  metricsUrls: Record<string, string>;
   /** The roles' processes by name (api, orchestrator, host-1 …), for tests that crash one. */
   processes: Map<string, ChildProcess>;
   /** Starts (or restarts) one role's process, with `env` over its usual environment. */
@@ -122,6 +124,12 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     const common = { TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: databaseUrl };
     const hostCount = opts.hosts ?? 2;
     const hostIds = Array.from({ length: hostCount }, (_, i) => `host-${i + 1}`);
+    const metricsPorts: Record<string, number> = {};
+    for (const role of ['orchestrator', 'orchestrator-temporal', ...hostIds]) metricsPorts[role] = await freePort();
+    const metricsUrls: Record<string, string> = {
+      api: `${apiUrl}/metrics`,
+      ...Object.fromEntries(Object.entries(metricsPorts).map(([role, port]) => [role, `http://127.0.0.1:${port}/metrics`])),
+    };
     const roles: Record<string, { entry: string; env: Record<string, string>; ready: RegExp }> = {
       api: {
         entry: 'api/main.ts',
@@ -136,6 +144,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
         entry: 'orchestrator/main.ts',
         env: {
           ...common, RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile, SETTLER_KEY: DEVNET_KEYS.settler, CLIENT_KEY: DEVNET_KEYS.client,
+          METRICS_ADDRESS: `127.0.0.1:${metricsPorts.orchestrator}`, TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${metricsPorts['orchestrator-temporal']}`,
         },
         ready: /orchestrator worker polling/,
       },
@@ -154,6 +163,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
           CHAIN_ID: String(deployment.chainId), MAX_SLOTS: '2', HOST_KEY_PASSPHRASE: DEVNET_HOST_PASSPHRASE,
           RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile,
           DRAIN_GRACE_SECONDS: '10',
+          METRICS_ADDRESS: `127.0.0.1:${metricsPorts[hostId]}`,
           ...opts.hostEnv,
           // Different prices, so matching has something to choose by.
           PRICE_PER_CPU_SECOND: String(1_000_000_000_000n * BigInt(i + 1)),
@@ -174,7 +184,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
 
     return {
       apiUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, rpcUrl: anvil.url, deployment, databaseUrl,
-      hostIds, api: createApiClient(apiUrl, { signer: new Wallet(DEVNET_KEYS.client), chainId: deployment.chainId }), processes, startRole, stop,
+      hostIds, metricsUrls, api: createApiClient(apiUrl, { signer: new Wallet(DEVNET_KEYS.client), chainId: deployment.chainId }), processes, startRole, stop,
       async apiAsHost(hostId: string) {
         const { wallet } = await loadOrCreateHostKey(join(dir, hostId), DEVNET_HOST_PASSPHRASE);
         return createApiClient(apiUrl, { signer: wallet, chainId: deployment.chainId });

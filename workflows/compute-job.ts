@@ -494,7 +494,8 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
       if (slots.some((s) => s.host?.id === hostId)) continue; // a verifier: counted with its slot
       add(hostId, address, sum(slashes.filter((x) => x.host === address)) > 0n ? 'slashed' : 'neutral', null);
     }
-    await readModel.recordReputation({ jobId, entries });
+    const decided = dispute?.upheld === null ? 'unresolved' : dispute?.upheld ? 'upheld' : dispute ? 'rejected' : undefined;
+    await readModel.recordReputation(decided ? { jobId, entries, dispute: decided } : { jobId, entries });
   }
 
   if (cancelledWork) {

@@ -85,6 +85,7 @@ export const jobsRouter = router({
         await ctx.db.job.delete({ where: { id: jobId } });
         throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'could not start the job, try again', cause: err });
       }
+      ctx.metrics?.jobsSubmitted.inc();
       return { job: present(row), created: true };
     }),
 

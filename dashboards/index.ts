@@ -1,0 +1,24 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chain } from './chain';
+import { hosts } from './hosts';
+import { jobs } from './jobs';
+import { overview } from './overview';
+import { temporal } from './temporal';
+
+/** Every dashboard, by file name. Storage waits for the storage lifecycle (it has no metrics yet). */
+export const DASHBOARDS = { overview, jobs, hosts, chain, temporal };
+
+/** The JSON Grafana loads, as checked in under dashboards/json. */
+export function renderDashboards(): Record<string, string> {
+  return Object.fromEntries(Object.entries(DASHBOARDS).map(([name, builder]) => [`${name}.json`, `${JSON.stringify(builder.build(), null, 2)}\n`]));
+}
+
+if (require.main === module) {
+  const dir = join(__dirname, 'json');
+  mkdirSync(dir, { recursive: true });
+  for (const [file, json] of Object.entries(renderDashboards())) {
+    writeFileSync(join(dir, file), json);
+    console.log(`wrote dashboards/json/${file}`);
+  }
+}
