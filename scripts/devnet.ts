@@ -15,6 +15,7 @@ import { ANVIL_KEYS, startAnvil } from './anvil';
 import { buildJobImages, JOB_IMAGE } from './build-images';
 import { ensureDockerEngine } from './docker-engine';
 import { freePort } from './free-port';
+import { startPrometheus } from './prometheus';
 import { startTemporalServer } from './temporal-server';
 
 /**
@@ -280,12 +281,17 @@ export async function waitForJob(
 
 async function main(): Promise<void> {
   const devnet = await startDevnet({ dir: join(ROOT, '.devnet'), apiPort: 3000, temporalPort: 7233, temporalUiPort: 8233, anvilPort: 8545 });
+  // Prometheus (Debian's, installed by scripts/setup) scraping every role, when it is there.
+  const prometheus = await startPrometheus(join(ROOT, '.devnet', 'prometheus'), devnet.metricsUrls, 9090).catch((err: Error) => {
+    console.log(`(no Prometheus: ${err.message.split('\n')[0]})`);
+    return null;
+  });
   let stopping = false;
   const shutdown = () => {
     if (stopping) return;
     stopping = true;
     console.log('\nstopping the devnet…');
-    devnet.stop().then(() => process.exit(0), (err) => {
+    Promise.resolve(prometheus?.stop()).then(() => devnet.stop()).then(() => process.exit(0), (err) => {
       console.error(err);
       process.exit(1);
     });
@@ -311,6 +317,8 @@ async function main(): Promise<void> {
     `  Temporal     ${devnet.temporalAddress}`,
     `  chain RPC    ${devnet.rpcUrl} (chain id ${devnet.deployment.chainId})`,
     `  hosts        ${devnet.hostIds.join(', ')}`,
+    `  Swagger UI   ${devnet.apiUrl}/docs   (OpenAPI ${devnet.apiUrl}/openapi.json)`,
+    `  Prometheus   ${prometheus ? prometheus.url : '(not installed)'}   scraping ${Object.values(devnet.metricsUrls).join(' ')}`,
   ].join('\n'));
 }
 

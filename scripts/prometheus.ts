@@ -14,7 +14,7 @@ export interface PrometheusServer {
  * A real Prometheus (Debian's `prometheus` package, installed by scripts/setup) scraping the given /metrics URLs every
  * second, with its data in `dir`. Jobs are named after the keys of `targets`.
  */
-export async function startPrometheus(dir: string, targets: Record<string, string>): Promise<PrometheusServer> {
+export async function startPrometheus(dir: string, targets: Record<string, string>, listenPort?: number): Promise<PrometheusServer> {
   mkdirSync(dir, { recursive: true });
   const config = [
     'global:',
@@ -27,7 +27,7 @@ export async function startPrometheus(dir: string, targets: Record<string, strin
     '',
   ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), config);
-  const port = await freePort();
+  const port = listenPort ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const child = spawn('prometheus', [
     `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`,
