@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Database } from '../db/client';
 import type { ApiMetrics } from '../metrics/registry';
 import type { StagingStore } from './staging';
+import type { WalletService } from './wallet';
 
 /** What every procedure can use. */
 export interface ApiDeps {
@@ -15,6 +16,8 @@ export interface ApiDeps {
   chainId: number;
   /** Share of single-replica jobs spot-checked by a verifier host. */
   spotCheckFraction?: number;
+  /** ZSC balances, and a faucet on a devnet; absent when the API has no chain. */
+  wallet?: WalletService;
   /** Where the API counts what it does (served at /metrics). */
   metrics?: ApiMetrics;
 }

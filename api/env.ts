@@ -18,6 +18,12 @@ export const apiEnvSchema = z.object({
   CORS_ORIGINS: z.string().default('*').transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean)),
   /** Largest tRPC request body in bytes (job specs; blobs have MAX_BLOB_BYTES). */
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  /** The chain for wallet balances and the devnet faucet; without both, wallet calls answer PRECONDITION_FAILED. */
+  RPC_URL: z.string().url().optional(),
+  DEPLOYMENT_FILE: z.string().min(1).optional(),
+  /** Devnet only: a key holding ZSC that the faucet gives from. */
+  FAUCET_KEY: z.string().regex(/^0x[a-fA-F0-9]{64}$/, 'must be a 0x-prefixed 32-byte hex private key').optional(),
+  FAUCET_AMOUNT: z.string().regex(/^[1-9][0-9]{0,40}$/, 'must be a whole number of ZSC base units').default('100000000000000000000'),
   /** The chain identities live on: request signatures are bound to it and dids name it. */
   CHAIN_ID: z.coerce.number().int().positive().default(31337),
   /** The share of single-replica jobs re-run on a verifier host to check the result (0 to 1). */

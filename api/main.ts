@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { migrateDatabase, openDatabase } from '../db/client';
 import { createApiMetrics } from '../metrics/registry';
 import { readApiEnv } from './env';
+import { createWalletService } from './wallet';
 import { createServer } from './server';
 import { StagingStore } from './staging';
 
@@ -16,6 +17,9 @@ async function main(): Promise<void> {
   const api = createServer({
     deps: { db, temporal, staging: new StagingStore(env.STAGING_DIR), publicUrl, spotCheckFraction: env.SPOT_CHECK_FRACTION, chainId: env.CHAIN_ID,
       metrics: createApiMetrics(),
+      wallet: env.RPC_URL && env.DEPLOYMENT_FILE
+        ? createWalletService({ rpcUrl: env.RPC_URL, deploymentFile: env.DEPLOYMENT_FILE, faucetKey: env.FAUCET_KEY, faucetAmount: env.FAUCET_AMOUNT })
+        : undefined,
     },
     host: env.API_HOST,
     port: env.API_PORT,

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TRPCClientError } from '@trpc/client';
-import { Wallet } from 'ethers';
+import { formatUnits, Wallet } from 'ethers';
 import { parse as parseYaml } from 'yaml';
 import { createApiClient, type ApiClient } from '../api/client';
 import { didOf } from '../api/signing';
@@ -19,6 +19,8 @@ const USAGE = `zansoc — a client and host of the Zansoc peer-to-peer cloud
 
   zansoc login                     create your key (or import $ZANSOC_KEY) in an encrypted keystore; prints your did
   zansoc whoami                    your did:ethr
+  zansoc wallet balance            your ZSC
+  zansoc wallet faucet             devnet: get some ZSC (once an hour)
   zansoc job submit <spec.yaml|spec.json> [--follow] [--key <idempotency key>]
   zansoc job status <jobId>        state, money, every slot (host, digest, payout, slash), challenges, timeline
   zansoc job logs <jobId>
@@ -95,6 +97,16 @@ async function main(argv: string[]): Promise<number> {
     const job = await api.jobs.get.query({ jobId: arg });
     const detail = await api.jobs.status.query({ jobId: arg }).catch(() => null);
     print([describeJob(job), ...(detail ? describeDetail(detail) : [])].join('\n'), { ...job, detail });
+    return EXIT.ok;
+  }
+  if (area === 'wallet' && command === 'balance') {
+    const balance = await api.wallet.balance.query();
+    print(`${balance.did}: ${formatUnits(balance.zsc, 18)} ZSC (${balance.zsc} base units)`, balance);
+    return EXIT.ok;
+  }
+  if (area === 'wallet' && command === 'faucet') {
+    const given = await api.wallet.faucet.mutate();
+    print(`the faucet sent ${formatUnits(given.amount, 18)} ZSC to ${given.address} (transaction ${given.txHash})`, given);
     return EXIT.ok;
   }
   if (area === 'job' && command === 'result' && arg) {

@@ -136,6 +136,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
         entry: 'api/main.ts',
         env: {
           ...common, API_PORT: String(apiPort), STAGING_DIR: join(dir, 'staging'), CHAIN_ID: String(deployment.chainId),
+          RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile, FAUCET_KEY: DEVNET_KEYS.treasury,
           ...(opts.spotCheckFraction !== undefined ? { SPOT_CHECK_FRACTION: String(opts.spotCheckFraction) } : {}),
           ...(opts.rateLimitPerMinute !== undefined ? { RATE_LIMIT_PER_MINUTE: String(opts.rateLimitPerMinute) } : {}),
         },

@@ -272,6 +272,12 @@ describe('compute job on the devnet', () => {
       expect(login).toMatchObject({ code: 0 });
       const did = /created (did:ethr:31337:0x[0-9a-f]{40})/.exec(login.stdout)![1];
       expect((await cli('whoami')).stdout).toContain(did);
+      expect((await cli('wallet', 'balance')).stdout).toContain(': 0.0 ZSC (0 base units)');
+      expect((await cli('wallet', 'faucet')).stdout).toMatch(/^the faucet sent 100\.0 ZSC to 0x/);
+      expect((await cli('wallet', 'balance')).stdout).toContain(': 100.0 ZSC (100000000000000000000 base units)');
+      const again = await cli('wallet', 'faucet');
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain('the faucet gave');
 
       writeFileSync(join(home, 'spec.yaml'), `image: ${JOB_IMAGE}\ncommand: [sh, -c, "echo from the cli; echo 7 > /out/seven"]\nresources:\n  cpu: 0.5\n  memoryMiB: 64\n`);
       const run = await cli('job', 'submit', 'spec.yaml', '--follow');

@@ -1,0 +1,42 @@
+import { NonceManager, Wallet } from 'ethers';
+import { connectZansocToken } from '../contracts/bindings';
+import { loadDeployment } from '../contracts/deploy';
+import { createProvider } from '../contracts/provider';
+
+/** What the API can tell and give about ZSC: a caller's balance, and on a devnet a faucet. */
+export interface WalletService {
+  balanceOf(address: string): Promise<string>;
+  /** Sends `amount` ZSC base units to `address`; null when this API has no faucet. */
+  faucet: ((address: string) => Promise<{ txHash: string; amount: string }>) | null;
+}
+
+/** Faucet grants per address are at most one per this long. */
+export const FAUCET_INTERVAL_MS = 60 * 60_000;
+
+export function createWalletService(opts: { rpcUrl: string; deploymentFile: string; faucetKey?: string; faucetAmount: string }): WalletService {
+  const deployment = loadDeployment(opts.deploymentFile);
+  const provider = createProvider(opts.rpcUrl);
+  const token = connectZansocToken(deployment.token, provider);
+  const granted = new Map<string, number>();
+  const signer = opts.faucetKey ? new NonceManager(new Wallet(opts.faucetKey, provider)) : null;
+  return {
+    async balanceOf(address) {
+      return (await token.balanceOf(address)).toString();
+    },
+    faucet: signer ? async (address) => {
+      const last = granted.get(address.toLowerCase());
+      if (last && Date.now() - last < FAUCET_INTERVAL_MS) {
+        throw new Error(`the faucet gave ${address} ZSC less than an hour ago; try again after ${new Date(last + FAUCET_INTERVAL_MS).toISOString()}`);
+      }
+      granted.set(address.toLowerCase(), Date.now());
+      try {
+        const tx = await connectZansocToken(deployment.token, signer).transfer(address, BigInt(opts.faucetAmount));
+        const receipt = await tx.wait();
+        return { txHash: receipt!.hash, amount: opts.faucetAmount };
+      } catch (err) {
+        granted.delete(address.toLowerCase());
+        throw err;
+      }
+    } : null,
+  };
+}
