@@ -1,23 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { Wallet } from 'ethers';
 import fc from 'fast-check';
 import type { ZodTypeAny } from 'zod';
 import { ZodFastCheck } from 'zod-fast-check';
 import { appRouter } from '../api/routers';
-import { createServer } from '../api/server';
 import { signRequest } from '../api/signing';
-import { StagingStore } from '../api/staging';
-import { migrateDatabase, openDatabase, type Database } from '../db/client';
-import { startTemporalServer, type TemporalServer } from '../scripts/temporal-server';
+import type { Database } from '../db/client';
+import { CHAIN_ID, startApiServer, type ApiServer } from './support/api-server';
 
 /**
  * Every procedure, called over real HTTP with inputs generated from its own zod schema (valid ones), and with
  * arbitrary JSON (mostly invalid), signed and unsigned: never a 500, and a refusal never leaves a row or a workflow.
  */
-const CHAIN_ID = 31337;
 type ProcedureDef = { _def: { type: 'query' | 'mutation'; inputs: ZodTypeAny[] } };
 const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, ProcedureDef>);
 
@@ -41,34 +35,18 @@ function withPatterns(zfc: ReturnType<typeof ZodFastCheck>, schema: ZodTypeAny):
 }
 
 describe('API fuzz', () => {
-  let dir: string;
-  let temporalServer: TemporalServer;
-  let temporal: Client;
+  let server: ApiServer;
   let db: Database;
+  let temporal: Client;
   let url: string;
-  let stop: () => Promise<void>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'zansoc-fuzz-'));
-    temporalServer = await startTemporalServer({ headless: true });
-    temporal = new Client({ connection: await Connection.connect({ address: temporalServer.address }) });
-    const databaseUrl = `file:${join(dir, 'fuzz.db')}`;
-    await migrateDatabase(databaseUrl);
-    db = openDatabase(databaseUrl);
-    const api = createServer({
-      deps: { db, temporal, staging: new StagingStore(join(dir, 'staging')), publicUrl: 'http://127.0.0.1', chainId: CHAIN_ID, spotCheckFraction: 0 },
-      host: '127.0.0.1', port: 0, maxBlobBytes: 1024 * 1024, rateLimitPerMinute: 1_000_000,
-    });
-    url = await api.start();
-    stop = () => api.stop();
+    server = await startApiServer({ rateLimitPerMinute: 1_000_000 });
+    ({ db, temporal, url } = server);
   }, 120_000);
 
   afterAll(async () => {
-    await stop?.();
-    await temporal?.connection.close();
-    await db?.$disconnect();
-    await temporalServer?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   /** Calls one procedure as tRPC over HTTP; returns the status and whether the call changed the row counts. */

@@ -1,34 +1,26 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { TRPCClientError } from '@trpc/client';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { Wallet } from 'ethers';
 import type { OpenAPIV3 } from 'openapi-types';
 import { createApiClient, type ApiClient } from '../api/client';
-import { createServer } from '../api/server';
 import { signRequest } from '../api/signing';
-import { StagingStore } from '../api/staging';
-import { migrateDatabase, openDatabase, type Database } from '../db/client';
-import { startTemporalServer, type TemporalServer } from '../scripts/temporal-server';
+import type { Database } from '../db/client';
+import { CHAIN_ID, startApiServer, type ApiServer } from './support/api-server';
 
 /**
  * The API's edge, over real HTTP, on a real database and a real Temporal server: every call that acts for someone is
  * signed, nobody acts for someone else, a replayed or tampered request is refused, limits hold, and each refusal
  * leaves nothing behind. (Jobs submitted here just wait: no worker runs them.)
  */
-const CHAIN_ID = 31337;
 const RATE_LIMIT = 40;
 const spec = { image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 0.5, memoryMiB: 64 } };
 
 describe('API identity and limits', () => {
-  let dir: string;
-  let temporalServer: TemporalServer;
+  let server: ApiServer;
   let temporal: Client;
   let db: Database;
   let url: string;
-  let stop: () => Promise<void>;
   const alice = Wallet.createRandom();
   const bob = Wallet.createRandom();
   let asAlice: ApiClient;
@@ -39,28 +31,14 @@ describe('API identity and limits', () => {
     fetch(`${url}/trpc/${procedure}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'zansoc-api-'));
-    temporalServer = await startTemporalServer({ headless: true });
-    temporal = new Client({ connection: await Connection.connect({ address: temporalServer.address }) });
-    const databaseUrl = `file:${join(dir, 'api.db')}`;
-    await migrateDatabase(databaseUrl);
-    db = openDatabase(databaseUrl);
-    const api = createServer({
-      deps: { db, temporal, staging: new StagingStore(join(dir, 'staging')), publicUrl: 'http://127.0.0.1', chainId: CHAIN_ID, spotCheckFraction: 0 },
-      host: '127.0.0.1', port: 0, maxBlobBytes: 1024 * 1024, maxRequestBytes: 64 * 1024, rateLimitPerMinute: RATE_LIMIT,
-    });
-    url = await api.start();
-    stop = () => api.stop();
+    server = await startApiServer({ rateLimitPerMinute: RATE_LIMIT, maxRequestBytes: 64 * 1024 });
+    ({ db, temporal, url } = server);
     asAlice = createApiClient(url, { signer: alice, chainId: CHAIN_ID });
     asBob = createApiClient(url, { signer: bob, chainId: CHAIN_ID });
   }, 120_000);
 
   afterAll(async () => {
-    await stop?.();
-    await temporal?.connection.close();
-    await db?.$disconnect();
-    await temporalServer?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   it('refuses an unsigned or tampered call with 401 and creates nothing', async () => {
