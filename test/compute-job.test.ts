@@ -16,6 +16,7 @@ import type { JobSpecInput } from '../domain/job-spec';
 import { splitCommission } from '../domain/money';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
+import { printRolesOnFailure, tearDownDevnet } from './support/devnet';
 
 /** The walking skeleton, end to end on real services: Temporal, anvil, Docker, SQLite, and the roles as processes. */
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -59,17 +60,10 @@ describe('compute job on the devnet', () => {
   }, 300_000);
 
   afterAll(async () => {
-    await temporal?.connection.close();
-    await db?.$disconnect();
-    await devnet?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await tearDownDevnet({ temporal, db, devnet, dir });
   }, 120_000);
 
-  afterEach(() => {
-    // The roles' output, only when a test failed, to show what the processes saw.
-    const state = expect.getState();
-    if (state.assertionCalls !== state.numPassingAsserts) console.log(lines.slice(-80).join('\n'));
-  });
+  printRolesOnFailure(lines, 80);
 
   it('runs a job through Temporal on a host worker, with the right digest, logs and payment', async () => {
     const treasury = new Wallet(DEVNET_KEYS.treasury).address;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -10,6 +10,7 @@ import type { JobSpecInput } from '../domain/job-spec';
 import { chainJobId } from '../activities/chain-ids';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
+import { printRolesOnFailure, tearDownDevnet } from './support/devnet';
 
 /**
  * Crashes on the devnet, with kill -9: the orchestrator worker while a slot runs, the orchestrator right after the
@@ -50,15 +51,10 @@ describe('crashes', () => {
   }, 300_000);
 
   afterAll(async () => {
-    await db?.$disconnect();
-    await devnet?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await tearDownDevnet({ db, devnet, dir });
   }, 120_000);
 
-  afterEach(() => {
-    const state = expect.getState();
-    if (state.assertionCalls !== state.numPassingAsserts) console.log(lines.slice(-120).join('\n'));
-  });
+  printRolesOnFailure(lines);
 
   it('survives the orchestrator dying right after the settlement is mined: settled once, job completes', async () => {
     const before = await balanceOf(client);

@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEMPORAL_SDK_METRICS } from '../dashboards/temporal';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { startPrometheus, type PrometheusServer } from '../scripts/prometheus';
+import { tearDownDevnet } from './support/devnet';
 
 /**
  * Metrics on the devnet: every /metrics endpoint passes Prometheus's own `promtool check metrics`, and a real
@@ -30,8 +31,7 @@ describe('metrics', () => {
 
   afterAll(async () => {
     await prometheus?.stop();
-    await devnet?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await tearDownDevnet({ devnet, dir });
   }, 120_000);
 
   it('lets a real Prometheus see a job finish, its latency and its payment', async () => {

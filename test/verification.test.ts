@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -12,6 +12,7 @@ import { JOB_IMAGE } from '../scripts/build-images';
 import type { ApiClient } from '../api/client';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { jobStatusQuery, type JobStatus } from '../workflows/compute-job';
+import { printRolesOnFailure, tearDownDevnet } from './support/devnet';
 
 /**
  * Redundant verification on the devnet with real cheaters: host-1 and host-2 run with the test fixture that forges
@@ -86,16 +87,10 @@ describe('redundant verification with cheating hosts', () => {
   }, 400_000);
 
   afterAll(async () => {
-    await temporal?.connection.close();
-    await db?.$disconnect();
-    await devnet?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await tearDownDevnet({ temporal, db, devnet, dir });
   }, 120_000);
 
-  afterEach(() => {
-    const state = expect.getState();
-    if (state.assertionCalls !== state.numPassingAsserts) console.log(lines.slice(-120).join('\n'));
-  });
+  printRolesOnFailure(lines);
 
   it('pays three honest replicas exactly: 90% to each host for its work, 10% to the treasury, the rest refunded', async () => {
     const before = await snapshot();
