@@ -329,7 +329,7 @@ describe('computeJob workflow', () => {
     it('sends a spot check that disagrees to arbiters, who catch the cheat', async () => {
       const settleJob = jest.fn(async (_: Settle) => settled);
       const four = async () => [host('h1'), host('h2', '2000'), host('h3', '3000'), host('h4', '4000')];
-      const { status } = await runJob({
+      const { status, handle: job } = await runJob({
         orchestrator: { settleJob, listOnlineHosts: four },
         hosts: { h1: digestOf('f'), h2: digestOf('a'), h3: digestOf('a'), h4: digestOf('a') },
       }, undefined, undefined, { spotCheckFraction: 1 });
@@ -341,6 +341,7 @@ describe('computeJob workflow', () => {
       expect(slashes!.every((x) => x.host === host('h1').address)).toBe(true);
       expect(slashes!.map((x) => x.recipient).slice(2)).toEqual([host('h2').address, TREASURY]);
       expect(status.replicas[0].slashed).toBe(jobSpecSchema.parse({ image: 'x', command: ['x'] }).maxPrice);
+      await keepHistory('compute-job-spot-check', job);
     });
 
     it('refuses a challenge once the window has closed', async () => {
@@ -390,7 +391,7 @@ describe('computeJob replay', () => {
     await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, history(), 'job-replay');
   });
 
-  it.each(['compute-job-cancel', 'compute-job-challenge-upheld'])('replays the committed history %s', async (name) => {
+  it.each(['compute-job-cancel', 'compute-job-challenge-upheld', 'compute-job-spot-check'])('replays the committed history %s', async (name) => {
     const recorded = JSON.parse(readFileSync(join(HISTORIES, `${name}.json`), 'utf8'));
     await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, recorded, name);
   });
