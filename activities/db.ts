@@ -101,6 +101,7 @@ export function createDbActivities({ db, reputationWeight = 1, metrics }: { db: 
         pricePerGpuSecond: h.pricePerGpuSecond,
         penaltyBps: reputationPenaltyBps(h, reputationWeight),
         operator: h.operator,
+        stake: h.stake,
       }));
     },
   };

@@ -80,6 +80,7 @@ export const hostView = z.object({
   gpuModel: z.string().nullable(),
   maxSlots: z.number().int(),
   operator: z.string().nullable(),
+  stake: amount,
   pricePerCpuSecond: amount,
   pricePerGibSecond: amount,
   pricePerGpuSecond: amount,

@@ -1,11 +1,13 @@
 import { NonceManager, Wallet } from 'ethers';
-import { connectZansocToken } from '../contracts/bindings';
+import { connectHostRegistry, connectZansocToken } from '../contracts/bindings';
 import { loadDeployment } from '../contracts/deploy';
 import { createProvider } from '../contracts/provider';
 
 /** What the API can tell and give about ZSC: a caller's balance, and on a devnet a faucet. */
 export interface WalletService {
   balanceOf(address: string): Promise<string>;
+  /** What `address` has staked on HostRegistry, in base units ('0' when it is not registered there). */
+  stakeOf(address: string): Promise<string>;
   /** Sends `amount` ZSC base units to `address`; null when this API has no faucet. */
   faucet: ((address: string) => Promise<{ txHash: string; amount: string }>) | null;
 }
@@ -17,11 +19,16 @@ export function createWalletService(opts: { rpcUrl: string; deploymentFile: stri
   const deployment = loadDeployment(opts.deploymentFile);
   const provider = createProvider(opts.rpcUrl);
   const token = connectZansocToken(deployment.token, provider);
+  const registry = connectHostRegistry(deployment.hostRegistry, provider);
   const granted = new Map<string, number>();
   const signer = opts.faucetKey ? new NonceManager(new Wallet(opts.faucetKey, provider)) : null;
   return {
     async balanceOf(address) {
       return (await token.balanceOf(address)).toString();
+    },
+    async stakeOf(address) {
+      const [registered, staked] = await registry.hostOf(address);
+      return registered ? staked.toString() : '0';
     },
     faucet: signer ? async (address) => {
       const last = granted.get(address.toLowerCase());

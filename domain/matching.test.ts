@@ -48,4 +48,9 @@ describe('matching', () => {
     expect(explainWait(hosts.slice(0, 2), small, ['a'], [op])).toBe(
       'waiting for a host that fits (a: already tried; b: its operator already runs a slot of this job)');
   });
+
+  it('ranks the host with more stake first among equally cheap ones, before load', () => {
+    const hosts = [host('a', { stake: '5', freeSlots: 9 }), host('b', { stake: '50', freeSlots: 1 }), host('c', { pricePerCpuSecond: '90', stake: '0' })];
+    expect(rankHosts(hosts, small).map((h) => h.id)).toEqual(['c', 'b', 'a']);
+  });
 });

@@ -15,6 +15,8 @@ export interface HostCandidate extends ResourcePrices {
   penaltyBps?: number;
   /** Who runs the host (an address); hosts of one operator never hold two replicas of a job. Defaults to the host's address. */
   operator?: string | null;
+  /** ZSC base units the host has staked: among hosts as cheap as each other, more stake ranks first. */
+  stake?: string;
 }
 
 /** The operator a host counts for: its declared operator, or itself. */
@@ -43,8 +45,8 @@ function pricePerSecond(host: HostCandidate, resources: Resources): bigint {
 
 /**
  * Filter then score, as the Kubernetes scheduler does: hosts that cannot run the job are dropped, the rest are
- * ordered cheapest for this job first (price weighted by reputation), then by most free slots (spreads load), then by id so equal hosts rank the
- * same every time.
+ * ordered cheapest for this job first (price weighted by reputation), then by most stake, then by most free slots
+ * (spreads load), then by id so equal hosts rank the same every time.
  */
 export function rankHosts(
   hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = [], excludeOperators: readonly string[] = [],
@@ -54,6 +56,8 @@ export function rankHosts(
     .sort((a, b) => {
       const price = pricePerSecond(a, resources) - pricePerSecond(b, resources);
       if (price !== 0n) return price < 0n ? -1 : 1;
+      const stake = BigInt(b.stake ?? '0') - BigInt(a.stake ?? '0');
+      if (stake !== 0n) return stake > 0n ? 1 : -1;
       return b.freeSlots - a.freeSlots || a.id.localeCompare(b.id);
     });
 }

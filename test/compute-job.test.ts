@@ -124,6 +124,8 @@ describe('compute job on the devnet', () => {
       const [registered, staked, , , , metadataHash] = await registry.hostOf(host.address);
       expect(registered).toBe(true);
       expect(staked).toBe(100n * 10n ** 18n);
+      // The API read the stake from the chain at registration: matching ranks by it.
+      expect(host.stake).toBe(staked.toString());
       expect(metadataHash).toMatch(/^0x[0-9a-f]{64}$/);
     }
   });

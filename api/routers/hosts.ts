@@ -32,7 +32,7 @@ export type HostRegistration = z.output<typeof hostRegistrationSchema>;
 
 const hostSelect = {
   id: true, address: true, did: true, arch: true, cpus: true, memoryMiB: true, diskMiB: true, gpus: true, gpuModel: true,
-  maxSlots: true, operator: true, pricePerCpuSecond: true, pricePerGibSecond: true, pricePerGpuSecond: true, status: true, lastSeenAt: true,
+  maxSlots: true, operator: true, stake: true, pricePerCpuSecond: true, pricePerGibSecond: true, pricePerGpuSecond: true, status: true, lastSeenAt: true,
   createdAt: true, jobsDone: true, jobsFailed: true, timesSlashed: true, earned: true, slashed: true, meanSlotMs: true,
 } as const;
 
@@ -63,10 +63,12 @@ export const hostsRouter = router({
       throw new TRPCError({ code: 'CONFLICT', message: `address: already registered as host ${owner.id}` });
     }
     const now = new Date();
+    // The stake is read from the chain, never taken from the host's word.
+    const stake = ctx.wallet ? await ctx.wallet.stakeOf(input.address) : '0';
     return present(await ctx.db.host.upsert({
       where: { id },
-      create: { id, ...offer, status: 'online', lastSeenAt: now },
-      update: { ...offer, status: 'online', lastSeenAt: now },
+      create: { id, ...offer, stake, status: 'online', lastSeenAt: now },
+      update: { ...offer, stake, status: 'online', lastSeenAt: now },
       select: hostSelect,
     }));
   }),
