@@ -62,7 +62,9 @@ export class StagingStore {
         const { sha256 } = req.params;
         if (!SHA256_HEX.test(sha256)) return reply.code(400).send({ error: 'sha256: must be 64 lowercase hex characters' });
         if (!(await this.has(sha256))) return reply.code(404).send({ error: `no blob ${sha256}` });
-        return reply.type('application/octet-stream').send(createReadStream(this.pathOf(sha256)));
+        // The length lets downloaders show progress and an ETA.
+        const { size } = await stat(this.pathOf(sha256));
+        return reply.type('application/octet-stream').header('content-length', size).send(createReadStream(this.pathOf(sha256)));
       });
     });
   }

@@ -21,9 +21,9 @@ export async function download(url: string, file: string, sha256: string, progre
     const seconds = Math.max((Date.now() - started) / 1000, 0.001);
     const rate = done / seconds;
     const share = total ? done / total : 0;
-    const bar = '#'.repeat(Math.round(share * 30)).padEnd(30, '.');
+    const bar = total ? `[${'#'.repeat(Math.round(share * 30)).padEnd(30, '.')}] ` : '';
     const eta = total && rate ? Math.max(0, (total - done) / rate) : 0;
-    process.stderr.write(`\r  [${bar}] ${formatBytes(done)}${total ? ` of ${formatBytes(total)}` : ''}  ${formatBytes(rate)}/s` +
+    process.stderr.write(`\r  ${bar}${formatBytes(done)}${total ? ` of ${formatBytes(total)}` : ''}  ${formatBytes(rate)}/s` +
       `${total ? `  ETA ${eta.toFixed(0)}s` : ''}${final ? '\n' : ''}`);
   };
   try {

@@ -85,6 +85,10 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
   const cleanups: (() => Promise<void>)[] = [];
   const processes = new Map<string, ChildProcess>();
   const stop = async () => {
+    // Hosts first, so they can still tell the API they left; then the API and the orchestrator.
+    const hosts = [...processes.entries()].filter(([name]) => name.startsWith('host-')).map(([, child]) => child);
+    for (const child of hosts) child.kill('SIGTERM');
+    await Promise.all(hosts.map(exitOf));
     for (const child of processes.values()) child.kill('SIGTERM');
     await Promise.all([...processes.values()].map(exitOf));
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => log(`devnet: cleanup failed: ${err}`));
