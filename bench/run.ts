@@ -1,3 +1,4 @@
+import { ensureDockerEngine } from '../scripts/docker-engine';
 import type { Benchmark } from './benchmark';
 import { hostOverhead } from './host-overhead';
 import { lifecycle } from './lifecycle';
@@ -6,9 +7,15 @@ import { lifecycle } from './lifecycle';
 const benchmarks: Benchmark[] = [hostOverhead, lifecycle];
 
 async function main(): Promise<void> {
-  for (const benchmark of benchmarks) {
-    console.log(`== ${benchmark.name}`);
-    await benchmark.run((line) => console.log(line));
+  // The benchmarks need a Docker engine: one is started (and stopped after) when none answers.
+  const engine = await ensureDockerEngine();
+  try {
+    for (const benchmark of benchmarks) {
+      console.log(`== ${benchmark.name}`);
+      await benchmark.run((line) => console.log(line));
+    }
+  } finally {
+    await engine.stop();
   }
 }
 
