@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { getAddress, toBigInt, type BigNumberish, type ContractTransactionReceipt, type Log } from 'ethers';
+import { getAddress, MaxUint256, toBigInt, type BigNumberish, type ContractTransactionReceipt, type Log } from 'ethers';
 import { DealStatus, EscrowStatus, decodeRevert, type JobEscrowContract, type StorageEscrowContract } from '../contracts/bindings';
 import { ZansocErrorType } from '../domain/errors';
 import { tokenAmount } from '../domain/money';
@@ -219,22 +219,21 @@ export function createChainActivities({ chain }: { chain: ChainClient }) {
     const escrowId = chainJobId(jobId);
     const wanted = parseAmount('amount', amount);
     parseDeadline(deadlineSeconds);
-    // Exclusive: two jobs of one client checking and setting the allowance at once would overwrite each other's.
-    return client.exclusive(async () => {
-      const existing = await readEscrow(escrowId);
-      if (existing.status !== EscrowStatus.None) return alreadyLocked(jobId, existing, wanted);
+    const existing = await readEscrow(escrowId);
+    if (existing.status !== EscrowStatus.None) return alreadyLocked(jobId, existing, wanted);
 
-      await requireBalance(wanted, `job ${jobId}`);
-      try {
-        await approveIfNeeded(deployment.jobEscrow, wanted);
-        const receipt = await client.send(() => client.escrow.openJob(escrowId, wanted, deadlineSeconds));
-        return { txHash: receipt.hash, alreadyLocked: false };
-      } catch (err) {
-        const now = await readEscrow(escrowId);
-        if (now.status !== EscrowStatus.None) return alreadyLocked(jobId, now, wanted);
-        throw explainRevert(err, `locking escrow of job ${jobId}`);
-      }
-    });
+    await requireBalance(wanted, `job ${jobId}`);
+    try {
+      // JobEscrow only ever pulls from the caller of openJob, so the client keeps one standing allowance for it
+      // (approved once) instead of an approve per job: jobs lock their escrow side by side, one transaction each.
+      await client.exclusive(() => approveIfNeeded(deployment.jobEscrow, wanted, MaxUint256));
+      const receipt = await client.send(() => client.escrow.openJob(escrowId, wanted, deadlineSeconds));
+      return { txHash: receipt.hash, alreadyLocked: false };
+    } catch (err) {
+      const now = await readEscrow(escrowId);
+      if (now.status !== EscrowStatus.None) return alreadyLocked(jobId, now, wanted);
+      throw explainRevert(err, `locking escrow of job ${jobId}`);
+    }
   }
 
   function alreadyLocked(jobId: string, existing: { client: string; amount: bigint }, wanted: bigint): LockEscrowResult {
@@ -581,9 +580,10 @@ export function createChainActivities({ chain }: { chain: ChainClient }) {
     }
   }
 
-  async function approveIfNeeded(spender: string, wanted: bigint): Promise<void> {
+  /** Approves `spender` for `amount` (default: just what is wanted) when the allowance is short of `wanted`. */
+  async function approveIfNeeded(spender: string, wanted: bigint, amount: bigint = wanted): Promise<void> {
     if ((await token.allowance(client.address, spender)) < wanted) {
-      await client.send(() => client.token.approve(spender, wanted));
+      await client.send(() => client.token.approve(spender, amount));
     }
   }
 
