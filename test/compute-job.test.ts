@@ -254,6 +254,7 @@ describe('compute job on the devnet', () => {
     const described = await temporal.workflow.getHandle(`job-${job.id}`).describe();
     expect(described.searchAttributes).toMatchObject({ JobId: [job.id], JobState: ['SUCCEEDED'], HostIds: ['host-1'] });
     expect(described.searchAttributes.ClientId).toHaveLength(1);
+    expect(described.memo).toMatchObject({ image: JOB_IMAGE, command: 'true', replicas: 1 });
   });
 
   it('works from the zansoc CLI: login, submit --follow, status, result with its digest checked, ls; errors point at the line', async () => {

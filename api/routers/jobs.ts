@@ -79,6 +79,8 @@ export const jobsRouter = router({
           typedSearchAttributes: [
             { key: JOB_ID, value: jobId }, { key: CLIENT_ID, value: ctx.caller.did }, { key: JOB_STATE, value: 'SUBMITTED' },
           ],
+          // Shown with the workflow in the Temporal UI: what the job is, at a glance.
+          memo: { image: spec.image, command: spec.command.join(' ').slice(0, 200), replicas: spec.replicas, maxPrice: spec.maxPrice, client: ctx.caller.did },
         });
       } catch (err) {
         // Nothing half-created: a job without its workflow would wait forever.
