@@ -48,7 +48,12 @@ describe('metrics', () => {
     expect(Number((await prometheus.query('zansoc_jobs_submitted_total'))[0].value[1])).toBe(1);
     const slots = await prometheus.query('sum(zansoc_host_slots_total{outcome="succeeded"})');
     expect(Number(slots[0].value[1])).toBe(1);
-    const up = await prometheus.query('up');
+    // Every target scraped, and up: a target Prometheus has not reached yet has no `up` series, so wait for all.
+    let up = await prometheus.query('up');
+    for (let i = 0; i < 40 && up.length < Object.keys(devnet.metricsUrls).length; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      up = await prometheus.query('up');
+    }
     expect(up.map((s) => `${s.metric.job}=${s.value[1]}`).sort()).toEqual(Object.keys(devnet.metricsUrls).map((job) => `${job}=1`).sort());
   }, 120_000);
 
