@@ -37,24 +37,26 @@ describe('metrics', () => {
   it('lets a real Prometheus see a job finish, its latency and its payment', async () => {
     const { job } = await devnet.api.jobs.submit.mutate({ spec: { image: JOB_IMAGE, command: ['sh', '-c', 'echo metered'], resources: { cpu: 0.5, memoryMiB: 64 } } });
     expect((await waitForJob(devnet.api, job.id)).state).toBe('SUCCEEDED');
-    let finished: { metric: Record<string, string>; value: [number, string] }[] = [];
-    for (let i = 0; i < 60 && finished.length === 0; i++) {
-      finished = await prometheus.query('zansoc_jobs_finished_total{state="SUCCEEDED"} >= 1');
-      if (finished.length === 0) await new Promise((r) => setTimeout(r, 500));
-    }
-    expect(finished).toHaveLength(1);
-    expect(Number((await prometheus.query('zansoc_job_submit_to_running_seconds_count'))[0].value[1])).toBeGreaterThanOrEqual(1);
-    expect(Number((await prometheus.query('zansoc_payouts_zsc_total'))[0].value[1])).toBeGreaterThan(0);
-    expect(Number((await prometheus.query('zansoc_jobs_submitted_total'))[0].value[1])).toBe(1);
-    const slots = await prometheus.query('sum(zansoc_host_slots_total{outcome="succeeded"})');
-    expect(Number(slots[0].value[1])).toBe(1);
-    // Every target scraped, and up: a target Prometheus has not reached yet has no `up` series, so wait for all.
-    let up = await prometheus.query('up');
-    for (let i = 0; i < 40 && up.length < Object.keys(devnet.metricsUrls).length; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      up = await prometheus.query('up');
-    }
-    expect(up.map((s) => `${s.metric.job}=${s.value[1]}`).sort()).toEqual(Object.keys(devnet.metricsUrls).map((job) => `${job}=1`).sort());
+    // Prometheus scrapes each target once a second, at its own offset: wait until a query sees what it should.
+    const eventually = async (expr: string, ok: (values: number[]) => boolean) => {
+      let values: number[] = [];
+      for (let i = 0; i < 60; i++) {
+        values = (await prometheus.query(expr)).map((s) => Number(s.value[1]));
+        if (ok(values)) return values;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error(`${expr} never satisfied the check; last values ${JSON.stringify(values)}`);
+    };
+    await eventually('zansoc_jobs_finished_total{state="SUCCEEDED"}', (v) => v.length === 1 && v[0] >= 1);
+    await eventually('zansoc_job_submit_to_running_seconds_count', (v) => v[0] >= 1);
+    await eventually('zansoc_payouts_zsc_total', (v) => v[0] > 0);
+    await eventually('zansoc_jobs_submitted_total', (v) => v[0] === 1);
+    await eventually('sum(zansoc_host_slots_total{outcome="succeeded"})', (v) => v[0] === 1);
+    // Every target scraped and up.
+    const targets = Object.keys(devnet.metricsUrls).length;
+    await eventually('up', (v) => v.length === targets);
+    const up = await prometheus.query('up');
+    expect(up.map((s) => `${s.metric.job}=${s.value[1]}`).sort()).toEqual(Object.keys(devnet.metricsUrls).map((name) => `${name}=1`).sort());
   }, 120_000);
 
   it('passes promtool check metrics on every endpoint, and the workers export the Temporal SDK metrics the dashboards read', async () => {
