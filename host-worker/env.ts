@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { HostOffer, MachineCapabilities } from '../domain/capabilities';
+import { listenAddress, testFixtureOnly } from '../domain/env';
 import { describeIssues } from '../domain/job-spec';
 import { tokenAmount } from '../domain/money';
 
@@ -31,7 +32,7 @@ export const hostEnvSchema = z.object({
   /** The operator's address, when one operator runs several hosts: they never get two replicas of one job. */
   OPERATOR: z.string().regex(/^0x[a-fA-F0-9]{40}$/, 'must be a 0x-prefixed Ethereum address').optional(),
   /** Where this host's /metrics is served (host:port); unset: not served. */
-  METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
+  METRICS_ADDRESS: listenAddress.optional(),
   /** ZSC base units kept staked on HostRegistry (100 ZSC by default). */
   STAKE: tokenAmount.default('100000000000000000000'),
   /** How long a draining host lets running slots finish before handing them back to be re-matched. */
@@ -42,10 +43,7 @@ export const hostEnvSchema = z.object({
    */
   ZANSOC_TEST_CHEAT: z.enum(['corrupt-digest']).optional(),
   NODE_ENV: z.string().optional(),
-}).refine((env) => env.ZANSOC_TEST_CHEAT === undefined || env.NODE_ENV === 'test', {
-  path: ['ZANSOC_TEST_CHEAT'],
-  message: 'is a test fixture and only works with NODE_ENV=test',
-});
+}).superRefine(testFixtureOnly('ZANSOC_TEST_CHEAT'));
 export type HostEnv = z.output<typeof hostEnvSchema>;
 
 export function readHostEnv(env: NodeJS.ProcessEnv = process.env): HostEnv {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { listenAddress, testFixtureOnly } from '../domain/env';
 import { describeIssues } from '../domain/job-spec';
 
 const privateKey = z.string().regex(/^0x[a-fA-F0-9]{64}$/, 'must be a 0x-prefixed 32-byte hex private key');
@@ -17,9 +18,9 @@ export const orchestratorEnvSchema = z.object({
   CLIENT_KEY: privateKey,
   CHAIN_CONFIRMATIONS: z.coerce.number().int().min(1).default(1),
   /** Where /metrics is served (host:port); unset: not served. */
-  METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
+  METRICS_ADDRESS: listenAddress.optional(),
   /** Where the Temporal SDK's own Prometheus metrics are served (host:port); unset: not served. */
-  TEMPORAL_METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
+  TEMPORAL_METRICS_ADDRESS: listenAddress.optional(),
   /** How much hosts' track records weigh in matching against their prices; 0 ranks by price and load alone. */
   REPUTATION_WEIGHT: z.coerce.number().min(0).max(100).default(1),
   /**
@@ -28,10 +29,7 @@ export const orchestratorEnvSchema = z.object({
    */
   ZANSOC_TEST_CRASH: z.enum(['after-settle']).optional(),
   NODE_ENV: z.string().optional(),
-}).refine((env) => env.ZANSOC_TEST_CRASH === undefined || env.NODE_ENV === 'test', {
-  path: ['ZANSOC_TEST_CRASH'],
-  message: 'is a test fixture and only works with NODE_ENV=test',
-});
+}).superRefine(testFixtureOnly('ZANSOC_TEST_CRASH'));
 export type OrchestratorEnv = z.output<typeof orchestratorEnvSchema>;
 
 export function readOrchestratorEnv(env: NodeJS.ProcessEnv = process.env): OrchestratorEnv {
