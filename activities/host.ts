@@ -6,7 +6,7 @@ import { ZansocErrorType } from '../domain/errors';
 import type { SlotExecution, SlotResult } from '../domain/execution';
 import { describeShortfalls, ResourceLedger, type ResourceOffer } from '../host-worker/ledger';
 import { runSandboxed } from '../host-worker/sandbox';
-import { uploadBlob } from '../host-worker/staging-client';
+import { downloadBlob, uploadBlob } from '../host-worker/staging-client';
 import type { HostMetrics } from '../metrics/registry';
 
 export const DEFAULT_LOG_LIMIT_BYTES = 1024 * 1024;
@@ -93,6 +93,7 @@ export function createHostActivities({
           logLimitBytes,
           outputLimitBytes,
           signal,
+          fetchInput: (sha256) => downloadBlob(exec.stagingUrl, sha256, signal),
           onProgress: (progress) => context.heartbeat(progress),
         });
         await Promise.all([uploadBlob(exec.stagingUrl, logs, signal), uploadBlob(exec.stagingUrl, outputArchive, signal)]);

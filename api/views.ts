@@ -60,6 +60,7 @@ export const jobStatusView = z.object({
     payout: amount.default('0'),
     slashed: amount.default('0'),
     lostBy: z.array(z.string()).default([]),
+    failedTestBy: z.array(z.string()).default([]),
   })),
   challengeWindowEndsAt: z.string().nullable().default(null),
   challenges: z.array(z.object({

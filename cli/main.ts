@@ -11,9 +11,10 @@ import { isFinalJobState } from '../domain/job-state';
 import { readHostEnv } from '../host-worker/env';
 import { hostKeyPassphrase, loadOrCreateHostKey } from '../host-worker/identity';
 import { joinNetwork } from '../host-worker/run';
+import { uploadBlob } from '../host-worker/staging-client';
 import { installWorkerRuntime } from '../scripts/temporal-runtime';
 import { download } from './download';
-import { readSpecFile } from './spec-file';
+import { readSpecFile, type LocalInput } from './spec-file';
 
 const USAGE = `zansoc — a client and host of the Zansoc peer-to-peer cloud
 
@@ -84,7 +85,13 @@ async function main(argv: string[]): Promise<number> {
   const api = createApiClient(apiUrl, publicOnly ? {} : { signer: (await clientKey()).wallet, chainId });
 
   if (area === 'job' && command === 'submit' && arg) {
-    const spec = readSpecFile(arg);
+    const files: LocalInput[] = [];
+    const spec = readSpecFile(arg, files);
+    // Input files go to the staging store first: the API refuses a job whose inputs are not there.
+    for (const input of files) {
+      await uploadBlob(apiUrl, readFileSync(input.file));
+      console.error(`uploaded ${input.file} (${input.bytes} bytes, sha256 ${input.sha256.slice(0, 12)}…)`);
+    }
     const { job, created } = await api.jobs.submit.mutate({ spec, idempotencyKey: values.key });
     if (!values.follow) {
       print(`${created ? 'submitted' : 'already submitted'} job ${job.id} (${job.state})`, job);
@@ -195,7 +202,8 @@ function describeDetail(detail: JobDetail): string[] {
     '  slots:',
     ...detail.replicas.map((r) => `    ${r.role} ${r.replica}: ${r.state} on ${r.hostId ?? '-'}` +
       `${r.resultDigest ? `, digest ${r.resultDigest.slice(0, 12)}…` : ''}${r.payout !== '0' ? `, payout ${r.payout}` : ''}` +
-      `${r.slashed !== '0' ? `, slashed ${r.slashed}` : ''}${r.lostBy.length ? `, lost by ${r.lostBy.join(', ')}` : ''}`),
+      `${r.slashed !== '0' ? `, slashed ${r.slashed}` : ''}${r.lostBy.length ? `, lost by ${r.lostBy.join(', ')}` : ''}` +
+      `${r.failedTestBy.length ? `, failed a test: ${r.failedTestBy.join(', ')}` : ''}`),
     ...(detail.challenges.length ? ['  challenges:', ...detail.challenges.map((c) => `    ${c.verifierHostId}: ${c.state} (stake ${c.stake}, ${c.at})`)] : []),
     '  timeline:',
     ...detail.timeline.map((t) => `    ${t.at.slice(11, 23)} ${t.step}`),

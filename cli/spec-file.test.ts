@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readSpecFile } from './spec-file';
+import { createHash } from 'node:crypto';
+import { readSpecFile, type LocalInput } from './spec-file';
 
 const dir = mkdtempSync(join(tmpdir(), 'zansoc-spec-'));
 const file = (name: string, text: string) => {
@@ -35,5 +36,35 @@ describe('spec files', () => {
     expect(() => readSpecFile(missing)).toThrow(`${missing}:1: command: Required`);
     const broken = file('broken.yaml', 'image: zansoc/busybox:1\ncommand: [echo\n');
     expect(() => readSpecFile(broken)).toThrow(new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+: not valid YAML or JSON`));
+  });
+
+  it('hashes local input files (relative to the spec), lists them for upload, and keeps digests as they are', () => {
+    file('in.csv', 'a,b\n1,2\n');
+    file('test-in.csv', 'a,b\n0,0\n');
+    const digest = 'e'.repeat(64);
+    const files: LocalInput[] = [];
+    const spec = readSpecFile(file('inputs.yaml', [
+      'image: zansoc/busybox:1',
+      'command: [cat, /in/data/in.csv]',
+      'inputs:',
+      '  data/in.csv: ./in.csv',
+      `  kept.bin: ${digest}`,
+      'tests:',
+      '  - inputs: { data/in.csv: test-in.csv }',
+      `    expectedDigest: ${'f'.repeat(64)}`,
+      '',
+    ].join('\n')), files);
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    expect(spec.inputs).toEqual({ 'data/in.csv': sha('a,b\n1,2\n'), 'kept.bin': digest });
+    expect(spec.tests![0].inputs).toEqual({ 'data/in.csv': sha('a,b\n0,0\n') });
+    expect(files).toEqual([
+      { file: join(dir, 'in.csv'), sha256: sha('a,b\n1,2\n'), bytes: 8 },
+      { file: join(dir, 'test-in.csv'), sha256: sha('a,b\n0,0\n'), bytes: 8 },
+    ]);
+  });
+
+  it('names the line of an input file it cannot read', () => {
+    const path = file('missing-input.yaml', 'image: zansoc/busybox:1\ncommand: [true]\ninputs:\n  x.txt: ./nope.txt\n');
+    expect(() => readSpecFile(path)).toThrow(`${path}:4: inputs.x.txt: cannot read the input file ${join(dir, 'nope.txt')}: ENOENT`);
   });
 });

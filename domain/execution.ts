@@ -10,6 +10,8 @@ export interface SlotExecution {
   env: Record<string, string>;
   resources: Resources;
   timeoutSeconds: number;
+  /** Files mounted read-only under /in: path → sha256 of a staging blob. Absent in slots from before inputs. */
+  inputs?: Record<string, string>;
   /** Base URL of the staging store the host uploads logs and output to (`PUT <url>/blobs/<sha256>`). */
   stagingUrl: string;
 }

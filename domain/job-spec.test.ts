@@ -1,4 +1,4 @@
-import { describeIssues, escrowFor, jobSpecSchema } from './job-spec';
+import { describeIssues, escrowFor, inputBlobsOf, jobSpecSchema } from './job-spec';
 
 const good = { image: 'zansoc/busybox:1', command: ['echo', 'hi'] };
 
@@ -13,8 +13,15 @@ describe('job spec', () => {
     expect(jobSpecSchema.parse(good)).toEqual({
       image: 'zansoc/busybox:1', command: ['echo', 'hi'], env: {},
       resources: { cpu: 1, memoryMiB: 256, diskMiB: 64, gpu: 0 }, timeoutSeconds: 300, replicas: 1, maxPrice: '1000000000000000000',
-      queueTimeoutSeconds: 600, challengeWindowSeconds: 0,
+      queueTimeoutSeconds: 600, challengeWindowSeconds: 0, inputs: {}, tests: [],
     });
+  });
+
+  it('takes input files by staging digest, and tests with the digest they must give', () => {
+    const blob = 'b'.repeat(64);
+    const spec = jobSpecSchema.parse({ ...good, inputs: { 'data/in.csv': blob }, tests: [{ inputs: { 'data/in.csv': 'c'.repeat(64) }, expectedDigest: 'd'.repeat(64) }] });
+    expect(spec.inputs).toEqual({ 'data/in.csv': blob });
+    expect(inputBlobsOf(spec)).toEqual([blob, 'c'.repeat(64)]);
   });
 
   it('escrows the price cap of every replica the job may grow to', () => {
@@ -46,6 +53,12 @@ describe('job spec', () => {
     [{ ...good, replicas: 0 }, /^replicas: Number must be greater than or equal to 1/],
     [{ ...good, replicas: 8 }, /^replicas: Number must be less than or equal to 7/],
     [{ command: ['x'] }, /^image: Required/],
+    [{ ...good, inputs: { '../etc/passwd': 'a'.repeat(64) } }, /^inputs\.\.\.\/etc\/passwd: must be a relative path/],
+    [{ ...good, inputs: { '.hidden': 'a'.repeat(64) } }, /^inputs\.\.hidden: must be a relative path/],
+    [{ ...good, inputs: { 'in.txt': 'not-a-digest' } }, /^inputs\.in\.txt: must be a sha256 hex digest/],
+    [{ ...good, inputs: { a: 'a'.repeat(64), 'a/b': 'b'.repeat(64) } }, /^inputs: an input path cannot also be a folder/],
+    [{ ...good, tests: [{ inputs: {} }] }, /^tests\.0\.expectedDigest: Required/],
+    [{ ...good, tests: Array(5).fill({ expectedDigest: 'a'.repeat(64) }) }, /^tests: Array must contain at most 4/],
   ])('refuses %j naming the field', (spec, message) => {
     expect(refusal(spec)).toMatch(message);
   });

@@ -15,6 +15,31 @@ const imageReference = z
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a shell-style variable name');
 
+export const MAX_INPUT_FILES = 32;
+export const MAX_TESTS = 4;
+const sha256Hex = z.string().regex(/^[a-f0-9]{64}$/, 'must be a sha256 hex digest (64 lowercase hex characters)');
+/** A relative path under /in: plain names joined by `/`, none of them hidden, `.` or `..`. */
+const inputPath = z
+  .string()
+  .max(255)
+  .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/, 'must be a relative path such as "data/in.csv" (letters, digits, . _ -; no leading dot)');
+/**
+ * Files the job reads, mounted read-only under /in: path under /in → sha256 of a blob in the staging store
+ * (`zansoc job submit` uploads local files and fills these in).
+ */
+const inputsSchema = z
+  .record(inputPath, sha256Hex)
+  .refine((inputs) => Object.keys(inputs).length <= MAX_INPUT_FILES, `at most ${MAX_INPUT_FILES} input files`)
+  .refine((inputs) => !Object.keys(inputs).some((a) => Object.keys(inputs).some((b) => b.startsWith(`${a}/`))), 'an input path cannot also be a folder of another input')
+  .default({});
+
+/**
+ * A test input: the same job run on inputs whose right result the client already knows. Every host that runs a
+ * replica also runs a test, unknowing which of its two runs is the test; a host whose test digest is wrong is caught
+ * cheating, slashed, and its slot goes to another host.
+ */
+export const jobTestSchema = z.object({ inputs: inputsSchema, expectedDigest: sha256Hex }).strict();
+
 export const resourcesSchema = z
   .object({
     cpu: z.number().min(0.1).max(64).default(1),
@@ -33,6 +58,8 @@ export const jobSpecSchema = z
       .refine((env) => Object.keys(env).length <= 128, 'at most 128 variables')
       .default({}),
     resources: resourcesSchema.default({}),
+    inputs: inputsSchema,
+    tests: z.array(jobTestSchema).max(MAX_TESTS).default([]),
     timeoutSeconds: z.number().int().min(1).max(86_400).default(300),
     /** Redundancy: the job runs on this many distinct hosts and a strict majority of equal digests wins. */
     replicas: z.number().int().min(1).max(MAX_REPLICAS).default(1),
@@ -47,7 +74,7 @@ export const jobSpecSchema = z
      * The client's own check: the result digest it knows is right (from a test input). A verified result with any
      * other digest ends the job FAILED; the hosts that agreed on it are still paid for their work.
      */
-    expectedDigest: z.string().regex(/^[a-f0-9]{64}$/, 'must be a sha256 hex digest (64 lowercase hex characters)').optional(),
+    expectedDigest: sha256Hex.optional(),
     /** The most the client pays per replica, in ZSC base units (18 decimals), as a decimal string. */
     maxPrice: tokenAmount.default('1000000000000000000'),
   })
@@ -64,6 +91,12 @@ export function escrowFor(spec: Pick<JobSpec, 'maxPrice' | 'replicas'>): string 
 export type JobSpecInput = z.input<typeof jobSpecSchema>;
 export type JobSpec = z.output<typeof jobSpecSchema>;
 export type Resources = z.output<typeof resourcesSchema>;
+export type JobTest = z.output<typeof jobTestSchema>;
+
+/** Every staging blob a job reads: its own inputs and its tests'. */
+export function inputBlobsOf(spec: Pick<JobSpec, 'inputs' | 'tests'>): string[] {
+  return [...new Set([...Object.values(spec.inputs ?? {}), ...(spec.tests ?? []).flatMap((t) => Object.values(t.inputs))])];
+}
 
 /** Turns zod issues into one line per field, e.g. `resources.memoryMiB: Number must be greater than or equal to 16`. */
 export function describeIssues(error: z.ZodError): string {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type Dockerode from 'dockerode';
 import type { Resources } from '../domain/job-spec';
 import type { ResourceLedger } from './ledger';
-import { isExecutionInFlight, LABEL_EXECUTION, LABEL_HOST, LABEL_RESOURCES, LABEL_TIMEOUT } from './sandbox';
+import { isExecutionInFlight, LABEL_EXECUTION, LABEL_HOST, LABEL_RESOURCES, LABEL_TIMEOUT, mountedFolders } from './sandbox';
 
 export const DEFAULT_RECONCILE_MAX_AGE_MS = 10 * 60_000;
 
@@ -76,12 +76,12 @@ export async function reconcileContainers(docker: Dockerode, hostId: string, opt
       summary.kept.push(executionId);
       continue;
     }
-    const outDir = info.Mounts.find((mount) => mount.Destination === '/out')?.Source;
+    const folders = mountedFolders(info);
     // Container first, as the sandbox does: a crash in between leaves a stray folder, never a container without /out.
     await container.remove({ force: true }).catch((error: unknown) => {
       if ((error as { statusCode?: number }).statusCode !== 404) throw error;
     });
-    if (outDir) await fs.rm(outDir, { recursive: true, force: true });
+    for (const folder of folders) await fs.rm(folder, { recursive: true, force: true });
     summary.removed.push(executionId);
     log(`reconcile: removed ${executionId}: stopped ${Math.round((now() - stoppedAt) / 1000)}s ago and never collected`);
   }

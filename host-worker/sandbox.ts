@@ -41,6 +41,8 @@ export interface SandboxOptions {
   /** How often the size of /out is measured while the job runs; 500 ms unless set. */
   outputPollMs?: number;
   onProgress?: (progress: SandboxProgress) => void;
+  /** Reads an input blob by its sha256 (checked); needed only by slots with inputs. */
+  fetchInput?: (sha256: string) => Promise<Buffer>;
   /** Aborting kills and removes the container. */
   signal?: AbortSignal;
 }
@@ -175,8 +177,10 @@ async function findOrCreateContainer(docker: Dockerode, exec: SlotExecution, opt
   const name = containerName(exec.executionId);
   const outDir = path.join(opts.workDir, name);
   await prepareOutDir(opts.workDir, outDir);
+  const inDir = Object.keys(exec.inputs ?? {}).length > 0 ? `${outDir}.in` : null;
+  if (inDir) await prepareInDir(inDir, exec.inputs!, opts.fetchInput);
   try {
-    return await docker.createContainer(containerSpec(exec, opts, name, outDir));
+    return await docker.createContainer(containerSpec(exec, opts, name, outDir, inDir));
   } catch (error) {
     // Another process created it between our look and our create: adopt theirs.
     if (statusCode(error) === 409) {
@@ -226,7 +230,21 @@ async function prepareOutDir(workDir: string, outDir: string): Promise<void> {
   }
 }
 
-function containerSpec(exec: SlotExecution, opts: SandboxOptions, name: string, outDir: string): Dockerode.ContainerCreateOptions {
+/** Writes the slot's input files, read-only for everyone, into a fresh folder mounted at /in. */
+async function prepareInDir(inDir: string, inputs: Record<string, string>, fetchInput: SandboxOptions['fetchInput']): Promise<void> {
+  if (!fetchInput) throw new Error('this slot has input files but the sandbox was given no way to fetch them');
+  await fs.rm(inDir, { recursive: true, force: true });
+  await fs.mkdir(inDir, { mode: 0o755 });
+  for (const [name, sha256] of Object.entries(inputs)) {
+    const file = path.join(inDir, name);
+    // The spec's schema allows only plain relative paths; this guards the host against anything else all the same.
+    if (!file.startsWith(`${inDir}${path.sep}`)) throw new Error(`input path ${name} leaves /in`);
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
+    await fs.writeFile(file, await fetchInput(sha256), { mode: 0o444 });
+  }
+}
+
+function containerSpec(exec: SlotExecution, opts: SandboxOptions, name: string, outDir: string, inDir: string | null): Dockerode.ContainerCreateOptions {
   const memoryBytes = exec.resources.memoryMiB * MiB;
   const largestFile = Math.max(opts.outputLimitBytes, exec.resources.diskMiB * MiB);
   return {
@@ -257,7 +275,10 @@ function containerSpec(exec: SlotExecution, opts: SandboxOptions, name: string, 
       // No single file may outgrow /out's cap (or /tmp): the poll of /out is only as quick as its interval, a write is not.
       Ulimits: [{ Name: 'fsize', Soft: largestFile, Hard: largestFile }],
       // Mounts, unlike Binds, fail instead of creating a root-owned folder when the source has gone.
-      Mounts: [{ Type: 'bind', Source: outDir, Target: '/out', ReadOnly: false }],
+      Mounts: [
+        { Type: 'bind', Source: outDir, Target: '/out', ReadOnly: false },
+        ...(inDir ? [{ Type: 'bind' as const, Source: inDir, Target: '/in', ReadOnly: true }] : []),
+      ],
       // The logs are read live and capped; rotation only bounds what a chatty job can put on the host's disk.
       LogConfig: { Type: 'json-file', Config: { 'max-size': `${Math.ceil((4 * opts.logLimitBytes) / MiB)}m`, 'max-file': '2' } },
       RestartPolicy: { Name: 'no' },
@@ -515,10 +536,15 @@ function outputTooLarge(bytes: number, limitBytes: number, killedWhileRunning = 
 async function discardExecution(docker: Dockerode, executionId: string): Promise<void> {
   const container = await findExecutionContainer(docker, executionId);
   if (!container) return;
-  const outDir = outDirOf(await container.inspect());
+  const folders = mountedFolders(await container.inspect());
   // Container first: a crash in between leaves a stray folder, never a container whose /out has vanished.
   await container.remove({ force: true });
-  await fs.rm(outDir, { recursive: true, force: true });
+  for (const folder of folders) await fs.rm(folder, { recursive: true, force: true });
+}
+
+/** The execution's own folders on the host: its /out and, when it has inputs, its /in. */
+export function mountedFolders(info: Pick<Dockerode.ContainerInspectInfo, 'Mounts'>): string[] {
+  return info.Mounts.filter((m) => m.Destination === '/out' || m.Destination === '/in').map((m) => m.Source);
 }
 
 function sha256(data: Buffer | string): string {

@@ -16,3 +16,17 @@ export async function uploadBlob(stagingUrl: string, data: Buffer, signal?: Abor
   const body = (await response.text()).slice(0, ERROR_BODY_CHARS);
   throw new Error(`staging store refused blob ${sha256} (PUT ${url}): HTTP ${response.status} ${body}`);
 }
+
+/** Reads a blob from the staging store and checks that its bytes hash to the name asked for. */
+export async function downloadBlob(stagingUrl: string, sha256: string, signal?: AbortSignal): Promise<Buffer> {
+  const url = `${stagingUrl.replace(/\/+$/, '')}/blobs/${sha256}`;
+  const response = await fetch(url, { signal });
+  if (!response.ok) {
+    const body = (await response.text()).slice(0, ERROR_BODY_CHARS);
+    throw new Error(`staging store has no blob ${sha256} (GET ${url}): HTTP ${response.status} ${body}`);
+  }
+  const data = Buffer.from(await response.arrayBuffer());
+  const actual = createHash('sha256').update(data).digest('hex');
+  if (actual !== sha256) throw new Error(`staging blob ${sha256} arrived as bytes hashing to ${actual}`);
+  return data;
+}

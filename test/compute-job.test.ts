@@ -14,6 +14,7 @@ import { openDatabase, type Database } from '../db/client';
 import { resultDigestInput } from '../domain/execution';
 import type { JobSpecInput } from '../domain/job-spec';
 import { splitCommission } from '../domain/money';
+import { uploadBlob } from '../host-worker/staging-client';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { printRolesOnFailure, tearDownDevnet } from './support/devnet';
@@ -246,6 +247,46 @@ describe('compute job on the devnet', () => {
     const done = await waitForJob(devnet.api, job.id);
     expect(done).toMatchObject({ state: 'FAILED', stateReason: `result digest ${right} is not the expectedDigest ${wrong}` });
     expect(BigInt(done.paidToHosts!)).toBeGreaterThan(0n);
+  });
+
+  it('mounts input files read-only under /in, and refuses a job whose inputs are not staged, naming the field', async () => {
+    const data = Buffer.from('line one\nline two\n');
+    const staged = await uploadBlob(devnet.apiUrl, data);
+    const command = ['sh', '-c', 'cat /in/data/in.txt; wc -l < /in/data/in.txt > /out/lines; (echo x >> /in/data/in.txt) 2>/dev/null && echo writable || echo read-only'];
+    const { job } = await submit({ image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB: 64 }, inputs: { 'data/in.txt': staged } });
+    const done = await waitForJob(devnet.api, job.id);
+    expect(done.state).toBe('SUCCEEDED');
+    expect((await devnet.api.jobs.logs.query({ jobId: job.id })).logs).toBe('line one\nline two\nread-only\n');
+    const archive = Buffer.from(await (await fetch(`${devnet.apiUrl}/blobs/${done.outputSha256}`)).arrayBuffer());
+    expect((await untar(archive)).lines.trim()).toBe('2');
+
+    const missing = sha256('never uploaded');
+    const before = await db.job.count();
+    await expect(submit({ image: JOB_IMAGE, command: ['true'], inputs: { 'x.bin': missing } }))
+      .rejects.toThrow(`spec.inputs.x.bin: no blob ${missing} in the staging store; upload the file first (PUT /blobs/${missing})`);
+    expect(await db.job.count()).toBe(before);
+  });
+
+  it('runs the client\'s test input beside every replica and pays for both runs when the host passes it', async () => {
+    const command = ['sh', '-c', 'tr a-z A-Z < /in/words > /out/upper'];
+    const testInput = await uploadBlob(devnet.apiUrl, Buffer.from('known answer\n'));
+    const realInput = await uploadBlob(devnet.apiUrl, Buffer.from('real work\n'));
+    // The client learns the test's right digest once, e.g. from a run it trusts.
+    const { job: reference } = await submit({ image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB: 64 }, inputs: { words: testInput } });
+    const expectedDigest = (await waitForJob(devnet.api, reference.id)).resultDigest!;
+
+    const { job } = await submit({
+      image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB: 64 }, replicas: 2,
+      inputs: { words: realInput }, tests: [{ inputs: { words: testInput }, expectedDigest }],
+    });
+    const done = await waitForJob(devnet.api, job.id);
+    expect(done.state).toBe('SUCCEEDED');
+    expect(done.resultDigest).not.toBe(expectedDigest);
+    const archive = Buffer.from(await (await fetch(`${devnet.apiUrl}/blobs/${done.outputSha256}`)).arrayBuffer());
+    expect((await untar(archive)).upper).toBe('REAL WORK\n');
+    const status = await devnet.api.jobs.status.query({ jobId: job.id });
+    expect(status.replicas.map((r) => r.failedTestBy)).toEqual([[], []]);
+    expect(status.replicas.every((r) => BigInt(r.payout) > 0n)).toBe(true);
   });
 
   it('tags every job workflow with search attributes operators can filter by', async () => {

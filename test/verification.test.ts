@@ -8,6 +8,7 @@ import { createProvider } from '../contracts/provider';
 import { openDatabase, type Database } from '../db/client';
 import { escrowFor, type JobSpecInput } from '../domain/job-spec';
 import { splitCommission } from '../domain/money';
+import { uploadBlob } from '../host-worker/staging-client';
 import { JOB_IMAGE } from '../scripts/build-images';
 import type { ApiClient } from '../api/client';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
@@ -153,6 +154,34 @@ describe('redundant verification with cheating hosts', () => {
     expect(after.treasury - before.treasury).toBe(BigInt(done.commission!) + 2n * MAX_PRICE);
     const gross = BigInt(done.paidToHosts!) + BigInt(done.commission!);
     expect(before.client - after.client).toBe(gross);
+  });
+
+  it('catches cheaters with the client\'s test input: each loses its bond and the slot moves on to an honest host', async () => {
+    const command = ['sh', '-c', 'sort /in/list > /out/sorted'];
+    const testInput = await uploadBlob(devnet.apiUrl, Buffer.from('b\na\n'));
+    const realInput = await uploadBlob(devnet.apiUrl, Buffer.from('z\ny\n'));
+    const spec = (memoryMiB: number): JobSpecInput => ({
+      image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB }, timeoutSeconds: 60, maxPrice: MAX_PRICE.toString(), inputs: { list: realInput },
+    });
+    // The test's right digest, learnt from honest hosts only (neither cheater shares 512 MiB).
+    const { job: reference } = await devnet.api.jobs.submit.mutate({ spec: { ...spec(512), inputs: { list: testInput } } });
+    const expectedDigest = (await waitForJob(devnet.api, reference.id)).resultDigest!;
+
+    const before = await snapshot();
+    // 64 MiB fits every host: the two cheapest, both cheaters, get the slot first.
+    const { job } = await devnet.api.jobs.submit.mutate({ spec: { ...spec(64), tests: [{ inputs: { list: testInput }, expectedDigest }] } });
+    const done = await waitForJob(devnet.api, job.id);
+    const status = await devnet.api.jobs.status.query({ jobId: job.id });
+
+    expect(done.state).toBe('SUCCEEDED');
+    expect(status.replicas).toEqual([expect.objectContaining({ hostId: 'host-3', state: 'DONE', failedTestBy: ['host-1', 'host-2'] })]);
+    const after = await snapshot();
+    for (const id of ['host-1', 'host-2']) {
+      expect(before.hosts.get(id)!.staked - after.hosts.get(id)!.staked).toBe(MAX_PRICE);
+      expect(after.hosts.get(id)!.balance).toBe(before.hosts.get(id)!.balance);
+    }
+    expect(after.hosts.get('host-3')!.balance - before.hosts.get('host-3')!.balance).toBe(BigInt(splitCommission(status.replicas[0].payout).host));
+    expect(after.treasury - before.treasury).toBe(BigInt(done.commission!) + 2n * MAX_PRICE);
   });
 
   describe('challenges (window of 8 s)', () => {

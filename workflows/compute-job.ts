@@ -40,6 +40,8 @@ export interface ReplicaStatus {
   slashed: string;
   /** Hosts that held this slot and vanished (stopped heartbeating) before it finished. */
   lostBy: string[];
+  /** Hosts that held this slot and gave a wrong digest for one of the client's test inputs: caught and slashed. */
+  failedTestBy: string[];
 }
 
 export interface ChallengeStatus {
@@ -140,6 +142,10 @@ interface Slot {
   ranMs: number | null;
   /** Hosts that vanished while holding this slot. */
   lost: HostCandidate[];
+  /** Hosts that failed the client's test while holding this slot. */
+  caught: HostCandidate[];
+  /** How long the finishing host's test run took: paid like the job's own run. */
+  testMs: number;
 }
 
 export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheckFraction = 0 }: ComputeJobInput): Promise<JobStatus> {
@@ -149,6 +155,8 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
     replicas: submitted.replicas ?? 1,
     queueTimeoutSeconds: submitted.queueTimeoutSeconds ?? 600,
     challengeWindowSeconds: submitted.challengeWindowSeconds ?? 0,
+    inputs: submitted.inputs ?? {},
+    tests: submitted.tests ?? [],
   };
   const status: JobStatus = {
     state: 'QUEUED', reason: null, hostId: null, result: null, escrowed: '0', paidToHosts: '0', commission: '0', refunded: '0',
@@ -240,8 +248,8 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
   async function runSlot(role: ReplicaStatus['role']): Promise<Slot> {
     const replica = slots.length;
     const slot: Slot = {
-      status: { replica, role, hostId: null, resultDigest: null, state: 'QUEUED', payout: '0', slashed: '0', lostBy: [] },
-      host: null, result: null, error: 'no host fitted the job before the queue timeout', runningSinceMs: null, ranMs: null, lost: [],
+      status: { replica, role, hostId: null, resultDigest: null, state: 'QUEUED', payout: '0', slashed: '0', lostBy: [], failedTestBy: [] },
+      host: null, result: null, error: 'no host fitted the job before the queue timeout', runningSinceMs: null, ranMs: null, lost: [], caught: [], testMs: 0,
     };
     slots.push(slot);
     status.replicas.push(slot.status);
@@ -276,9 +284,20 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
           : role === 'arbiter' ? `job-${jobId}/arbiter-${replica}/attempt-${attempts}` : `job-${jobId}/replica-${replica}/attempt-${attempts}`,
         jobId, image: spec.image, command: spec.command, env: spec.env, resources: spec.resources,
         timeoutSeconds: spec.timeoutSeconds, stagingUrl,
+        ...(Object.keys(spec.inputs).length ? { inputs: spec.inputs } : {}),
       };
       try {
-        const result = await onHost(host.id, spec).executeSlot(execution);
+        const { result, failedTest } = await runOnHost(slot, host, execution, replica + attempts);
+        if (!result) {
+          // Caught cheating on a test input: the host is slashed at settlement and the slot goes to another host.
+          slot.caught.push(host);
+          slot.status.failedTestBy.push(host.id);
+          slot.host = null;
+          slot.runningSinceMs = null;
+          slot.error = `host ${host.id} failed a test input: ${failedTest}`;
+          note(`${role} ${replica}: ${host.id} failed a test input (${failedTest}), re-matching`);
+          continue;
+        }
         slot.result = result;
         slot.error = null;
         slot.ranMs = Date.now() - slot.runningSinceMs;
@@ -304,6 +323,30 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
     }
     slot.status.state = 'FAILED';
     return slot;
+  }
+
+  /**
+   * Runs a slot on its host and, when the client gave test inputs, one test beside it, in an order the host cannot
+   * predict. A wrong test digest comes back instead of the result.
+   */
+  async function runOnHost(slot: Slot, host: HostCandidate, execution: SlotExecution, pick: number): Promise<{ result: SlotResult | null; failedTest: string | null }> {
+    const activities = onHost(host.id, spec);
+    if (spec.tests.length === 0) return { result: await activities.executeSlot(execution), failedTest: null };
+    const test = spec.tests[pick % spec.tests.length];
+    const testExecution: SlotExecution = { ...execution, executionId: `${execution.executionId}/test`, inputs: test.inputs };
+    let result: SlotResult | null = null;
+    for (const run of Math.random() < 0.5 ? ['test', 'job'] : ['job', 'test']) {
+      if (run === 'job') {
+        result = await activities.executeSlot(execution);
+        continue;
+      }
+      const tested = await activities.executeSlot(testExecution);
+      if (tested.resultDigest !== test.expectedDigest) {
+        return { result: null, failedTest: `digest ${tested.resultDigest.slice(0, 12)}…, expected ${test.expectedDigest.slice(0, 12)}…` };
+      }
+      slot.testMs = tested.durationMs;
+    }
+    return { result, failedTest: null };
   }
 
   const replicas = (): Slot[] => slots.filter((s) => s.status.role === 'replica');
@@ -393,7 +436,7 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
     // Work done is paid: finished slots for their run, slots cut short for the time they ran.
     const now = Date.now();
     for (const slot of slots) {
-      if (slot.result && slot.host) pay(slot, slot.result.durationMs);
+      if (slot.result && slot.host) pay(slot, workMs(slot));
       else if (slot.host && slot.runningSinceMs !== null) pay(slot, now - slot.runningSinceMs);
     }
   } else if (verdict.kind === 'majority') {
@@ -414,7 +457,7 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
       const honestArbiters = arbitersRan.filter((s) => s.result!.resultDigest === arbiterDigest);
       const arbiterPrices = honestArbiters.map((s) => ({
         host: s.host!.address,
-        price: priceRun({ ...s.host!, ...spec.resources, durationMs: s.result!.durationMs, maxPrice: spec.maxPrice }),
+        price: priceRun({ ...s.host!, ...spec.resources, durationMs: workMs(s), maxPrice: spec.maxPrice }),
       }));
       honestArbiters.forEach((s, i) => (s.status.payout = arbiterPrices[i].price));
       // A spot check's verifier whose own digest the arbiters did not confirm is a cheater as well.
@@ -439,18 +482,18 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
         });
         slashes.push(...taken);
         for (const slot of verifiers) slot.status.slashed = taken.filter((t) => t.host === slot.host!.address).reduce((n, t) => n + BigInt(t.amount), 0n).toString();
-        for (const slot of winners) pay(slot, slot.result!.durationMs);
+        for (const slot of winners) pay(slot, workMs(slot));
         outcome = winners[0];
       }
     } else {
-      for (const slot of winners) pay(slot, slot.result!.durationMs);
+      for (const slot of winners) pay(slot, workMs(slot));
       outcome = winners[0];
       // A spot check that agreed, and arbiters that could not agree, are paid from what the escrow has left; the
       // challengers get their stake back.
       let left = BigInt(escrow) - payouts.reduce((sum, p) => sum + BigInt(p.amount), 0n);
       const extraWork = slots.filter((s) => s.status.role !== 'replica' && s.result && s.host && s.status.slashed === '0');
       for (const slot of extraWork) {
-        const price = BigInt(priceRun({ ...slot.host!, ...spec.resources, durationMs: slot.result!.durationMs, maxPrice: spec.maxPrice }));
+        const price = BigInt(priceRun({ ...slot.host!, ...spec.resources, durationMs: workMs(slot), maxPrice: spec.maxPrice }));
         const paid = price < left ? price : left;
         left -= paid;
         slot.status.payout = paid.toString();
@@ -458,11 +501,13 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
       }
     }
   }
-  // Hosts that vanished mid-slot lose part of their bond, half of it to whoever finished the slot.
+  // Hosts that vanished mid-slot lose part of their bond, half of it to whoever finished the slot; hosts caught by a
+  // test input lose all of it to the treasury.
   for (const slot of slots) {
     for (const lost of slot.lost) {
       slashes.push(...lostSlotSlashes({ host: lost.address, bond }, slot.result && slot.host ? slot.host.address : null, treasury));
     }
+    for (const caught of slot.caught) slashes.push({ host: caught.address, recipient: treasury, amount: bond });
   }
 
   if (slashes.length) {
@@ -486,6 +531,7 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
     });
     for (const slot of slots) {
       for (const lost of slot.lost) add(lost.id, lost.address, 'failed', null);
+      for (const caught of slot.caught) add(caught.id, caught.address, 'slashed', null);
       if (!slot.host) continue;
       const outcome = slot.status.slashed !== '0' ? 'slashed' : slot.result && slot.status.payout !== '0' && !cancelledWork ? 'done' : 'neutral';
       add(slot.host.id, slot.host.address, outcome, slot.ranMs);
@@ -526,6 +572,11 @@ function resultFields(slot: Slot) {
     hostId: slot.host!.id, exitCode: result.exitCode, timedOut: result.timedOut,
     resultDigest: result.resultDigest, outputSha256: result.outputSha256, logsSha256: result.logsSha256,
   };
+}
+
+/** The time a slot's host is paid for: its run of the job plus its test run, if any. */
+function workMs(slot: Slot): number {
+  return slot.result!.durationMs + slot.testMs;
 }
 
 function winnersOf(slots: Slot[], digest: string): Slot[] {

@@ -36,6 +36,19 @@ async function findOwnJob(ctx: Context & { caller: Caller }, jobId: string): Pro
 
 const jobIdInput = z.object({ jobId: z.string().uuid() });
 
+/** Hosts read a job's input files from staging: a job whose files are not there yet is refused, naming the first. */
+async function requireStagedInputs(ctx: Context, spec: JobSpec): Promise<void> {
+  const wanted = [
+    ...Object.entries(spec.inputs).map(([path, sha256]) => ({ field: `spec.inputs.${path}`, sha256 })),
+    ...spec.tests.flatMap((test, i) => Object.entries(test.inputs).map(([path, sha256]) => ({ field: `spec.tests.${i}.inputs.${path}`, sha256 }))),
+  ];
+  for (const { field, sha256 } of wanted) {
+    if (!(await ctx.staging.has(sha256))) {
+      throw new TRPCError({ code: 'BAD_REQUEST', message: `${field}: no blob ${sha256} in the staging store; upload the file first (PUT /blobs/${sha256})` });
+    }
+  }
+}
+
 export const jobsRouter = router({
   /** Validates, stores and starts the job's workflow. The same idempotency key returns the same job. */
   submit: signedProcedure
@@ -50,6 +63,7 @@ export const jobsRouter = router({
         });
         if (existing) return { job: present(existing), created: false };
       }
+      await requireStagedInputs(ctx, spec);
       const jobId = randomUUID();
       let row: JobRow;
       try {
