@@ -13,7 +13,7 @@ import { JOB_IMAGE } from '../scripts/build-images';
 import type { ApiClient } from '../api/client';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { jobStatusQuery, type JobStatus } from '../workflows/compute-job';
-import { printRolesOnFailure, tearDownDevnet } from './support/devnet';
+import { keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
 
 /**
  * Redundant verification on the devnet with real cheaters: host-1 and host-2 run with the test fixture that forges
@@ -182,6 +182,7 @@ describe('redundant verification with cheating hosts', () => {
     }
     expect(after.hosts.get('host-3')!.balance - before.hosts.get('host-3')!.balance).toBe(BigInt(splitCommission(status.replicas[0].payout).host));
     expect(after.treasury - before.treasury).toBe(BigInt(done.commission!) + 2n * MAX_PRICE);
+    await keepHistory(devnet.temporalAddress, `job-${job.id}`, 'compute-job-test-input-caught');
   });
 
   describe('challenges (window of 8 s)', () => {

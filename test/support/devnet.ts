@@ -1,5 +1,7 @@
-import { rmSync } from 'node:fs';
-import type { Client } from '@temporalio/client';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Database } from '../../db/client';
 import type { Devnet } from '../../scripts/devnet';
 
@@ -17,4 +19,19 @@ export async function tearDownDevnet(parts: { temporal?: Client; db?: Database; 
   await parts.db?.$disconnect();
   await parts.devnet?.stop();
   if (parts.dir) rmSync(parts.dir, { recursive: true, force: true });
+}
+
+/**
+ * Keeps a devnet run's workflow history for the replay tests (test/workflows): written to test/histories/<name>.json
+ * when missing or when RECORD_HISTORIES=1, so a change that breaks replaying real runs fails there.
+ */
+export async function keepHistory(temporalAddress: string, workflowId: string, name: string): Promise<void> {
+  const file = join(__dirname, '../histories', `${name}.json`);
+  if (process.env.RECORD_HISTORIES !== '1' && existsSync(file)) return;
+  const connection = await Connection.connect({ address: temporalAddress });
+  try {
+    writeFileSync(file, historyToJSON(await new Client({ connection }).workflow.getHandle(workflowId).fetchHistory()));
+  } finally {
+    await connection.close();
+  }
 }

@@ -391,7 +391,11 @@ describe('computeJob replay', () => {
     await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, history(), 'job-replay');
   });
 
-  it.each(['compute-job-cancel', 'compute-job-challenge-upheld', 'compute-job-spot-check'])('replays the committed history %s', async (name) => {
+  it.each([
+    'compute-job-cancel', 'compute-job-challenge-upheld', 'compute-job-spot-check',
+    // Real runs on the devnet (test/crash.test.ts, test/verification.test.ts), crashes and all.
+    'compute-job-crash-after-settle', 'compute-job-crash-mid-slot', 'compute-job-host-killed', 'compute-job-test-input-caught',
+  ])('replays the committed history %s', async (name) => {
     const recorded = JSON.parse(readFileSync(join(HISTORIES, `${name}.json`), 'utf8'));
     await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, recorded, name);
   });
