@@ -1,6 +1,7 @@
 import type { Database } from '../db/client';
 import type { OrchestratorMetrics } from '../metrics/registry';
 import type { JobState } from '../domain/job-state';
+import type { DealState } from '../domain/storage';
 import type { HostCandidate } from '../domain/matching';
 import { reputationPenaltyBps, summarise, type HostRecordEntry, type SlotOutcome } from '../domain/reputation';
 
@@ -20,6 +21,23 @@ export interface JobUpdate {
   refunded?: string;
   startedAt?: string;
   finishedAt?: string;
+}
+
+/** A change to a storage deal's read model, plus what its last period counted (for /metrics). */
+export interface DealUpdate {
+  dealId: string;
+  state?: DealState;
+  stateReason?: string | null;
+  hostIds?: string[];
+  periodsReleased?: number;
+  paidToHosts?: string;
+  commission?: string;
+  refunded?: string;
+  slashed?: string;
+  endsAt?: string;
+  finishedAt?: string;
+  /** Proofs checked and repairs made since the last update. */
+  counted?: { proofsOk: number; proofsFailed: number; repairs: number };
 }
 
 /** Hosts whose last heartbeat is older than this are offline and never matched. */
@@ -74,7 +92,29 @@ export function createDbActivities({ db, reputationWeight = 1, metrics }: { db: 
       });
     },
 
-    /** Hosts taking work (online, heard from lately) with their free slots: slots offered minus jobs running there now. */
+    /** Writes the deal's new state; a retry writes the same row (its counts may be counted twice in /metrics). */
+    async recordDeal(update: DealUpdate): Promise<void> {
+      const { dealId, hostIds, endsAt, finishedAt, counted, ...fields } = update;
+      if (metrics && counted) {
+        if (counted.proofsOk) metrics.storageProofs.inc({ outcome: 'ok' }, counted.proofsOk);
+        if (counted.proofsFailed) metrics.storageProofs.inc({ outcome: 'failed' }, counted.proofsFailed);
+        if (counted.repairs) metrics.storageRepairs.inc(counted.repairs);
+      }
+      if (metrics && finishedAt && update.state) {
+        const before = await db.deal.findUnique({ where: { id: dealId }, select: { finishedAt: true } });
+        if (before && !before.finishedAt) metrics.dealsFinished.inc({ state: update.state });
+      }
+      await db.deal.update({
+        where: { id: dealId },
+        data: {
+          ...fields,
+          ...(hostIds ? { hostIds: JSON.stringify(hostIds) } : {}),
+          ...(endsAt ? { endsAt: new Date(endsAt) } : {}),
+          ...(finishedAt ? { finishedAt: new Date(finishedAt) } : {}),
+        },
+      });
+    },
+
     /** A registered host's address by id, or null: who a challenge's stake is locked from. */
     async findHost({ hostId }: { hostId: string }): Promise<{ id: string; address: string } | null> {
       return db.host.findUnique({ where: { id: hostId }, select: { id: true, address: true } });

@@ -42,5 +42,29 @@ export function metered(activities: OrchestratorActivities, metrics: Orchestrato
     }
     return result;
   };
+  const release = metered.releaseStoragePeriod;
+  metered.releaseStoragePeriod = async (input) => {
+    const result = await release(input);
+    if (!result.alreadyReleased) {
+      metrics.payouts.inc(zsc(result.paidToHosts));
+      metrics.commission.inc(zsc(result.commission));
+    }
+    return result;
+  };
+  const end = metered.endStorageDeal;
+  metered.endStorageDeal = async (input) => {
+    const result = await end(input);
+    if (!result.alreadyEnded) metrics.refunds.inc(zsc(result.refunded));
+    return result;
+  };
+  const slashStorage = metered.slashStorageHost;
+  metered.slashStorageHost = async (input) => {
+    const result = await slashStorage(input);
+    if (!result.alreadySlashed) {
+      metrics.slashes.inc();
+      metrics.slashed.inc(zsc(input.amount));
+    }
+    return result;
+  };
   return metered;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JOB_STATES } from '../domain/job-state';
 import { jobSpecSchema } from '../domain/job-spec';
+import { DEAL_STATES, storageDealSpecSchema } from '../domain/storage';
 
 /**
  * What the API answers, as zod schemas: checked on the way out (nothing else in a row leaks) and published in the
@@ -98,3 +99,59 @@ export const hostView = z.object({
 });
 export const hostStatusView = z.object({ hostId: z.string(), status: z.enum(['draining', 'offline']) });
 export const heartbeatView = z.object({ ok: z.boolean() });
+
+export const dealView = z.object({
+  id: z.string(),
+  name: z.string().nullable(),
+  state: z.enum(DEAL_STATES),
+  stateReason: z.string().nullable(),
+  spec: storageDealSpecSchema,
+  sizeBytes: z.number().int(),
+  replicas: z.number().int(),
+  periods: z.number().int(),
+  periodsReleased: z.number().int(),
+  hostIds: z.array(z.string()),
+  deposit: amount,
+  paidToHosts: amount,
+  commission: amount,
+  refunded: amount,
+  slashed: amount,
+  createdAt: time,
+  endsAt: time.nullable(),
+  finishedAt: time.nullable(),
+});
+
+export const dealCreatedView = z.object({ deal: dealView, created: z.boolean() });
+export const dealPageView = z.object({ deals: z.array(dealView), nextCursor: z.string().nullable() });
+export const dealCancelView = z.object({ dealId: z.string(), cancelling: z.boolean() });
+export const retrieveView = z.object({ cid: z.string(), hostId: z.string(), hostAddress: z.string(), sealedSha256: z.string() });
+
+export const dealStatusView = z.object({
+  state: z.enum(DEAL_STATES),
+  reason: z.string().nullable(),
+  sizeBytes: z.number(),
+  replicas: z.number().int(),
+  periodSeconds: z.number().int(),
+  periods: z.number().int(),
+  periodsReleased: z.number().int(),
+  ratePerHostPeriod: amount,
+  deposit: amount,
+  paidToHosts: amount,
+  commission: amount,
+  refunded: amount,
+  slashed: amount,
+  repairs: z.number().int(),
+  holders: z.array(z.object({
+    hostId: z.string(),
+    address: z.string(),
+    state: z.enum(['STORING', 'ACTIVE', 'REMOVED']),
+    proofsOk: z.number().int(),
+    proofsFailed: z.number().int(),
+    consecutiveFaults: z.number().int(),
+    bond: amount,
+    slashed: amount,
+    roots: z.record(z.string()),
+  })),
+  endsAt: z.string().nullable(),
+  timeline: z.array(z.object({ at: z.string(), step: z.string() })),
+});

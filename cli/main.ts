@@ -14,7 +14,9 @@ import { joinNetwork } from '../host-worker/run';
 import { uploadBlob } from '../host-worker/staging-client';
 import { installWorkerRuntime } from '../scripts/temporal-runtime';
 import { download } from './download';
+import { table } from './format';
 import { readSpecFile, type LocalInput } from './spec-file';
+import { STORAGE_USAGE, storageCommand } from './storage';
 
 const USAGE = `zansoc — a client and host of the Zansoc peer-to-peer cloud
 
@@ -29,6 +31,7 @@ const USAGE = `zansoc — a client and host of the Zansoc peer-to-peer cloud
   zansoc job cancel <jobId> [--reason <text>]
   zansoc job challenge <jobId> --verifier <hostId>   dispute a PROVISIONAL result, staking the verifier's ZSC
   zansoc job ls
+${STORAGE_USAGE}
   zansoc host join                 join this machine as a host (configured by the host-worker variables, see README)
   zansoc host ls
   zansoc host status <hostId>      offer, reputation and earnings
@@ -67,6 +70,8 @@ async function main(argv: string[]): Promise<number> {
     options: {
       api: { type: 'string' }, 'chain-id': { type: 'string' }, json: { type: 'boolean' }, follow: { type: 'boolean' },
       key: { type: 'string' }, out: { type: 'string' }, reason: { type: 'string' }, verifier: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      replicas: { type: 'string' }, days: { type: 'string' }, 'duration-seconds': { type: 'string' }, 'period-seconds': { type: 'string' },
+      price: { type: 'string' }, name: { type: 'string' },
     },
   });
   const [area, command, arg] = positionals;
@@ -104,6 +109,16 @@ async function main(argv: string[]): Promise<number> {
     const job = await api.jobs.get.query({ jobId: arg });
     const detail = await api.jobs.status.query({ jobId: arg }).catch(() => null);
     print([describeJob(job), ...(detail ? describeDetail(detail) : [])].join('\n'), { ...job, detail });
+    return EXIT.ok;
+  }
+  if (area === 'storage') {
+    const outcome = await storageCommand({ api, apiUrl, home: zansocHome() }, command, arg, values);
+    if (!outcome) return usage();
+    if ('usage' in outcome) {
+      console.error(`zansoc storage ${command}: ${outcome.usage}`);
+      return EXIT.usage;
+    }
+    print(outcome.human, outcome.data);
     return EXIT.ok;
   }
   if (area === 'wallet' && command === 'balance') {
@@ -238,11 +253,6 @@ async function follow(api: ApiClient, jobId: string, json: boolean): Promise<num
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-}
-
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
 main(process.argv.slice(2)).then(

@@ -13,4 +13,10 @@ export enum ZansocErrorType {
   HostBusy = 'HostBusy',
   /** A challenge the workflow would not take: window closed, verifier unknown, or its stake could not be locked. */
   ChallengeRefused = 'ChallengeRefused',
+  /** The host keeps no replica of the chunk asked for: a fault of the host, not worth retrying there. */
+  ReplicaMissing = 'ReplicaMissing',
+  /** A replica that does not unseal to its chunk's CID: its host cannot be a repair's source. */
+  ReplicaCorrupt = 'ReplicaCorrupt',
+  /** No holder of a deal's chunk could serve it. */
+  RetrievalFailed = 'RetrievalFailed',
 }

@@ -11,9 +11,13 @@ export const JOB_STATE = defineSearchAttributeKey('JobState', SearchAttributeTyp
 export const HOST_IDS = defineSearchAttributeKey('HostIds', SearchAttributeType.KEYWORD_LIST);
 
 export const JOB_SEARCH_ATTRIBUTES = [JOB_ID, CLIENT_ID, JOB_STATE, HOST_IDS];
+/** Storage deal workflows carry ClientId and HostIds too. */
+export const DEAL_ID = defineSearchAttributeKey('DealId', SearchAttributeType.KEYWORD);
+export const DEAL_STATE = defineSearchAttributeKey('DealState', SearchAttributeType.KEYWORD);
+export const ALL_SEARCH_ATTRIBUTES = [...JOB_SEARCH_ATTRIBUTES, DEAL_ID, DEAL_STATE];
 
 /** `--search-attribute Name=Type` arguments for the CLI's dev server. */
 export function searchAttributeArgs(): string[] {
   const cliType: Record<string, string> = { [SearchAttributeType.KEYWORD]: 'Keyword', [SearchAttributeType.KEYWORD_LIST]: 'KeywordList' };
-  return JOB_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${cliType[key.type]}`]);
+  return ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${cliType[key.type]}`]);
 }

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createHostRuntime, type HostActivities } from '../activities/host';
+import { createStorageHostActivities } from '../activities/storage-host';
 import { createApiClient } from '../api/client';
 import { createHostMetrics, serveMetrics } from '../metrics/registry';
 import { loadDeployment } from '../contracts/deploy';
@@ -10,11 +11,18 @@ import { capabilityQueues, type HostOffer } from '../domain/capabilities';
 import { hostTaskQueue } from '../domain/execution';
 import { connectDocker } from '../scripts/docker-engine';
 import { detectCapabilities } from './capabilities';
+import { ChunkStore } from './chunk-store';
 import { buildOffer, type HostEnv } from './env';
 import { reconcileContainers, startReconciling } from './reconcile';
 import { ensureHostStake } from './stake';
 import { didOf } from '../api/signing';
 import { defaultHostId, hostKeyPassphrase, loadOrCreateHostKey } from './identity';
+
+/**
+ * Room on the host's own queue for storage work beside its slots: proofs have deadlines and must not wait behind
+ * long-running slots (the ledger, not this count, bounds how many slots run).
+ */
+const STORAGE_TASKS_BESIDE_SLOTS = 4;
 
 export interface RunningHost {
   hostId: string;
@@ -83,6 +91,10 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   const { ledger } = runtime;
   const activities = env.ZANSOC_TEST_CHEAT ? cheating(runtime.activities, hostId) : runtime.activities;
   if (env.ZANSOC_TEST_CHEAT) log(`host ${hostId} CHEATS (${env.ZANSOC_TEST_CHEAT}): a test fixture`);
+  const chunksDir = join(dataDir, 'chunks');
+  const store = new ChunkStore(chunksDir);
+  const storage = createStorageHostActivities({ store, hostAddress: wallet.address, metrics, hostId });
+  log(`  storage:  ${(await store.deals()).length} deal(s), ${await store.bytesStored()} sealed bytes in ${chunksDir}`);
   // Containers of a previous run: running ones wait for their retried activity to adopt them, stale ones go.
   const found = await reconcileContainers(docker, hostId, { ledger, workDir, log });
   if (found.running.length || found.removed.length) {
@@ -90,12 +102,13 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   }
   const reconciler = startReconciling(docker, hostId, { ledger, workDir, log });
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  const workers = await Promise.all(queues.map((taskQueue) => Worker.create({
+  // Storage deals are pinned to their hosts, so only the host's own queue (the first) takes storage work.
+  const workers = await Promise.all(queues.map((taskQueue, i) => Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue,
-    activities,
-    maxConcurrentActivityTaskExecutions: offer.maxSlots,
+    activities: i === 0 ? { ...activities, ...storage } : activities,
+    maxConcurrentActivityTaskExecutions: i === 0 ? offer.maxSlots + STORAGE_TASKS_BESIDE_SLOTS : offer.maxSlots,
     shutdownGraceTime: `${env.DRAIN_GRACE_SECONDS} seconds`,
   })));
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {

@@ -72,6 +72,11 @@ export function createOrchestratorMetrics(registry = new Registry()) {
       name: 'zansoc_verification_disagreements_total', help: 'Slots whose digest lost a vote or a dispute', registers: [registry],
     }),
     challenges: new Counter({ name: 'zansoc_challenges_total', help: 'Disputes decided, by outcome', labelNames: ['outcome'], registers: [registry] }),
+    storageProofs: new Counter({
+      name: 'zansoc_storage_proofs_total', help: 'Storage proofs checked, by outcome (ok, failed)', labelNames: ['outcome'], registers: [registry],
+    }),
+    storageRepairs: new Counter({ name: 'zansoc_storage_repairs_total', help: 'Replicas moved to a new host after repeated faults', registers: [registry] }),
+    dealsFinished: new Counter({ name: 'zansoc_storage_deals_finished_total', help: 'Storage deals that ended, by final state', labelNames: ['state'], registers: [registry] }),
   };
 }
 export type OrchestratorMetrics = ReturnType<typeof createOrchestratorMetrics>;
@@ -98,6 +103,9 @@ export function createHostMetrics(registry = new Registry()) {
     slots: new Counter({ name: 'zansoc_host_slots_total', help: 'Slots this host ran, by outcome', labelNames: ['host', 'outcome'], registers: [registry] }),
     slotDuration: new Histogram({
       name: 'zansoc_host_slot_duration_seconds', help: 'Wall time of a slot on this host', labelNames: ['host'], buckets: JOB_BUCKETS, registers: [registry],
+    }),
+    storageBytes: new Gauge({
+      name: 'zansoc_host_storage_bytes', help: 'Sealed replica bytes this host keeps for storage deals', labelNames: ['host'], registers: [registry],
     }),
   };
 }

@@ -5,6 +5,7 @@ import type { ZodTypeAny } from 'zod';
 import { ZodFastCheck } from 'zod-fast-check';
 import { appRouter } from '../api/routers';
 import { signRequest } from '../api/signing';
+import { cidOf, STORAGE_CHUNK_BYTES, storageDealSpecSchema } from '../domain/storage';
 import type { Database } from '../db/client';
 import { CHAIN_ID, startApiServer, type ApiServer } from './support/api-server';
 
@@ -31,8 +32,21 @@ function withPatterns(zfc: ReturnType<typeof ZodFastCheck>, schema: ZodTypeAny):
     for (const key of ['innerType', 'schema', 'type', 'keyType', 'valueType', 'in', 'out']) walk(def[key] as ZodTypeAny | undefined);
   };
   walk(schema);
-  return zfc;
+  // A deal's chunk sizes must add up to its size: generated whole rather than found by chance.
+  return zfc.override(storageDealSpecSchema, validDealSpec);
 }
+
+const validDealSpec = fc.record({
+  chunks: fc.array(fc.record({ seed: fc.uint8Array({ minLength: 1, maxLength: 8 }), bytes: fc.integer({ min: 1, max: STORAGE_CHUNK_BYTES }) }), { minLength: 1, maxLength: 4 }),
+  replicas: fc.integer({ min: 1, max: 7 }),
+  durationSeconds: fc.integer({ min: 60, max: 86_400 }),
+  pricePerGibMonth: fc.bigInt({ min: 0n, max: 10n ** 24n }).map(String),
+}).map(({ chunks, ...rest }) => ({
+  ...rest,
+  proofPeriodSeconds: 10,
+  chunks: chunks.map((c) => ({ cid: cidOf(c.seed), bytes: c.bytes })),
+  sizeBytes: chunks.reduce((n, c) => n + c.bytes, 0),
+}));
 
 describe('API fuzz', () => {
   let server: ApiServer;
@@ -51,13 +65,13 @@ describe('API fuzz', () => {
 
   /** Calls one procedure as tRPC over HTTP; returns the status and whether the call changed the row counts. */
   async function call(name: string, type: 'query' | 'mutation', input: unknown, signer: Wallet | null) {
-    const before = [await db.job.count(), await db.host.count()];
+    const before = [await db.job.count(), await db.host.count(), await db.deal.count()];
     const headers = signer ? await signRequest(signer, CHAIN_ID, name, input) : {};
     const res = type === 'query'
       ? await fetch(`${url}/trpc/${name}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`, { headers })
       : await fetch(`${url}/trpc/${name}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(input ?? null) });
     const text = await res.text();
-    const after = [await db.job.count(), await db.host.count()];
+    const after = [await db.job.count(), await db.host.count(), await db.deal.count()];
     return { status: res.status, text, changed: after.some((n, i) => n !== before[i]) };
   }
 

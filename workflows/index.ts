@@ -1,1 +1,2 @@
 export * from './compute-job';
+export * from './storage-deal';

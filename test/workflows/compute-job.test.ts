@@ -92,6 +92,9 @@ describe('computeJob workflow', () => {
       slashStorageHost: async () => ({ txHash: '0x9', alreadySlashed: false }),
       releaseStorageBond: async () => ({ txHash: '0xa', released: '0' }),
       endStorageDeal: async () => ({ txHash: '0xb', alreadyEnded: false, refunded: '0' }),
+      recordDeal: async () => undefined,
+      expectedReplicaRoots: async () => ({}),
+      restageFromReplica: async () => ({ bytes: 0 }),
       ...fakes.orchestrator,
     };
     const base: Pick<WorkerOptions, 'connection'> = { connection: env.nativeConnection };
