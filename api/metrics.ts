@@ -19,7 +19,7 @@ function procedureOf(url: string): string {
   return ['/healthz', '/readyz', '/metrics', '/openapi.json'].includes(path) ? path.slice(1) : 'other';
 }
 
-/** Counts every request and serves /metrics; the job and host gauges are read from the database at scrape time. */
+/** Counts every request and serves /metrics; the job, deal and host gauges are read from the database at scrape time. */
 export function registerApiMetrics(server: FastifyInstance, metrics: ApiMetrics, db: Database): void {
   server.addHook('onResponse', async (request, reply) => {
     const procedure = procedureOf(request.url);
@@ -27,8 +27,10 @@ export function registerApiMetrics(server: FastifyInstance, metrics: ApiMetrics,
     metrics.requestDuration.observe({ procedure }, reply.elapsedTime / 1000);
   });
   server.get('/metrics', async (_req, reply) => {
-    const [states, hosts] = await Promise.all([
+    const [states, dealStates, active, hosts] = await Promise.all([
       db.job.groupBy({ by: ['state'], _count: { _all: true } }),
+      db.deal.groupBy({ by: ['state'], _count: { _all: true } }),
+      db.deal.findMany({ where: { state: 'ACTIVE' }, select: { sizeBytes: true, replicas: true } }),
       db.host.findMany({
         where: { status: 'online', lastSeenAt: { gte: new Date(Date.now() - HOST_OFFLINE_AFTER_MS) } },
         select: { cpus: true, memoryMiB: true, diskMiB: true, gpus: true, maxSlots: true },
@@ -36,6 +38,10 @@ export function registerApiMetrics(server: FastifyInstance, metrics: ApiMetrics,
     ]);
     metrics.jobsByState.reset();
     for (const s of states) metrics.jobsByState.set({ state: s.state }, s._count._all);
+    metrics.dealsByState.reset();
+    for (const s of dealStates) metrics.dealsByState.set({ state: s.state }, s._count._all);
+    // What active deals keep on hosts: every replica of every chunk.
+    metrics.storedBytes.set(active.reduce((total, d) => total + Number(d.sizeBytes) * d.replicas, 0));
     metrics.hostsOnline.set(hosts.length);
     const sum = (pick: (h: (typeof hosts)[number]) => number) => hosts.reduce((total, h) => total + pick(h), 0);
     metrics.networkCapacity.set({ resource: 'cpu' }, sum((h) => h.cpus));

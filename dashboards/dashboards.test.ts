@@ -45,6 +45,6 @@ describe('dashboards', () => {
 
   it('have fixed, distinct uids', () => {
     const uids = Object.values(renderDashboards()).map((json) => (JSON.parse(json) as { uid: string }).uid);
-    expect(uids).toEqual(['zansoc-overview', 'zansoc-jobs', 'zansoc-hosts', 'zansoc-chain', 'zansoc-temporal']);
+    expect(uids).toEqual(['zansoc-overview', 'zansoc-jobs', 'zansoc-hosts', 'zansoc-storage', 'zansoc-chain', 'zansoc-temporal']);
   });
 });

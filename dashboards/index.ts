@@ -4,10 +4,11 @@ import { chain } from './chain';
 import { hosts } from './hosts';
 import { jobs } from './jobs';
 import { overview } from './overview';
+import { storage } from './storage';
 import { temporal } from './temporal';
 
-/** Every dashboard, by file name. Storage waits for the storage lifecycle (it has no metrics yet). */
-export const DASHBOARDS = { overview, jobs, hosts, chain, temporal };
+/** Every dashboard, by file name. */
+export const DASHBOARDS = { overview, jobs, hosts, storage, chain, temporal };
 
 /** The JSON Grafana loads, as checked in under dashboards/json. */
 export function renderDashboards(): Record<string, string> {

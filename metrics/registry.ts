@@ -32,6 +32,10 @@ export function createApiMetrics(registry = new Registry()) {
     }),
     jobsSubmitted: new Counter({ name: 'zansoc_jobs_submitted_total', help: 'Jobs accepted by the API', registers: [registry] }),
     jobsByState: new Gauge({ name: 'zansoc_jobs', help: 'Jobs in the read model by state', labelNames: ['state'], registers: [registry] }),
+    dealsByState: new Gauge({ name: 'zansoc_storage_deals', help: 'Storage deals in the read model by state', labelNames: ['state'], registers: [registry] }),
+    storedBytes: new Gauge({
+      name: 'zansoc_storage_deal_bytes', help: 'Bytes active deals keep on hosts, every replica counted', registers: [registry],
+    }),
     hostsOnline: new Gauge({ name: 'zansoc_hosts_online', help: 'Hosts online (heard from lately)', registers: [registry] }),
     networkCapacity: new Gauge({
       name: 'zansoc_network_capacity', help: 'What online hosts offer, by resource (cpu, memory_mib, disk_mib, gpu, slots)', labelNames: ['resource'], registers: [registry],

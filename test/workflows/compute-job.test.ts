@@ -403,6 +403,11 @@ describe('computeJob replay', () => {
     await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, recorded, name);
   });
 
+  it.each(['storage-deal-ended', 'storage-deal-repaired'])('replays the committed storage deal history %s (test/storage.test.ts)', async (name) => {
+    const recorded = JSON.parse(readFileSync(join(HISTORIES, `${name}.json`), 'utf8'));
+    await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, recorded, name);
+  });
+
   it('detects a change of workflow logic that is not behind patched()', async () => {
     await expect(
       Worker.runReplayHistory({ workflowsPath: require.resolve('./reordered-compute-job') }, history(), 'job-replay-bad'),
