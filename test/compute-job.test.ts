@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { TRPCClientError } from '@trpc/client';
-import { Contract, Wallet } from 'ethers';
+import { Wallet } from 'ethers';
 import { extract } from 'tar-stream';
 import { signRequest } from '../api/signing';
 import { connectHostRegistry } from '../contracts/bindings';
@@ -17,11 +17,10 @@ import { splitCommission } from '../domain/money';
 import { uploadBlob } from '../host-worker/staging-client';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
-import { printRolesOnFailure, tearDownDevnet } from './support/devnet';
+import { chainReader, printRolesOnFailure, tearDownDevnet } from './support/devnet';
 
 /** The walking skeleton, end to end on real services: Temporal, anvil, Docker, SQLite, and the roles as processes. */
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
-const ERC20 = ['function balanceOf(address) view returns (uint256)'];
 
 async function untar(archive: Buffer): Promise<Record<string, string>> {
   const files: Record<string, string> = {};
@@ -49,8 +48,7 @@ describe('compute job on the devnet', () => {
   let db: Database;
   let temporal: Client;
   const lines: string[] = [];
-  const balanceOf = async (address: string) =>
-    (await new Contract(devnet.deployment.token, ERC20, createProvider(devnet.rpcUrl)).balanceOf(address)) as bigint;
+  const balanceOf = (address: string) => chainReader(devnet).balanceOf(address);
   const submit = (spec: JobSpecInput, idempotencyKey?: string) => devnet.api.jobs.submit.mutate({ spec, idempotencyKey });
 
   beforeAll(async () => {

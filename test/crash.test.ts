@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { Contract, Wallet } from 'ethers';
+import { Wallet } from 'ethers';
 import { connectHostRegistry, connectJobEscrow } from '../contracts/bindings';
 import { createProvider } from '../contracts/provider';
 import { openDatabase, type Database } from '../db/client';
@@ -10,14 +10,13 @@ import type { JobSpecInput } from '../domain/job-spec';
 import { chainJobId } from '../activities/chain-ids';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
-import { keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
+import { chainReader, keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
 
 /**
  * Crashes on the devnet, with kill -9: the orchestrator worker while a slot runs, the orchestrator right after the
  * settlement transaction is mined (a test fixture crashes it there, before Temporal hears of it), and a host worker
  * mid-run. Each job must complete, and money must move exactly once.
  */
-const ERC20 = ['function balanceOf(address) view returns (uint256)'];
 
 describe('crashes', () => {
   let dir: string;
@@ -25,8 +24,7 @@ describe('crashes', () => {
   let db: Database;
   const lines: string[] = [];
   const client = new Wallet(DEVNET_KEYS.client).address;
-  const balanceOf = async (who: string) =>
-    (await new Contract(devnet.deployment.token, ERC20, createProvider(devnet.rpcUrl)).balanceOf(who)) as bigint;
+  const balanceOf = (address: string) => chainReader(devnet).balanceOf(address);
   const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
   /** How many settlement events the chain holds for a job: exactly one when money moved once. */
   const settlements = async (jobId: string) => {

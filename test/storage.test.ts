@@ -3,10 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { Contract, Wallet } from 'ethers';
+import { Wallet } from 'ethers';
 import { createApiClient } from '../api/client';
-import { connectHostRegistry } from '../contracts/bindings';
-import { createProvider } from '../contracts/provider';
 import { openDatabase, type Database } from '../db/client';
 import { splitCommission } from '../domain/money';
 import { cidOf, isFinalDealState, STORAGE_CHUNK_BYTES, type StorageDealSpecInput } from '../domain/storage';
@@ -14,13 +12,12 @@ import { decryptChunk, encryptChunk, newDataKey, unsealReplica } from '../domain
 import { ChunkStore } from '../host-worker/chunk-store';
 import { downloadBlob, uploadBlob } from '../host-worker/staging-client';
 import { DEVNET_KEYS, startDevnet, type Devnet } from '../scripts/devnet';
-import { keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
+import { chainReader, keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
 
 /**
  * Storage deals on the devnet, end to end: a client-encrypted file in chunks, replicas sealed per host, a proof per
  * host every period, payment per period on chain, retrieval through a holder, a lost replica slashed and repaired.
  */
-const ERC20 = ['function balanceOf(address) view returns (uint256)'];
 const GCM_OVERHEAD = 28;
 const PRICE_PER_GIB_MONTH = (10n ** 22n).toString();
 
@@ -33,12 +30,8 @@ describe('storage deals on the devnet', () => {
   const treasury = new Wallet(DEVNET_KEYS.treasury).address;
   const client = new Wallet(DEVNET_KEYS.client).address;
   const address = new Map<string, string>();
-  const balanceOf = async (who: string) =>
-    (await new Contract(devnet.deployment.token, ERC20, createProvider(devnet.rpcUrl)).balanceOf(who)) as bigint;
-  const stakeOf = async (hostId: string) => {
-    const [, staked] = await connectHostRegistry(devnet.deployment.hostRegistry, createProvider(devnet.rpcUrl)).hostOf(address.get(hostId)!);
-    return staked;
-  };
+  const balanceOf = (address: string) => chainReader(devnet).balanceOf(address);
+  const stakeOf = async (hostId: string) => (await chainReader(devnet).stakeOf(address.get(hostId)!)).staked;
 
   /** What the CLI does before asking for a deal: encrypt, chunk, content-address and stage. */
   async function stage(plain: Buffer) {

@@ -2,9 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { Contract, Wallet } from 'ethers';
-import { connectHostRegistry } from '../contracts/bindings';
-import { createProvider } from '../contracts/provider';
+import { Wallet } from 'ethers';
 import { openDatabase, type Database } from '../db/client';
 import { escrowFor, type JobSpecInput } from '../domain/job-spec';
 import { splitCommission } from '../domain/money';
@@ -13,14 +11,13 @@ import { JOB_IMAGE } from '../scripts/build-images';
 import type { ApiClient } from '../api/client';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { jobStatusQuery, type JobStatus } from '../workflows/compute-job';
-import { keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
+import { chainReader, keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
 
 /**
  * Redundant verification on the devnet with real cheaters: host-1 and host-2 run with the test fixture that forges
  * their result digests. Which hosts a job lands on is steered by memory: host-1 shares 128 MiB, host-2 256 MiB, the
  * honest host-3 … host-5 all they have; hosts are ranked cheapest first (host-1 is the cheapest).
  */
-const ERC20 = ['function balanceOf(address) view returns (uint256)'];
 const MAX_PRICE = 10n ** 18n;
 
 describe('redundant verification with cheating hosts', () => {
@@ -33,13 +30,8 @@ describe('redundant verification with cheating hosts', () => {
   const client = new Wallet(DEVNET_KEYS.client).address;
   const address = new Map<string, string>();
 
-  const balanceOf = async (who: string) =>
-    (await new Contract(devnet.deployment.token, ERC20, createProvider(devnet.rpcUrl)).balanceOf(who)) as bigint;
-  const stakeOf = async (hostId: string) => {
-    const registry = connectHostRegistry(devnet.deployment.hostRegistry, createProvider(devnet.rpcUrl));
-    const [, staked, locked] = await registry.hostOf(address.get(hostId)!);
-    return { staked, locked };
-  };
+  const balanceOf = (address: string) => chainReader(devnet).balanceOf(address);
+  const stakeOf = (hostId: string) => chainReader(devnet).stakeOf(address.get(hostId)!);
   /** Every balance a job can move, read from the chain. */
   const snapshot = async () => {
     const hosts = new Map<string, { balance: bigint; staked: bigint }>();

@@ -3,6 +3,7 @@ import {
   isCancellation, log, patched, proxyActivities, setHandler, sleep, TimeoutFailure, upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { OrchestratorActivities } from '../activities';
+import { chain, readModel } from './presets';
 import type { HostActivities } from '../activities/host';
 import { ZansocErrorType } from '../domain/errors';
 import { hostTaskQueue, type SlotExecution, type SlotResult } from '../domain/execution';
@@ -102,16 +103,6 @@ const MAX_ARBITERS = 3;
 /** The client can take its escrow back on chain this long after the job would have ended, even with no orchestrator. */
 const ESCROW_DEADLINE_SLACK_S = 24 * 3600;
 
-const readModel = proxyActivities<OrchestratorActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds' },
-});
-const chain = proxyActivities<OrchestratorActivities>({
-  startToCloseTimeout: '2 minutes',
-  // The orchestrator's activities heartbeat while they run: a worker that died mid-transaction is noticed in seconds.
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [ZansocErrorType.InsufficientFunds] },
-});
 
 /** The slot's activity runs on the chosen host's own queue; a host that stops heartbeating loses it. */
 function onHost(hostId: string, spec: JobSpec) {

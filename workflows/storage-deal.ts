@@ -4,6 +4,7 @@ import {
 } from '@temporalio/workflow';
 import { hexToBytes } from '@noble/hashes/utils';
 import type { OrchestratorActivities } from '../activities';
+import { chain, readModel } from './presets';
 import type { StorageHostActivities } from '../activities/storage-host';
 import { ZansocErrorType } from '../domain/errors';
 import { hostTaskQueue } from '../domain/execution';
@@ -94,15 +95,6 @@ const SEGMENTS_PER_CHUNK = 3;
 /** A run continues as new after this many periods, so its history stays small. */
 const PERIODS_PER_RUN = 100;
 
-const readModel = proxyActivities<OrchestratorActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds' },
-});
-const chain = proxyActivities<OrchestratorActivities>({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
 const checks = proxyActivities<OrchestratorActivities>({
   startToCloseTimeout: '10 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [ZansocErrorType.ReplicaCorrupt] },

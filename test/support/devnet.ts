@@ -2,6 +2,8 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { connectHostRegistry, connectZansocToken } from '../../contracts/bindings';
+import { createProvider } from '../../contracts/provider';
 import type { Database } from '../../db/client';
 import type { Devnet } from '../../scripts/devnet';
 
@@ -34,4 +36,16 @@ export async function keepHistory(temporalAddress: string, workflowId: string, n
   } finally {
     await connection.close();
   }
+}
+
+/** What tests read from the devnet's chain: ZSC balances and hosts' stakes (staked, and locked in bonds). */
+export function chainReader(devnet: Devnet) {
+  const provider = createProvider(devnet.rpcUrl);
+  return {
+    balanceOf: async (address: string): Promise<bigint> => connectZansocToken(devnet.deployment.token, provider).balanceOf(address),
+    stakeOf: async (address: string): Promise<{ staked: bigint; locked: bigint }> => {
+      const [, staked, locked] = await connectHostRegistry(devnet.deployment.hostRegistry, provider).hostOf(address);
+      return { staked, locked };
+    },
+  };
 }
