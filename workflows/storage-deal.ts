@@ -23,6 +23,8 @@ export interface StorageDealInput {
   stagingUrl: string;
   /** What a run that continued as new carries over; absent on the first run. */
   carried?: DealCarry;
+  /** Periods a run handles before it continues as new (100 unless set, e.g. by a test). */
+  periodsPerRun?: number;
 }
 
 export interface HolderStatus {
@@ -111,7 +113,7 @@ function onHost(hostId: string, work: 'store' | 'prove' | 'serve' | 'delete') {
   });
 }
 
-export async function storageDeal({ dealId, spec, stagingUrl, carried }: StorageDealInput): Promise<DealStatus> {
+export async function storageDeal({ dealId, spec, stagingUrl, carried, periodsPerRun = PERIODS_PER_RUN }: StorageDealInput): Promise<DealStatus> {
   const rate = ratePerHostPeriod({ sizeBytes: spec.sizeBytes, pricePerGibMonth: BigInt(spec.pricePerGibMonth), periodSeconds: spec.proofPeriodSeconds });
   const periods = dealPeriods(spec.durationSeconds, spec.proofPeriodSeconds);
   const bond = storageHostBond(rate);
@@ -319,8 +321,9 @@ export async function storageDeal({ dealId, spec, stagingUrl, carried }: Storage
       }
 
       for (let run = 0; status.periodsReleased < periods; run++) {
-        if (run === PERIODS_PER_RUN) {
-          await continueAsNew<typeof storageDeal>({ dealId, spec, stagingUrl, carried: { ...status, timeline: status.timeline.slice(-100) } });
+        if (run === periodsPerRun) {
+          note(`continuing as new after ${run} period(s)`);
+          await continueAsNew<typeof storageDeal>({ dealId, spec, stagingUrl, periodsPerRun, carried: { ...status, timeline: status.timeline.slice(-100) } });
         }
         await sleep(spec.proofPeriodSeconds * 1000);
         const period = status.periodsReleased;

@@ -1,0 +1,136 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { OrchestratorActivities } from '../../activities';
+import type { DealUpdate } from '../../activities/db';
+import type { StorageHostActivities } from '../../activities/storage-host';
+import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
+import type { HostCandidate } from '../../domain/matching';
+import type { ProveReplicaInput, StoreReplicaInput } from '../../domain/replica';
+import { ALL_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
+import { cidOf, merkleProof, merkleRoot, segmentsOf, type StorageDealSpec } from '../../domain/storage';
+import { resolveTemporalCli } from '../../scripts/temporal-server';
+import { storageDeal, type StorageDealInput } from '../../workflows';
+
+/**
+ * The storage deal workflow's decisions on a real Temporal server, its activities replaced by typed stand-ins that
+ * keep real Merkle trees: a long deal continues as new and still pays every period once, in order; a host that
+ * commits wrong roots at placement loses its bond and another host takes the replica. The end-to-end run with real
+ * hosts, chain and staging is test/storage.test.ts.
+ */
+const TREASURY = '0x00000000000000000000000000000000000000aa';
+const host = (id: string, price: string): HostCandidate => ({
+  id, address: `0x${id.replace(/\D/g, '').padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0,
+  freeSlots: 2, pricePerCpuSecond: price, pricePerGibSecond: '0', pricePerGpuSecond: '0',
+});
+const HOSTS = [host('h1', '1000'), host('h2', '2000'), host('h3', '3000')];
+const chunkData = [Buffer.alloc(10_000, 1), Buffer.alloc(5_000, 2)];
+const spec: StorageDealSpec = {
+  sizeBytes: 15_000, chunks: chunkData.map((d) => ({ cid: cidOf(d), bytes: d.length })), replicas: 2,
+  // Shorter than a client may ask (the API's schema says at least 10 s periods): the workflow takes it as given.
+  durationSeconds: 5, proofPeriodSeconds: 1, pricePerGibMonth: (10n ** 24n).toString(),
+};
+/** A host's replica of a chunk: bytes of its own, so every host has its own Merkle root. */
+const replicaOf = (hostId: string, cid: string) => {
+  const data = chunkData.find((d) => cidOf(d) === cid)!;
+  return Buffer.from(data.map((b, i) => b ^ hostId.charCodeAt(1) ^ (i & 0xff)));
+};
+const rootsOf = (hostId: string, cids: string[]) => Object.fromEntries(cids.map((cid) => [cid, merkleRoot(segmentsOf(replicaOf(hostId, cid)))]));
+
+describe('storageDeal workflow', () => {
+  let env: TestWorkflowEnvironment;
+  let run = 0;
+
+  beforeAll(async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    env = await TestWorkflowEnvironment.createLocal({
+      server: { executable: { type: 'existing-path', path: resolveTemporalCli() }, searchAttributes: ALL_SEARCH_ATTRIBUTES },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  /** An honest host's storage activities, over replicas it keeps in memory. */
+  function honestHost(hostId: string, roots = rootsOf): StorageHostActivities {
+    return {
+      storeReplica: async ({ chunks }: StoreReplicaInput) => ({ roots: roots(hostId, chunks.map((c) => c.cid)), bytes: 15_000 }),
+      proveReplica: async ({ challenges }: ProveReplicaInput) => ({
+        missing: [],
+        proofs: challenges.map(({ cid, indexes }) => {
+          const segments = segmentsOf(replicaOf(hostId, cid));
+          return { cid, segments: indexes.map((index) => ({ index, data: Buffer.from(segments[index]).toString('hex'), proof: merkleProof(segments, index) })) };
+        }),
+      }),
+      serveReplica: async () => ({ sealedSha256: 'f'.repeat(64), bytes: 0 }),
+      deleteReplica: async () => undefined,
+    };
+  }
+
+  async function runDeal(hosts: Record<string, StorageHostActivities>, extra: Partial<StorageDealInput> = {}) {
+    const dealId = `wf-deal-${++run}-${Date.now()}`;
+    const released: number[] = [];
+    const slashed: string[] = [];
+    const updates: DealUpdate[] = [];
+    const stub = async () => {
+      throw new Error('not used by storage deals');
+    };
+    const orchestrator: OrchestratorActivities = {
+      recordJob: stub, findHost: stub, recordReputation: stub, lockEscrow: stub, settleJob: stub, fundClient: stub, bondHostStake: stub, settleJobBatch: stub,
+      listOnlineHosts: async () => HOSTS,
+      treasuryAddress: async () => TREASURY,
+      recordDeal: async (u) => void updates.push(u),
+      depositStorageDeal: async () => ({ txHash: '0x1', alreadyDeposited: false }),
+      bondStorageHost: async () => ({ txHash: '0x2', alreadyBonded: false }),
+      releaseStoragePeriod: async ({ period, hosts: paid }) => {
+        released.push(period);
+        return { txHash: '0x3', alreadyReleased: false, paidToHosts: String(90 * paid.length), commission: String(10 * paid.length) };
+      },
+      slashStorageHost: async ({ faultKey }) => {
+        slashed.push(faultKey);
+        return { txHash: '0x4', alreadySlashed: false };
+      },
+      releaseStorageBond: async () => ({ txHash: null, released: '0' }),
+      endStorageDeal: async () => ({ txHash: '0x5', alreadyEnded: false, refunded: '42' }),
+      expectedReplicaRoots: async ({ hostAddress, chunks }) => rootsOf(HOSTS.find((h) => h.address === hostAddress)!.id, chunks.map((c) => c.cid)),
+      restageFromReplica: async () => ({ bytes: 0 }),
+    };
+    const workers = [
+      await Worker.create({ connection: env.nativeConnection, taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowsPath: require.resolve('../../workflows'), activities: orchestrator }),
+      ...(await Promise.all(Object.entries(hosts).map(([id, activities]) =>
+        Worker.create({ connection: env.nativeConnection, taskQueue: hostTaskQueue(id), activities })))),
+    ];
+    const handle = await env.client.workflow.start(storageDeal, {
+      taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowId: `deal-${dealId}`, args: [{ dealId, spec, stagingUrl: 'http://staging.invalid', ...extra }],
+    });
+    const [first, ...rest] = workers;
+    const nest = (i: number): Promise<Awaited<ReturnType<typeof handle.result>>> => (i < rest.length ? rest[i].runUntil(nest(i + 1)) : handle.result());
+    const status = await first.runUntil(nest(0));
+    return { status, released, slashed, updates, handle, firstRunId: handle.firstExecutionRunId };
+  }
+
+  it('continues as new every few periods and still pays every period once, in order, to the end', async () => {
+    const { status, released, updates, handle, firstRunId } = await runDeal(
+      { h1: honestHost('h1'), h2: honestHost('h2'), h3: honestHost('h3') }, { periodsPerRun: 2 },
+    );
+    expect(status).toMatchObject({ state: 'ENDED', periods: 5, periodsReleased: 5, paidToHosts: '900', commission: '100', refunded: '42', slashed: '0' });
+    expect(released).toEqual([0, 1, 2, 3, 4]);
+    expect(status.holders.map((h) => [h.hostId, h.proofsOk, h.proofsFailed]).sort()).toEqual([['h1', 5, 0], ['h2', 5, 0]]);
+    expect(status.timeline.filter((t) => t.step.startsWith('continuing as new'))).toHaveLength(2);
+    // The first run ended by continuing as new; the deal is the same workflow id across runs.
+    const first = await env.client.workflow.getHandle(handle.workflowId, firstRunId).describe();
+    expect(first.status.name).toBe('CONTINUED_AS_NEW');
+    expect(updates.at(-1)).toMatchObject({ state: 'ENDED', periodsReleased: 5 });
+  }, 60_000);
+
+  it('slashes a host that commits wrong roots at placement and places the replica on another host', async () => {
+    const lying = honestHost('h1', (_id, cids) => rootsOf('h3', cids));
+    const { status, slashed } = await runDeal({ h1: lying, h2: honestHost('h2'), h3: honestHost('h3') }, { spec: { ...spec, durationSeconds: 2 } });
+    expect(slashed).toEqual(['placement/h1']);
+    expect(status.state).toBe('ENDED');
+    expect(status.holders.map((h) => [h.hostId, h.state, h.slashed !== '0']).sort()).toEqual([
+      ['h1', 'REMOVED', true], ['h2', 'REMOVED', false], ['h3', 'REMOVED', false],
+    ]);
+    expect(status.holders.filter((h) => h.proofsOk > 0).map((h) => h.hostId).sort()).toEqual(['h2', 'h3']);
+    expect(status.timeline.some((t) => t.step === 'h1 committed wrong roots for 2 chunk(s): slashed')).toBe(true);
+  }, 60_000);
+});
