@@ -118,7 +118,7 @@ describe('storage deals on the devnet', () => {
     const ended = await untilDeal(deal.id, (d) => isFinalDealState(d.state), 150_000);
     expect(ended).toMatchObject({ state: 'ENDED', periodsReleased: 6, slashed: '0' });
     const final = await devnet.api.storage.status.query({ dealId: deal.id });
-    expect(final.holders.map((h) => [h.hostId, h.proofsOk, h.proofsFailed])).toEqual([['host-1', 6, 0], ['host-2', 6, 0]].sort());
+    expect(final.holders.map((h) => [h.hostId, h.proofsOk, h.proofsFailed]).sort()).toEqual([['host-1', 6, 0], ['host-2', 6, 0]]);
 
     // Money, read from the chain: each holder earned six periods net of commission; the rest went back to the client.
     const rate = BigInt(final.ratePerHostPeriod);
