@@ -30,6 +30,9 @@ export interface DealUpdate {
   stateReason?: string | null;
   hostIds?: string[];
   periodsReleased?: number;
+  /** Periods paid for, all terms together, and what their deposits came to. */
+  periods?: number;
+  deposit?: string;
   paidToHosts?: string;
   commission?: string;
   refunded?: string;

@@ -153,5 +153,7 @@ export const dealStatusView = z.object({
     roots: z.record(z.string()),
   })),
   endsAt: z.string().nullable(),
+  terms: z.array(z.object({ chainKey: z.string(), firstPeriod: z.number().int(), periods: z.number().int(), deposit: amount, ended: z.boolean() })).default([]),
   timeline: z.array(z.object({ at: z.string(), step: z.string() })),
 });
+export const renewView = z.object({ periods: z.number().int(), endsAt: z.string(), deposit: amount });

@@ -199,6 +199,7 @@ export const STORAGE_USAGE = `  zansoc storage put <file> [--replicas N] [--days
   zansoc storage status <dealId>   state, periods, money, repairs, every holder (proofs, faults, bond, slash), timeline
   zansoc storage ls                your deals
   zansoc storage get <dealId> [--out <file>]   download, verify and decrypt (default: the original file name)
+  zansoc storage renew <dealId> (--days D | --duration-seconds S)   keep it longer: a new term is paid now, same hosts
   zansoc storage cancel <dealId> [--reason <text>]   end early: hosts keep pay for proven periods, the rest is refunded`;
 
 export interface StorageOptions {
@@ -234,6 +235,14 @@ export async function storageCommand(ctx: StorageContext, command: string | unde
     if (command === 'status' && arg) return await dealStatus(ctx, arg);
     if (command === 'ls') return await listDeals(ctx);
     if (command === 'get' && arg) return await getFile(ctx, arg, opts);
+    if (command === 'renew' && arg) {
+      if (opts.days === undefined && opts['duration-seconds'] === undefined) throw new UsageProblem('--days or --duration-seconds: say how much longer');
+      const renewed = await ctx.api.storage.renew.mutate({ dealId: arg, durationSeconds: durationSeconds(opts) });
+      return {
+        human: `renewed deal ${arg}: ${renewed.periods} periods in all, until ${renewed.endsAt}; this term's deposit ${zsc(renewed.deposit)}`,
+        data: renewed,
+      };
+    }
     if (command === 'cancel' && arg) {
       const result = await ctx.api.storage.cancel.mutate({ dealId: arg, reason: opts.reason });
       return { human: `cancelling deal ${arg}: hosts keep what they earned for proven periods, the rest is refunded`, data: result };

@@ -8,7 +8,7 @@ import { tokenAmount } from './money';
 /** The most a client puts in one chunk: each chunk is content-addressed, placed and proved on its own. */
 export const STORAGE_CHUNK_BYTES = 1024 * 1024;
 /** A chunk is proved in segments of this size (the last one may be short); a challenge asks for a few of them. */
-export const PROOF_SEGMENT_BYTES = 4096;
+export const PROOF_SEGMENT_BYTES = 1024;
 /** Consecutive missed or wrong proofs after which a host is slashed and its replica repaired onto another host. */
 export const FAULTS_BEFORE_SLASH = 2;
 

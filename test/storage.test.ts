@@ -84,7 +84,7 @@ describe('storage deals on the devnet', () => {
 
   printRolesOnFailure(lines);
 
-  it('stores a file on two hosts, pays every proven period on chain, serves it back, and refunds the rest at the end', async () => {
+  it('stores a file on two hosts, pays every proven period on chain, serves it back, renews, and refunds the rest at the end', async () => {
     const plain = randomBytes(Math.floor(2.5 * 1024 * 1024));
     const { key, chunks, sizeBytes } = await stage(plain);
     expect(chunks).toHaveLength(3);
@@ -115,18 +115,24 @@ describe('storage deals on the devnet', () => {
     expect(data.equals(plain)).toBe(true);
     expect([...servedBy].every((h) => ['host-1', 'host-2'].includes(h))).toBe(true);
 
-    const ended = await untilDeal(deal.id, (d) => isFinalDealState(d.state), 150_000);
-    expect(ended).toMatchObject({ state: 'ENDED', periodsReleased: 6, slashed: '0' });
-    const final = await devnet.api.storage.status.query({ dealId: deal.id });
-    expect(final.holders.map((h) => [h.hostId, h.proofsOk, h.proofsFailed]).sort()).toEqual([['host-1', 6, 0], ['host-2', 6, 0]]);
+    // Two periods more, deposited now as a second term on chain.
+    const renewed = await devnet.api.storage.renew.mutate({ dealId: deal.id, durationSeconds: 20 });
+    expect(renewed.periods).toBe(8);
+    expect((await devnet.api.storage.get.query({ dealId: deal.id })).periods).toBe(8);
 
-    // Money, read from the chain: each holder earned six periods net of commission; the rest went back to the client.
+    const ended = await untilDeal(deal.id, (d) => isFinalDealState(d.state), 180_000);
+    expect(ended).toMatchObject({ state: 'ENDED', periodsReleased: 8, slashed: '0' });
+    const final = await devnet.api.storage.status.query({ dealId: deal.id });
+    expect(final.holders.map((h) => [h.hostId, h.proofsOk, h.proofsFailed]).sort()).toEqual([['host-1', 8, 0], ['host-2', 8, 0]]);
+    expect(final.terms.map((t) => [t.periods, t.ended])).toEqual([[6, true], [2, true]]);
+
+    // Money, read from the chain: each holder earned eight periods net of commission; the rest went back to the client.
     const rate = BigInt(final.ratePerHostPeriod);
-    expect(BigInt(ended.paidToHosts) + BigInt(ended.commission)).toBe(rate * 2n * 6n);
+    expect(BigInt(ended.paidToHosts) + BigInt(ended.commission)).toBe(rate * 2n * 8n);
     // Commission is taken from each host's pay for each period.
     const perPeriod = splitCommission(rate.toString());
-    expect(BigInt(ended.commission)).toBe(12n * BigInt(perPeriod.commission));
-    for (const id of ['host-1', 'host-2']) expect((await balanceOf(address.get(id)!)) - before.hosts.get(id)!).toBe(6n * BigInt(perPeriod.host));
+    expect(BigInt(ended.commission)).toBe(16n * BigInt(perPeriod.commission));
+    for (const id of ['host-1', 'host-2']) expect((await balanceOf(address.get(id)!)) - before.hosts.get(id)!).toBe(8n * BigInt(perPeriod.host));
     expect(await balanceOf(address.get('host-3')!)).toBe(before.hosts.get('host-3')!);
     expect((await balanceOf(treasury)) - before.treasury).toBe(BigInt(ended.commission));
     expect(before.client - (await balanceOf(client))).toBe(BigInt(ended.paidToHosts) + BigInt(ended.commission));
@@ -134,7 +140,7 @@ describe('storage deals on the devnet', () => {
     // The hosts deleted their replicas.
     for (const id of ['host-1', 'host-2']) expect(await new ChunkStore(join(dir, id, 'chunks')).cids(deal.id)).toEqual([]);
     await keepHistory(devnet.temporalAddress, `deal-${deal.id}`, 'storage-deal-ended');
-  }, 240_000);
+  }, 300_000);
 
   it('slashes a host that lost its replica and repairs it onto a fresh host from a healthy replica', async () => {
     const plain = randomBytes(300 * 1024);
@@ -187,5 +193,6 @@ describe('storage deals on the devnet', () => {
     await expect(stranger.storage.retrieve.mutate({ dealId: deal.id, cid: chunks[0].cid })).rejects.toThrow(`dealId: no deal ${deal.id}`);
     await devnet.api.storage.cancel.mutate({ dealId: deal.id });
     expect((await untilDeal(deal.id, (d) => isFinalDealState(d.state))).state).toBe('CANCELLED');
+    await expect(devnet.api.storage.renew.mutate({ dealId: deal.id, durationSeconds: 60 })).rejects.toThrow(/cannot be renewed now|only an ACTIVE deal can be renewed/);
   }, 120_000);
 });

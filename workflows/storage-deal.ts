@@ -1,5 +1,5 @@
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, continueAsNew, defineQuery, defineSignal, defineUpdate,
+  ActivityFailure, ApplicationFailure, CancellationScope, condition, continueAsNew, defineQuery, defineSignal, defineUpdate,
   isCancellation, log, proxyActivities, setHandler, sleep, upsertSearchAttributes, uuid4,
 } from '@temporalio/workflow';
 import { hexToBytes } from '@noble/hashes/utils';
@@ -12,7 +12,7 @@ import { operatorOf, rankHosts, type HostCandidate } from '../domain/matching';
 import type { ProveReplicaResult, ReplicaChunk } from '../domain/replica';
 import { DEAL_STATE, HOST_IDS } from '../domain/search-attributes';
 import {
-  challengeIndexes, dealDeposit, dealPeriods, nextFaultState, ratePerHostPeriod, segmentCount, storageHostBond, verifyMerkleProof,
+  challengeIndexes, dealDeposit, dealPeriods, MAX_DEAL_SECONDS, nextFaultState, ratePerHostPeriod, segmentCount, storageHostBond, verifyMerkleProof,
   type DealState, type StorageDealSpec,
 } from '../domain/storage';
 
@@ -41,6 +41,19 @@ export interface HolderStatus {
   roots: Record<string, string>;
 }
 
+/**
+ * One paid term of a deal, as deposited on chain: the first under the deal's own id, each renewal under
+ * `<dealId>/term-<n>`. Terms follow each other: a term's periods come right after the previous term's.
+ */
+export interface DealTerm {
+  chainKey: string;
+  firstPeriod: number;
+  periods: number;
+  deposit: string;
+  /** Ended on chain: its bonds returned and its unspent deposit refunded. */
+  ended: boolean;
+}
+
 export interface DealStatus {
   state: DealState;
   reason: string | null;
@@ -57,13 +70,27 @@ export interface DealStatus {
   slashed: string;
   repairs: number;
   holders: HolderStatus[];
-  /** When the term ends (ISO), once the replicas are placed. */
+  /** When the last term ends (ISO), once the replicas are placed. */
   endsAt: string | null;
+  /** The deposits: the first term and each renewal. */
+  terms: DealTerm[];
   timeline: { at: string; step: string }[];
 }
 
 /** What a run hands to the next when it continues as new: everything the status holds. */
 export type DealCarry = DealStatus;
+
+export interface RenewRequest {
+  /** How much longer to keep the data, after the current end; paid now, in whole periods. */
+  durationSeconds: number;
+}
+
+export interface RenewAccepted {
+  periods: number;
+  endsAt: string;
+  /** What this renewal deposited. */
+  deposit: string;
+}
 
 export interface RetrieveRequest {
   cid: string;
@@ -81,6 +108,8 @@ export interface RetrieveAnswer {
 export const dealStatusQuery = defineQuery<DealStatus>('dealStatus');
 /** Ends the deal before its term: hosts are paid for the periods they proved, the rest goes back to the client. */
 export const cancelDealSignal = defineSignal<[{ reason?: string }]>('cancelDeal');
+/** Keeps the data longer: a new term is deposited on chain now and follows the current one, same holders. */
+export const renewUpdate = defineUpdate<RenewAccepted, [RenewRequest]>('renew');
 /** Retrieval: a holder of the chunk puts its replica in staging for the client. */
 export const retrieveUpdate = defineUpdate<RetrieveAnswer, [RetrieveRequest]>('retrieve');
 
@@ -91,11 +120,14 @@ const PLACEMENT_TIMEOUT_MS = 10 * 60_000;
 const MATCH_POLL = '2 seconds';
 /** Hosts each replica may be tried on while placing or repairing. */
 const MAX_PLACEMENT_ATTEMPTS = 3;
-/** Chunks and segments a host must produce per proof. */
+/**
+ * Chunks and segments a host must produce per proof. Every answer goes into the history (about 2.7 KB a segment with
+ * its path): with 3 holders a period adds some 35 KB, so a run of PERIODS_PER_RUN stays under 2 MB.
+ */
 const CHUNKS_PER_PROOF = 2;
-const SEGMENTS_PER_CHUNK = 3;
+const SEGMENTS_PER_CHUNK = 2;
 /** A run continues as new after this many periods, so its history stays small. */
-const PERIODS_PER_RUN = 100;
+const PERIODS_PER_RUN = 50;
 
 const checks = proxyActivities<OrchestratorActivities>({
   startToCloseTimeout: '10 minutes',
@@ -120,8 +152,14 @@ export async function storageDeal({ dealId, spec, stagingUrl, carried, periodsPe
   const status: DealStatus = carried ?? {
     state: 'ESCROW', reason: null, sizeBytes: spec.sizeBytes, replicas: spec.replicas, periodSeconds: spec.proofPeriodSeconds, periods,
     periodsReleased: 0, ratePerHostPeriod: rate.toString(), deposit: dealDeposit({ ratePerHostPeriod: rate, replicas: spec.replicas, periods }).toString(),
-    paidToHosts: '0', commission: '0', refunded: '0', slashed: '0', repairs: 0, holders: [], endsAt: null, timeline: [],
+    paidToHosts: '0', commission: '0', refunded: '0', slashed: '0', repairs: 0, holders: [], endsAt: null, terms: [], timeline: [],
   };
+  // The first term is the deal's own deposit, under its own id (runs from before renewals carry no terms).
+  if (status.terms === undefined || status.terms.length === 0) {
+    status.terms = [{ chainKey: dealId, firstPeriod: 0, periods: status.periods, deposit: status.deposit, ended: false }];
+  }
+  /** The term a period is paid from. */
+  const termOf = (period: number): DealTerm => status.terms.find((t) => period >= t.firstPeriod && period < t.firstPeriod + t.periods) ?? status.terms.at(-1)!;
   const chunks: ReplicaChunk[] = spec.chunks.map(({ cid, bytes }) => ({ cid, bytes }));
   const active = () => status.holders.filter((h) => h.state === 'ACTIVE');
   const add = (field: 'paidToHosts' | 'commission' | 'refunded' | 'slashed', amount: string) => {
@@ -135,6 +173,7 @@ export async function storageDeal({ dealId, spec, stagingUrl, carried, periodsPe
     upsertSearchAttributes([{ key: DEAL_STATE, value: status.state }, { key: HOST_IDS, value: active().map((h) => h.hostId) }]);
     await readModel.recordDeal({
       dealId, state: status.state, stateReason: status.reason, hostIds: active().map((h) => h.hostId), periodsReleased: status.periodsReleased,
+      periods: status.periods, deposit: status.deposit,
       paidToHosts: status.paidToHosts, commission: status.commission, refunded: status.refunded, slashed: status.slashed,
       ...(status.endsAt ? { endsAt: status.endsAt } : {}), ...extra, counted,
     });
@@ -176,11 +215,48 @@ export async function storageDeal({ dealId, spec, stagingUrl, carried, periodsPe
     },
   });
 
+  let renewing = 0;
+  let closing = false;
+  const refuseRenewal = ({ durationSeconds }: RenewRequest) => {
+    if (!Number.isInteger(durationSeconds) || durationSeconds < spec.proofPeriodSeconds || durationSeconds > MAX_DEAL_SECONDS) {
+      throw new Error(`durationSeconds: must be a whole number of seconds from ${spec.proofPeriodSeconds} (one period) to ${MAX_DEAL_SECONDS}`);
+    }
+    if (status.state !== 'ACTIVE' || cancelReason !== null || closing) throw new Error(`deal ${dealId} is ${closing ? 'ending' : status.state}: only an ACTIVE deal can be renewed`);
+  };
+  setHandler(renewUpdate, async ({ durationSeconds }: RenewRequest): Promise<RenewAccepted> => {
+    refuseRenewal({ durationSeconds });
+    renewing++;
+    try {
+      const last = status.terms.at(-1)!;
+      const periods = dealPeriods(durationSeconds, spec.proofPeriodSeconds);
+      const term: DealTerm = {
+        chainKey: `${dealId}/term-${status.terms.length + 1}`, firstPeriod: last.firstPeriod + last.periods, periods,
+        deposit: dealDeposit({ ratePerHostPeriod: rate, replicas: spec.replicas, periods }).toString(), ended: false,
+      };
+      const endsAtMs = Date.parse(status.endsAt!) + periods * spec.proofPeriodSeconds * 1000;
+      const deadlineSeconds = Math.floor(endsAtMs / 1000) + DEADLINE_SLACK_S;
+      try {
+        await chain.depositStorageDeal({ dealId: term.chainKey, ratePerHostPeriod: rate.toString(), replicas: spec.replicas, periods, deadlineSeconds });
+      } catch (err) {
+        throw ApplicationFailure.create({ type: ZansocErrorType.EscrowFailed, nonRetryable: true, message: `renewal refused: ${failureMessage(err)}` });
+      }
+      status.terms.push(term);
+      status.periods += periods;
+      status.deposit = (BigInt(status.deposit) + BigInt(term.deposit)).toString();
+      status.endsAt = new Date(endsAtMs).toISOString();
+      note(`renewed for ${periods} more period(s) until ${status.endsAt}: deposit ${term.deposit}`);
+      await record();
+      return { periods: status.periods, endsAt: status.endsAt, deposit: term.deposit };
+    } finally {
+      renewing--;
+    }
+  }, { validator: refuseRenewal });
+
   /**
    * Finds a host for one replica, bonds it, has it store and seal every chunk, and checks its roots against the
    * staged data. A host whose roots are wrong loses its bond; one that fails or vanishes loses the attempt.
    */
-  async function placeReplica(exclude: string[], excludeOperators: string[]): Promise<HolderStatus | null> {
+  async function placeReplica(exclude: string[], excludeOperators: string[], term: DealTerm): Promise<HolderStatus | null> {
     const giveUpAt = Date.now() + PLACEMENT_TIMEOUT_MS;
     for (let attempt = 0; attempt < MAX_PLACEMENT_ATTEMPTS;) {
       const hosts = await readModel.listOnlineHosts();
@@ -198,7 +274,7 @@ export async function storageDeal({ dealId, spec, stagingUrl, carried, periodsPe
         hostId: host.id, address: host.address, state: 'STORING', proofsOk: 0, proofsFailed: 0, consecutiveFaults: 0, bond: '0', slashed: '0', roots: {},
       };
       try {
-        await chain.bondStorageHost({ dealId, host: host.address, amount: bond.toString() });
+        await chain.bondStorageHost({ dealId: term.chainKey, host: host.address, amount: bond.toString() });
       } catch (err) {
         if (isCancellation(err)) throw err;
         note(`${host.id} could not bond: ${failureMessage(err)}`);
@@ -220,31 +296,31 @@ export async function storageDeal({ dealId, spec, stagingUrl, carried, periodsPe
           return holder;
         }
         note(`${host.id} committed wrong roots for ${wrong.length} chunk(s): slashed`);
-        await slashHolder(holder, `placement/${host.id}`);
+        await slashHolder(holder, `placement/${host.id}`, term);
       } catch (err) {
         if (isCancellation(err)) throw err;
         note(`${host.id} could not store the replica: ${failureMessage(err)}`);
-        await removeHolder(holder);
+        await removeHolder(holder, term);
       }
     }
     return null;
   }
 
-  /** Takes a faulty host's whole bond to the treasury and lets it go. */
-  async function slashHolder(holder: HolderStatus, faultKey: string) {
+  /** Takes a faulty host's whole bond (held in `term`) to the treasury and lets it go. */
+  async function slashHolder(holder: HolderStatus, faultKey: string, term: DealTerm) {
     const treasury = await chain.treasuryAddress();
-    const taken = await chain.slashStorageHost({ dealId, faultKey, host: holder.address, amount: holder.bond, recipient: treasury });
+    const taken = await chain.slashStorageHost({ dealId: term.chainKey, faultKey, host: holder.address, amount: holder.bond, recipient: treasury });
     if (!taken.alreadySlashed || holder.slashed === '0') {
       holder.slashed = holder.bond;
       add('slashed', holder.bond);
     }
-    await removeHolder(holder);
+    await removeHolder(holder, term);
   }
 
   /** Stops paying a holder: its bond (what is left of it) goes back, its replica is deleted if it still answers. */
-  async function removeHolder(holder: HolderStatus) {
+  async function removeHolder(holder: HolderStatus, term: DealTerm) {
     holder.state = 'REMOVED';
-    await chain.releaseStorageBond({ dealId, host: holder.address });
+    await chain.releaseStorageBond({ dealId: term.chainKey, host: holder.address });
     await onHost(holder.hostId, 'delete').deleteReplica({ dealId }).catch((err) => log.warn('could not delete a replica', { dealId, hostId: holder.hostId, error: failureMessage(err) }));
   }
 
@@ -275,7 +351,7 @@ export async function storageDeal({ dealId, spec, stagingUrl, carried, periodsPe
   }
 
   /** Copies the chunks from a healthy holder's replica back into staging, then places a new replica from there. */
-  async function repair(exclude: string[], excludeOperators: string[]): Promise<boolean> {
+  async function repair(exclude: string[], excludeOperators: string[], term: DealTerm): Promise<boolean> {
     const source = active()[0];
     if (source) {
       for (const { cid } of chunks) {
@@ -283,12 +359,28 @@ export async function storageDeal({ dealId, spec, stagingUrl, carried, periodsPe
         await checks.restageFromReplica({ dealId, hostAddress: source.address, cid, sealedSha256: served.sealedSha256, stagingUrl });
       }
     }
-    const placed = await placeReplica(exclude, excludeOperators);
+    const placed = await placeReplica(exclude, excludeOperators, term);
     if (placed) {
       status.repairs++;
       counted.repairs++;
     }
     return placed !== null;
+  }
+
+  /** Ends a term on chain once: its bonds go back to their hosts, its unspent deposit to the client. */
+  async function endTerm(term: DealTerm) {
+    if (term.ended) return;
+    const ended = await chain.endStorageDeal({ dealId: term.chainKey });
+    term.ended = true;
+    add('refunded', ended.refunded);
+  }
+
+  /** A renewed term begins: the holders bond to it, and the term before ends (its bonds back, anything unspent refunded). */
+  async function startTerm(term: DealTerm) {
+    const previous = termOf(term.firstPeriod - 1);
+    for (const holder of active()) await chain.bondStorageHost({ dealId: term.chainKey, host: holder.address, amount: holder.bond });
+    await endTerm(previous);
+    note(`term ${status.terms.indexOf(term) + 1} began: ${active().length} holder(s) bonded to it`);
   }
 
   // Hosts of this deal, ever: replicas always go to distinct hosts and operators, and a faulty host never comes back.
@@ -310,7 +402,7 @@ export async function storageDeal({ dealId, spec, stagingUrl, carried, periodsPe
         deposited = true;
         note(`deposit locked: ${status.deposit}`);
         await moveTo('PLACING', `placing ${spec.replicas} replica(s)`);
-        const placed = await Promise.all(Array.from({ length: spec.replicas }, () => placeReplica(used, usedOperators)));
+        const placed = await Promise.all(Array.from({ length: spec.replicas }, () => placeReplica(used, usedOperators, status.terms[0])));
         if (placed.some((p) => p === null)) {
           status.reason = `only ${placed.filter(Boolean).length} of ${spec.replicas} replicas could be placed`;
           status.state = 'FAILED';
@@ -320,13 +412,18 @@ export async function storageDeal({ dealId, spec, stagingUrl, carried, periodsPe
         await moveTo('ACTIVE', null);
       }
 
-      for (let run = 0; status.periodsReleased < periods; run++) {
+      for (let run = 0; status.periodsReleased < status.periods || renewing > 0; run++) {
+        // A renewal being deposited as the last term ends: its term comes next.
+        await condition(() => renewing === 0);
+        if (status.periodsReleased >= status.periods) break;
         if (run === periodsPerRun) {
           note(`continuing as new after ${run} period(s)`);
           await continueAsNew<typeof storageDeal>({ dealId, spec, stagingUrl, periodsPerRun, carried: { ...status, timeline: status.timeline.slice(-100) } });
         }
         await sleep(spec.proofPeriodSeconds * 1000);
         const period = status.periodsReleased;
+        const term = termOf(period);
+        if (period === term.firstPeriod && term.chainKey !== dealId) await startTerm(term);
         const holders = active();
         const proved = await Promise.all(holders.map(prove));
         const faulty: HolderStatus[] = [];
@@ -343,14 +440,16 @@ export async function storageDeal({ dealId, spec, stagingUrl, carried, periodsPe
           }
           if (fault.slashAndRepair) faulty.push(holder);
         });
-        const released = await chain.releaseStoragePeriod({ dealId, period, hosts: holders.filter((_, i) => proved[i]).map((h) => h.address) });
+        const released = await chain.releaseStoragePeriod({
+          dealId: term.chainKey, period: period - term.firstPeriod, hosts: holders.filter((_, i) => proved[i]).map((h) => h.address),
+        });
         add('paidToHosts', released.paidToHosts);
         add('commission', released.commission);
         status.periodsReleased = period + 1;
         for (const holder of faulty) {
-          await slashHolder(holder, `period-${period}/${holder.hostId}`);
+          await slashHolder(holder, `period-${period}/${holder.hostId}`, term);
           note(`${holder.hostId} slashed after repeated faults; repairing its replica`);
-          if (!(await repair(used, usedOperators))) note('no host could take the repaired replica: the deal runs with fewer');
+          if (!(await repair(used, usedOperators, term))) note('no host could take the repaired replica: the deal runs with fewer');
         }
         await record();
       }
@@ -370,9 +469,11 @@ export async function storageDeal({ dealId, spec, stagingUrl, carried, periodsPe
   const finalState: DealState = cancelReason !== null ? 'CANCELLED' : status.state === 'FAILED' ? 'FAILED' : 'ENDED';
   const finalReason = cancelReason ?? (finalState === 'FAILED' ? status.reason : `term over after ${status.periodsReleased} period(s)`);
   await CancellationScope.nonCancellable(async () => {
+    closing = true;
     await moveTo('ENDING', finalReason);
-    const ended = await chain.endStorageDeal({ dealId });
-    add('refunded', ended.refunded);
+    await condition(() => renewing === 0);
+    // The current term and any renewal not begun yet: their unspent deposits go back.
+    for (const term of status.terms) await endTerm(term);
     note(`ended: ${status.paidToHosts} paid to hosts, ${status.commission} commission, ${status.refunded} refunded, ${status.slashed} slashed`);
     for (const holder of status.holders.filter((h) => h.state !== 'REMOVED')) {
       holder.state = 'REMOVED';

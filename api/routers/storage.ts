@@ -6,11 +6,11 @@ import { Prisma } from '../../generated/prisma/sqlite/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
 import { CLIENT_ID, DEAL_ID, DEAL_STATE } from '../../domain/search-attributes';
 import {
-  dealDeposit, dealPeriods, isFinalDealState, ratePerHostPeriod, rawCidSchema, sha256OfCid, storageDealSpecSchema, type DealState, type StorageDealSpec,
+  dealDeposit, dealPeriods, isFinalDealState, MAX_DEAL_SECONDS, ratePerHostPeriod, rawCidSchema, sha256OfCid, storageDealSpecSchema, type DealState, type StorageDealSpec,
 } from '../../domain/storage';
-import { cancelDealSignal, dealStatusQuery, retrieveUpdate, type storageDeal } from '../../workflows';
+import { cancelDealSignal, dealStatusQuery, renewUpdate, retrieveUpdate, type storageDeal } from '../../workflows';
 import type { Caller, Context } from '../context';
-import { dealCancelView, dealCreatedView, dealPageView, dealStatusView, dealView, retrieveView } from '../views';
+import { dealCancelView, dealCreatedView, dealPageView, dealStatusView, dealView, renewView, retrieveView } from '../views';
 import { router, signedProcedure } from '../trpc';
 
 /** What a client sees of a deal: explicit, so nothing else in the row leaks. */
@@ -134,6 +134,26 @@ export const storageRouter = router({
       }
       await ctx.temporal.workflow.getHandle(`deal-${deal.id}`).signal(cancelDealSignal, { reason: input.reason });
       return { dealId: deal.id, cancelling: true };
+    }),
+
+  /**
+   * Keeps the data longer: a new term is deposited now and follows the current one with the same holders. Refused
+   * unless the deal is ACTIVE, or when the deposit cannot be made.
+   */
+  renew: signedProcedure
+    .meta({ openapi: { method: 'POST', path: '/deals/{dealId}/renew', tags: ['storage'], summary: 'Renew a deal for longer', protect: true } }).output(renewView)
+    .input(dealIdInput.extend({ durationSeconds: z.number().int().min(1).max(MAX_DEAL_SECONDS) }))
+    .mutation(async ({ ctx, input }) => {
+      const deal = await findOwnDeal(ctx, input.dealId);
+      try {
+        return await ctx.temporal.workflow.getHandle(`deal-${deal.id}`).executeUpdate(renewUpdate, { args: [{ durationSeconds: input.durationSeconds }] });
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) {
+          const message = err.cause instanceof Error ? err.cause.message : err.message;
+          throw new TRPCError({ code: 'CONFLICT', message });
+        }
+        throw new TRPCError({ code: 'CONFLICT', message: `dealId: deal ${deal.id} is ${deal.state}: it cannot be renewed now`, cause: err });
+      }
     }),
 
   /**

@@ -1,3 +1,4 @@
+import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { OrchestratorActivities } from '../../activities';
@@ -9,7 +10,7 @@ import type { ProveReplicaInput, StoreReplicaInput } from '../../domain/replica'
 import { ALL_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
 import { cidOf, merkleProof, merkleRoot, segmentsOf, type StorageDealSpec } from '../../domain/storage';
 import { resolveTemporalCli } from '../../scripts/temporal-server';
-import { storageDeal, type StorageDealInput } from '../../workflows';
+import { dealStatusQuery, renewUpdate, storageDeal, type StorageDealInput } from '../../workflows';
 
 /**
  * The storage deal workflow's decisions on a real Temporal server, its activities replaced by typed stand-ins that
@@ -66,9 +67,14 @@ describe('storageDeal workflow', () => {
     };
   }
 
-  async function runDeal(hosts: Record<string, StorageHostActivities>, extra: Partial<StorageDealInput> = {}) {
+  async function runDeal(
+    hosts: Record<string, StorageHostActivities>, extra: Partial<StorageDealInput> = {},
+    during?: (handle: WorkflowHandle<typeof storageDeal>) => Promise<void>,
+  ) {
     const dealId = `wf-deal-${++run}-${Date.now()}`;
     const released: number[] = [];
+    /** Every chain step by the key it was made under: `<step> <chain key>[ <period or host>]`. */
+    const steps: string[] = [];
     const slashed: string[] = [];
     const updates: DealUpdate[] = [];
     const stub = async () => {
@@ -79,9 +85,16 @@ describe('storageDeal workflow', () => {
       listOnlineHosts: async () => HOSTS,
       treasuryAddress: async () => TREASURY,
       recordDeal: async (u) => void updates.push(u),
-      depositStorageDeal: async () => ({ txHash: '0x1', alreadyDeposited: false }),
-      bondStorageHost: async () => ({ txHash: '0x2', alreadyBonded: false }),
-      releaseStoragePeriod: async ({ period, hosts: paid }) => {
+      depositStorageDeal: async ({ dealId: key, periods }) => {
+        steps.push(`deposit ${key.replace(dealId, 'deal')} ${periods}`);
+        return { txHash: '0x1', alreadyDeposited: false };
+      },
+      bondStorageHost: async ({ dealId: key, host: bonded }) => {
+        steps.push(`bond ${key.replace(dealId, 'deal')} ${HOSTS.find((h) => h.address === bonded)!.id}`);
+        return { txHash: '0x2', alreadyBonded: false };
+      },
+      releaseStoragePeriod: async ({ dealId: key, period, hosts: paid }) => {
+        steps.push(`release ${key.replace(dealId, 'deal')} ${period}`);
         released.push(period);
         return { txHash: '0x3', alreadyReleased: false, paidToHosts: String(90 * paid.length), commission: String(10 * paid.length) };
       },
@@ -90,7 +103,10 @@ describe('storageDeal workflow', () => {
         return { txHash: '0x4', alreadySlashed: false };
       },
       releaseStorageBond: async () => ({ txHash: null, released: '0' }),
-      endStorageDeal: async () => ({ txHash: '0x5', alreadyEnded: false, refunded: '42' }),
+      endStorageDeal: async ({ dealId: key }) => {
+        steps.push(`end ${key.replace(dealId, 'deal')}`);
+        return { txHash: '0x5', alreadyEnded: false, refunded: '42' };
+      },
       expectedReplicaRoots: async ({ hostAddress, chunks }) => rootsOf(HOSTS.find((h) => h.address === hostAddress)!.id, chunks.map((c) => c.cid)),
       restageFromReplica: async () => ({ bytes: 0 }),
     };
@@ -103,9 +119,13 @@ describe('storageDeal workflow', () => {
       taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowId: `deal-${dealId}`, args: [{ dealId, spec, stagingUrl: 'http://staging.invalid', ...extra }],
     });
     const [first, ...rest] = workers;
-    const nest = (i: number): Promise<Awaited<ReturnType<typeof handle.result>>> => (i < rest.length ? rest[i].runUntil(nest(i + 1)) : handle.result());
+    const finish = async () => {
+      await during?.(handle);
+      return handle.result();
+    };
+    const nest = (i: number): Promise<Awaited<ReturnType<typeof handle.result>>> => (i < rest.length ? rest[i].runUntil(nest(i + 1)) : finish());
     const status = await first.runUntil(nest(0));
-    return { status, released, slashed, updates, handle, firstRunId: handle.firstExecutionRunId };
+    return { status, released, steps, slashed, updates, handle, firstRunId: handle.firstExecutionRunId };
   }
 
   it('continues as new every few periods and still pays every period once, in order, to the end', async () => {
@@ -132,5 +152,30 @@ describe('storageDeal workflow', () => {
     ]);
     expect(status.holders.filter((h) => h.proofsOk > 0).map((h) => h.hostId).sort()).toEqual(['h2', 'h3']);
     expect(status.timeline.some((t) => t.step === 'h1 committed wrong roots for 2 chunk(s): slashed')).toBe(true);
+  }, 60_000);
+
+  it('renews an active deal: a new term is deposited, the holders bond to it when it begins, each term ends once', async () => {
+    let accepted: unknown;
+    const { status, steps } = await runDeal({ h1: honestHost('h1'), h2: honestHost('h2') }, { spec: { ...spec, durationSeconds: 2 } }, async (handle) => {
+      for (;;) {
+        if ((await handle.query(dealStatusQuery)).state === 'ACTIVE') break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await expect(handle.executeUpdate(renewUpdate, { args: [{ durationSeconds: 0 }] }))
+        .rejects.toMatchObject({ cause: { message: expect.stringMatching(/^durationSeconds: must be a whole number/) } });
+      accepted = await handle.executeUpdate(renewUpdate, { args: [{ durationSeconds: 3 }] });
+    });
+    expect(accepted).toMatchObject({ periods: 5 });
+    expect(status).toMatchObject({ state: 'ENDED', periods: 5, periodsReleased: 5, refunded: '84' });
+    expect(status.terms.map((t) => [t.chainKey.replace(/^.*\/term/, 'term'), t.firstPeriod, t.periods, t.ended])).toEqual([
+      [expect.stringMatching(/^wf-deal-/), 0, 2, true], ['term-2', 2, 3, true],
+    ]);
+    // The holders bond to the new term (in either order) before the first term ends.
+    const chainSteps = steps.filter((x) => !x.startsWith('bond deal '));
+    expect(chainSteps.slice(4, 6).sort()).toEqual(['bond deal/term-2 h1', 'bond deal/term-2 h2']);
+    expect([...chainSteps.slice(0, 4), ...chainSteps.slice(6)]).toEqual([
+      'deposit deal 2', 'deposit deal/term-2 3', 'release deal 0', 'release deal 1',
+      'end deal', 'release deal/term-2 0', 'release deal/term-2 1', 'release deal/term-2 2', 'end deal/term-2',
+    ]);
   }, 60_000);
 });
