@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { encryptForStorage, retrieveChunks } from '../cli/storage';
+import { isFinalDealState } from '../domain/storage';
+import { downloadBlob, uploadBlob } from '../host-worker/staging-client';
+import { startDevnet, type Devnet } from '../scripts/devnet';
+import type { Benchmark } from './benchmark';
+
+const FILE_MIB = Number(process.env.BENCH_STORAGE_MIB ?? 32);
+const REPLICAS = 2;
+const PERIOD_SECONDS = 10;
+/** The shortest term a client may ask for is 60 s. */
+const PERIODS = Number(process.env.BENCH_STORAGE_PERIODS ?? 6);
+/** A run of the deal workflow continues as new after this many periods (workflows/storage-deal.ts). */
+const PERIODS_PER_RUN = 50;
+/** Temporal warns about a workflow history past 10 MB. */
+const HISTORY_WARN_BYTES = 10 * 1024 * 1024;
+
+/**
+ * The storage deal lifecycle on a 3-host devnet, in one run: how fast a file goes up (encrypt, chunk, stage), how
+ * long placement takes (every holder fetches, seals and commits roots; the orchestrator checks them), how fast it
+ * comes back (retrieve, unseal, verify, decrypt, 4 chunks at a time), and what each proof period adds to the deal's
+ * Temporal history, projected to a whole run. No goals are set for storage: the figures are printed as measured.
+ */
+export const storage: Benchmark = {
+  name: `storage deal lifecycle (${FILE_MIB} MiB, r=${REPLICAS}, ${PERIODS} periods of ${PERIOD_SECONDS} s)`,
+  async run(log) {
+    const dir = mkdtempSync(join(tmpdir(), 'zansoc-bench-storage-'));
+    const devnet = await startDevnet({ dir, hosts: 3, headless: true, log: () => undefined, spotCheckFraction: 0, rateLimitPerMinute: 1_000_000 });
+    const client = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress }) });
+    try {
+      const plain = randomBytes(FILE_MIB * 1024 * 1024);
+      let t = performance.now();
+      const file = encryptForStorage(plain);
+      const encryptMs = performance.now() - t;
+      t = performance.now();
+      for (const chunk of file.encrypted) await uploadBlob(devnet.apiUrl, chunk);
+      const uploadMs = performance.now() - t;
+      log(`  up:        encrypt ${rate(plain.length, encryptMs)}, upload to staging ${rate(plain.length, uploadMs)} (${file.chunks.length} chunks)`);
+
+      t = performance.now();
+      const { deal } = await devnet.api.storage.create.mutate({
+        spec: {
+          sizeBytes: file.chunks.reduce((n, c) => n + c.bytes, 0), chunks: file.chunks, replicas: REPLICAS,
+          durationSeconds: PERIODS * PERIOD_SECONDS, proofPeriodSeconds: PERIOD_SECONDS, pricePerGibMonth: (10n ** 18n).toString(),
+        },
+      });
+      await until(devnet, deal.id, (state) => state === 'ACTIVE' || isFinalDealState(state));
+      const placeMs = performance.now() - t;
+      log(`  placement: ${seconds(placeMs)} from the request to ACTIVE (${REPLICAS} holders each fetch, seal and commit ${file.chunks.length} roots), ` +
+        `${rate(plain.length * REPLICAS, placeMs)} sealed`);
+
+      t = performance.now();
+      const back = Buffer.alloc(plain.length);
+      await retrieveChunks({
+        dealId: deal.id, key: file.key, chunks: file.chunks,
+        fetchReplica: async (cid) => {
+          const served = await devnet.api.storage.retrieve.mutate({ dealId: deal.id, cid });
+          return { hostId: served.hostId, hostAddress: served.hostAddress, sealed: await downloadBlob(devnet.apiUrl, served.sealedSha256) };
+        },
+        write: (piece, offset) => void piece.copy(back, offset),
+      });
+      const retrieveMs = performance.now() - t;
+      if (!back.equals(plain)) throw new Error('the retrieved file differs from the stored one');
+      log(`  down:      ${rate(plain.length, retrieveMs)} retrieved, unsealed, checked against every CID and decrypted (identical)`);
+
+      const handle = client.workflow.getHandle(`deal-${deal.id}`);
+      const atActive = await historyBytes(handle);
+      const ended = await until(devnet, deal.id, isFinalDealState);
+      const atEnd = await historyBytes(handle);
+      const perPeriod = (atEnd - atActive) / Math.max(1, ended.periodsReleased);
+      const perRunThreeHolders = (perPeriod * 3) / REPLICAS * PERIODS_PER_RUN;
+      log(`  history:   ${kib(atActive)} through placement and retrieval; ${kib(perPeriod)} per period with ${REPLICAS} holders ` +
+        `(${ended.periodsReleased} periods, ${ended.state})`);
+      log(`             a run of ${PERIODS_PER_RUN} periods with 3 holders: about ${kib(perRunThreeHolders)} ` +
+        `(${perRunThreeHolders < HISTORY_WARN_BYTES ? 'under' : 'OVER'} Temporal's 10 MB warning)`);
+    } finally {
+      await client.connection.close();
+      await devnet.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+async function until(devnet: Devnet, dealId: string, done: (state: string) => boolean) {
+  for (;;) {
+    const deal = await devnet.api.storage.get.query({ dealId });
+    if (done(deal.state)) return deal;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The history as the server keeps it: its protobuf encoding. */
+async function historyBytes(handle: ReturnType<Client['workflow']['getHandle']>): Promise<number> {
+  return temporal.api.history.v1.History.encode(await handle.fetchHistory()).finish().length;
+}
+
+const rate = (bytes: number, ms: number) => `${(bytes / 1024 / 1024 / (ms / 1000)).toFixed(1)} MiB/s`;
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
