@@ -183,6 +183,9 @@ describe('storage deals on the devnet', () => {
     };
     await expect(devnet.api.storage.create.mutate({ spec })).rejects.toThrow(`spec.chunks.0.cid: chunk ${cidOf(unstaged)} is not in the staging store`);
     await expect(devnet.api.storage.create.mutate({ spec: { ...spec, sizeBytes: 999 } })).rejects.toThrow(/chunks/);
+    await expect(devnet.api.storage.create.mutate({ spec: { ...spec, pricePerGibMonth: '0' } })).rejects.toThrow('spec.pricePerGibMonth: must be more than 0');
+    await expect(devnet.api.storage.create.mutate({ spec: { ...spec, pricePerGibMonth: (10n ** 40n).toString(), durationSeconds: 86_400 } }))
+      .rejects.toThrow(/spec.pricePerGibMonth: the deposit \(\d+ base units\) is more than the escrow can hold/);
     expect(await db.deal.count()).toBe(before);
 
     const { chunks, sizeBytes } = await stage(randomBytes(5000));

@@ -46,6 +46,15 @@ async function requireStagedChunks(ctx: Context, spec: StorageDealSpec): Promise
   }
 }
 
+/** StorageEscrow keeps amounts in 96 bits and refuses a deal that pays nothing: refused here first, naming the field. */
+const MAX_ESCROW = 2n ** 96n - 1n;
+function requireEscrowable(rate: bigint, deposit: bigint): void {
+  if (rate === 0n) throw new TRPCError({ code: 'BAD_REQUEST', message: 'spec.pricePerGibMonth: must be more than 0: hosts would be paid nothing' });
+  if (deposit > MAX_ESCROW) {
+    throw new TRPCError({ code: 'BAD_REQUEST', message: `spec.pricePerGibMonth: the deposit (${deposit} base units) is more than the escrow can hold (${MAX_ESCROW})` });
+  }
+}
+
 export const storageRouter = router({
   /**
    * Asks for a storage deal over chunks the client already encrypted and staged: the deposit for the whole term is
@@ -61,9 +70,10 @@ export const storageRouter = router({
         const existing = await ctx.db.deal.findUnique({ where: { clientId_idempotencyKey: { clientId: ctx.caller.did, idempotencyKey } }, select: dealSelect });
         if (existing) return { deal: present(existing), created: false };
       }
-      await requireStagedChunks(ctx, spec);
       const periods = dealPeriods(spec.durationSeconds, spec.proofPeriodSeconds);
       const rate = ratePerHostPeriod({ sizeBytes: spec.sizeBytes, pricePerGibMonth: BigInt(spec.pricePerGibMonth), periodSeconds: spec.proofPeriodSeconds });
+      requireEscrowable(rate, dealDeposit({ ratePerHostPeriod: rate, replicas: spec.replicas, periods }));
+      await requireStagedChunks(ctx, spec);
       const dealId = randomUUID();
       let row: DealRow;
       try {
