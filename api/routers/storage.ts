@@ -55,6 +55,21 @@ function requireEscrowable(rate: bigint, deposit: bigint): void {
   }
 }
 
+/**
+ * A deal workflow's Update: a refusal (its validator's or its handler's message) is a CONFLICT naming why; a workflow
+ * that is gone or does not answer is a CONFLICT with `otherwise`.
+ */
+async function refusedAsConflict<T>(update: Promise<T>, otherwise: string): Promise<T> {
+  try {
+    return await update;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new TRPCError({ code: 'CONFLICT', message: err.cause instanceof Error ? err.cause.message : err.message });
+    }
+    throw new TRPCError({ code: 'CONFLICT', message: otherwise, cause: err });
+  }
+}
+
 export const storageRouter = router({
   /**
    * Asks for a storage deal over chunks the client already encrypted and staged: the deposit for the whole term is
@@ -155,15 +170,10 @@ export const storageRouter = router({
     .input(dealIdInput.extend({ durationSeconds: z.number().int().min(1).max(MAX_DEAL_SECONDS) }))
     .mutation(async ({ ctx, input }) => {
       const deal = await findOwnDeal(ctx, input.dealId);
-      try {
-        return await ctx.temporal.workflow.getHandle(`deal-${deal.id}`).executeUpdate(renewUpdate, { args: [{ durationSeconds: input.durationSeconds }] });
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError) {
-          const message = err.cause instanceof Error ? err.cause.message : err.message;
-          throw new TRPCError({ code: 'CONFLICT', message });
-        }
-        throw new TRPCError({ code: 'CONFLICT', message: `dealId: deal ${deal.id} is ${deal.state}: it cannot be renewed now`, cause: err });
-      }
+      return refusedAsConflict(
+        ctx.temporal.workflow.getHandle(`deal-${deal.id}`).executeUpdate(renewUpdate, { args: [{ durationSeconds: input.durationSeconds }] }),
+        `dealId: deal ${deal.id} is ${deal.state}: it cannot be renewed now`,
+      );
     }),
 
   /**
@@ -175,14 +185,9 @@ export const storageRouter = router({
     .input(dealIdInput.extend({ cid: rawCidSchema }))
     .mutation(async ({ ctx, input }) => {
       const deal = await findOwnDeal(ctx, input.dealId);
-      try {
-        return await ctx.temporal.workflow.getHandle(`deal-${deal.id}`).executeUpdate(retrieveUpdate, { args: [{ cid: input.cid }] });
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError) {
-          const message = err.cause instanceof Error ? err.cause.message : err.message;
-          throw new TRPCError({ code: 'CONFLICT', message });
-        }
-        throw new TRPCError({ code: 'CONFLICT', message: `dealId: deal ${deal.id} is ${deal.state}: its chunks cannot be retrieved now`, cause: err });
-      }
+      return refusedAsConflict(
+        ctx.temporal.workflow.getHandle(`deal-${deal.id}`).executeUpdate(retrieveUpdate, { args: [{ cid: input.cid }] }),
+        `dealId: deal ${deal.id} is ${deal.state}: its chunks cannot be retrieved now`,
+      );
     }),
 });
