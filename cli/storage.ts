@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { formatUnits } from 'ethers';
 import { z } from 'zod';
 import type { ApiClient } from '../api/client';
-import { cidOf, isRawCid, SECONDS_PER_MONTH, STORAGE_CHUNK_BYTES, storageDealSpecSchema, type StorageChunk, type StorageDealSpecInput } from '../domain/storage';
+import { cidOf, isRawCid, MAX_DEAL_CHUNKS, SECONDS_PER_MONTH, STORAGE_CHUNK_BYTES, storageDealSpecSchema, type StorageChunk, type StorageDealSpecInput } from '../domain/storage';
 import { decryptChunk, encryptChunk, newDataKey, unsealReplica } from '../domain/storage-crypto';
 import { downloadBlob, uploadBlob } from '../host-worker/staging-client';
 import { formatBytes, progressBar, table } from './format';
@@ -276,6 +276,10 @@ async function putFile(ctx: StorageContext, file: string, opts: StorageOptions):
   const stat = statSync(file);
   if (!stat.isFile()) throw new Error(`${file} is not a file`);
   if (stat.size === 0) throw new Error(`${file} is empty: there is nothing to store`);
+  const maxPlain = MAX_DEAL_CHUNKS * PLAIN_CHUNK_BYTES;
+  if (stat.size > maxPlain) {
+    throw new Error(`${file} is ${formatBytes(stat.size)}: one deal holds at most ${formatBytes(maxPlain)} (${MAX_DEAL_CHUNKS} chunks); split the file into several deals`);
+  }
   const settings = {
     name: opts.name,
     replicas: wholeNumber('replicas', opts.replicas, DEFAULT_REPLICAS),

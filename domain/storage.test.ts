@@ -15,6 +15,7 @@ import {
   sha256OfCid,
   STORAGE_CHUNK_BYTES,
   storageDealSpecSchema,
+  MAX_DEAL_CHUNKS,
   verifyMerkleProof,
 } from './storage';
 
@@ -237,6 +238,17 @@ describe('storageDealSpecSchema', () => {
       expect(result.error.issues).toHaveLength(1);
       expect(result.error.issues[0].path).toEqual(['chunks']);
     }
+  });
+
+  it('keeps a deal to MAX_DEAL_CHUNKS chunks, so its chunk list and roots fit in Temporal payloads', () => {
+    const chunks = Array.from({ length: MAX_DEAL_CHUNKS + 1 }, (_, i) => chunk(1, `c${i}`));
+    const result = storageDealSpecSchema.safeParse({ ...validSpec, sizeBytes: chunks.length, chunks });
+    expect(result.success).toBe(false);
+    if (!result.success) expect(result.error.issues.map((i) => i.path)).toContainEqual(['chunks']);
+    const fits = chunks.slice(0, MAX_DEAL_CHUNKS);
+    const parsed = storageDealSpecSchema.parse({ ...validSpec, sizeBytes: fits.length, chunks: fits });
+    // What the workflow takes as input: comfortably under Temporal's 2 MB payload limit.
+    expect(JSON.stringify(parsed).length).toBeLessThan(256 * 1024);
   });
 
   it('rejects a deal shorter than one proof period', () => {

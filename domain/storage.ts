@@ -15,8 +15,12 @@ export const FAULTS_BEFORE_SLASH = 2;
 export const GIB = 1024 ** 3;
 /** Storage is priced per GiB-month; a month is 30 days. */
 export const SECONDS_PER_MONTH = 30 * 86_400;
-export const MAX_DEAL_BYTES = 64 * GIB;
-export const MAX_DEAL_CHUNKS = MAX_DEAL_BYTES / STORAGE_CHUNK_BYTES;
+/**
+ * A deal's chunk list is the workflow's input and each holder's roots are in its state: at 1024 chunks they are some
+ * 90 KB and 130 KB a holder, well inside Temporal's 2 MB payload limit even with 7 holders. Larger files are several deals.
+ */
+export const MAX_DEAL_CHUNKS = 1024;
+export const MAX_DEAL_BYTES = MAX_DEAL_CHUNKS * STORAGE_CHUNK_BYTES;
 export const MAX_DEAL_REPLICAS = 7;
 export const MAX_DEAL_SECONDS = 5 * 365 * 86_400;
 

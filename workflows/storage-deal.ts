@@ -320,6 +320,8 @@ export async function storageDeal({ dealId, spec, stagingUrl, carried, periodsPe
   /** Stops paying a holder: its bond (what is left of it) goes back, its replica is deleted if it still answers. */
   async function removeHolder(holder: HolderStatus, term: DealTerm) {
     holder.state = 'REMOVED';
+    // Its roots are never checked again: the status (queried, carried into the next run) stays small.
+    holder.roots = {};
     await chain.releaseStorageBond({ dealId: term.chainKey, host: holder.address });
     await onHost(holder.hostId, 'delete').deleteReplica({ dealId }).catch((err) => log.warn('could not delete a replica', { dealId, hostId: holder.hostId, error: failureMessage(err) }));
   }
