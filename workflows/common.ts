@@ -1,0 +1,56 @@
+import { ActivityFailure, proxyActivities, sleep, type ActivityOptions } from '@temporalio/workflow';
+import { hostTaskQueue } from '../domain/execution';
+import type { Resources } from '../domain/job-spec';
+import { explainWait, operatorOf, rankHosts, type HostCandidate } from '../domain/matching';
+import { readModel } from './presets';
+
+/** Helpers every workflow shares: work pinned to a host, waiting for a host that fits, readable failures. */
+
+const MATCH_POLL = '2 seconds';
+
+/** Activities of type `T` on one host's own queue (`host.<id>`), with the caller's timeouts and retries. */
+export function onHost<T>(hostId: string, options: Omit<ActivityOptions, 'taskQueue'>) {
+  return proxyActivities<T>({ ...options, taskQueue: hostTaskQueue(hostId) });
+}
+
+export interface HostWait {
+  resources: Resources;
+  /** Workflow time after which no host is waited for. */
+  giveUpAtMs: number;
+  /** Hosts (and their operators) already involved: never picked again. */
+  exclude: string[];
+  excludeOperators: string[];
+  /** Told why nothing fits, each time the reason changes. */
+  tellWaiting?: (reason: string) => Promise<void>;
+}
+
+/**
+ * Polls for the best fitting online host not excluded until one is free or the wait gives up; the host found is
+ * claimed (added to the exclusions) before anything else runs, so that slots matching at the same time never pick
+ * the same host or operator.
+ */
+export async function waitForHost({ resources, giveUpAtMs, exclude, excludeOperators, tellWaiting }: HostWait): Promise<HostCandidate | null> {
+  let lastReason = '';
+  for (;;) {
+    const hosts = await readModel.listOnlineHosts();
+    const [best] = rankHosts(hosts, resources, exclude, excludeOperators);
+    if (best) {
+      exclude.push(best.id);
+      excludeOperators.push(operatorOf(best));
+      return best;
+    }
+    if (Date.now() >= giveUpAtMs) return null;
+    if (tellWaiting) {
+      const reason = explainWait(hosts, resources, exclude, excludeOperators);
+      if (reason !== lastReason) await tellWaiting(reason);
+      lastReason = reason;
+    }
+    await sleep(MATCH_POLL);
+  }
+}
+
+/** The message of an activity's failure (its cause), or of any other error. */
+export function failureMessage(err: unknown): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+}
