@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -12,18 +12,17 @@ import type { HostActivities } from '../../activities/host';
 import { ZansocErrorType } from '../../domain/errors';
 import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE, type SlotExecution, type SlotResult } from '../../domain/execution';
 import { jobSpecSchema } from '../../domain/job-spec';
-import type { HostCandidate } from '../../domain/matching';
 import type { HostRecordEntry } from '../../domain/reputation';
 import { JOB_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
 import { resolveTemporalCli } from '../../scripts/temporal-server';
 import { cancelSignal, challengeUpdate, computeJob, jobStatusQuery, type ComputeJobInput, type JobStatus } from '../../workflows';
+import { fakeOrchestrator, host, okResult, runUntil, TREASURY } from './fakes';
 
 /**
  * The workflow's decisions, on a real Temporal server, with its activities replaced by typed stand-ins: escrow
  * refused, a host lost and the slot re-matched, a job fault that must not be retried elsewhere, waiting for a host.
  * The end-to-end run with real activities is test/compute-job.test.ts.
  */
-const TREASURY = '0x00000000000000000000000000000000000000aa';
 const HISTORY_FILE = join(__dirname, '../histories/compute-job-rematch.json');
 const HISTORIES = join(__dirname, '../histories');
 
@@ -32,15 +31,6 @@ async function keepHistory(name: string, handle: WorkflowHandle<typeof computeJo
   const file = join(HISTORIES, `${name}.json`);
   if (process.env.RECORD_HISTORIES === '1' || !existsSync(file)) writeFileSync(file, historyToJSON(await handle.fetchHistory()));
 }
-
-const host = (id: string, price = '1000'): HostCandidate => ({
-  id, address: `0x${id.replace(/\D/g, '').padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0,
-  freeSlots: 2, pricePerCpuSecond: price, pricePerGibSecond: '0', pricePerGpuSecond: '0',
-});
-const okResult: SlotResult = {
-  exitCode: 0, timedOut: false, oomKilled: false, outputSha256: 'a'.repeat(64), outputBytes: 1024, resultDigest: 'b'.repeat(64),
-  logsSha256: 'c'.repeat(64), logsBytes: 3, logsTruncated: false, durationMs: 2000,
-};
 
 type Fakes = {
   orchestrator: Partial<OrchestratorActivities>;
@@ -71,32 +61,11 @@ describe('computeJob workflow', () => {
     const jobId = `wf-test-${++run}-${Date.now()}`;
     const updates: JobUpdate[] = [];
     const reputation: HostRecordEntry[] = [];
-    const orchestrator: OrchestratorActivities = {
+    const orchestrator = fakeOrchestrator({
       recordJob: async (u) => void updates.push(u),
-      listOnlineHosts: async () => [host('h1'), host('h2', '2000')],
-      findHost: async ({ hostId }) => ({ id: hostId, address: host(hostId).address }),
       recordReputation: async ({ entries }) => void reputation.push(...entries),
-      lockEscrow: async () => ({ txHash: '0x1', alreadyLocked: false }),
-      settleJob: async ({ payouts }) => ({
-        txHash: '0x2', alreadySettled: false, paidToHosts: payouts.reduce((s, p) => s + BigInt(p.amount), 0n).toString(), commission: '0', refunded: '0',
-      }),
-      fundClient: async () => ({ txHash: '0x3' }),
-      bondHostStake: async () => ({ txHash: '0x4', alreadyBonded: false }),
-      treasuryAddress: async () => TREASURY,
-      settleJobBatch: async ({ settlements }) => ({
-        txHash: '0x5', settlements: settlements.map(({ jobId }) => ({ jobId, txHash: '0x5', alreadySettled: false, paidToHosts: '0', commission: '0', refunded: '0' })),
-      }),
-      depositStorageDeal: async () => ({ txHash: '0x6', alreadyDeposited: false }),
-      bondStorageHost: async () => ({ txHash: '0x7', alreadyBonded: false }),
-      releaseStoragePeriod: async () => ({ txHash: '0x8', alreadyReleased: false, paidToHosts: '0', commission: '0' }),
-      slashStorageHost: async () => ({ txHash: '0x9', alreadySlashed: false }),
-      releaseStorageBond: async () => ({ txHash: '0xa', released: '0' }),
-      endStorageDeal: async () => ({ txHash: '0xb', alreadyEnded: false, refunded: '0' }),
-      recordDeal: async () => undefined,
-      expectedReplicaRoots: async () => ({}),
-      restageFromReplica: async () => ({ bytes: 0 }),
       ...fakes.orchestrator,
-    };
+    });
     const base: Pick<WorkerOptions, 'connection'> = { connection: env.nativeConnection };
     const workers = [
       await Worker.create({ ...base, taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowsPath: require.resolve('../../workflows'), activities: orchestrator }),
@@ -110,12 +79,6 @@ describe('computeJob workflow', () => {
       return handle.result();
     })());
     return { status, updates, handle, reputation };
-  }
-
-  async function runUntil<T>(workers: Worker[], promise: Promise<T>): Promise<T> {
-    const [first, ...rest] = workers;
-    const nest = (i: number): Promise<T> => (i < rest.length ? rest[i].runUntil(nest(i + 1)) : promise);
-    return first.runUntil(nest(0));
   }
 
   it('ends REJECTED with the reason when the escrow is refused, and runs nothing', async () => {
@@ -252,6 +215,39 @@ describe('computeJob workflow', () => {
     await keepHistory('compute-job-cancel', job);
   });
 
+  it('settles a job cancelled from Temporal (UI or `temporal workflow cancel`) for the work done, like a client cancel', async () => {
+    const forever = async (): Promise<SlotResult> => {
+      const ctx = Context.current();
+      for (;;) {
+        ctx.heartbeat();
+        await ctx.sleep(100);
+      }
+    };
+    const settleJob = jest.fn(async (_: Settle) => settled);
+    const { status, updates, handle: job } = await runJob({ orchestrator: { settleJob }, hosts: { h1: forever } }, undefined, async (handle) => {
+      await until(handle, (s) => s.replicas[0]?.state === 'RUNNING');
+      await new Promise((r) => setTimeout(r, 1000));
+      await handle.cancel();
+    });
+    expect(status).toMatchObject({ state: 'CANCELLED', reason: 'cancelled through Temporal' });
+    expect(settleJob).toHaveBeenCalledTimes(1);
+    const [{ payouts }] = settleJob.mock.calls[0];
+    expect(payouts.map((p) => p.host)).toEqual([host('h1').address]);
+    expect(Number(payouts[0].amount)).toBeGreaterThanOrEqual(1000);
+    expect(updates.at(-1)).toMatchObject({ state: 'CANCELLED', stateReason: 'cancelled through Temporal' });
+    await keepHistory('compute-job-cancelled-through-temporal', job);
+  });
+
+  it('settles a job cancelled from Temporal while it waits for a host: nothing ran, all refunded', async () => {
+    const settleJob = jest.fn(async (_: Settle) => settled);
+    const { status } = await runJob({ orchestrator: { settleJob, listOnlineHosts: async () => [] }, hosts: {} }, undefined, async (handle) => {
+      await until(handle, (s) => s.reason === 'no host is online');
+      await handle.cancel();
+    });
+    expect(status).toMatchObject({ state: 'CANCELLED', reason: 'cancelled through Temporal' });
+    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), payouts: [] });
+  });
+
   describe('challenges', () => {
     const windowed = jobSpecSchema.parse({ image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 1 }, challengeWindowSeconds: 3 });
     const digestOf = (d: string) => async (): Promise<SlotResult> => ({ ...okResult, resultDigest: d.repeat(64) });
@@ -377,6 +373,18 @@ describe('computeJob workflow', () => {
     expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), payouts: [] });
   });
 
+  it('fails a single-replica job whose slot gave no result, even with a challenge window, and refunds it', async () => {
+    const missing = async (): Promise<SlotResult> => {
+      throw ApplicationFailure.create({ type: ZansocErrorType.ImageNotFound, nonRetryable: true, message: 'image nosuch/image:1 is not on this host' });
+    };
+    const settleJob = jest.fn(async (_: Settle) => settled);
+    const windowed = jobSpecSchema.parse({ image: 'nosuch/image:1', command: ['true'], resources: { cpu: 1 }, challengeWindowSeconds: 20 });
+    const { status, handle } = await runJob({ orchestrator: { settleJob }, hosts: { h1: missing } }, windowed);
+    expect(status).toMatchObject({ state: 'FAILED', reason: 'host h1: image nosuch/image:1 is not on this host', challengeWindowEndsAt: null });
+    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), payouts: [] });
+    await keepHistory('compute-job-lone-slot-failed', handle);
+  });
+
   it('waits QUEUED, saying why, until a host that fits comes online', async () => {
     let polls = 0;
     const listOnlineHosts = async () => (++polls < 3 ? [{ ...host('h1'), freeSlots: 0 }] : [host('h1')]);
@@ -387,30 +395,29 @@ describe('computeJob workflow', () => {
   });
 });
 
-describe('computeJob replay', () => {
-  const history = () => JSON.parse(readFileSync(HISTORY_FILE, 'utf8'));
+describe('workflow replay', () => {
+  const recorded = readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
 
-  it('replays the committed history of a re-matched job', async () => {
-    await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, history(), 'job-replay');
-  });
+  // Every committed history: the runs above, and real devnet runs (test/crash.test.ts, test/verification.test.ts,
+  // test/storage.test.ts), crashes and all.
+  // One bundle of the workflows replays them all.
+  const failures = new Map<string, Error | undefined>();
+  beforeAll(async () => {
+    const histories = recorded.map((name) => ({ workflowId: name, history: JSON.parse(readFileSync(join(HISTORIES, `${name}.json`), 'utf8')) }));
+    for await (const { workflowId, error } of Worker.runReplayHistories({ workflowsPath: require.resolve('../../workflows') }, histories)) {
+      failures.set(workflowId, error as Error | undefined);
+    }
+  }, 120_000);
 
-  it.each([
-    'compute-job-cancel', 'compute-job-challenge-upheld', 'compute-job-spot-check',
-    // Real runs on the devnet (test/crash.test.ts, test/verification.test.ts), crashes and all.
-    'compute-job-crash-after-settle', 'compute-job-crash-mid-slot', 'compute-job-host-killed', 'compute-job-test-input-caught',
-  ])('replays the committed history %s', async (name) => {
-    const recorded = JSON.parse(readFileSync(join(HISTORIES, `${name}.json`), 'utf8'));
-    await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, recorded, name);
-  });
-
-  it.each(['storage-deal-ended', 'storage-deal-repaired'])('replays the committed storage deal history %s (test/storage.test.ts)', async (name) => {
-    const recorded = JSON.parse(readFileSync(join(HISTORIES, `${name}.json`), 'utf8'));
-    await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, recorded, name);
+  it.each(recorded)('replays the committed history %s', (name) => {
+    expect(failures.has(name)).toBe(true);
+    expect(failures.get(name)).toBeUndefined();
   });
 
   it('detects a change of workflow logic that is not behind patched()', async () => {
+    const history = JSON.parse(readFileSync(HISTORY_FILE, 'utf8'));
     await expect(
-      Worker.runReplayHistory({ workflowsPath: require.resolve('./reordered-compute-job') }, history(), 'job-replay-bad'),
+      Worker.runReplayHistory({ workflowsPath: require.resolve('./reordered-compute-job') }, history, 'job-replay-bad'),
     ).rejects.toThrow(/Nondeterminism|determinism/i);
   });
 });

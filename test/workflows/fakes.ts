@@ -1,0 +1,54 @@
+import type { Worker } from '@temporalio/worker';
+import type { OrchestratorActivities } from '../../activities';
+import type { SlotResult } from '../../domain/execution';
+import type { HostCandidate } from '../../domain/matching';
+
+/** Stand-ins for the workflows' tests, typed as the real activities so they cannot drift. */
+export const TREASURY = '0x00000000000000000000000000000000000000aa';
+
+export const host = (id: string, price = '1000'): HostCandidate => ({
+  id, address: `0x${id.replace(/\D/g, '').padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0,
+  freeSlots: 2, pricePerCpuSecond: price, pricePerGibSecond: '0', pricePerGpuSecond: '0',
+});
+
+export const okResult: SlotResult = {
+  exitCode: 0, timedOut: false, oomKilled: false, outputSha256: 'a'.repeat(64), outputBytes: 1024, resultDigest: 'b'.repeat(64),
+  logsSha256: 'c'.repeat(64), logsBytes: 3, logsTruncated: false, durationMs: 2000,
+};
+
+/** Every orchestrator activity answering as a healthy chain and database would; `overrides` replace some. */
+export function fakeOrchestrator(overrides: Partial<OrchestratorActivities> = {}): OrchestratorActivities {
+  return {
+    recordJob: async () => undefined,
+    listOnlineHosts: async () => [host('h1'), host('h2', '2000')],
+    findHost: async ({ hostId }) => ({ id: hostId, address: host(hostId).address }),
+    recordReputation: async () => undefined,
+    lockEscrow: async () => ({ txHash: '0x1', alreadyLocked: false }),
+    settleJob: async ({ payouts }) => ({
+      txHash: '0x2', alreadySettled: false, paidToHosts: payouts.reduce((s, p) => s + BigInt(p.amount), 0n).toString(), commission: '0', refunded: '0',
+    }),
+    fundClient: async () => ({ txHash: '0x3' }),
+    bondHostStake: async () => ({ txHash: '0x4', alreadyBonded: false }),
+    treasuryAddress: async () => TREASURY,
+    settleJobBatch: async ({ settlements }) => ({
+      txHash: '0x5', settlements: settlements.map(({ jobId }) => ({ jobId, txHash: '0x5', alreadySettled: false, paidToHosts: '0', commission: '0', refunded: '0' })),
+    }),
+    depositStorageDeal: async () => ({ txHash: '0x6', alreadyDeposited: false }),
+    bondStorageHost: async () => ({ txHash: '0x7', alreadyBonded: false }),
+    releaseStoragePeriod: async () => ({ txHash: '0x8', alreadyReleased: false, paidToHosts: '0', commission: '0' }),
+    slashStorageHost: async () => ({ txHash: '0x9', alreadySlashed: false }),
+    releaseStorageBond: async () => ({ txHash: '0xa', released: '0' }),
+    endStorageDeal: async () => ({ txHash: '0xb', alreadyEnded: false, refunded: '0' }),
+    recordDeal: async () => undefined,
+    expectedReplicaRoots: async () => ({}),
+    restageFromReplica: async () => ({ bytes: 0 }),
+    ...overrides,
+  };
+}
+
+/** Runs every worker until `promise` settles. */
+export async function runUntil<T>(workers: Worker[], promise: Promise<T>): Promise<T> {
+  const [first, ...rest] = workers;
+  const nest = (i: number): Promise<T> => (i < rest.length ? rest[i].runUntil(nest(i + 1)) : promise);
+  return first.runUntil(nest(0));
+}

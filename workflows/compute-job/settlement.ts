@@ -1,0 +1,46 @@
+import { patched } from '@temporalio/workflow';
+import { jobReputation, planJobSettlement, type JobSettlementInput } from '../../domain/job-settlement';
+import { escrowFor } from '../../domain/job-spec';
+import { chain, readModel } from '../presets';
+import type { Dispute } from './arbitration';
+import type { JobRun } from './run-state';
+import { settledSlot, type Slot } from './slots';
+
+/** Slashes name the treasury by this placeholder; its address is read only when a settlement slashes. */
+const TREASURY = 'treasury';
+
+/**
+ * Pays and slashes as `planJobSettlement` decides, in one idempotent settlement on chain, then records what the job
+ * did for or to each host. Returns the slot whose result the job ends with.
+ */
+export async function settle(run: JobRun, verdictDigest: string | null, dispute: Dispute | null, cancelledWork: boolean): Promise<Slot | null> {
+  const { jobId, spec, status } = run;
+  await run.moveTo('SETTLING', null);
+  const now = Date.now();
+  const input: JobSettlementInput = {
+    slots: run.slots.map((s) => settledSlot(s, now)), resources: spec.resources, maxPrice: spec.maxPrice, escrow: escrowFor(spec),
+    verdictDigest, dispute: dispute && { upheld: dispute.upheld, arbiters: dispute.arbiters.map((s) => run.slots.indexOf(s)) },
+    accusers: [...run.accusers], cancelledWork, treasury: TREASURY,
+  };
+  const plan = planJobSettlement(input);
+  run.slots.forEach((slot, i) => Object.assign(slot.status, { payout: plan.slotPayout[i], slashed: plan.slotSlashed[i] }));
+  const { payouts, slashes } = plan;
+  if (slashes.length) {
+    const address = await chain.treasuryAddress();
+    for (const s of slashes) if (s.recipient === TREASURY) s.recipient = address;
+  }
+  const settlement = await chain.settleJob(slashes.length ? { jobId, payouts, slashes } : { jobId, payouts });
+  Object.assign(status, {
+    paidToHosts: settlement.paidToHosts, commission: settlement.commission, refunded: settlement.refunded,
+    slashed: slashes.reduce((s, t) => s + BigInt(t.amount), 0n).toString(),
+  });
+  run.note(`settled: ${settlement.paidToHosts} to hosts, ${settlement.commission} commission, ${settlement.refunded} refunded, ${status.slashed} slashed`);
+
+  // Reputation: what this job did for or to each host, for the next match.
+  if (patched('reputation')) {
+    const entries = jobReputation(input, plan);
+    const decided = dispute?.upheld === null ? 'unresolved' : dispute?.upheld ? 'upheld' : dispute ? 'rejected' : undefined;
+    await readModel.recordReputation(decided ? { jobId, entries, dispute: decided } : { jobId, entries });
+  }
+  return plan.outcome === null ? null : run.slots[plan.outcome];
+}
