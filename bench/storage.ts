@@ -15,7 +15,7 @@ const REPLICAS = 2;
 const PERIOD_SECONDS = 10;
 /** The shortest term a client may ask for is 60 s. */
 const PERIODS = Number(process.env.BENCH_STORAGE_PERIODS ?? 6);
-/** A run of the deal workflow continues as new after this many periods (workflows/storage-deal.ts). */
+/** A run of the deal workflow continues as new after this many periods (workflows/storage-deal/state.ts). */
 const PERIODS_PER_RUN = 50;
 /** Temporal warns about a workflow history past 10 MB. */
 const HISTORY_WARN_BYTES = 10 * 1024 * 1024;
