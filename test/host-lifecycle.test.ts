@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { JOB_IMAGE } from '../scripts/build-images';
-import { connectDocker } from '../scripts/docker-engine';
+import { connectDocker } from '../runtime/docker';
 import { startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 
 /**

@@ -4,7 +4,7 @@ import {
 } from '@temporalio/workflow';
 import type { OrchestratorActivities } from '../activities';
 import { chain, readModel } from './presets';
-import type { HostActivities } from '../activities/host';
+import type { HostActivities } from '../host-worker/activities/types';
 import { ZansocErrorType } from '../domain/errors';
 import { hostTaskQueue, type SlotExecution, type SlotResult } from '../domain/execution';
 import { escrowFor, extraReplicasFor, type JobSpec } from '../domain/job-spec';

@@ -5,7 +5,7 @@ import {
 import { hexToBytes } from '@noble/hashes/utils';
 import type { OrchestratorActivities } from '../activities';
 import { chain, readModel } from './presets';
-import type { StorageHostActivities } from '../activities/storage-host';
+import type { StorageHostActivities } from '../host-worker/activities/types';
 import { ZansocErrorType } from '../domain/errors';
 import { hostTaskQueue } from '../domain/execution';
 import { operatorOf, rankHosts, type HostCandidate } from '../domain/matching';
