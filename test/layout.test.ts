@@ -1,3 +1,4 @@
+import { builtinModules } from 'node:module';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
@@ -107,7 +108,7 @@ describe('the layout', () => {
   });
 
   describe('host-worker/Dockerfile', () => {
-    const { files } = runtimeClosure('host-worker/main.ts');
+    const { files, packages } = runtimeClosure('host-worker/main.ts');
 
     it('copies every module the host process loads', () => {
       const copied = readFileSync(join(ROOT, 'host-worker/Dockerfile'), 'utf8').split('\n')
@@ -115,6 +116,13 @@ describe('the layout', () => {
         .flatMap((line) => line.trim().split(/\s+/).slice(1, -1))
         .map((src) => src.replace(/^\.\//, '').replace(/\/$/, ''));
       const missing = [...files].filter((file) => !copied.some((src) => file === src || file.startsWith(`${src}/`)));
+      expect(missing).toEqual([]);
+    });
+
+    it('needs no package the image leaves out (it installs production dependencies only)', () => {
+      const { dependencies } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+      const builtins = new Set(builtinModules);
+      const missing = [...packages].filter((p) => !p.startsWith('node:') && !builtins.has(p) && !(p in dependencies));
       expect(missing).toEqual([]);
     });
   });
