@@ -49,7 +49,7 @@ export function createHostRuntime(deps: HostActivityDeps): HostRuntime {
   return { activities: createHostActivities({ ...deps, ledger }), ledger };
 }
 
-/** Activities a host worker runs on its own task queue and its capability queues. */
+/** The compute activities a host worker runs on its own task queue. */
 export function createHostActivities({
   docker,
   hostId,
