@@ -3,7 +3,7 @@ import type { ReplicaChunk } from '../domain/replica';
 import { cidOf, merkleRoot, segmentsOf, sha256OfCid } from '../domain/storage';
 import { sealReplica, unsealReplica } from '../domain/storage-crypto';
 import { ZansocErrorType } from '../domain/errors';
-import { downloadBlob, uploadBlob } from '../host-worker/staging-client';
+import { downloadBlob, uploadBlob } from '../runtime/staging-client';
 
 /**
  * The orchestrator's side of checking replicas: it can work out what a host's sealed replica must be (sealing is

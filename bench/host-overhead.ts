@@ -7,7 +7,7 @@ import type Dockerode from 'dockerode';
 import type { SlotExecution } from '../domain/execution';
 import { runSandboxed } from '../host-worker/sandbox';
 import { buildJobImages, JOB_IMAGE } from '../scripts/build-images';
-import { connectDocker } from '../scripts/docker-engine';
+import { connectDocker } from '../runtime/docker';
 import type { Benchmark } from './benchmark';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);

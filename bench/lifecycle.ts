@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../db/client';
 import type { JobSpecInput } from '../domain/job-spec';
 import { JOB_IMAGE } from '../scripts/build-images';
-import { connectDocker } from '../scripts/docker-engine';
+import { connectDocker } from '../runtime/docker';
 import { startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import type { Benchmark } from './benchmark';
 import { COMMAND, rawRun } from './host-overhead';

@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { encryptForStorage, retrieveChunks } from '../cli/storage';
 import { isFinalDealState } from '../domain/storage';
-import { downloadBlob, uploadBlob } from '../host-worker/staging-client';
+import { downloadBlob, uploadBlob } from '../runtime/staging-client';
 import { startDevnet, type Devnet } from '../scripts/devnet';
 import type { Benchmark } from './benchmark';
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { ApiClient } from '../api/client';
 import { cidOf, isRawCid, MAX_DEAL_CHUNKS, SECONDS_PER_MONTH, STORAGE_CHUNK_BYTES, storageDealSpecSchema, type StorageChunk, type StorageDealSpecInput } from '../domain/storage';
 import { decryptChunk, encryptChunk, newDataKey, unsealReplica } from '../domain/storage-crypto';
-import { downloadBlob, uploadBlob } from '../host-worker/staging-client';
+import { downloadBlob, uploadBlob } from '../runtime/staging-client';
 import { formatBytes, progressBar, table } from './format';
 
 /** What AES-GCM adds to each chunk (`encryptChunk`: 12-byte nonce in front, 16-byte tag behind). */

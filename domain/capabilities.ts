@@ -29,18 +29,6 @@ export interface HostOffer {
   pricePerGpuSecond: string;
 }
 
-/**
- * Capability classes, one task queue each: `cap.<arch>.cpu` for every host, `cap.<arch>.gpu` for hosts that share a
- * GPU. Work that any fitting host may take (not pinned to one host) goes to the class queue of what it needs.
- */
-export function capabilityQueues(offer: Pick<HostOffer, 'arch' | 'gpus'>): string[] {
-  return [`cap.${offer.arch}.cpu`, ...(offer.gpus > 0 ? [`cap.${offer.arch}.gpu`] : [])];
-}
-
-export function capabilityQueueFor(resources: Resources, arch: string): string {
-  return `cap.${arch}.${resources.gpu > 0 ? 'gpu' : 'cpu'}`;
-}
-
 /** Why an offer does not cover a job's resources, or null when it does. */
 export function uncoveredResource(resources: Resources, offer: Pick<HostOffer, 'cpus' | 'memoryMiB' | 'diskMiB' | 'gpus'>): string | null {
   if (resources.cpu > offer.cpus) return `cpu: wanted ${resources.cpu}, offered ${offer.cpus}`;

@@ -1,4 +1,4 @@
-import { installWorkerRuntime } from '../scripts/temporal-runtime';
+import { installWorkerRuntime } from '../runtime/temporal';
 import { readHostEnv } from './env';
 import { joinNetwork } from './run';
 

@@ -2,14 +2,15 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createHostRuntime, type HostActivities } from '../activities/host';
-import { createStorageHostActivities } from '../activities/storage-host';
 import { createApiClient } from '../api/client';
 import { createHostMetrics, serveMetrics } from '../metrics/registry';
 import { loadDeployment } from '../contracts/deploy';
-import { capabilityQueues, type HostOffer } from '../domain/capabilities';
+import type { HostOffer } from '../domain/capabilities';
 import { hostTaskQueue } from '../domain/execution';
-import { connectDocker } from '../scripts/docker-engine';
+import { connectDocker } from '../runtime/docker';
+import { createHostRuntime } from './activities/compute';
+import { createStorageHostActivities } from './activities/storage';
+import type { HostActivities } from './activities/types';
 import { detectCapabilities } from './capabilities';
 import { ChunkStore } from './chunk-store';
 import { buildOffer, type HostEnv } from './env';
@@ -28,17 +29,17 @@ export interface RunningHost {
   hostId: string;
   did: string;
   offer: HostOffer;
-  queues: string[];
+  /** The one queue it polls, `host.<id>`: everything a workflow asks of this host is pinned to it. */
+  taskQueue: string;
   /** Stops taking work, lets running slots finish up to the grace period, hands the rest back, leaves. */
   drain(): Promise<void>;
-  /** Resolves when the workers have stopped. */
+  /** Resolves when the worker has stopped. */
   done: Promise<void>;
 }
 
 /**
  * Joins this machine to the network: opens (or creates) its key, detects what it has, registers its offer, and polls
- * its own queue `host.<id>` plus one queue per capability class it offers. `zansoc host join` and the host-worker
- * process both run this.
+ * its own queue `host.<id>`. `zansoc host join` and the host-worker process both run this.
  */
 export async function joinNetwork(env: HostEnv, log: (line: string) => void = console.log): Promise<RunningHost> {
   const dataDir = resolve(env.HOST_DATA_DIR);
@@ -49,7 +50,7 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   const did = didOf(env.CHAIN_ID, wallet.address);
   const machine = await detectCapabilities(workDir);
   const offer = buildOffer(env, machine);
-  const queues = [hostTaskQueue(hostId), ...capabilityQueues(offer)];
+  const taskQueue = hostTaskQueue(hostId);
 
   log(`host ${hostId} ${created ? 'created its key' : 'opened its key'}: ${did}`);
   log(`  detected: ${machine.arch}, ${machine.cpus} cpus, ${machine.memoryMiB} MiB memory, ${machine.diskMiB} MiB free disk, ` +
@@ -102,31 +103,30 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   }
   const reconciler = startReconciling(docker, hostId, { ledger, workDir, log });
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  // Storage deals are pinned to their hosts, so only the host's own queue (the first) takes storage work.
-  const workers = await Promise.all(queues.map((taskQueue, i) => Worker.create({
+  const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue,
-    activities: i === 0 ? { ...activities, ...storage } : activities,
-    maxConcurrentActivityTaskExecutions: i === 0 ? offer.maxSlots + STORAGE_TASKS_BESIDE_SLOTS : offer.maxSlots,
+    activities: { ...activities, ...storage },
+    maxConcurrentActivityTaskExecutions: offer.maxSlots + STORAGE_TASKS_BESIDE_SLOTS,
     shutdownGraceTime: `${env.DRAIN_GRACE_SECONDS} seconds`,
-  })));
-  const done = Promise.all(workers.map((w) => w.run())).then(async () => {
+  });
+  const done = worker.run().then(async () => {
     clearInterval(heartbeat);
     await reconciler.stop();
     await connection.close();
     metricsServer?.close();
   });
-  log(`host ${hostId} polling ${queues.join(', ')}`);
+  log(`host ${hostId} polling ${taskQueue}`);
 
   return {
-    hostId, did, offer, queues, done,
+    hostId, did, offer, taskQueue, done,
     async drain() {
       if (draining) return done;
       draining = true;
       log(`host ${hostId} draining: no new work, ${env.DRAIN_GRACE_SECONDS}s for running slots`);
       await api.hosts.setStatus.mutate({ hostId, status: 'draining' }).catch((err: Error) => log(`could not tell the API: ${err.message}`));
-      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await done;
       await api.hosts.setStatus.mutate({ hostId, status: 'offline' }).catch((err: Error) => log(`could not tell the API: ${err.message}`));
       log(`host ${hostId} left`);

@@ -8,7 +8,7 @@ import { loadDeployment } from '../contracts/deploy';
 import { migrateDatabase, openDatabase } from '../db/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../domain/execution';
 import { readOrchestratorEnv } from './env';
-import { installWorkerRuntime } from '../scripts/temporal-runtime';
+import { installWorkerRuntime } from '../runtime/temporal';
 
 /** The orchestrator worker: runs every workflow and the activities that touch the read model and the chain. */
 async function main(): Promise<void> {

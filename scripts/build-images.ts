@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import tar from 'tar-stream';
-import { connectDocker } from './docker-engine';
+import { connectDocker } from '../runtime/docker';
 
 /** The image the project's jobs and tests run; built locally because nothing can be pulled from a registry. */
 export const JOB_IMAGE = 'zansoc/busybox:1';

@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Dockerode from 'dockerode';
+import type Dockerode from 'dockerode';
+import { connectDocker, DEFAULT_DOCKER_SOCKET } from '../runtime/docker';
 
-const DEFAULT_SOCKET = '/var/run/docker.sock';
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
 // Nothing Zansoc runs needs container networking, and CI machines refuse the iptables rules a bridge needs.
@@ -22,24 +22,19 @@ export interface DockerEngine {
   stop(): Promise<void>;
 }
 
-/** A client for DOCKER_HOST when set, else the system socket (not a per-user Docker Desktop socket). */
-export function connectDocker(): Dockerode {
-  return process.env.DOCKER_HOST ? new Dockerode() : new Dockerode({ socketPath: DEFAULT_SOCKET });
-}
-
 /** Returns a client to an engine that answers, starting dockerd when none does and this machine can run one. */
 export async function ensureDockerEngine(): Promise<DockerEngine> {
   const docker = connectDocker();
   const failure = await pingFailure(docker);
   if (!failure) return { docker, startedHere: false, stop: async () => {} };
   if (failure.code === 'EACCES') {
-    throw new Error(`A Docker engine runs but ${process.env.DOCKER_HOST ?? DEFAULT_SOCKET} refuses this user: run as root or join the docker group.`);
+    throw new Error(`A Docker engine runs but ${process.env.DOCKER_HOST ?? DEFAULT_DOCKER_SOCKET} refuses this user: run as root or join the docker group.`);
   }
 
   const reason = whyCannotStart();
   if (reason) {
     throw new Error(
-      `No Docker engine answers at ${process.env.DOCKER_HOST ?? DEFAULT_SOCKET} and ${reason}. ` +
+      `No Docker engine answers at ${process.env.DOCKER_HOST ?? DEFAULT_DOCKER_SOCKET} and ${reason}. ` +
         `Install Debian's docker.io (apt-get install docker.io) and start it ` +
         `(as root: dockerd ${DOCKERD_ARGS.join(' ')}), or point DOCKER_HOST at a running engine.`,
     );

@@ -14,7 +14,7 @@ import { openDatabase, type Database } from '../db/client';
 import { resultDigestInput } from '../domain/execution';
 import type { JobSpecInput } from '../domain/job-spec';
 import { splitCommission } from '../domain/money';
-import { uploadBlob } from '../host-worker/staging-client';
+import { uploadBlob } from '../runtime/staging-client';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { chainReader, printRolesOnFailure, tearDownDevnet } from './support/devnet';
@@ -142,7 +142,7 @@ describe('compute job on the devnet', () => {
     const done = await waitForJob(devnet.api, job.id);
     expect(done).toMatchObject({ state: 'FAILED', timedOut: true, stateReason: 'killed after the 2s timeout' });
     expect(Date.now() - started).toBeLessThan(60_000);
-    const containers = await (await import('../scripts/docker-engine')).connectDocker().listContainers({
+    const containers = await (await import('../runtime/docker')).connectDocker().listContainers({
       all: true, filters: { label: [`zansoc.job=${job.id}`] },
     });
     expect(containers).toEqual([]);
@@ -208,7 +208,7 @@ describe('compute job on the devnet', () => {
     const client = new Wallet(DEVNET_KEYS.client).address;
     const clientBefore = await balanceOf(client);
     const { job } = await submit({ image: JOB_IMAGE, command: ['sleep', '300'], resources: { cpu: 0.5, memoryMiB: 64 }, timeoutSeconds: 600 });
-    const docker = (await import('../scripts/docker-engine')).connectDocker();
+    const docker = (await import('../runtime/docker')).connectDocker();
     const containers = () => docker.listContainers({ all: true, filters: { label: [`zansoc.job=${job.id}`] } });
     for (let i = 0; i < 100 && (await containers()).length === 0; i++) await new Promise((r) => setTimeout(r, 200));
     expect(await containers()).toHaveLength(1);

@@ -122,7 +122,7 @@ describe('crashes', () => {
     // The host comes back; nothing of the lost slot runs on it any more (a stopped container waits, as every
     // uncollected one does, for the reconciler's max age before it is removed).
     await devnet.startRole('host-1');
-    const docker = (await import('../scripts/docker-engine')).connectDocker();
+    const docker = (await import('../runtime/docker')).connectDocker();
     const left = await docker.listContainers({ all: true, filters: { label: [`zansoc.job=${submitted.id}`] } });
     expect(left.filter((c) => c.State === 'running')).toEqual([]);
   }, 200_000);

@@ -9,13 +9,14 @@ import type Dockerode from 'dockerode';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createHostRuntime, type HostActivities } from '../activities/host';
+import { createHostRuntime } from '../host-worker/activities/compute';
+import type { HostActivities } from '../host-worker/activities/types';
 import { ZansocErrorType } from '../domain/errors';
 import type { SlotExecution, SlotResult } from '../domain/execution';
 import type { ResourceLedger } from '../host-worker/ledger';
 import { LABEL_EXECUTION } from '../host-worker/sandbox';
 import { buildJobImages } from '../scripts/build-images';
-import { connectDocker } from '../scripts/docker-engine';
+import { connectDocker } from '../runtime/docker';
 import { removeContainersOfJob, slotMaker } from './support/slots';
 
 const jobId = `host-activities-test-${randomUUID().slice(0, 8)}`;
@@ -136,7 +137,7 @@ test('two concurrent attempts of one execution share one container', async () =>
 
 /** A first host process starts the slot, then dies without any chance to clean up. */
 async function startSlotThenKillHost(exec: SlotExecution): Promise<void> {
-  const sandboxCall = `require('./host-worker/sandbox').runSandboxed(require('./scripts/docker-engine').connectDocker(),
+  const sandboxCall = `require('./host-worker/sandbox').runSandboxed(require('./runtime/docker').connectDocker(),
     ${JSON.stringify(exec)}, { hostId: 'test-host', workDir: ${JSON.stringify(workDir)}, logLimitBytes: 65536, outputLimitBytes: 1048576 })`;
   const host = spawn(process.execPath, ['-r', 'tsx/cjs', '-e', sandboxCall], { cwd: path.resolve(__dirname, '..'), stdio: 'inherit' });
   await waitUntilState(exec, 'running');

@@ -2,8 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { hostTaskQueue } from '../domain/execution';
 import { JOB_IMAGE } from '../scripts/build-images';
-import { connectDocker } from '../scripts/docker-engine';
+import { connectDocker } from '../runtime/docker';
 import { startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 
 /**
@@ -63,6 +66,22 @@ describe('host lifecycle on the devnet', () => {
     }
     throw new Error(`job ${jobId}'s container never started`);
   }
+
+  it('polls only its own queue: no host waits on a capability queue that no workflow dispatches to', async () => {
+    const connection = await Connection.connect({ address: devnet.temporalAddress });
+    const pollersOf = async (name: string) => (await connection.workflowService.describeTaskQueue({
+      namespace: 'default', taskQueue: { name }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    })).pollers ?? [];
+    try {
+      for (const hostId of devnet.hostIds) {
+        const { arch } = await devnet.api.hosts.get.query({ hostId });
+        expect((await pollersOf(hostTaskQueue(hostId))).length).toBeGreaterThan(0);
+        expect((await pollersOf(`cap.${arch}.cpu`)).map((p) => p.identity)).toEqual([]);
+      }
+    } finally {
+      await connection.close();
+    }
+  });
 
   it('lets a running job finish when its host drains, then the host leaves', async () => {
     const { job } = await devnet.api.jobs.submit.mutate({

@@ -8,13 +8,14 @@ import path from 'node:path';
 import type Dockerode from 'dockerode';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createHostRuntime, type HostActivities } from '../activities/host';
+import { createHostRuntime } from '../host-worker/activities/compute';
+import type { HostActivities } from '../host-worker/activities/types';
 import type { SlotExecution, SlotResult } from '../domain/execution';
 import { ResourceLedger } from '../host-worker/ledger';
 import { reconcileContainers } from '../host-worker/reconcile';
 import { containerName, LABEL_EXECUTION } from '../host-worker/sandbox';
 import { buildJobImages } from '../scripts/build-images';
-import { connectDocker } from '../scripts/docker-engine';
+import { connectDocker } from '../runtime/docker';
 import { removeContainersOfJob, slotMaker } from './support/slots';
 
 const jobId = `reconcile-test-${randomUUID().slice(0, 8)}`;
@@ -65,7 +66,7 @@ async function startSlotsThenKillHost(slots: Array<{ exec: SlotExecution; host: 
   const calls = slots.map(({ exec, host }) => `runSandboxed(docker, ${JSON.stringify(exec)},
     { hostId: ${JSON.stringify(host)}, workDir: ${JSON.stringify(workDir)}, logLimitBytes: 65536, outputLimitBytes: 1048576 })`);
   const script = `const { runSandboxed } = require('./host-worker/sandbox');
-    const docker = require('./scripts/docker-engine').connectDocker();
+    const docker = require('./runtime/docker').connectDocker();
     ${calls.join(';\n')}`;
   const child = spawn(process.execPath, ['-r', 'tsx/cjs', '-e', script], { cwd: path.resolve(__dirname, '..'), stdio: 'inherit' });
   await Promise.all(slots.map(({ exec }) => waitUntilState(exec, 'running')));

@@ -9,7 +9,7 @@ import { ZansocErrorType } from '../domain/errors';
 import { resultDigestInput, type SlotExecution } from '../domain/execution';
 import { LABEL_EXECUTION, runSandboxed, type SandboxOptions } from '../host-worker/sandbox';
 import { buildJobImages } from '../scripts/build-images';
-import { connectDocker } from '../scripts/docker-engine';
+import { connectDocker } from '../runtime/docker';
 import { removeContainersOfJob, slotMaker } from './support/slots';
 
 const jobId = `sandbox-test-${randomUUID().slice(0, 8)}`;

@@ -10,7 +10,7 @@ import { splitCommission } from '../domain/money';
 import { cidOf, isFinalDealState, STORAGE_CHUNK_BYTES, type StorageDealSpecInput } from '../domain/storage';
 import { decryptChunk, encryptChunk, newDataKey, unsealReplica } from '../domain/storage-crypto';
 import { ChunkStore } from '../host-worker/chunk-store';
-import { downloadBlob, uploadBlob } from '../host-worker/staging-client';
+import { downloadBlob, uploadBlob } from '../runtime/staging-client';
 import { DEVNET_KEYS, startDevnet, type Devnet } from '../scripts/devnet';
 import { chainReader, keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
 

@@ -6,7 +6,7 @@ import { Wallet } from 'ethers';
 import { openDatabase, type Database } from '../db/client';
 import { escrowFor, type JobSpecInput } from '../domain/job-spec';
 import { splitCommission } from '../domain/money';
-import { uploadBlob } from '../host-worker/staging-client';
+import { uploadBlob } from '../runtime/staging-client';
 import { JOB_IMAGE } from '../scripts/build-images';
 import type { ApiClient } from '../api/client';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';

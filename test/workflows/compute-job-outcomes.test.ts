@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { OrchestratorActivities } from '../../activities';
-import type { HostActivities } from '../../activities/host';
+import type { HostActivities } from '../../host-worker/activities/types';
 import { ZansocErrorType } from '../../domain/errors';
 import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE, type SlotExecution, type SlotResult } from '../../domain/execution';
 import { escrowFor, jobSpecSchema, type JobSpec } from '../../domain/job-spec';

@@ -8,7 +8,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { OrchestratorActivities } from '../../activities';
 import type { JobUpdate } from '../../activities/db';
-import type { HostActivities } from '../../activities/host';
+import type { HostActivities } from '../../host-worker/activities/types';
 import { ZansocErrorType } from '../../domain/errors';
 import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE, type SlotExecution, type SlotResult } from '../../domain/execution';
 import { jobSpecSchema } from '../../domain/job-spec';

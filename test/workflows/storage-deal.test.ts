@@ -3,7 +3,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { OrchestratorActivities } from '../../activities';
 import type { DealUpdate } from '../../activities/db';
-import type { StorageHostActivities } from '../../activities/storage-host';
+import type { StorageHostActivities } from '../../host-worker/activities/types';
 import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
 import type { HostCandidate } from '../../domain/matching';
 import type { ProveReplicaInput, StoreReplicaInput } from '../../domain/replica';

@@ -1,5 +1,5 @@
 import { ActivityCancellationType, ActivityFailure, ApplicationFailure, isCancellation, log, patched, TimeoutFailure } from '@temporalio/workflow';
-import type { HostActivities } from '../../activities/host';
+import type { HostActivities } from '../../host-worker/activities/types';
 import { ZansocErrorType } from '../../domain/errors';
 import type { SlotExecution, SlotResult } from '../../domain/execution';
 import type { SettledSlot } from '../../domain/job-settlement';

@@ -1,6 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { OrchestratorActivities } from '../../activities';
-import type { StorageHostActivities } from '../../activities/storage-host';
+import type { StorageHostActivities } from '../../host-worker/activities/types';
 import { ZansocErrorType } from '../../domain/errors';
 import { onHost } from '../common';
 

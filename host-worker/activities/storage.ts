@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { ZansocErrorType } from '../domain/errors';
+import { ZansocErrorType } from '../../domain/errors';
 import type {
   DeleteReplicaInput,
   ProveReplicaInput,
@@ -9,12 +9,13 @@ import type {
   ServeReplicaResult,
   StoreReplicaInput,
   StoreReplicaResult,
-} from '../domain/replica';
-import { cidOf, isRawCid, merkleProof, merkleRoot, segmentsOf, sha256OfCid, STORAGE_CHUNK_BYTES } from '../domain/storage';
-import { sealReplica, unsealReplica } from '../domain/storage-crypto';
-import { isDealId, type ChunkStore } from '../host-worker/chunk-store';
-import { downloadBlob, uploadBlob } from '../host-worker/staging-client';
-import type { HostMetrics } from '../metrics/registry';
+} from '../../domain/replica';
+import { cidOf, isRawCid, merkleProof, merkleRoot, segmentsOf, sha256OfCid, STORAGE_CHUNK_BYTES } from '../../domain/storage';
+import { sealReplica, unsealReplica } from '../../domain/storage-crypto';
+import { isDealId, type ChunkStore } from '../chunk-store';
+import { downloadBlob, uploadBlob } from '../../runtime/staging-client';
+import type { HostMetrics } from '../../metrics/registry';
+import type { StorageHostActivities } from './types';
 
 export interface StorageHostDeps {
   store: ChunkStore;
@@ -50,7 +51,7 @@ function requireCid(cid: string): void {
  * What a host does with the replicas of storage deals: keep them sealed to itself, prove it still has them, hand
  * them out for retrieval, and forget them. Run on the host's own task queue only: each deal is pinned to its hosts.
  */
-export function createStorageHostActivities({ store, hostAddress, metrics, hostId = hostAddress }: StorageHostDeps) {
+export function createStorageHostActivities({ store, hostAddress, metrics, hostId = hostAddress }: StorageHostDeps): StorageHostActivities {
   const sealedFor = (dealId: string, cid: string) => ({ dealId, hostAddress, chunkCid: cid });
   // A gauge is never worth failing an activity for: if the count fails, the gauge keeps its last value.
   const reportStoredBytes = async (): Promise<void> => {
@@ -158,5 +159,3 @@ export function createStorageHostActivities({ store, hostAddress, metrics, hostI
     },
   };
 }
-
-export type StorageHostActivities = ReturnType<typeof createStorageHostActivities>;

@@ -1,13 +1,14 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type Dockerode from 'dockerode';
-import { uncoveredResource } from '../domain/capabilities';
-import { ZansocErrorType } from '../domain/errors';
-import type { SlotExecution, SlotResult } from '../domain/execution';
-import { describeShortfalls, ResourceLedger, type ResourceOffer } from '../host-worker/ledger';
-import { runSandboxed } from '../host-worker/sandbox';
-import { downloadBlob, uploadBlob } from '../host-worker/staging-client';
-import type { HostMetrics } from '../metrics/registry';
+import { uncoveredResource } from '../../domain/capabilities';
+import { ZansocErrorType } from '../../domain/errors';
+import type { SlotExecution, SlotResult } from '../../domain/execution';
+import { describeShortfalls, ResourceLedger, type ResourceOffer } from '../ledger';
+import { runSandboxed } from '../sandbox';
+import { downloadBlob, uploadBlob } from '../../runtime/staging-client';
+import type { HostMetrics } from '../../metrics/registry';
+import type { HostActivities } from './types';
 
 export const DEFAULT_LOG_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_OUTPUT_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -48,7 +49,7 @@ export function createHostRuntime(deps: HostActivityDeps): HostRuntime {
   return { activities: createHostActivities({ ...deps, ledger }), ledger };
 }
 
-/** Activities a host worker runs on its own task queue and its capability queues. */
+/** The compute activities a host worker runs on its own task queue. */
 export function createHostActivities({
   docker,
   hostId,
@@ -58,7 +59,7 @@ export function createHostActivities({
   logLimitBytes = DEFAULT_LOG_LIMIT_BYTES,
   outputLimitBytes = DEFAULT_OUTPUT_LIMIT_BYTES,
   metrics,
-}: HostActivityDeps) {
+}: HostActivityDeps): HostActivities {
   return {
     /**
      * Runs one slot in the sandbox and stores its logs and output archive in staging; only their digests go back
@@ -117,5 +118,3 @@ export function createHostActivities({
     },
   };
 }
-
-export type HostActivities = ReturnType<typeof createHostActivities>;
