@@ -10,6 +10,7 @@ import { escrowFor, jobSpecSchema, type JobSpec } from '../../domain/job-spec';
 import { isFinalJobState } from '../../domain/job-state';
 import { JOB_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
 import { resolveTemporalCli } from '../../scripts/temporal-server';
+import { workflowBundle } from '../support/workflow-bundle';
 import { computeJob, type JobStatus } from '../../workflows';
 import { fakeOrchestrator, host, okResult, runUntil } from './fakes';
 
@@ -87,7 +88,7 @@ describe('computeJob outcomes', () => {
     });
     const connection = env.nativeConnection;
     const workers = [
-      await Worker.create({ connection, taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowsPath: require.resolve('../../workflows'), activities: orchestrator }),
+      await Worker.create({ connection, taskQueue: ORCHESTRATOR_TASK_QUEUE, ...workflowBundle(), activities: orchestrator }),
       ...(await Promise.all(HOSTS.map((id) => Worker.create({ connection, taskQueue: hostTaskQueue(id), activities: { executeSlot: executeSlotOn(id) } })))),
     ];
 

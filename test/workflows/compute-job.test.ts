@@ -15,6 +15,7 @@ import { jobSpecSchema } from '../../domain/job-spec';
 import type { HostRecordEntry } from '../../domain/reputation';
 import { JOB_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
 import { resolveTemporalCli } from '../../scripts/temporal-server';
+import { workflowBundle } from '../support/workflow-bundle';
 import { cancelSignal, challengeUpdate, computeJob, jobStatusQuery, type ComputeJobInput, type JobStatus } from '../../workflows';
 import { fakeOrchestrator, host, okResult, runUntil, TREASURY } from './fakes';
 
@@ -68,7 +69,7 @@ describe('computeJob workflow', () => {
     });
     const base: Pick<WorkerOptions, 'connection'> = { connection: env.nativeConnection };
     const workers = [
-      await Worker.create({ ...base, taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowsPath: require.resolve('../../workflows'), activities: orchestrator }),
+      await Worker.create({ ...base, taskQueue: ORCHESTRATOR_TASK_QUEUE, ...workflowBundle(), activities: orchestrator }),
       ...(await Promise.all(Object.entries(fakes.hosts).map(([id, executeSlot]) =>
         Worker.create({ ...base, taskQueue: hostTaskQueue(id), activities: { executeSlot } satisfies HostActivities })))),
     ];
@@ -404,7 +405,7 @@ describe('workflow replay', () => {
   const failures = new Map<string, Error | undefined>();
   beforeAll(async () => {
     const histories = recorded.map((name) => ({ workflowId: name, history: JSON.parse(readFileSync(join(HISTORIES, `${name}.json`), 'utf8')) }));
-    for await (const { workflowId, error } of Worker.runReplayHistories({ workflowsPath: require.resolve('../../workflows') }, histories)) {
+    for await (const { workflowId, error } of Worker.runReplayHistories(workflowBundle(), histories)) {
       failures.set(workflowId, error as Error | undefined);
     }
   }, 120_000);

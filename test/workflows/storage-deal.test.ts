@@ -10,6 +10,7 @@ import type { ProveReplicaInput, StoreReplicaInput } from '../../domain/replica'
 import { ALL_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
 import { cidOf, merkleProof, merkleRoot, segmentsOf, type StorageDealSpec } from '../../domain/storage';
 import { resolveTemporalCli } from '../../scripts/temporal-server';
+import { workflowBundle } from '../support/workflow-bundle';
 import { dealStatusQuery, renewUpdate, storageDeal, type StorageDealInput } from '../../workflows';
 
 /**
@@ -111,7 +112,7 @@ describe('storageDeal workflow', () => {
       restageFromReplica: async () => ({ bytes: 0 }),
     };
     const workers = [
-      await Worker.create({ connection: env.nativeConnection, taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowsPath: require.resolve('../../workflows'), activities: orchestrator }),
+      await Worker.create({ connection: env.nativeConnection, taskQueue: ORCHESTRATOR_TASK_QUEUE, ...workflowBundle(), activities: orchestrator }),
       ...(await Promise.all(Object.entries(hosts).map(([id, activities]) =>
         Worker.create({ connection: env.nativeConnection, taskQueue: hostTaskQueue(id), activities })))),
     ];
