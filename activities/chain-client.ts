@@ -15,7 +15,7 @@ import {
   type StorageEscrowContract,
   type ZansocTokenContract,
 } from '../contracts/bindings';
-import type { Deployment } from '../contracts/deploy';
+import type { Deployment } from '../contracts/deployment';
 import { createProvider } from '../contracts/provider';
 
 export interface ConnectChainOptions {

@@ -6,7 +6,7 @@ import { createHostRuntime, type HostActivities } from '../activities/host';
 import { createStorageHostActivities } from '../activities/storage-host';
 import { createApiClient } from '../api/client';
 import { createHostMetrics, serveMetrics } from '../metrics/registry';
-import { loadDeployment } from '../contracts/deploy';
+import { loadDeployment } from '../contracts/deployment';
 import { capabilityQueues, type HostOffer } from '../domain/capabilities';
 import { hostTaskQueue } from '../domain/execution';
 import { connectDocker } from '../scripts/docker-engine';
