@@ -25,7 +25,7 @@ function requireWithoutSolc(module: string): { status: number | null; stderr: st
 
 // The production modules that read a deployment file: the loader itself, the orchestrator's chain connection, the
 // API's wallet and the host worker.
-it.each(['contracts/deployment', 'activities/chain-client', 'api/wallet', 'host-worker/run'])('%s loads without solc', (module) => {
+it.each(['contracts/deployment', 'activities/chain/client', 'api/wallet', 'host-worker/run'])('%s loads without solc', (module) => {
   expect(requireWithoutSolc(module)).toEqual({ status: 0, stderr: '' });
 });
 

@@ -1,6 +1,6 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createOrchestratorActivities, type OrchestratorActivities } from '../activities';
-import { connectChain } from '../activities/chain-client';
+import { connectChain } from '../activities/chain/client';
 import { withHeartbeats } from '../activities/heartbeat';
 import { metered } from '../activities/metered';
 import { createOrchestratorMetrics, serveMetrics } from '../metrics/registry';

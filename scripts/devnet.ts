@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Wallet } from 'ethers';
-import { connectChain } from '../activities/chain-client';
+import { connectChain } from '../activities/chain/client';
 import { createChainActivities } from '../activities/chain';
 import { createApiClient, type ApiClient } from '../api/client';
 import { buildContracts } from '../contracts/build';

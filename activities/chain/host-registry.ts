@@ -1,4 +1,4 @@
-import type { ChainClient } from '../chain-client';
+import type { ChainClient } from './client';
 import { escrowFailed, parseAddress, parseAmount, sendOnce } from './common';
 
 export interface BondResult {

@@ -1,4 +1,4 @@
-import type { ChainClient } from '../chain-client';
+import type { ChainClient } from './client';
 import { createJobEscrowActivities } from './job-escrow';
 import { createStorageEscrowActivities } from './storage-escrow';
 import { createTokenActivities } from './token';

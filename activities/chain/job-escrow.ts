@@ -1,8 +1,8 @@
 import { MaxUint256, type ContractTransactionReceipt, type Log } from 'ethers';
 import { EscrowStatus } from '../../contracts/bindings';
 import type { Slash } from '../../domain/settlement';
-import type { ChainClient } from '../chain-client';
-import { chainJobId } from '../chain-ids';
+import type { ChainClient } from './client';
+import { chainJobId } from './ids';
 import { decimal, escrowFailed, eventIn, invalid, parseAddress, parseAmount, parseDeadline, sendOnce } from './common';
 import { bondFreeStake, type BondResult } from './host-registry';
 import { approveIfNeeded, requireBalance } from './token';

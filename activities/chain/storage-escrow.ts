@@ -1,7 +1,7 @@
 import type { Log } from 'ethers';
 import { DealStatus } from '../../contracts/bindings';
-import type { ChainClient } from '../chain-client';
-import { chainDealId, chainFaultId } from '../chain-ids';
+import type { ChainClient } from './client';
+import { chainDealId, chainFaultId } from './ids';
 import { decimal, escrowFailed, eventIn, invalid, parseAddress, parseAmount, parseDeadline, sendOnce } from './common';
 import { bondFreeStake, type BondResult } from './host-registry';
 import { approveIfNeeded, requireBalance } from './token';

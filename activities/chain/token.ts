@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ZansocErrorType } from '../../domain/errors';
-import type { ChainClient } from '../chain-client';
+import type { ChainClient } from './client';
 import { explainRevert, parseAddress, parseAmount } from './common';
 
 export interface FundClientInput {
