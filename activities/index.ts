@@ -1,6 +1,6 @@
 import type { Database } from '../db/client';
 import type { OrchestratorMetrics } from '../metrics/registry';
-import type { ChainClient } from './chain-client';
+import type { ChainClient } from './chain/client';
 import { createChainActivities } from './chain';
 import { createDbActivities } from './db';
 import { createStorageActivities } from './storage';

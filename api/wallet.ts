@@ -1,6 +1,6 @@
 import { NonceManager, Wallet } from 'ethers';
 import { connectHostRegistry, connectZansocToken } from '../contracts/bindings';
-import { loadDeployment } from '../contracts/deploy';
+import { loadDeployment } from '../contracts/deployment';
 import { createProvider } from '../contracts/provider';
 
 /** What the API can tell and give about ZSC: a caller's balance, and on a devnet a faucet. */

@@ -104,7 +104,7 @@ export const HOST_REGISTRY_ABI = [
   'function withdraw()',
 ] as const;
 
-/** What JobEscrow and StorageEscrow share (contracts/Escrow.sol). */
+/** What JobEscrow and StorageEscrow share (contracts/src/Escrow.sol). */
 const ESCROW_ABI = [
   ...COMMON_ABI,
   'error EscrowCommissionAboveCap(uint256 bps, uint256 cap)',

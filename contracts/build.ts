@@ -13,8 +13,8 @@ export interface Artifact {
 /** Artifacts by contract name, e.g. `artifacts.JobEscrow`. */
 export type Artifacts = Record<string, Artifact>;
 
-const CONTRACTS_DIR = __dirname;
-const BUILD_DIR = path.join(CONTRACTS_DIR, 'build');
+const SOURCES_DIR = path.join(__dirname, 'src');
+const BUILD_DIR = path.join(__dirname, 'build');
 const MANIFEST_FILE = path.join(BUILD_DIR, 'manifest.json');
 
 const SETTINGS = {
@@ -41,7 +41,7 @@ const compileStandardJson = solc.compile as (input: string, callbacks: { import:
 const solcVersion = solc.version as () => string;
 
 /**
- * Compiles every contracts/*.sol into contracts/build/<Name>.json, or loads what is there when neither the sources,
+ * Compiles every contracts/src/*.sol into contracts/build/<Name>.json, or loads what is there when neither the sources,
  * the compiler, OpenZeppelin nor the settings changed since the last build.
  */
 export async function buildContracts(): Promise<Artifacts> {
@@ -51,7 +51,7 @@ export async function buildContracts(): Promise<Artifacts> {
 /** The artifact of `name`, with an error that says which contracts exist when it is missing. */
 export function artifactOf(artifacts: Artifacts, name: string): Artifact {
   const artifact = artifacts[name];
-  if (!artifact) throw new Error(`no contract ${name} in contracts/ (built: ${Object.keys(artifacts).join(', ')})`);
+  if (!artifact) throw new Error(`no contract ${name} in contracts/src/ (built: ${Object.keys(artifacts).join(', ')})`);
   return artifact;
 }
 
@@ -73,10 +73,10 @@ async function build(): Promise<{ artifacts: Artifacts; compiled: boolean }> {
 }
 
 function readSources(): Record<string, { content: string }> {
-  const files = readdirSync(CONTRACTS_DIR).filter((f) => f.endsWith('.sol')).sort();
-  if (files.length === 0) throw new Error(`no .sol files in ${CONTRACTS_DIR}`);
+  const files = readdirSync(SOURCES_DIR).filter((f) => f.endsWith('.sol')).sort();
+  if (files.length === 0) throw new Error(`no .sol files in ${SOURCES_DIR}`);
   return Object.fromEntries(
-    files.map((f) => [`contracts/${f}`, { content: readFileSync(path.join(CONTRACTS_DIR, f), 'utf8') }]),
+    files.map((f) => [`contracts/src/${f}`, { content: readFileSync(path.join(SOURCES_DIR, f), 'utf8') }]),
   );
 }
 
@@ -116,7 +116,7 @@ function compile(sources: Record<string, { content: string }>): Artifacts {
   for (const source of Object.keys(sources)) {
     for (const [name, contract] of Object.entries(output.contracts?.[source] ?? {})) {
       if (!contract.evm.bytecode.object) continue; // abstract: nothing to deploy or connect to
-      if (artifacts[name]) throw new Error(`two contracts are named ${name}; names must be unique across contracts/`);
+      if (artifacts[name]) throw new Error(`two contracts are named ${name}; names must be unique across contracts/src/`);
       artifacts[name] = { abi: contract.abi, bytecode: `0x${contract.evm.bytecode.object}` };
     }
   }

@@ -1,9 +1,10 @@
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ContractFactory, NonceManager, Wallet, getAddress, parseUnits } from 'ethers';
 import { z } from 'zod';
 import { connectHostRegistry } from './bindings';
 import { artifactOf, buildContracts } from './build';
+import { address, deploymentSchema, saveDeployment, type Deployment } from './deployment';
 import { createProvider } from './provider';
 
 export interface DeployOptions {
@@ -20,35 +21,6 @@ export interface DeployOptions {
   /** Seconds between a host's request to unbond and its withdrawal; defaults to seven days. */
   unbondingDelaySeconds?: number;
 }
-
-const address = z.string().transform((s, ctx) => {
-  try {
-    return getAddress(s);
-  } catch {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not an address: ${s}` });
-    return z.NEVER;
-  }
-});
-
-const deploymentSchema = z.object({
-  chainId: z.number().int().positive(),
-  token: address,
-  hostRegistry: address,
-  jobEscrow: address,
-  storageEscrow: address,
-  /** Holds DEFAULT_ADMIN_ROLE on the registry and both escrows. */
-  deployer: address,
-  treasury: address,
-  /** Holds SETTLER_ROLE on both escrows. */
-  settler: address,
-  /** Holds GOVERNOR_ROLE on both escrows. */
-  governor: address,
-  /** First block of the deployment: where to start reading the contracts' events. */
-  blockNumber: z.number().int().nonnegative(),
-});
-
-/** Where the contracts of one chain live and who holds which role. */
-export type Deployment = z.infer<typeof deploymentSchema>;
 
 /** One billion ZSC: the whole supply there will ever be. */
 const TOTAL_SUPPLY = parseUnits('1000000000', 18);
@@ -107,24 +79,6 @@ export async function deployContracts(opts: DeployOptions): Promise<Deployment> 
   } finally {
     provider.destroy();
   }
-}
-
-/** Writes `<dir>/<chainId>.json` and returns its path. */
-export function saveDeployment(deployment: Deployment, dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${deployment.chainId}.json`);
-  writeFileSync(file, `${JSON.stringify(deployment, null, 2)}\n`);
-  return file;
-}
-
-/** Reads a deployment file, refusing one with a missing or malformed field. */
-export function loadDeployment(file: string): Deployment {
-  const parsed = deploymentSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`invalid deployment file ${file}: ${problems}`);
-  }
-  return parsed.data;
 }
 
 async function main(): Promise<void> {

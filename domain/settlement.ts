@@ -1,9 +1,14 @@
 import { BPS } from './money';
 
-/** One share of a bond taken at settlement: from `host`'s bond on the job to `recipient`. */
+/**
+ * One share of a bond taken at settlement, for a wrong result or a failed slot: from `host`'s bond on the job to
+ * `recipient`. The workflow decides it and the chain activities send it, so both use this one type.
+ */
 export interface Slash {
   host: string;
+  /** Who receives it: a challenger, a replacement host or the treasury. */
   recipient: string;
+  /** ZSC base units, decimal string; a host's slashes add up to at most its bond. */
   amount: string;
 }
 

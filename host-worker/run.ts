@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createApiClient } from '../api/client';
 import { createHostMetrics, serveMetrics } from '../metrics/registry';
-import { loadDeployment } from '../contracts/deploy';
+import { loadDeployment } from '../contracts/deployment';
 import type { HostOffer } from '../domain/capabilities';
 import { hostTaskQueue } from '../domain/execution';
 import { connectDocker } from '../runtime/docker';

@@ -1,6 +1,6 @@
 import { keccak256, NonceManager, toUtf8Bytes, type Wallet } from 'ethers';
 import { connectHostRegistry, connectZansocToken } from '../contracts/bindings';
-import type { Deployment } from '../contracts/deploy';
+import type { Deployment } from '../contracts/deployment';
 import { createProvider } from '../contracts/provider';
 import type { HostOffer } from '../domain/capabilities';
 

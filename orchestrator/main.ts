@@ -1,10 +1,10 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createOrchestratorActivities, type OrchestratorActivities } from '../activities';
-import { connectChain } from '../activities/chain-client';
+import { connectChain } from '../activities/chain/client';
 import { withHeartbeats } from '../activities/heartbeat';
 import { metered } from '../activities/metered';
 import { createOrchestratorMetrics, serveMetrics } from '../metrics/registry';
-import { loadDeployment } from '../contracts/deploy';
+import { loadDeployment } from '../contracts/deployment';
 import { migrateDatabase, openDatabase } from '../db/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../domain/execution';
 import { readOrchestratorEnv } from './env';

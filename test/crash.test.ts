@@ -7,7 +7,7 @@ import { connectHostRegistry, connectJobEscrow } from '../contracts/bindings';
 import { createProvider } from '../contracts/provider';
 import { openDatabase, type Database } from '../db/client';
 import type { JobSpecInput } from '../domain/job-spec';
-import { chainJobId } from '../activities/chain-ids';
+import { chainJobId } from '../activities/chain/ids';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { chainReader, keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { id, type Wallet } from 'ethers';
 import { createChainActivities } from '../../activities/chain';
-import { connectChain, type ChainClient } from '../../activities/chain-client';
-import { chainDealId, chainFaultId, chainJobId } from '../../activities/chain-ids';
+import { connectChain, type ChainClient } from '../../activities/chain/client';
+import { chainDealId, chainFaultId, chainJobId } from '../../activities/chain/ids';
 import { DealStatus, EscrowStatus } from '../../contracts/bindings';
 import { ZansocErrorType } from '../../domain/errors';
 import { RECLAIM_GRACE_SECONDS, startChainFixture, zsc, type ChainFixture } from './fixture';

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadDeployment, saveDeployment } from '../../contracts/deploy';
+import { loadDeployment, saveDeployment } from '../../contracts/deployment';
 import { RECLAIM_GRACE_SECONDS, startChainFixture, type ChainFixture } from './fixture';
 
 let f: ChainFixture;

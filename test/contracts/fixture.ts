@@ -10,7 +10,8 @@ import {
   type ZansocTokenContract,
 } from '../../contracts/bindings';
 import { buildContracts, type Artifacts } from '../../contracts/build';
-import { deployContracts, type Deployment } from '../../contracts/deploy';
+import { deployContracts } from '../../contracts/deploy';
+import type { Deployment } from '../../contracts/deployment';
 import { createProvider } from '../../contracts/provider';
 import { ANVIL_KEYS, startAnvil, type Anvil } from '../../scripts/anvil';
 

@@ -14,9 +14,9 @@ import {
   type JobEscrowContract,
   type StorageEscrowContract,
   type ZansocTokenContract,
-} from '../contracts/bindings';
-import type { Deployment } from '../contracts/deploy';
-import { createProvider } from '../contracts/provider';
+} from '../../contracts/bindings';
+import type { Deployment } from '../../contracts/deployment';
+import { createProvider } from '../../contracts/provider';
 
 export interface ConnectChainOptions {
   rpcUrl: string;

@@ -1,0 +1,46 @@
+import type { ChainClient } from './client';
+import { escrowFailed, parseAddress, parseAmount, sendOnce } from './common';
+
+export interface BondResult {
+  /** The bond transaction, or null when the host was already bonded. */
+  txHash: string | null;
+  alreadyBonded: boolean;
+}
+
+/**
+ * Bonds part of a host's free stake in the HostRegistry to an open job of JobEscrow or deal of StorageEscrow (both
+ * bond as Escrow.sol does); does nothing if the host is bonded to it already.
+ */
+export function bondFreeStake(
+  chain: ChainClient,
+  bond: {
+    escrow: 'escrow' | 'storageEscrow';
+    /** The job's or deal's id on chain. */
+    id: string;
+    /** What the stake is bonded to, e.g. `job 7`. */
+    to: string;
+    isOpen: () => Promise<boolean>;
+    host: string;
+    /** ZSC base units, decimal string. */
+    amount: string;
+  },
+): Promise<BondResult> {
+  const host = parseAddress('host', bond.host);
+  const wanted = parseAmount('amount', bond.amount);
+  const what = `host ${host} to ${bond.to}`;
+  return sendOnce({
+    doing: `bonding ${what}`,
+    read: () => chain[bond.escrow].bondOf(bond.id, host),
+    already: (bonded): BondResult | null => {
+      if (bonded === 0n) return null;
+      if (bonded !== wanted) throw escrowFailed(`${what} is already bonded for ${bonded}, not ${wanted}`);
+      return { txHash: null, alreadyBonded: true };
+    },
+    check: async () => {
+      if (!(await bond.isOpen())) throw escrowFailed(`cannot bond ${what}: it is not open`);
+      const free = await chain.registry.freeStakeOf(host);
+      if (free < wanted) throw escrowFailed(`cannot bond ${what}: the host has ${free} ZSC base units of free stake, ${wanted} needed`);
+    },
+    send: async () => ({ txHash: (await chain.settler.send(() => chain.settler[bond.escrow].bond(bond.id, host, wanted))).hash, alreadyBonded: false }),
+  });
+}
