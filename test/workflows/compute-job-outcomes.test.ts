@@ -1,18 +1,16 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 import type { OrchestratorActivities } from '../../activities';
 import type { HostActivities } from '../../host-worker/activities/types';
 import { ZansocErrorType } from '../../domain/errors';
 import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE, type SlotExecution, type SlotResult } from '../../domain/execution';
 import { escrowFor, jobSpecSchema, type JobSpec } from '../../domain/job-spec';
 import { isFinalJobState } from '../../domain/job-state';
-import { JOB_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
-import { resolveTemporalCli } from '../../scripts/temporal-server';
 import { workflowBundle } from '../support/workflow-bundle';
 import { computeJob, type JobStatus } from '../../workflows';
-import { fakeOrchestrator, host, okResult, runUntil } from './fakes';
+import { fakeOrchestrator, host, okResult, runUntil, startWorkflowServer } from './fakes';
 
 /**
  * Every combination of replicas, challenge window, spot check, test inputs and one misbehaving host ends in a final
@@ -52,10 +50,7 @@ const VANISHED_MS = 12_000;
 describe('computeJob outcomes', () => {
   let env: TestWorkflowEnvironment;
   beforeAll(async () => {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    env = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: resolveTemporalCli() }, searchAttributes: JOB_SEARCH_ATTRIBUTES },
-    });
+    env = await startWorkflowServer();
   }, 120_000);
   afterAll(async () => {
     await env?.teardown();

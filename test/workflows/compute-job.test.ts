@@ -4,8 +4,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import type { OrchestratorActivities } from '../../activities';
 import type { JobUpdate } from '../../activities/db';
 import type { HostActivities } from '../../host-worker/activities/types';
@@ -13,11 +13,9 @@ import { ZansocErrorType } from '../../domain/errors';
 import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE, type SlotExecution, type SlotResult } from '../../domain/execution';
 import { jobSpecSchema } from '../../domain/job-spec';
 import type { HostRecordEntry } from '../../domain/reputation';
-import { JOB_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
-import { resolveTemporalCli } from '../../scripts/temporal-server';
 import { workflowBundle } from '../support/workflow-bundle';
 import { cancelSignal, challengeUpdate, computeJob, jobStatusQuery, type ComputeJobInput, type JobStatus } from '../../workflows';
-import { fakeOrchestrator, host, okResult, runUntil, TREASURY } from './fakes';
+import { fakeOrchestrator, host, okResult, runUntil, startWorkflowServer, TREASURY } from './fakes';
 
 /**
  * The workflow's decisions, on a real Temporal server, with its activities replaced by typed stand-ins: escrow
@@ -43,10 +41,7 @@ describe('computeJob workflow', () => {
   let run = 0;
 
   beforeAll(async () => {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    env = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: resolveTemporalCli() }, searchAttributes: JOB_SEARCH_ATTRIBUTES },
-    });
+    env = await startWorkflowServer();
   }, 120_000);
   afterAll(async () => {
     await env?.teardown();

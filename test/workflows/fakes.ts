@@ -1,4 +1,7 @@
-import type { Worker } from '@temporalio/worker';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { ALL_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
+import { resolveTemporalCli } from '../../scripts/temporal-server';
 import type { OrchestratorActivities } from '../../activities';
 import type { SlotResult } from '../../domain/execution';
 import type { HostCandidate } from '../../domain/matching';
@@ -51,4 +54,12 @@ export async function runUntil<T>(workers: Worker[], promise: Promise<T>): Promi
   const [first, ...rest] = workers;
   const nest = (i: number): Promise<T> => (i < rest.length ? rest[i].runUntil(nest(i + 1)) : promise);
   return first.runUntil(nest(0));
+}
+
+/** A real Temporal dev server for one test file, with every search attribute the workflows set. */
+export async function startWorkflowServer(): Promise<TestWorkflowEnvironment> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  return TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: resolveTemporalCli() }, searchAttributes: ALL_SEARCH_ATTRIBUTES },
+  });
 }

@@ -1,16 +1,14 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 import type { OrchestratorActivities } from '../../activities';
 import type { DealUpdate } from '../../activities/db';
 import type { StorageHostActivities } from '../../host-worker/activities/types';
 import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
-import type { HostCandidate } from '../../domain/matching';
 import type { ProveReplicaInput, StoreReplicaInput } from '../../domain/replica';
-import { ALL_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
 import { cidOf, merkleProof, merkleRoot, segmentsOf, type StorageDealSpec } from '../../domain/storage';
-import { resolveTemporalCli } from '../../scripts/temporal-server';
 import { workflowBundle } from '../support/workflow-bundle';
+import { host, startWorkflowServer, TREASURY } from './fakes';
 import { dealStatusQuery, renewUpdate, storageDeal, type StorageDealInput } from '../../workflows';
 
 /**
@@ -19,11 +17,6 @@ import { dealStatusQuery, renewUpdate, storageDeal, type StorageDealInput } from
  * commits wrong roots at placement loses its bond and another host takes the replica. The end-to-end run with real
  * hosts, chain and staging is test/storage.test.ts.
  */
-const TREASURY = '0x00000000000000000000000000000000000000aa';
-const host = (id: string, price: string): HostCandidate => ({
-  id, address: `0x${id.replace(/\D/g, '').padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0,
-  freeSlots: 2, pricePerCpuSecond: price, pricePerGibSecond: '0', pricePerGpuSecond: '0',
-});
 const HOSTS = [host('h1', '1000'), host('h2', '2000'), host('h3', '3000')];
 const chunkData = [Buffer.alloc(10_000, 1), Buffer.alloc(5_000, 2)];
 const spec: StorageDealSpec = {
@@ -43,10 +36,7 @@ describe('storageDeal workflow', () => {
   let run = 0;
 
   beforeAll(async () => {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    env = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: resolveTemporalCli() }, searchAttributes: ALL_SEARCH_ATTRIBUTES },
-    });
+    env = await startWorkflowServer();
   }, 120_000);
   afterAll(async () => {
     await env?.teardown();
