@@ -391,9 +391,8 @@ export async function computeJob({ jobId, spec: submitted, stagingUrl, spotCheck
       const by = [...pending.map((c) => c.verifierHostId), ...(spotCheckDisagreed ? ['the spot check'] : [])];
       await moveTo(status.state, `disputed by ${by.join(', ')}: re-running on fresh arbiter hosts`);
       const arbiters: Slot[] = [];
-      let arbitration = judge(arbiters);
       await Promise.all(Array.from({ length: ARBITERS }, async () => arbiters.push(await runSlot('arbiter'))));
-      arbitration = judge(arbiters);
+      let arbitration = judge(arbiters);
       while (arbitration.kind === 'no-majority' && arbiters.length < MAX_ARBITERS) {
         arbiters.push(await runSlot('arbiter'));
         arbitration = judge(arbiters);

@@ -8,7 +8,7 @@ import { chain, readModel } from './presets';
 import type { StorageHostActivities } from '../activities/storage-host';
 import { ZansocErrorType } from '../domain/errors';
 import { hostTaskQueue } from '../domain/execution';
-import { operatorOf, rankHosts, type HostCandidate } from '../domain/matching';
+import { operatorOf, rankHosts } from '../domain/matching';
 import type { ProveReplicaResult, ReplicaChunk } from '../domain/replica';
 import { DEAL_STATE, HOST_IDS } from '../domain/search-attributes';
 import {
