@@ -13,7 +13,8 @@ const nodeBuiltins = builtinModules
   .flatMap((name) => [name, `node:${name}`]);
 
 export default defineConfig(
-  { ignores: ['node_modules/', 'generated/', '.devnet/', 'contracts/build/', 'coverage/', 'dashboards/json/'] },
+  // What .gitignore keeps out: installed, generated or built files.
+  { ignores: ['node_modules/', 'generated/', '.devnet/', 'contracts/build/', 'coverage/', '.jest-cache/', 'deployments/'] },
   {
     files: ['**/*.ts'],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
