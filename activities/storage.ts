@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ReplicaChunk } from '../domain/replica';
 import { cidOf, merkleRoot, segmentsOf, sha256OfCid } from '../domain/storage';
-import { sealReplica, unsealReplica } from '../domain/storage-crypto';
+import { sealReplica, unsealReplica } from '../runtime/storage-crypto';
 import { ZansocErrorType } from '../domain/errors';
 import { downloadBlob, uploadBlob } from '../runtime/staging-client';
 

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TRPCClientError } from '@trpc/client';
 import { formatUnits, Wallet } from 'ethers';
-import { parse as parseYaml } from 'yaml';
 import { createApiClient, type ApiClient } from '../api/client';
 import { didOf } from '../api/signing';
 import { isFinalJobState } from '../domain/job-state';

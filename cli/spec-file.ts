@@ -24,7 +24,7 @@ export function readSpecFile(path: string, files: LocalInput[] = []): JobSpecInp
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`${path}: cannot read it: ${(err as Error).message}`);
+    throw new Error(`${path}: cannot read it: ${(err as Error).message}`, { cause: err });
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STORAGE_CHUNK_BYTES, storageDealSpecSchema, type StorageChunk } from '../domain/storage';
-import { sealReplica } from '../domain/storage-crypto';
+import { sealReplica } from '../runtime/storage-crypto';
 import {
   encryptForStorage, fileKeyUnderDeal, findDealKey, manifestId, PLAIN_CHUNK_BYTES, plaintextBytes, readKeyFile, retrieveChunks, writeKeyFile,
   type EncryptedFile, type ServedReplica,

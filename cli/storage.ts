@@ -5,7 +5,7 @@ import { formatUnits } from 'ethers';
 import { z } from 'zod';
 import type { ApiClient } from '../api/client';
 import { cidOf, isRawCid, MAX_DEAL_CHUNKS, SECONDS_PER_MONTH, STORAGE_CHUNK_BYTES, storageDealSpecSchema, type StorageChunk, type StorageDealSpecInput } from '../domain/storage';
-import { decryptChunk, encryptChunk, newDataKey, unsealReplica } from '../domain/storage-crypto';
+import { decryptChunk, encryptChunk, newDataKey, unsealReplica } from '../runtime/storage-crypto';
 import { downloadBlob, uploadBlob } from '../runtime/staging-client';
 import { formatBytes, progressBar, table } from './format';
 

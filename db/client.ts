@@ -45,6 +45,6 @@ export async function migrateDatabase(url: string): Promise<void> {
     await promisify(execFile)(join(root, 'node_modules/.bin/prisma'), ['migrate', 'deploy'], { cwd: root, env });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`migrating ${url} failed: ${e.stderr || e.stdout || e.message}`);
+    throw new Error(`migrating ${url} failed: ${e.stderr || e.stdout || e.message}`, { cause: err });
   }
 }

@@ -49,7 +49,7 @@ export async function deployPostgresMigrations(url: string, dir: string): Promis
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK');
-        throw new Error(`migration ${name} failed: ${(err as Error).message}`);
+        throw new Error(`migration ${name} failed: ${(err as Error).message}`, { cause: err });
       }
       ran.push(name);
     }

@@ -45,6 +45,9 @@ describe('content addresses', () => {
       HELLO_CID.toUpperCase(),
       HELLO_CID.slice(0, -1),
       `${HELLO_CID}a`,
+      // RFC 4648 padding: the same bytes, but not the one spelling cidOf writes
+      `${HELLO_CID}=`,
+      `${HELLO_CID}====`,
       `z${HELLO_CID.slice(1)}`,
       // dag-pb (0x70) instead of raw
       'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi',

@@ -1,9 +1,14 @@
 import { sha256 } from '@noble/hashes/sha256';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
+import { base32 } from 'multiformats/bases/base32';
+import { CID } from 'multiformats/cid';
+import * as raw from 'multiformats/codecs/raw';
+import { create as createDigest } from 'multiformats/hashes/digest';
 import { z } from 'zod';
 import { tokenAmount } from './money';
 
-// Pure and free of node built-ins so storage deal workflows can import it: hashing comes from @noble/hashes.
+// Pure and free of node built-ins so storage deal workflows can import it: hashing comes from @noble/hashes, content
+// addresses from multiformats (sha2-256 through @noble/hashes, not multiformats/hashes/sha2, which uses node:crypto).
 
 /** The most a client puts in one chunk: each chunk is content-addressed, placed and proved on its own. */
 export const STORAGE_CHUNK_BYTES = 1024 * 1024;
@@ -38,57 +43,27 @@ function sha256Of(...parts: Uint8Array[]): Uint8Array {
 // ---------------------------------------------------------------------------------------------------------------
 // Content addresses
 
-const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
-/** CIDv1, codec raw (0x55), multihash sha2-256 (0x12) of 32 bytes (0x20): the bytes before the digest. */
-const RAW_SHA256_CID_PREFIX = Uint8Array.of(0x01, 0x55, 0x12, 0x20);
-/** Multibase prefix of lower-case base32 without padding (RFC 4648). */
-const BASE32_MULTIBASE = 'b';
+const SHA2_256 = 0x12;
+const SHA256_BYTES = 32;
 
-function base32Encode(bytes: Uint8Array): string {
-  let text = '';
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      text += BASE32_ALPHABET[(buffer >>> bits) & 31];
-    }
-    buffer &= (1 << bits) - 1;
+const rawCidOfDigest = (digest: Uint8Array): string => CID.createV1(raw.code, createDigest(SHA2_256, digest)).toString(base32);
+
+/**
+ * The sha2-256 digest a raw CID names, or undefined if the string is not exactly such a CID. The digest must encode
+ * back to the same string (CID.parse would hand back the string it was given), so upper case, padding or non-zero
+ * trailing bits are refused and every CID has exactly one spelling.
+ */
+function digestOfRawCid(text: unknown): Uint8Array | undefined {
+  if (typeof text !== 'string') return undefined;
+  let cid: CID;
+  try {
+    cid = CID.parse(text, base32);
+  } catch {
+    return undefined;
   }
-  if (bits > 0) text += BASE32_ALPHABET[(buffer << (5 - bits)) & 31];
-  return text;
-}
-
-/** Decodes canonical unpadded base32: undefined on a foreign character or non-zero trailing bits. */
-function base32Decode(text: string): Uint8Array | undefined {
-  const bytes: number[] = [];
-  let buffer = 0;
-  let bits = 0;
-  for (const char of text) {
-    const value = BASE32_ALPHABET.indexOf(char);
-    if (value < 0) return undefined;
-    buffer = (buffer << 5) | value;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      bytes.push((buffer >>> bits) & 0xff);
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  // Canonical form only: fewer than 5 leftover bits, all zero, so every CID has exactly one spelling.
-  if (bits >= 5 || buffer !== 0) return undefined;
-  return Uint8Array.from(bytes);
-}
-
-/** The sha2-256 digest a raw CID names, or undefined if the string is not exactly such a CID. */
-function digestOfRawCid(cid: unknown): Uint8Array | undefined {
-  if (typeof cid !== 'string' || !cid.startsWith(BASE32_MULTIBASE)) return undefined;
-  const bytes = base32Decode(cid.slice(BASE32_MULTIBASE.length));
-  if (!bytes || bytes.length !== RAW_SHA256_CID_PREFIX.length + 32) return undefined;
-  if (RAW_SHA256_CID_PREFIX.some((byte, i) => bytes[i] !== byte)) return undefined;
-  return bytes.subarray(RAW_SHA256_CID_PREFIX.length);
+  const { multihash } = cid;
+  if (cid.version !== 1 || cid.code !== raw.code || multihash.code !== SHA2_256 || multihash.size !== SHA256_BYTES) return undefined;
+  return rawCidOfDigest(multihash.digest) === text ? multihash.digest : undefined;
 }
 
 /**
@@ -96,10 +71,7 @@ function digestOfRawCid(cid: unknown): Uint8Array | undefined {
  * tool computes the same address for the same bytes.
  */
 export function cidOf(bytes: Uint8Array): string {
-  const cidBytes = new Uint8Array(RAW_SHA256_CID_PREFIX.length + 32);
-  cidBytes.set(RAW_SHA256_CID_PREFIX);
-  cidBytes.set(sha256Of(bytes), RAW_SHA256_CID_PREFIX.length);
-  return BASE32_MULTIBASE + base32Encode(cidBytes);
+  return rawCidOfDigest(sha256Of(bytes));
 }
 
 /** Whether a value is a CID as `cidOf` writes it (raw, sha2-256, canonical lower-case base32). */

@@ -25,7 +25,7 @@ export async function loadOrCreateHostKey(
       const message = (err as Error).message;
       throw new Error(/password|invalid/i.test(message)
         ? `${variable}: does not open the keystore ${file}`
-        : `cannot read the keystore ${file}: ${message}`);
+        : `cannot read the keystore ${file}: ${message}`, { cause: err });
     }
   }
   const wallet = importKey ? new Wallet(importKey) : Wallet.createRandom();

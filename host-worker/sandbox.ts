@@ -186,7 +186,7 @@ async function findOrCreateContainer(docker: Dockerode, exec: SlotExecution, opt
     if (statusCode(error) === 409) {
       const raced = await findExecutionContainer(docker, exec.executionId);
       if (raced) return raced;
-      throw new Error(`container name ${name} is taken by a container of another execution`);
+      throw new Error(`container name ${name} is taken by a container of another execution`, { cause: error });
     }
     if (statusCode(error) === 404) throw imageNotFound(exec.image);
     throw error;
@@ -226,7 +226,7 @@ async function prepareOutDir(workDir: string, outDir: string): Promise<void> {
     await fs.chown(outDir, SANDBOX_UID, SANDBOX_GID);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
-    throw new Error(`cannot hand ${outDir} to uid ${SANDBOX_UID}: the host worker must run as root (it drives the Docker engine anyway)`);
+    throw new Error(`cannot hand ${outDir} to uid ${SANDBOX_UID}: the host worker must run as root (it drives the Docker engine anyway)`, { cause: error });
   }
 }
 

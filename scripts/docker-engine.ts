@@ -45,7 +45,7 @@ export async function ensureDockerEngine(): Promise<DockerEngine> {
     await waitUntil(async () => !(await pingFailure(docker)), START_TIMEOUT_MS, () => isAlive(pid));
   } catch (error) {
     await stopDockerd(pid);
-    throw new Error(`dockerd did not answer within ${START_TIMEOUT_MS / 1000} s (${(error as Error).message}); see ${LOG_FILE}`);
+    throw new Error(`dockerd did not answer within ${START_TIMEOUT_MS / 1000} s (${(error as Error).message}); see ${LOG_FILE}`, { cause: error });
   }
   return { docker, startedHere: true, pid, stop: () => stopDockerd(pid) };
 }

@@ -76,5 +76,8 @@ if (require.main === module) {
     const stop = () => void pg.stop().then(() => process.exit(0));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+  }).catch((error: Error) => {
+    console.error(error.message);
+    process.exit(1);
   });
 }

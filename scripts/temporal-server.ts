@@ -57,7 +57,7 @@ export async function startTemporalServer(opts: { port?: number; uiPort?: number
     } catch (err) {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`the Temporal server did not answer on ${address} within 60s: ${(err as Error).message} ${stderr}`);
+        throw new Error(`the Temporal server did not answer on ${address} within 60s: ${(err as Error).message} ${stderr}`, { cause: err });
       }
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -8,7 +8,7 @@ import { createApiClient } from '../api/client';
 import { openDatabase, type Database } from '../db/client';
 import { splitCommission } from '../domain/money';
 import { cidOf, isFinalDealState, STORAGE_CHUNK_BYTES, type StorageDealSpecInput } from '../domain/storage';
-import { decryptChunk, encryptChunk, newDataKey, unsealReplica } from '../domain/storage-crypto';
+import { decryptChunk, encryptChunk, newDataKey, unsealReplica } from '../runtime/storage-crypto';
 import { ChunkStore } from '../host-worker/chunk-store';
 import { downloadBlob, uploadBlob } from '../runtime/staging-client';
 import { DEVNET_KEYS, startDevnet, type Devnet } from '../scripts/devnet';

@@ -11,7 +11,7 @@ import { StagingStore } from '../../api/staging';
 import { ZansocErrorType } from '../../domain/errors';
 import type { ReplicaChunk, StoreReplicaResult } from '../../domain/replica';
 import { cidOf, merkleRoot, segmentCount, segmentsOf, STORAGE_CHUNK_BYTES, verifyMerkleProof } from '../../domain/storage';
-import { sealReplica, unsealReplica } from '../../domain/storage-crypto';
+import { sealReplica, unsealReplica } from '../../runtime/storage-crypto';
 import { ChunkStore } from '../chunk-store';
 import { createHostMetrics } from '../../metrics/registry';
 import { createStorageHostActivities } from './storage';

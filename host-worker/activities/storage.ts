@@ -11,7 +11,7 @@ import type {
   StoreReplicaResult,
 } from '../../domain/replica';
 import { cidOf, isRawCid, merkleProof, merkleRoot, segmentsOf, sha256OfCid, STORAGE_CHUNK_BYTES } from '../../domain/storage';
-import { sealReplica, unsealReplica } from '../../domain/storage-crypto';
+import { sealReplica, unsealReplica } from '../../runtime/storage-crypto';
 import { isDealId, type ChunkStore } from '../chunk-store';
 import { downloadBlob, uploadBlob } from '../../runtime/staging-client';
 import type { HostMetrics } from '../../metrics/registry';

@@ -1,5 +1,5 @@
 import { decryptChunk, encryptChunk, newDataKey, sealReplica, splitIntoChunks, unsealReplica } from './storage-crypto';
-import { cidOf, merkleRoot, segmentsOf, STORAGE_CHUNK_BYTES } from './storage';
+import { cidOf, merkleRoot, segmentsOf, STORAGE_CHUNK_BYTES } from '../domain/storage';
 
 describe('client-side chunk encryption', () => {
   const plain = Buffer.from('the quarterly numbers, before anyone else sees them');

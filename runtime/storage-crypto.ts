@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { isRawCid, STORAGE_CHUNK_BYTES } from './storage';
+import { isRawCid, STORAGE_CHUNK_BYTES } from '../domain/storage';
 
-// Uses node:crypto, so it is for the CLI and the host only; workflows import ./storage, never this file.
+// Uses node:crypto, so it lives outside domain/: the CLI encrypts and unseals, hosts seal, the orchestrator re-seals to
+// check hosts' roots. Workflows import domain/storage, never this file.
 
 const DATA_KEY_BYTES = 32;
 const GCM_NONCE_BYTES = 12;
