@@ -1,6 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { OrchestratorActivities } from '../../activities';
 import type { HostActivities } from '../../host-worker/activities/types';
@@ -10,7 +9,7 @@ import { escrowFor, jobSpecSchema, type JobSpec } from '../../domain/job-spec';
 import { isFinalJobState } from '../../domain/job-state';
 import { workflowBundle } from '../support/workflow-bundle';
 import { computeJob, type JobStatus } from '../../workflows';
-import { fakeOrchestrator, host, okResult, runUntil, startWorkflowServer } from './fakes';
+import { fakeOrchestrator, host, okResult, runUntil, useWorkflowServer } from './fakes';
 
 /**
  * Every combination of replicas, challenge window, spot check, test inputs and one misbehaving host ends in a final
@@ -48,13 +47,7 @@ const BAD = 'f'.repeat(64);
 const VANISHED_MS = 12_000;
 
 describe('computeJob outcomes', () => {
-  let env: TestWorkflowEnvironment;
-  beforeAll(async () => {
-    env = await startWorkflowServer();
-  }, 120_000);
-  afterAll(async () => {
-    await env?.teardown();
-  });
+  const server = useWorkflowServer();
 
   it(`ends every one of ${cases.length} combinations in a final state, settled once`, async () => {
     const stamp = Date.now();
@@ -81,7 +74,7 @@ describe('computeJob outcomes', () => {
         return { txHash: '0x2', alreadySettled: false, paidToHosts: settlement.payouts.reduce((s, p) => s + BigInt(p.amount), 0n).toString(), commission: '0', refunded: '0' };
       },
     });
-    const connection = env.nativeConnection;
+    const connection = server().nativeConnection;
     const workers = [
       await Worker.create({ connection, taskQueue: ORCHESTRATOR_TASK_QUEUE, ...workflowBundle(), activities: orchestrator }),
       ...(await Promise.all(HOSTS.map((id) => Worker.create({ connection, taskQueue: hostTaskQueue(id), activities: { executeSlot: executeSlotOn(id) } })))),
@@ -93,7 +86,7 @@ describe('computeJob outcomes', () => {
       ...(c.tests ? { tests: [{ inputs: { 'x.txt': 'd'.repeat(64) }, expectedDigest: TEST_DIGEST }] } : {}),
     });
     const outcomes = await runUntil(workers, Promise.all([...caseOf].map(async ([jobId, c]) => {
-      const handle = await env.client.workflow.start(computeJob, {
+      const handle = await server().client.workflow.start(computeJob, {
         taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowId: `job-${jobId}`,
         args: [{ jobId, spec: specOf(c), stagingUrl: 'http://staging.invalid', spotCheckFraction: c.spotCheck ? 1 : 0 }],
       });

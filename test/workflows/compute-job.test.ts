@@ -4,7 +4,6 @@ import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import type { OrchestratorActivities } from '../../activities';
 import type { JobUpdate } from '../../activities/db';
@@ -15,7 +14,7 @@ import { jobSpecSchema } from '../../domain/job-spec';
 import type { HostRecordEntry } from '../../domain/reputation';
 import { workflowBundle } from '../support/workflow-bundle';
 import { cancelSignal, challengeUpdate, computeJob, jobStatusQuery, type ComputeJobInput, type JobStatus } from '../../workflows';
-import { fakeOrchestrator, host, okResult, runUntil, startWorkflowServer, TREASURY } from './fakes';
+import { fakeOrchestrator, host, okResult, runUntil, useWorkflowServer, TREASURY } from './fakes';
 
 /**
  * The workflow's decisions, on a real Temporal server, with its activities replaced by typed stand-ins: escrow
@@ -37,15 +36,8 @@ type Fakes = {
 };
 
 describe('computeJob workflow', () => {
-  let env: TestWorkflowEnvironment;
+  const server = useWorkflowServer();
   let run = 0;
-
-  beforeAll(async () => {
-    env = await startWorkflowServer();
-  }, 120_000);
-  afterAll(async () => {
-    await env?.teardown();
-  });
 
   /** Runs one job with the given stand-ins; `during` acts on the running workflow (signals, updates) before its end. */
   async function runJob(
@@ -62,14 +54,14 @@ describe('computeJob workflow', () => {
       recordReputation: async ({ entries }) => void reputation.push(...entries),
       ...fakes.orchestrator,
     });
-    const base: Pick<WorkerOptions, 'connection'> = { connection: env.nativeConnection };
+    const base: Pick<WorkerOptions, 'connection'> = { connection: server().nativeConnection };
     const workers = [
       await Worker.create({ ...base, taskQueue: ORCHESTRATOR_TASK_QUEUE, ...workflowBundle(), activities: orchestrator }),
       ...(await Promise.all(Object.entries(fakes.hosts).map(([id, executeSlot]) =>
         Worker.create({ ...base, taskQueue: hostTaskQueue(id), activities: { executeSlot } satisfies HostActivities })))),
     ];
     const input: ComputeJobInput = { jobId, spec, stagingUrl: 'http://staging.invalid', ...extra };
-    const handle = await env.client.workflow.start(computeJob, { taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowId: `job-${jobId}`, args: [input] });
+    const handle = await server().client.workflow.start(computeJob, { taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowId: `job-${jobId}`, args: [input] });
     const status = await runUntil(workers, (async () => {
       await during?.(handle);
       return handle.result();

@@ -56,10 +56,20 @@ export async function runUntil<T>(workers: Worker[], promise: Promise<T>): Promi
   return first.runUntil(nest(0));
 }
 
-/** A real Temporal dev server for one test file, with every search attribute the workflows set. */
-export async function startWorkflowServer(): Promise<TestWorkflowEnvironment> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: resolveTemporalCli() }, searchAttributes: ALL_SEARCH_ATTRIBUTES },
+/**
+ * A real Temporal dev server for the enclosing describe block, with every search attribute the workflows set: started
+ * before its tests, stopped after them. Returns the running environment's getter.
+ */
+export function useWorkflowServer(): () => TestWorkflowEnvironment {
+  let env: TestWorkflowEnvironment | undefined;
+  beforeAll(async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    env = await TestWorkflowEnvironment.createLocal({
+      server: { executable: { type: 'existing-path', path: resolveTemporalCli() }, searchAttributes: ALL_SEARCH_ATTRIBUTES },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await env?.teardown();
   });
+  return () => env!;
 }

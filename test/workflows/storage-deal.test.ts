@@ -1,5 +1,4 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { OrchestratorActivities } from '../../activities';
 import type { DealUpdate } from '../../activities/db';
@@ -8,7 +7,7 @@ import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
 import type { ProveReplicaInput, StoreReplicaInput } from '../../domain/replica';
 import { cidOf, merkleProof, merkleRoot, segmentsOf, type StorageDealSpec } from '../../domain/storage';
 import { workflowBundle } from '../support/workflow-bundle';
-import { host, startWorkflowServer, TREASURY } from './fakes';
+import { host, useWorkflowServer, TREASURY } from './fakes';
 import { dealStatusQuery, renewUpdate, storageDeal, type StorageDealInput } from '../../workflows';
 
 /**
@@ -32,15 +31,8 @@ const replicaOf = (hostId: string, cid: string) => {
 const rootsOf = (hostId: string, cids: string[]) => Object.fromEntries(cids.map((cid) => [cid, merkleRoot(segmentsOf(replicaOf(hostId, cid)))]));
 
 describe('storageDeal workflow', () => {
-  let env: TestWorkflowEnvironment;
+  const server = useWorkflowServer();
   let run = 0;
-
-  beforeAll(async () => {
-    env = await startWorkflowServer();
-  }, 120_000);
-  afterAll(async () => {
-    await env?.teardown();
-  });
 
   /** An honest host's storage activities, over replicas it keeps in memory. */
   function honestHost(hostId: string, roots = rootsOf): StorageHostActivities {
@@ -102,11 +94,11 @@ describe('storageDeal workflow', () => {
       restageFromReplica: async () => ({ bytes: 0 }),
     };
     const workers = [
-      await Worker.create({ connection: env.nativeConnection, taskQueue: ORCHESTRATOR_TASK_QUEUE, ...workflowBundle(), activities: orchestrator }),
+      await Worker.create({ connection: server().nativeConnection, taskQueue: ORCHESTRATOR_TASK_QUEUE, ...workflowBundle(), activities: orchestrator }),
       ...(await Promise.all(Object.entries(hosts).map(([id, activities]) =>
-        Worker.create({ connection: env.nativeConnection, taskQueue: hostTaskQueue(id), activities })))),
+        Worker.create({ connection: server().nativeConnection, taskQueue: hostTaskQueue(id), activities })))),
     ];
-    const handle = await env.client.workflow.start(storageDeal, {
+    const handle = await server().client.workflow.start(storageDeal, {
       taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowId: `deal-${dealId}`, args: [{ dealId, spec, stagingUrl: 'http://staging.invalid', ...extra }],
     });
     const [first, ...rest] = workers;
@@ -128,7 +120,7 @@ describe('storageDeal workflow', () => {
     expect(status.holders.map((h) => [h.hostId, h.proofsOk, h.proofsFailed]).sort()).toEqual([['h1', 5, 0], ['h2', 5, 0]]);
     expect(status.timeline.filter((t) => t.step.startsWith('continuing as new'))).toHaveLength(2);
     // The first run ended by continuing as new; the deal is the same workflow id across runs.
-    const first = await env.client.workflow.getHandle(handle.workflowId, firstRunId).describe();
+    const first = await server().client.workflow.getHandle(handle.workflowId, firstRunId).describe();
     expect(first.status.name).toBe('CONTINUED_AS_NEW');
     expect(updates.at(-1)).toMatchObject({ state: 'ENDED', periodsReleased: 5 });
   }, 60_000);
