@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { HOST_OFFLINE_AFTER_MS } from '../../activities/db';
 import { tokenAmount } from '../../domain/money';
-import { Prisma } from '../../generated/prisma/sqlite/client';
+import type { Prisma } from '../../db/client';
 import type { Caller, Context } from '../context';
 import { heartbeatView, hostStatusView, hostView } from '../views';
 import { publicProcedure, router, signedProcedure } from '../trpc';
