@@ -48,9 +48,9 @@ function generate(): void {
   prisma(['generate', '--schema', POSTGRES_SCHEMA], PLACEHOLDER_URLS.postgres);
 }
 
-const MIGRATIONS = { sqlite: join(root, 'prisma/migrations'), postgres: join(root, 'prisma/postgres/migrations') };
-const migrationNames = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((d) => /^\d+_/.test(d)).sort() : []);
-const EMPTY_MIGRATION = /^\s*(--[^\n]*\s*)*$/;
+export const MIGRATIONS = { sqlite: join(root, 'prisma/migrations'), postgres: join(root, 'prisma/postgres/migrations') };
+export const migrationNames = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((d) => /^\d+_/.test(d)).sort() : []);
+export const EMPTY_MIGRATION = /^\s*(--[^\n]*\s*)*$/;
 
 /**
  * The schema the committed SQLite migrations produce, or null before the first one: they are applied to a throw-away
@@ -90,6 +90,12 @@ export function pendingMigrations(postgresUrl: string): { sqlite: string; postgr
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** The SQL that makes the current schema in an empty PostgreSQL database, to hold the committed migrations up to. */
+export function postgresSchemaSql(postgresUrl: string): string {
+  writePostgresSchema();
+  return prisma(['migrate', 'diff', '--from-empty', '--to-schema-datamodel', POSTGRES_SCHEMA, '--script'], postgresUrl);
 }
 
 /** Adds the migration that takes both databases from what their committed migrations make to the current schema. */

@@ -11,7 +11,10 @@ import { signRequest, type RequestSigner } from '../api/signing';
 import { StagingStore } from '../api/staging';
 import { createCallerFactory } from '../api/trpc';
 import { isUniqueViolation, migrateDatabase, openDatabase, type Database } from '../db/client';
+import { Client as PgClient } from 'pg';
+import { deployPostgresMigrations } from '../db/postgres-migrate';
 import { startPostgres, type LocalPostgres } from '../scripts/postgres';
+import { EMPTY_MIGRATION, MIGRATIONS, migrationNames, pendingMigrations, postgresSchemaSql } from '../scripts/prisma-schemas';
 import { startTemporalServer, type TemporalServer } from '../scripts/temporal-server';
 
 const CHAIN_ID = 31337;
@@ -48,6 +51,31 @@ async function exerciseFreshDatabase(url: string): Promise<void> {
   } finally {
     await db.$disconnect();
   }
+}
+
+/** A PostgreSQL database's tables, columns, indexes and constraints, in name order (columns added later sit last). */
+async function catalogOf(url: string): Promise<unknown[]> {
+  const client = new PgClient({ connectionString: url });
+  await client.connect();
+  try {
+    const queries = [
+      `SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns
+         WHERE table_schema = 'public' AND table_name <> '_prisma_migrations' ORDER BY table_name, column_name`,
+      `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename <> '_prisma_migrations' ORDER BY indexname`,
+      `SELECT conrelid::regclass::text AS table_name, conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+         WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> '_prisma_migrations' ORDER BY conname`,
+    ];
+    return await Promise.all(queries.map(async (q) => (await client.query(q)).rows));
+  } finally {
+    await client.end();
+  }
+}
+
+async function createPostgresDatabase(serverUrl: string, name: string): Promise<string> {
+  const client = new PgClient({ connectionString: serverUrl });
+  await client.connect();
+  await client.query(`CREATE DATABASE "${name}"`).finally(() => client.end());
+  return serverUrl.replace(/\/[^/]+$/, `/${name}`);
 }
 
 /** The API on one database, called in-process (no HTTP), each call signed by `signer` as over the wire. */
@@ -104,6 +132,21 @@ describe('database', () => {
 
   it('refuses a URL of an unknown kind', () => {
     expect(() => openDatabase('mysql://x')).toThrow(/DATABASE_URL must start with file: or postgresql/);
+  });
+
+  it('has migrations for both databases that make prisma/schema.prisma, one change at a time for both', async () => {
+    expect(migrationNames(MIGRATIONS.postgres)).toEqual(migrationNames(MIGRATIONS.sqlite));
+    const pending = pendingMigrations(pg.url);
+    expect(pending.sqlite).toMatch(EMPTY_MIGRATION);
+    expect(pending.postgres).toMatch(EMPTY_MIGRATION);
+    // The PostgreSQL migrations are held to the schema themselves: Prisma's JS engine cannot read PostgreSQL back.
+    const migrated = await createPostgresDatabase(pg.url, 'migrated');
+    await deployPostgresMigrations(migrated, MIGRATIONS.postgres);
+    const fresh = await createPostgresDatabase(pg.url, 'fresh');
+    const client = new PgClient({ connectionString: fresh });
+    await client.connect();
+    await client.query(postgresSchemaSql(pg.url)).finally(() => client.end());
+    expect(await catalogOf(migrated)).toEqual(await catalogOf(fresh));
   });
 
   describe.each([
