@@ -125,7 +125,7 @@ export function createDbActivities({ db, reputationWeight = 1, metrics }: { db: 
 
     /**
      * Hosts that can be matched now. Free slots are what each host last reported: it knows what it runs, while a job
-     * row left RUNNING would leak a slot. Only a host that has never reported them is counted by its RUNNING rows.
+     * row left RUNNING would leak a slot. A host whose last heartbeat did not report them is counted by its RUNNING rows.
      */
     async listOnlineHosts(): Promise<HostCandidate[]> {
       const since = new Date(Date.now() - HOST_OFFLINE_AFTER_MS);

@@ -152,7 +152,7 @@ describe('database', () => {
   describe.each([
     ['SQLite', () => `file:${join(dir, 'api.db')}`],
     ['PostgreSQL', () => pg.url.replace(/\/zansoc$/, '/postgres')],
-  ])('the API on %s', (_kind, databaseUrl) => {
+  ])('the API on %s', (kind, databaseUrl) => {
     let db: Database;
     let deps: ApiDeps;
     let call: ReturnType<typeof apiOn>;
@@ -191,7 +191,7 @@ describe('database', () => {
       const { listOnlineHosts } = createDbActivities({ db });
       const freeSlots = async () => (await listOnlineHosts()).find((h) => h.id === 'slots-host')?.freeSlots;
       await db.job.create({
-        data: { id: `stuck-${_kind}`, clientId: 'c', image: 'x', spec: '{}', state: 'RUNNING', hostId: 'slots-host', escrowAmount: '1' },
+        data: { id: `stuck-${kind}`, clientId: 'c', image: 'x', spec: '{}', state: 'RUNNING', hostId: 'slots-host', escrowAmount: '1' },
       });
       const beat = (freeSlots?: number) => {
         const input = { hostId: 'slots-host', ...(freeSlots === undefined ? {} : { freeSlots }) };
@@ -204,7 +204,9 @@ describe('database', () => {
       expect(await freeSlots()).toBe(2);
       await beat(0);
       expect(await freeSlots()).toBe(0);
-      await beat(1);
+      await beat(2);
+      expect(await freeSlots()).toBe(2);
+      await beat(); // a host that stops reporting them is counted by its rows again, not by its last report
       expect(await freeSlots()).toBe(1);
     });
 
@@ -222,6 +224,7 @@ describe('database', () => {
       }
       expect(await db.host.findUniqueOrThrow({ where: { id: 'slots-host' }, select: { freeSlots: true } })).toEqual({ freeSlots: 1 });
       await expect(beat({ hostId: 'slots-host' })).resolves.toEqual({ ok: true });
+      expect(await db.host.findUniqueOrThrow({ where: { id: 'slots-host' }, select: { freeSlots: true } })).toEqual({ freeSlots: null });
     });
   });
 });

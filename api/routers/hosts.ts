@@ -96,7 +96,8 @@ export const hostsRouter = router({
       if (freeSlots !== undefined && freeSlots > host.maxSlots) {
         throw new TRPCError({ code: 'BAD_REQUEST', message: `freeSlots: ${freeSlots} is more than the host's maxSlots (${host.maxSlots})` });
       }
-      await ctx.db.host.updateMany({ where: ownHost(ctx, input.hostId), data: { lastSeenAt: new Date(), ...(freeSlots === undefined ? {} : { freeSlots }) } });
+      // A heartbeat without them (an older host) leaves matching to count the host's RUNNING rows, not a stale report.
+      await ctx.db.host.updateMany({ where: ownHost(ctx, input.hostId), data: { lastSeenAt: new Date(), freeSlots: freeSlots ?? null } });
       return { ok: true };
     }),
 
