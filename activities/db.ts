@@ -123,6 +123,10 @@ export function createDbActivities({ db, reputationWeight = 1, metrics }: { db: 
       return db.host.findUnique({ where: { id: hostId }, select: { id: true, address: true } });
     },
 
+    /**
+     * Hosts that can be matched now. Free slots are what each host last reported: it knows what it runs, while a job
+     * row left RUNNING would leak a slot. A host whose last heartbeat did not report them is counted by its RUNNING rows.
+     */
     async listOnlineHosts(): Promise<HostCandidate[]> {
       const since = new Date(Date.now() - HOST_OFFLINE_AFTER_MS);
       const [hosts, busy] = await Promise.all([
@@ -138,7 +142,7 @@ export function createDbActivities({ db, reputationWeight = 1, metrics }: { db: 
         memoryMiB: h.memoryMiB,
         diskMiB: h.diskMiB,
         gpus: h.gpus,
-        freeSlots: Math.max(0, h.maxSlots - (running.get(h.id) ?? 0)),
+        freeSlots: h.freeSlots === null ? Math.max(0, h.maxSlots - (running.get(h.id) ?? 0)) : Math.min(h.freeSlots, h.maxSlots),
         pricePerCpuSecond: h.pricePerCpuSecond,
         pricePerGibSecond: h.pricePerGibSecond,
         pricePerGpuSecond: h.pricePerGpuSecond,

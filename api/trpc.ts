@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError } from 'zod';
-import { Prisma } from '../generated/prisma/sqlite/client';
+import { isUniqueViolation } from '../db/client';
 import { describeIssues } from '../domain/job-spec';
 import type { Caller, Context } from './context';
 import { didOf, verifyRequest } from './signing';
@@ -41,8 +41,4 @@ export const signedProcedure = t.procedure.use(async ({ ctx, path, getRawInput, 
   return next({ ctx: { ...ctx, caller } });
 });
 
-function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'P2002'
-    && (err instanceof Prisma.PrismaClientKnownRequestError || 'clientVersion' in err);
-}
 export const createCallerFactory = t.createCallerFactory;

@@ -76,20 +76,22 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
     throw new Error(`could not register with the API at ${env.API_URL}: ${err.message}`);
   });
 
+  const docker = connectDocker();
+  const metrics = createHostMetrics();
+  const runtime = createHostRuntime({ docker, hostId, workDir, offer, metrics });
+  const { ledger } = runtime;
+
   let draining = false;
   const heartbeat = setInterval(() => {
-    api.hosts.heartbeat.mutate({ hostId }).catch(async (err: unknown) => {
+    // The ledger holds every slot this host runs, adopted containers too: matching counts free slots from this.
+    api.hosts.heartbeat.mutate({ hostId, freeSlots: ledger.free().slots }).catch(async (err: unknown) => {
       // The API may have lost the host (a fresh database): announce it again.
       log(`heartbeat failed: ${(err as Error).message}`);
       if (!draining) await api.hosts.register.mutate(registration).catch(() => undefined);
     });
   }, env.HEARTBEAT_SECONDS * 1000);
 
-  const docker = connectDocker();
-  const metrics = createHostMetrics();
-  const runtime = createHostRuntime({ docker, hostId, workDir, offer, metrics });
   const metricsServer = env.METRICS_ADDRESS ? await serveMetrics(metrics.registry, env.METRICS_ADDRESS) : null;
-  const { ledger } = runtime;
   const activities = env.ZANSOC_TEST_CHEAT ? cheating(runtime.activities, hostId) : runtime.activities;
   if (env.ZANSOC_TEST_CHEAT) log(`host ${hostId} CHEATS (${env.ZANSOC_TEST_CHEAT}): a test fixture`);
   const chunksDir = join(dataDir, 'chunks');

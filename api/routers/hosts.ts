@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { HOST_OFFLINE_AFTER_MS } from '../../activities/db';
 import { tokenAmount } from '../../domain/money';
-import { Prisma } from '../../generated/prisma/sqlite/client';
+import type { Prisma } from '../../db/client';
 import type { Caller, Context } from '../context';
 import { heartbeatView, hostStatusView, hostView } from '../views';
 import { publicProcedure, router, signedProcedure } from '../trpc';
@@ -83,12 +83,23 @@ export const hostsRouter = router({
       return { hostId: input.hostId, status: input.status };
     }),
 
-  /** Liveness: a host that stops calling this is offline after a missed interval and is not matched. */
-  heartbeat: signedProcedure.meta({ openapi: { method: 'POST', path: '/hosts/{hostId}/heartbeat', tags: ['hosts'], summary: 'Heartbeat of your host', protect: true } }).output(heartbeatView).input(z.object({ hostId })).mutation(async ({ ctx, input }) => {
-    const updated = await ctx.db.host.updateMany({ where: ownHost(ctx, input.hostId), data: { lastSeenAt: new Date() } });
-    if (updated.count === 0) throw new TRPCError({ code: 'NOT_FOUND', message: `hostId: no host ${input.hostId}, register first` });
-    return { ok: true };
-  }),
+  /**
+   * Liveness: a host that stops calling this is offline after a missed interval and is not matched. It says how many
+   * of its slots are free, which matching trusts over the job rows (a row stuck RUNNING would hold a slot forever).
+   */
+  heartbeat: signedProcedure.meta({ openapi: { method: 'POST', path: '/hosts/{hostId}/heartbeat', tags: ['hosts'], summary: 'Heartbeat of your host', protect: true } }).output(heartbeatView)
+    .input(z.object({ hostId, freeSlots: z.number().int().min(0).max(1024).optional() }))
+    .mutation(async ({ ctx, input }) => {
+      const host = await ctx.db.host.findFirst({ where: ownHost(ctx, input.hostId), select: { maxSlots: true } });
+      if (!host) throw new TRPCError({ code: 'NOT_FOUND', message: `hostId: no host ${input.hostId}, register first` });
+      const { freeSlots } = input;
+      if (freeSlots !== undefined && freeSlots > host.maxSlots) {
+        throw new TRPCError({ code: 'BAD_REQUEST', message: `freeSlots: ${freeSlots} is more than the host's maxSlots (${host.maxSlots})` });
+      }
+      // A heartbeat without them (an older host) leaves matching to count the host's RUNNING rows, not a stale report.
+      await ctx.db.host.updateMany({ where: ownHost(ctx, input.hostId), data: { lastSeenAt: new Date(), freeSlots: freeSlots ?? null } });
+      return { ok: true };
+    }),
 
   list: publicProcedure.meta({ openapi: { method: 'GET', path: '/hosts', tags: ['hosts'], summary: 'Every host', protect: false } }).output(z.array(hostView)).input(z.object({}).optional()).query(async ({ ctx }) => (await ctx.db.host.findMany({ orderBy: { id: 'asc' }, select: hostSelect })).map(present)),
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { Prisma } from '../../generated/prisma/sqlite/client';
+import { isUniqueViolation, type Prisma } from '../../db/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
 import { escrowFor, jobSpecSchema, type JobSpec } from '../../domain/job-spec';
 import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
@@ -76,7 +76,7 @@ export const jobsRouter = router({
         });
       } catch (err) {
         // Two submits with one key raced: the other one created the job, so this one returns it.
-        if (idempotencyKey && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+        if (idempotencyKey && isUniqueViolation(err)) {
           const existing = await ctx.db.job.findUniqueOrThrow({
             where: { clientId_idempotencyKey: { clientId: ctx.caller.did, idempotencyKey } },
             select: jobSelect,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
-import { Prisma } from '../../generated/prisma/sqlite/client';
+import { isUniqueViolation, type Prisma } from '../../db/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
 import { CLIENT_ID, DEAL_ID, DEAL_STATE } from '../../domain/search-attributes';
 import {
@@ -100,7 +100,7 @@ export const storageRouter = router({
           select: dealSelect,
         });
       } catch (err) {
-        if (idempotencyKey && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+        if (idempotencyKey && isUniqueViolation(err)) {
           const existing = await ctx.db.deal.findUniqueOrThrow({ where: { clientId_idempotencyKey: { clientId: ctx.caller.did, idempotencyKey } }, select: dealSelect });
           return { deal: present(existing), created: false };
         }
