@@ -66,11 +66,11 @@ export async function untilReadiness(apiUrl: string, status: 200 | 503, timeoutM
   }
 }
 
-/** Waits until a role (or the devnet) has printed a line matching `pattern`, and returns it. */
-export async function untilLine(lines: string[], pattern: RegExp, timeoutMs: number): Promise<string> {
+/** Waits until a role (or the devnet) has printed a line matching `pattern` after line `after`, and returns it. */
+export async function untilLine(lines: string[], pattern: RegExp, timeoutMs: number, after = -1): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const line = lines.find((l) => pattern.test(l));
+    const line = lines.slice(after + 1).find((l) => pattern.test(l));
     if (line) return line;
     if (Date.now() > deadline) throw new Error(`no line matched ${pattern} within ${timeoutMs / 1000}s`);
     await new Promise((r) => setTimeout(r, 200));
