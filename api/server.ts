@@ -4,6 +4,7 @@ import fastify from 'fastify';
 import { contextFor, type ApiDeps } from './context';
 import { registerRateLimit } from './limits';
 import { registerApiMetrics } from './metrics';
+import { readinessProblems } from './readiness';
 import { OPENAPI_BASE, registerDocs, registerOpenApi } from './openapi';
 import { SIGNATURE_HEADERS } from './signing';
 import { appRouter, type AppRouter } from './routers';
@@ -59,11 +60,9 @@ export function createServer(opts: ServerOptions) {
   opts.deps.staging.registerRoutes(server, opts.maxBlobBytes);
   server.get('/healthz', async () => ({ ok: true }));
   if (opts.deps.metrics) registerApiMetrics(server, opts.deps.metrics, opts.deps.db);
-  /** Ready when the database and Temporal answer; 503 naming what does not. */
+  /** Ready when the database and Temporal answer and an orchestrator worker polls; 503 naming what is missing. */
   server.get('/readyz', async (_req, reply) => {
-    const problems: string[] = [];
-    await opts.deps.db.$queryRawUnsafe('SELECT 1').catch((err: Error) => problems.push(`database: ${err.message}`));
-    await opts.deps.temporal.connection.workflowService.getSystemInfo({}).catch((err: Error) => problems.push(`temporal: ${err.message}`));
+    const problems = await readinessProblems(opts.deps);
     return reply.code(problems.length ? 503 : 200).send({ ready: problems.length === 0, problems });
   });
 

@@ -46,6 +46,29 @@ export interface DevnetOptions {
   hostEnvs?: Record<string, Record<string, string>>;
   /** Receives every line the roles print, prefixed with the role's name. */
   log?: (line: string) => void;
+  /** When a role that died is started again (defaults: RESTART_POLICY). */
+  restart?: Partial<RestartPolicy>;
+}
+
+/**
+ * The devnet restarts a role that dies on its own (a crash, a non-zero exit, `kill -9` from a shell) after a delay
+ * that doubles while it keeps dying, up to a cap, and starts over once it has stayed up a while. A role the devnet
+ * stopped (stopRole, stop, or a signal sent through its handle in `processes`) or that exited with code 0 (it was
+ * told to stop, e.g. by `kill -TERM`) stays stopped.
+ */
+export interface RestartPolicy {
+  firstDelayMs: number;
+  maxDelayMs: number;
+  /** A role that stayed up this long before it died is restarted after `firstDelayMs` again. */
+  resetAfterMs: number;
+}
+
+export const RESTART_POLICY: RestartPolicy = { firstDelayMs: 1000, maxDelayMs: 30_000, resetAfterMs: 60_000 };
+
+/** The delay before restarting a role that died after `uptimeMs` up; `previousMs` is the delay of its previous restart. */
+export function restartDelayMs(policy: RestartPolicy, previousMs: number | null, uptimeMs: number): number {
+  if (previousMs === null || uptimeMs >= policy.resetAfterMs) return policy.firstDelayMs;
+  return Math.min(previousMs * 2, policy.maxDelayMs);
 }
 
 export interface Devnet {
@@ -62,10 +85,15 @@ export interface Devnet {
   apiAsHost(hostId: string): Promise<ApiClient>;
   /** Every /metrics URL by scrape job: api, orchestrator, orchestrator-temporal (the SDK's own), host-1 … */
   metricsUrls: Record<string, string>;
-  /** The roles' processes by name (api, orchestrator, host-1 …), for tests that crash one. */
+  /**
+   * The roles' processes by name (api, orchestrator, host-1 …), the latest of each, for tests that crash one: a
+   * signal sent through the handle is a deliberate stop, which the devnet does not undo (RestartPolicy).
+   */
   processes: Map<string, ChildProcess>;
-  /** Starts (or restarts) one role's process, with `env` over its usual environment. */
+  /** Starts one role's process, with `env` over its usual environment, once its running one (if any) has stopped. */
   startRole(name: string, env?: Record<string, string>): Promise<ChildProcess>;
+  /** Stops one role on purpose (SIGTERM, SIGKILL after 40 s): it stays stopped until startRole. */
+  stopRole(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -85,7 +113,11 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
   writeFileSync(join(dir, 'devnet.pid'), `${process.pid}\n`);
   const cleanups: (() => Promise<void>)[] = [];
   const processes = new Map<string, ChildProcess>();
+  const supervised = new Map<string, Supervision>();
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
+    for (const state of supervised.values()) if (state.restartTimer) clearTimeout(state.restartTimer);
     // Hosts first, so they can still tell the API they left; then the API and the orchestrator.
     const hosts = [...processes.entries()].filter(([name]) => name.startsWith('host-')).map(([, child]) => child);
     for (const child of hosts) child.kill('SIGTERM');
@@ -179,11 +211,60 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
         ready: /polling host\./,
       };
     });
-    const startRole = async (name: string, env: Record<string, string> = {}) => {
+    const policy: RestartPolicy = { ...RESTART_POLICY, ...opts.restart };
+    const launch = (name: string, state: Supervision) => {
       const role = roles[name];
-      if (!role) throw new Error(`no devnet role ${name}`);
-      const child = await spawnRole(name, role.entry, { ...role.env, ...env }, role.ready, log);
+      const { child, ready } = spawnRole(name, role.entry, { ...role.env, ...state.env }, role.ready, log);
       processes.set(name, child);
+      state.startedAt = Date.now();
+      child.once('exit', (code, signal) => onExit(name, state, child, signal ? `signal ${signal}` : `exit code ${code}`));
+      return { child, ready };
+    };
+    const onExit = (name: string, state: Supervision, child: ChildProcess, how: string) => {
+      if (stopping || child.killed) return log(`devnet: ${name} stopped (${how})`);
+      if (state.starting) return log(`devnet: ${name} exited before it was ready (${how})`);
+      if (child.exitCode === 0) return log(`devnet: ${name} exited on its own (${how}), as a role told to stop does; it stays stopped`);
+      const uptimeMs = Date.now() - state.startedAt;
+      state.lastDelayMs = restartDelayMs(policy, state.lastDelayMs, uptimeMs);
+      state.restarts += 1;
+      log(`devnet: ${name} (pid ${child.pid}) died (${how}) after ${seconds(uptimeMs)} up; restarting it in ${seconds(state.lastDelayMs)} (restart ${state.restarts})`);
+      state.restartTimer = setTimeout(() => restart(name, state), state.lastDelayMs);
+    };
+    const restart = (name: string, state: Supervision) => {
+      state.restartTimer = null;
+      if (stopping) return;
+      const { child, ready } = launch(name, state);
+      ready.then(() => log(`devnet: ${name} restarted (pid ${child.pid})`), (err: Error) => {
+        // One that exited was already handled by onExit; one that never got ready is killed past its handle, so
+        // that its exit counts as a death and is retried with backoff.
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        log(`devnet: ${name} restart failed (${err.message}); killing it`);
+        process.kill(child.pid!, 'SIGKILL');
+      });
+    };
+    const stopRole = async (name: string) => {
+      if (!roles[name]) throw new Error(`no devnet role ${name}`);
+      const state = supervised.get(name);
+      if (state?.restartTimer) clearTimeout(state.restartTimer);
+      const child = processes.get(name);
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exitOf(child);
+      }
+    };
+    const startRole = async (name: string, env: Record<string, string> = {}) => {
+      await stopRole(name);
+      const state: Supervision = { env, starting: true, startedAt: 0, lastDelayMs: null, restarts: 0, restartTimer: null };
+      supervised.set(name, state);
+      const { child, ready } = launch(name, state);
+      try {
+        await ready;
+      } catch (err) {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        throw err;
+      } finally {
+        state.starting = false;
+      }
       return child;
     };
     await startRole('api');
@@ -191,7 +272,8 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
 
     return {
       apiUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, rpcUrl: anvil.url, deployment, databaseUrl,
-      hostIds, metricsUrls, api: createApiClient(apiUrl, { signer: new Wallet(DEVNET_KEYS.client), chainId: deployment.chainId }), processes, startRole, stop,
+      hostIds, metricsUrls, api: createApiClient(apiUrl, { signer: new Wallet(DEVNET_KEYS.client), chainId: deployment.chainId }), processes,
+      startRole, stopRole, stop,
       async apiAsHost(hostId: string) {
         const { wallet } = await loadOrCreateHostKey(join(dir, hostId), DEVNET_HOST_PASSPHRASE);
         return createApiClient(apiUrl, { signer: wallet, chainId: deployment.chainId });
@@ -202,6 +284,19 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     throw err;
   }
 }
+
+/** What the devnet keeps of one role to start it again: its environment, and its restarts so far. */
+interface Supervision {
+  env: Record<string, string>;
+  /** While a start the caller waits for is under way: its failure is the caller's, not restarted. */
+  starting: boolean;
+  startedAt: number;
+  lastDelayMs: number | null;
+  restarts: number;
+  restartTimer: NodeJS.Timeout | null;
+}
+
+const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
 
 /** Starting over a running devnet would wipe the files its processes hold open. */
 function refuseIfRunning(dir: string): void {
@@ -216,20 +311,22 @@ function refuseIfRunning(dir: string): void {
   throw new Error(`a devnet (pid ${pid}) is already running in ${dir}: stop it (Ctrl-C) before starting another`);
 }
 
-/** Runs one role as its own Node process (TypeScript through tsx) and waits for the line that says it is ready. */
-function spawnRole(name: string, entry: string, env: Record<string, string>, ready: RegExp, log: (line: string) => void): Promise<ChildProcess> {
+/** Runs one role as its own Node process (TypeScript through tsx); `ready` settles on the line that says it is ready. */
+function spawnRole(
+  name: string, entry: string, env: Record<string, string>, ready: RegExp, log: (line: string) => void,
+): { child: ChildProcess; ready: Promise<void> } {
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(ROOT, entry)], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return new Promise((resolvePromise, reject) => {
+  const readyPromise = new Promise<void>((resolvePromise, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not become ready within 120s`)), 120_000);
     const onLine = (line: string) => {
       log(`${name}: ${line}`);
       if (ready.test(line)) {
         clearTimeout(timer);
-        resolvePromise(child);
+        resolvePromise();
       }
     };
     for (const stream of [child.stdout!, child.stderr!]) {
@@ -243,10 +340,10 @@ function spawnRole(name: string, entry: string, env: Record<string, string>, rea
     }
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      log(`${name}: exited (${signal ?? code})`);
       reject(new Error(`${name} exited before it was ready (${signal ?? code})`));
     });
   });
+  return { child, ready: readyPromise };
 }
 
 function exitOf(child: ChildProcess): Promise<void> {
@@ -297,7 +394,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log('\nstopping the devnet…');
-    Promise.resolve(prometheus?.stop()).then(() => devnet.stop()).then(() => process.exit(0), (err) => {
+    // The devnet first, so that the roles the terminal's Ctrl-C also reached are not restarted.
+    Promise.all([devnet.stop(), prometheus?.stop()]).then(() => process.exit(0), (err) => {
       console.error(err);
       process.exit(1);
     });

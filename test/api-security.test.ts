@@ -121,11 +121,14 @@ describe('API identity and limits', () => {
     expect(await db.job.count()).toBe(jobsBefore);
   });
 
-  it('serves health and readiness', async () => {
+  it('serves health, and readiness: not ready, as this API has no orchestrator worker (test/readiness.test.ts has one)', async () => {
     expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ ok: true });
     const ready = await fetch(`${url}/readyz`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ ready: true, problems: [] });
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({
+      ready: false,
+      problems: ['workflow', 'activity'].map((kind) => `orchestrator worker: nothing polls task queue zansoc-orchestrator for ${kind} tasks`),
+    });
   });
 
   it('rate-limits each identity on its own: one key at its limit gets 429, another is unaffected', async () => {

@@ -49,3 +49,30 @@ export function chainReader(devnet: Devnet) {
     },
   };
 }
+
+/** GETs a devnet's /readyz until it answers `status` (200 or 503), and returns the problems it names. */
+export async function untilReadiness(apiUrl: string, status: 200 | 503, timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const res = await fetch(`${apiUrl}/readyz`).catch((err: Error) => err);
+    if (!(res instanceof Error)) {
+      const { problems } = (await res.json()) as { problems: string[] };
+      if (res.status === status) return problems;
+      last = `${res.status} ${problems.join('; ')}`;
+    } else last = res.message;
+    if (Date.now() > deadline) throw new Error(`/readyz did not answer ${status} within ${timeoutMs / 1000}s (last: ${last})`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** Waits until a role (or the devnet) has printed a line matching `pattern` after line `after`, and returns it. */
+export async function untilLine(lines: string[], pattern: RegExp, timeoutMs: number, after = -1): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = lines.slice(after + 1).find((l) => pattern.test(l));
+    if (line) return line;
+    if (Date.now() > deadline) throw new Error(`no line matched ${pattern} within ${timeoutMs / 1000}s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
