@@ -53,8 +53,8 @@ export function chainReader(devnet: Devnet) {
 /** GETs a devnet's /readyz until it answers `status` (200 or 503), and returns the problems it names. */
 export async function untilReadiness(apiUrl: string, status: 200 | 503, timeoutMs: number): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
-  let last = '';
   for (;;) {
+    let last: string;
     const res = await fetch(`${apiUrl}/readyz`).catch((err: Error) => err);
     if (!(res instanceof Error)) {
       const { problems } = (await res.json()) as { problems: string[] };
