@@ -27,7 +27,7 @@ export async function registerRateLimit(
     keyGenerator: (req) => (opts.openApi ? openApiIdentityOf(req, opts.chainId, opts.prefix) : identityOf(req, opts.chainId, opts.prefix)) ?? `ip:${req.ip}`,
     errorResponseBuilder: (_req, context) => ({
       statusCode: 429,
-      error: 'Too Many Requests',
+      code: 'TOO_MANY_REQUESTS',
       message: `rate limit: at most ${context.max} calls a minute per identity; try again in ${Math.ceil(context.ttl / 1000)}s`,
     }),
   });

@@ -2,16 +2,71 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { createOpenApiNodeHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
+import { createOpenApiNodeHttpHandler, generateOpenApiDocument, type OpenApiMeta } from 'trpc-to-openapi';
 import { contextFor, type ApiDeps } from './context';
+import { MAX_JSON_DEPTH } from './request-body';
 import { appRouter } from './routers';
 import { SIGNATURE_HEADERS } from './signing';
 
 export const OPENAPI_BASE = '/api';
 
+type Route = NonNullable<OpenApiMeta['openapi']>;
+type OpenApiDocument = ReturnType<typeof generateOpenApiDocument>;
+type SchemaObject = NonNullable<NonNullable<OpenApiDocument['components']>['schemas']>[string];
+
+/** Every error body, whoever refuses the call (the procedure, the body parser, the rate limit). */
+const ERROR_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['message', 'code'],
+  properties: {
+    message: { type: 'string', description: 'What is wrong, naming the field or header at fault' },
+    code: { type: 'string', description: 'The tRPC error code, e.g. BAD_REQUEST, UNAUTHORIZED, NOT_FOUND, CONFLICT' },
+    issues: { type: 'array', items: { type: 'object' }, description: 'For invalid input: one issue per field, with its `path` and `message`' },
+    data: { type: 'object', description: 'The same code and status again, the procedure, and for invalid input `fields` (`path`, `message`)' },
+  },
+};
+
+/** Refusals any call may get before or around its procedure, by what the call is. */
+function edgeRefusals(route: Route): Record<number, string> {
+  const refusals: Record<number, string> = {
+    400: `Invalid input: a field that breaks its schema (see \`issues\`), or a body that is not JSON or nests deeper than ${MAX_JSON_DEPTH} levels`,
+    429: 'Rate limit: too many calls a minute from this identity (the signer, or the IP address of unsigned calls)',
+  };
+  if (route.protect !== false) refusals[401] = `Unsigned, expired, tampered or replayed request (${Object.values(SIGNATURE_HEADERS).join(', ')})`;
+  if (route.path.includes('{')) refusals[404] = 'Nothing of yours under this id';
+  if (route.method === 'POST') {
+    refusals[413] = 'Request body larger than MAX_REQUEST_BYTES';
+    refusals[415] = 'Request body not sent as application/json';
+  }
+  return refusals;
+}
+
+/**
+ * Every operation lists every status it can answer: the edge's refusals and its procedure's own (its meta's
+ * `errorResponses`), each with the one error schema.
+ */
+function documentRefusals(doc: OpenApiDocument): OpenApiDocument {
+  const procedures = Object.values(appRouter._def.procedures as unknown as Record<string, { _def: { meta?: OpenApiMeta } }>);
+  for (const route of procedures.flatMap((p) => (p._def.meta?.openapi ? [p._def.meta.openapi] : []))) {
+    const operation = doc.paths?.[route.path]?.[route.method.toLowerCase() as 'get' | 'post'];
+    if (!operation?.responses) continue;
+    const own = Array.isArray(route.errorResponses) ? {} : (route.errorResponses ?? {});
+    const refusals = { ...edgeRefusals(route), ...own };
+    operation.responses = {
+      200: operation.responses[200],
+      ...Object.fromEntries(Object.entries(refusals).map(([status, description]) => [
+        status, { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+      ])),
+    };
+  }
+  const schemas = Object.fromEntries(Object.entries(doc.components?.schemas ?? {}).filter(([name]) => !name.startsWith('error.')));
+  doc.components = { ...doc.components, schemas: { ...schemas, Error: ERROR_SCHEMA } };
+  return doc;
+}
+
 /** The OpenAPI 3 document of the plain HTTP/JSON API (the same procedures as /trpc). */
 export function openApiDocument(publicUrl: string) {
-  return generateOpenApiDocument(appRouter, {
+  return documentRefusals(generateOpenApiDocument(appRouter, {
     title: 'Zansoc API',
     description:
       'Jobs and hosts of the Zansoc peer-to-peer cloud. Calls marked with a lock are signed: EIP-712 typed data ' +
@@ -25,7 +80,7 @@ export function openApiDocument(publicUrl: string) {
     securitySchemes: {
       ZansocSignature: { type: 'apiKey', in: 'header', name: SIGNATURE_HEADERS.signature, description: 'EIP-712 signature of the request (see above)' },
     },
-  });
+  }));
 }
 
 /**
@@ -48,6 +103,8 @@ export async function registerOpenApi(scope: FastifyInstance, deps: ApiDeps): Pr
       const raw = request.raw as IncomingMessage & { body?: unknown };
       raw.url = request.url.slice(OPENAPI_BASE.length) || '/';
       raw.body = request.body;
+      // A POST with no body is a call without body fields (an optional input); the adapter would ask for a content type.
+      if (request.method === 'POST' && request.body === undefined) raw.headers['content-type'] = 'application/json';
       for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
       reply.hijack();
       await handle(raw, reply.raw);
