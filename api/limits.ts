@@ -1,17 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
-import type { OpenApiMeta } from 'trpc-to-openapi';
-import { appRouter } from './routers';
+import { openApiRoutes } from './openapi-routes';
 import { verifyRequest } from './signing';
-
-/** Each OpenAPI route as a matcher: method, path pattern with its parameter names, and the procedure it calls. */
-const openApiRoutes = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { meta?: OpenApiMeta } }>).flatMap(([procedure, p]) => {
-  const route = p._def.meta?.openapi;
-  if (!route) return [];
-  const params: string[] = [];
-  const pattern = new RegExp(`^${route.path.replace(/\{(\w+)\}/g, (_m, name: string) => (params.push(name), '([^/]+)'))}$`);
-  return [{ method: route.method, pattern, params, procedure }];
-});
 
 /**
  * Rate limits per identity: a call with a valid signature counts against its signer, anything else against its IP

@@ -2,15 +2,16 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { createOpenApiNodeHttpHandler, generateOpenApiDocument, type OpenApiMeta } from 'trpc-to-openapi';
+import type { ZodTypeAny } from 'zod';
+import { createOpenApiNodeHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
 import { contextFor, type ApiDeps } from './context';
+import { openApiRoutes, type OpenApiRoute as Route } from './openapi-routes';
 import { MAX_JSON_DEPTH } from './request-body';
 import { appRouter } from './routers';
 import { SIGNATURE_HEADERS } from './signing';
 
 export const OPENAPI_BASE = '/api';
 
-type Route = NonNullable<OpenApiMeta['openapi']>;
 type OpenApiDocument = ReturnType<typeof generateOpenApiDocument>;
 type SchemaObject = NonNullable<NonNullable<OpenApiDocument['components']>['schemas']>[string];
 
@@ -46,12 +47,15 @@ function edgeRefusals(route: Route): Record<number, string> {
  * `errorResponses`), each with the one error schema.
  */
 function documentRefusals(doc: OpenApiDocument): OpenApiDocument {
-  const procedures = Object.values(appRouter._def.procedures as unknown as Record<string, { _def: { meta?: OpenApiMeta } }>);
-  for (const route of procedures.flatMap((p) => (p._def.meta?.openapi ? [p._def.meta.openapi] : []))) {
+  for (const { route } of openApiRoutes) {
     const operation = doc.paths?.[route.path]?.[route.method.toLowerCase() as 'get' | 'post'];
     if (!operation?.responses) continue;
     const own = Array.isArray(route.errorResponses) ? {} : (route.errorResponses ?? {});
     const refusals = { ...edgeRefusals(route), ...own };
+    // A body whose fields are all optional may be left out (an empty POST is an empty input).
+    const body = operation.requestBody && 'content' in operation.requestBody ? operation.requestBody : null;
+    const bodySchema = body?.content['application/json']?.schema;
+    if (body && bodySchema && !('$ref' in bodySchema) && !bodySchema.required?.length) body.required = false;
     operation.responses = {
       200: operation.responses[200],
       ...Object.fromEntries(Object.entries(refusals).map(([status, description]) => [
@@ -83,12 +87,38 @@ export function openApiDocument(publicUrl: string) {
   }));
 }
 
+const COERCIBLE = new Set(['ZodNumber', 'ZodBoolean', 'ZodBigInt', 'ZodDate']);
+const INNER = ['innerType', 'schema', 'type', 'keyType', 'valueType', 'left', 'right', 'in', 'out'];
+
+/**
+ * trpc-to-openapi makes every number, boolean, bigint and date field of an input it serves coerce, on every call (to
+ * read query strings), and the schemas are shared with /trpc: `null` would then pass as 0 and `true` as 1. Inputs
+ * read from query strings say `z.coerce` themselves, so every field keeps the coercion it declares.
+ */
+function keepDeclaredCoercion(schema: ZodTypeAny | undefined, seen = new Set<ZodTypeAny>()): void {
+  if (!schema || seen.has(schema)) return;
+  seen.add(schema);
+  const def = schema._def as Record<string, unknown> & { typeName?: string; options?: ZodTypeAny[] };
+  if (def.typeName && COERCIBLE.has(def.typeName)) {
+    if (Object.getOwnPropertyDescriptor(def, 'coerce')?.get) return;
+    const declared = def.coerce === true;
+    Object.defineProperty(def, 'coerce', { get: () => declared, set: () => undefined, enumerable: true });
+    return;
+  }
+  if (def.typeName === 'ZodObject') Object.values((schema as unknown as { shape: Record<string, ZodTypeAny> }).shape).forEach((s) => keepDeclaredCoercion(s, seen));
+  def.options?.forEach((s) => keepDeclaredCoercion(s, seen));
+  for (const key of INNER) keepDeclaredCoercion(def[key] as ZodTypeAny | undefined, seen);
+}
+
 /**
  * Serves the API as plain HTTP/JSON under /api. The library's own Fastify adapter hands Fastify's request where a
  * Node request is expected (it lacks `off`), so the Node handler gets the raw request and response here, with the
  * body Fastify already parsed and the headers Fastify's hooks (CORS, rate limit) already set.
  */
 export async function registerOpenApi(scope: FastifyInstance, deps: ApiDeps): Promise<void> {
+  for (const procedure of Object.values(appRouter._def.procedures as unknown as Record<string, { _def: { inputs: ZodTypeAny[] } }>)) {
+    procedure._def.inputs.forEach((input) => keepDeclaredCoercion(input));
+  }
   const handle = createOpenApiNodeHttpHandler({
     router: appRouter,
     createContext: ({ req }: { req: IncomingMessage }) => contextFor(deps, req),
@@ -97,8 +127,15 @@ export async function registerOpenApi(scope: FastifyInstance, deps: ApiDeps): Pr
     },
   });
   scope.route({
-    method: ['GET', 'POST'],
+    // Every method, so that one a path's operations lack is answered 405 naming those they have (OPTIONS stays CORS's).
+    method: scope.supportedMethods.filter((m) => m !== 'OPTIONS' && m !== 'HEAD'),
     url: `${OPENAPI_BASE}/*`,
+    onRequest: async (request, reply) => {
+      const path = new URL(request.url, 'http://api.invalid').pathname.slice(OPENAPI_BASE.length).replace(/(.)\/+$/, '$1');
+      const allowed = [...new Set(openApiRoutes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+      if (!allowed.length || allowed.includes(request.method as (typeof allowed)[number])) return;
+      return reply.code(405).header('allow', allowed.join(', ')).send({ message: `${request.method} is not an operation here: use ${allowed.join(' or ')}`, code: 'METHOD_NOT_SUPPORTED' });
+    },
     handler: async (request, reply) => {
       const raw = request.raw as IncomingMessage & { body?: unknown };
       raw.url = request.url.slice(OPENAPI_BASE.length) || '/';

@@ -27,7 +27,8 @@ const tooDeep = (what: string) => Object.assign(new Error(`${what}: JSON nested 
  * no input (so a call whose input is optional may send none). Any other content type is answered 415.
  */
 export function acceptJsonBodiesOnly(scope: FastifyInstance): void {
-  const parse = scope.getDefaultJsonParser('error', 'error');
+  // `__proto__` and `constructor.prototype` keys are dropped (never merged into objects), as unknown fields are.
+  const parse = scope.getDefaultJsonParser('remove', 'remove');
   scope.removeAllContentTypeParsers();
   scope.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = body as string;

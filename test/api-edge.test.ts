@@ -93,6 +93,20 @@ describe('API edge', () => {
     expect(await db.job.count()).toBe(0);
   });
 
+  it.each([
+    [{ replicas: true }, 'spec.replicas'],
+    [{ challengeWindowSeconds: null }, 'spec.challengeWindowSeconds'],
+    [{ timeoutSeconds: '60' }, 'spec.timeoutSeconds'],
+  ])('takes numbers only as JSON numbers: %j is refused over /api and /trpc alike', async (field, path) => {
+    const input = { spec: { ...spec, ...field } };
+    for (const route of ['/api/jobs', '/trpc/jobs.submit', '/api/jobs']) {
+      const { status, body } = await send(route, json(JSON.stringify(input), await signRequest(alice, CHAIN_ID, 'jobs.submit', input)));
+      expect([route, status]).toEqual([route, 400]);
+      expect(JSON.stringify(body)).toContain(path);
+    }
+    expect(await db.job.count()).toBe(0);
+  });
+
   it('documents every status an operation answers, each with the error body schema', async () => {
     const doc = (await (await fetch(`${url}/openapi.json`)).json()) as OpenAPIV3.Document;
     const statuses = (path: string, method: 'get' | 'post') => Object.keys(doc.paths[path]![method]!.responses).sort();
@@ -112,6 +126,20 @@ describe('API edge', () => {
       }
     }
     expect(doc.components?.schemas?.Error).toMatchObject({ type: 'object', required: ['message', 'code'] });
+  });
+
+  it('answers 405 naming the methods a path has, and drops __proto__ keys as unknown fields', async () => {
+    const patch = await fetch(`${url}/api/jobs`, { method: 'PATCH' });
+    expect(patch.status).toBe(405);
+    expect(patch.headers.get('allow')).toBe('POST, GET');
+    expect(await patch.json()).toEqual({ message: 'PATCH is not an operation here: use POST or GET', code: 'METHOD_NOT_SUPPORTED' });
+    const get = await fetch(`${url}/api/wallet/faucet`);
+    expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
+    expect((await fetch(`${url}/api/jobs/not-a-uuid`, { method: 'PUT' })).status).toBe(405);
+    expect((await fetch(`${url}/api/nowhere`, { method: 'PUT' })).status).toBe(404);
+    const polluting = await send('/api/hosts/some-host/status', json('{"status":"offline","__proto__":{"admin":true}}'));
+    expect(polluting.status).toBe(401);
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
   });
 
   it('answers 413 and 415 on /api in the documented error shape', async () => {

@@ -137,7 +137,9 @@ describe('API identity and limits', () => {
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(5);
     const limited = await list(carol);
     expect(limited.status).toBe(429);
-    expect(((await limited.json()) as { message: string }).message).toMatch(/^rate limit: at most 40 calls a minute per identity; try again in \d+s$/);
+    const body = (await limited.json()) as { message: string; code: string };
+    expect(body.message).toMatch(/^rate limit: at most 40 calls a minute per identity; try again in \d+s$/);
+    expect(body.code).toBe('TOO_MANY_REQUESTS');
     expect((await list(Wallet.createRandom())).status).toBe(200);
     expect((await asAlice.jobs.list.query()).jobs.length).toBeGreaterThan(0);
   });

@@ -9,6 +9,7 @@ import { isFinalJobState, type JobState } from '../../domain/job-state';
 import { CLIENT_ID, JOB_ID, JOB_STATE } from '../../domain/search-attributes';
 import { cancelSignal, challengeUpdate, jobStatusQuery, type computeJob } from '../../workflows';
 import type { Caller, Context } from '../context';
+import { queryLive } from '../live-status';
 import { cancelView, challengeView, jobPageView, jobStatusView, jobView, logsView, submittedView } from '../views';
 import { router, signedProcedure } from '../trpc';
 
@@ -136,9 +137,9 @@ export const jobsRouter = router({
    * Live detail from the job's workflow: every slot (host, state, digest, payout, slash), the money locked, paid and
    * refunded, challenges, and a timeline of steps with their times.
    */
-  status: signedProcedure.meta({ openapi: { method: 'GET', path: '/jobs/{jobId}/status', tags: ['jobs'], summary: 'Live slots, money, challenges and timeline', protect: true } }).output(jobStatusView).input(jobIdInput).query(async ({ ctx, input }) => {
+  status: signedProcedure.meta({ openapi: { method: 'GET', path: '/jobs/{jobId}/status', tags: ['jobs'], summary: 'Live slots, money, challenges and timeline', protect: true, errorResponses: { 503: 'The job\'s workflow does not answer now (no orchestrator worker); try again' } } }).output(jobStatusView).input(jobIdInput).query(async ({ ctx, input }) => {
     const job = await findOwnJob(ctx, input.jobId);
-    return ctx.temporal.workflow.getHandle(`job-${job.id}`).query(jobStatusQuery);
+    return queryLive(ctx, 'jobId', () => ctx.temporal.workflow.getHandle(`job-${job.id}`).query(jobStatusQuery));
   }),
 
   /** Stops the job at whatever step it is: running containers stop, hosts are paid for work done, the rest refunded. */

@@ -10,6 +10,7 @@ import {
 } from '../../domain/storage';
 import { cancelDealSignal, dealStatusQuery, renewUpdate, retrieveUpdate, type storageDeal } from '../../workflows';
 import type { Caller, Context } from '../context';
+import { queryLive } from '../live-status';
 import { dealCancelView, dealCreatedView, dealPageView, dealStatusView, dealView, renewView, retrieveView } from '../views';
 import { router, signedProcedure } from '../trpc';
 
@@ -142,10 +143,10 @@ export const storageRouter = router({
     }),
 
   /** Live detail from the deal's workflow: every holder (proofs, faults, bond, slash), periods paid, repairs, timeline. */
-  status: signedProcedure.meta({ openapi: { method: 'GET', path: '/deals/{dealId}/status', tags: ['storage'], summary: 'Live holders, proofs, money and timeline', protect: true } })
+  status: signedProcedure.meta({ openapi: { method: 'GET', path: '/deals/{dealId}/status', tags: ['storage'], summary: 'Live holders, proofs, money and timeline', protect: true, errorResponses: { 503: 'The deal\'s workflow does not answer now (no orchestrator worker); try again' } } })
     .output(dealStatusView).input(dealIdInput).query(async ({ ctx, input }) => {
       const deal = await findOwnDeal(ctx, input.dealId);
-      return ctx.temporal.workflow.getHandle(`deal-${deal.id}`).query(dealStatusQuery);
+      return queryLive(ctx, 'dealId', () => ctx.temporal.workflow.getHandle(`deal-${deal.id}`).query(dealStatusQuery));
     }),
 
   /** Ends the deal before its term: hosts keep what they earned for proven periods, the rest returns to the client. */
