@@ -48,7 +48,8 @@ function openApiIdentityOf(req: FastifyRequest, chainId: number, prefix: string)
     const match = route.method === req.method ? route.pattern.exec(path) : null;
     if (!match) continue;
     const input: Record<string, unknown> = { ...Object.fromEntries(url.searchParams), ...(typeof req.body === 'object' && req.body ? req.body : {}) };
-    route.params.forEach((name, i) => (input[name] = decodeURIComponent(match[i + 1])));
+    // As the /api adapter passes them: undecoded.
+    route.params.forEach((name, i) => (input[name] = match[i + 1]));
     const verified = verifyRequest(req.headers, chainId, route.procedure, Object.keys(input).length ? input : undefined);
     return verified.ok ? `id:${verified.address}` : null;
   }

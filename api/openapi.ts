@@ -137,6 +137,11 @@ export async function registerOpenApi(scope: FastifyInstance, deps: ApiDeps): Pr
       return reply.code(405).header('allow', allowed.join(', ')).send({ message: `${request.method} is not an operation here: use ${allowed.join(' or ')}`, code: 'METHOD_NOT_SUPPORTED' });
     },
     handler: async (request, reply) => {
+      // The adapter spreads the body into the input: an array or a scalar would pass for an empty object.
+      const body = request.body;
+      if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
+        return reply.code(400).send({ message: 'request body: must be a JSON object', code: 'BAD_REQUEST' });
+      }
       const raw = request.raw as IncomingMessage & { body?: unknown };
       raw.url = request.url.slice(OPENAPI_BASE.length) || '/';
       raw.body = request.body;

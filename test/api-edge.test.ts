@@ -142,6 +142,28 @@ describe('API edge', () => {
     expect(({} as Record<string, unknown>).admin).toBeUndefined();
   });
 
+  it.each(['[null,null]', '"cancel"', 'null', '3'])('refuses a body %s that is not a JSON object on /api', async (body) => {
+    const input = { jobId: '00000000-0000-4000-8000-000000000000' };
+    const headers = await signRequest(alice, CHAIN_ID, 'jobs.cancel', input);
+    const { status, body: answer } = await send(`/api/jobs/${input.jobId}/cancel`, json(body, headers));
+    expect(status).toBe(400);
+    expect(answer).toEqual({ message: 'request body: must be a JSON object', code: 'BAD_REQUEST' });
+  });
+
+  it('answers 503 within seconds to a live status no worker can answer (this API runs none)', async () => {
+    const input = { spec };
+    const submitted = await send('/api/jobs', json(JSON.stringify(input), await signRequest(alice, CHAIN_ID, 'jobs.submit', input)));
+    expect(submitted.status).toBe(200);
+    const jobId = (submitted.body as unknown as { job: { id: string } }).job.id;
+    const started = Date.now();
+    const { status, body } = await send(`/api/jobs/${jobId}/status`, { headers: await signRequest(alice, CHAIN_ID, 'jobs.status', { jobId }) });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(status).toBe(503);
+    expect(body.message).toBe('jobId: its workflow did not answer within 5s (is an orchestrator worker running?); try again');
+    await server.temporal.workflow.getHandle(`job-${jobId}`).terminate('test done');
+    await db.job.delete({ where: { id: jobId } });
+  }, 60_000);
+
   it('answers 413 and 415 on /api in the documented error shape', async () => {
     const big = await send('/api/jobs', json(JSON.stringify({ spec: { ...spec, env: { BIG: 'x'.repeat(2 * 1024 * 1024) } } })));
     expect(big.status).toBe(413);
