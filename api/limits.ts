@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
-import { openApiRoutes } from './openapi-routes';
+import { openApiCallOf } from './openapi-routes';
 import { verifyRequest } from './signing';
 
 /**
@@ -40,18 +40,10 @@ function identityOf(req: FastifyRequest, chainId: number, prefix: string): strin
   return verified.ok ? `id:${verified.address}` : null;
 }
 
-/** The signer of a plain HTTP call: its procedure from the route, its input from path, query and body together. */
+/** The signer of a plain HTTP call: its procedure from the route, its input as the /api adapter builds it. */
 function openApiIdentityOf(req: FastifyRequest, chainId: number, prefix: string): string | null {
-  const url = new URL(req.url, 'http://api.invalid');
-  const path = url.pathname.slice(prefix.length);
-  for (const route of openApiRoutes) {
-    const match = route.method === req.method ? route.pattern.exec(path) : null;
-    if (!match) continue;
-    const input: Record<string, unknown> = { ...Object.fromEntries(url.searchParams), ...(typeof req.body === 'object' && req.body ? req.body : {}) };
-    // As the /api adapter passes them: undecoded.
-    route.params.forEach((name, i) => (input[name] = match[i + 1]));
-    const verified = verifyRequest(req.headers, chainId, route.procedure, Object.keys(input).length ? input : undefined);
-    return verified.ok ? `id:${verified.address}` : null;
-  }
-  return null;
+  const call = openApiCallOf(req.method, prefix, req.url, req.body);
+  if (!call) return null;
+  const verified = verifyRequest(req.headers, chainId, call.procedure, call.input);
+  return verified.ok ? `id:${verified.address}` : null;
 }
