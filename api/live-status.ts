@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import type { Context } from './context';
 
 /** How long a status call waits for the workflow to answer its query before saying it cannot now. */
-export const STATUS_QUERY_TIMEOUT_MS = 5_000;
+export const STATUS_QUERY_TIMEOUT_MS = 8_000;
 
 /**
  * Asks a workflow for its live state. Only a worker can answer a query: when none does in time (no orchestrator

@@ -159,7 +159,7 @@ describe('API edge', () => {
     const { status, body } = await send(`/api/jobs/${jobId}/status`, { headers: await signRequest(alice, CHAIN_ID, 'jobs.status', { jobId }) });
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(status).toBe(503);
-    expect(body.message).toBe('jobId: its workflow did not answer within 5s (is an orchestrator worker running?); try again');
+    expect(body.message).toBe('jobId: its workflow did not answer within 8s (is an orchestrator worker running?); try again');
     await server.temporal.workflow.getHandle(`job-${jobId}`).terminate('test done');
     await db.job.delete({ where: { id: jobId } });
   }, 60_000);
