@@ -30,7 +30,7 @@ const ERROR_SCHEMA: SchemaObject = {
 /** Refusals any call may get before or around its procedure, by what the call is. */
 function edgeRefusals(route: Route): Record<number, string> {
   const refusals: Record<number, string> = {
-    400: `Invalid input: a field that breaks its schema (see \`issues\`), or a body that is not JSON or nests deeper than ${MAX_JSON_DEPTH} levels`,
+    400: `Invalid input: a field that breaks its schema (see \`issues\`), or a body that is not a JSON object or nests deeper than ${MAX_JSON_DEPTH} levels`,
     429: 'Rate limit: too many calls a minute from this identity (the signer, or the IP address of unsigned calls)',
   };
   if (route.protect !== false) refusals[401] = `Unsigned, expired, tampered or replayed request (${Object.values(SIGNATURE_HEADERS).join(', ')})`;
