@@ -2,16 +2,75 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage } from 'node:http';
+import type { ZodTypeAny } from 'zod';
 import { createOpenApiNodeHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
 import { contextFor, type ApiDeps } from './context';
+import { openApiRoutes, type OpenApiRoute as Route } from './openapi-routes';
+import { MAX_JSON_DEPTH } from './request-body';
 import { appRouter } from './routers';
 import { SIGNATURE_HEADERS } from './signing';
 
 export const OPENAPI_BASE = '/api';
 
+type OpenApiDocument = ReturnType<typeof generateOpenApiDocument>;
+type SchemaObject = NonNullable<NonNullable<OpenApiDocument['components']>['schemas']>[string];
+
+/** Every error body, whoever refuses the call (the procedure, the body parser, the rate limit). */
+const ERROR_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['message', 'code'],
+  properties: {
+    message: { type: 'string', description: 'What is wrong, naming the field or header at fault' },
+    code: { type: 'string', description: 'The tRPC error code, e.g. BAD_REQUEST, UNAUTHORIZED, NOT_FOUND, CONFLICT' },
+    issues: { type: 'array', items: { type: 'object' }, description: 'For invalid input: one issue per field, with its `path` and `message`' },
+    data: { type: 'object', description: 'The same code and status again, the procedure, and for invalid input `fields` (`path`, `message`)' },
+  },
+};
+
+/** Refusals any call may get before or around its procedure, by what the call is. */
+function edgeRefusals(route: Route): Record<number, string> {
+  const refusals: Record<number, string> = {
+    400: `Invalid input: a field that breaks its schema (see \`issues\`), or a body that is not a JSON object or nests deeper than ${MAX_JSON_DEPTH} levels`,
+    429: 'Rate limit: too many calls a minute from this identity (the signer, or the IP address of unsigned calls)',
+  };
+  if (route.protect !== false) refusals[401] = `Unsigned, expired, tampered or replayed request (${Object.values(SIGNATURE_HEADERS).join(', ')})`;
+  if (route.path.includes('{')) refusals[404] = 'Nothing of yours under this id';
+  if (route.method === 'POST') {
+    refusals[413] = 'Request body larger than MAX_REQUEST_BYTES';
+    refusals[415] = 'Request body not sent as application/json';
+  }
+  return refusals;
+}
+
+/**
+ * Every operation lists every status it can answer: the edge's refusals and its procedure's own (its meta's
+ * `errorResponses`), each with the one error schema.
+ */
+function documentRefusals(doc: OpenApiDocument): OpenApiDocument {
+  for (const { route } of openApiRoutes) {
+    const operation = doc.paths?.[route.path]?.[route.method.toLowerCase() as 'get' | 'post'];
+    if (!operation?.responses) continue;
+    const own = Array.isArray(route.errorResponses) ? {} : (route.errorResponses ?? {});
+    const refusals = { ...edgeRefusals(route), ...own };
+    // A body whose fields are all optional may be left out (an empty POST is an empty input).
+    const body = operation.requestBody && 'content' in operation.requestBody ? operation.requestBody : null;
+    const bodySchema = body?.content['application/json']?.schema;
+    if (body && bodySchema && !('$ref' in bodySchema) && !bodySchema.required?.length) body.required = false;
+    operation.responses = {
+      200: operation.responses[200],
+      ...Object.fromEntries(Object.entries(refusals).map(([status, description]) => [
+        status, { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+      ])),
+    };
+  }
+  const schemas = Object.fromEntries(Object.entries(doc.components?.schemas ?? {}).filter(([name]) => !name.startsWith('error.')));
+  doc.components = { ...doc.components, schemas: { ...schemas, Error: ERROR_SCHEMA } };
+  return doc;
+}
+
 /** The OpenAPI 3 document of the plain HTTP/JSON API (the same procedures as /trpc). */
 export function openApiDocument(publicUrl: string) {
-  return generateOpenApiDocument(appRouter, {
+  return documentRefusals(generateOpenApiDocument(appRouter, {
     title: 'Zansoc API',
     description:
       'Jobs and hosts of the Zansoc peer-to-peer cloud. Calls marked with a lock are signed: EIP-712 typed data ' +
@@ -25,7 +84,30 @@ export function openApiDocument(publicUrl: string) {
     securitySchemes: {
       ZansocSignature: { type: 'apiKey', in: 'header', name: SIGNATURE_HEADERS.signature, description: 'EIP-712 signature of the request (see above)' },
     },
-  });
+  }));
+}
+
+const COERCIBLE = new Set(['ZodNumber', 'ZodBoolean', 'ZodBigInt', 'ZodDate']);
+const INNER = ['innerType', 'schema', 'type', 'keyType', 'valueType', 'left', 'right', 'in', 'out'];
+
+/**
+ * trpc-to-openapi makes every number, boolean, bigint and date field of an input it serves coerce, on every call (to
+ * read query strings), and the schemas are shared with /trpc: `null` would then pass as 0 and `true` as 1. Inputs
+ * read from query strings say `z.coerce` themselves, so every field keeps the coercion it declares.
+ */
+function keepDeclaredCoercion(schema: ZodTypeAny | undefined, seen = new Set<ZodTypeAny>()): void {
+  if (!schema || seen.has(schema)) return;
+  seen.add(schema);
+  const def = schema._def as Record<string, unknown> & { typeName?: string; options?: ZodTypeAny[] };
+  if (def.typeName && COERCIBLE.has(def.typeName)) {
+    if (Object.getOwnPropertyDescriptor(def, 'coerce')?.get) return;
+    const declared = def.coerce === true;
+    Object.defineProperty(def, 'coerce', { get: () => declared, set: () => undefined, enumerable: true });
+    return;
+  }
+  if (def.typeName === 'ZodObject') Object.values((schema as unknown as { shape: Record<string, ZodTypeAny> }).shape).forEach((s) => keepDeclaredCoercion(s, seen));
+  def.options?.forEach((s) => keepDeclaredCoercion(s, seen));
+  for (const key of INNER) keepDeclaredCoercion(def[key] as ZodTypeAny | undefined, seen);
 }
 
 /**
@@ -34,6 +116,9 @@ export function openApiDocument(publicUrl: string) {
  * body Fastify already parsed and the headers Fastify's hooks (CORS, rate limit) already set.
  */
 export async function registerOpenApi(scope: FastifyInstance, deps: ApiDeps): Promise<void> {
+  for (const procedure of Object.values(appRouter._def.procedures as unknown as Record<string, { _def: { inputs: ZodTypeAny[] } }>)) {
+    procedure._def.inputs.forEach((input) => keepDeclaredCoercion(input));
+  }
   const handle = createOpenApiNodeHttpHandler({
     router: appRouter,
     createContext: ({ req }: { req: IncomingMessage }) => contextFor(deps, req),
@@ -42,12 +127,26 @@ export async function registerOpenApi(scope: FastifyInstance, deps: ApiDeps): Pr
     },
   });
   scope.route({
-    method: ['GET', 'POST'],
+    // Every method, so that one a path's operations lack is answered 405 naming those they have (OPTIONS stays CORS's).
+    method: scope.supportedMethods.filter((m) => m !== 'OPTIONS' && m !== 'HEAD'),
     url: `${OPENAPI_BASE}/*`,
+    onRequest: async (request, reply) => {
+      const path = new URL(request.url, 'http://api.invalid').pathname.slice(OPENAPI_BASE.length).replace(/(.)\/+$/, '$1');
+      const allowed = [...new Set(openApiRoutes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+      if (!allowed.length || allowed.includes(request.method as (typeof allowed)[number])) return;
+      return reply.code(405).header('allow', allowed.join(', ')).send({ message: `${request.method} is not an operation here: use ${allowed.join(' or ')}`, code: 'METHOD_NOT_SUPPORTED' });
+    },
     handler: async (request, reply) => {
+      // The adapter spreads the body into the input: an array or a scalar would pass for an empty object.
+      const body = request.body;
+      if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
+        return reply.code(400).send({ message: 'request body: must be a JSON object', code: 'BAD_REQUEST' });
+      }
       const raw = request.raw as IncomingMessage & { body?: unknown };
       raw.url = request.url.slice(OPENAPI_BASE.length) || '/';
       raw.body = request.body;
+      // A POST with no body is a call without body fields (an optional input); the adapter would ask for a content type.
+      if (request.method === 'POST' && request.body === undefined) raw.headers['content-type'] = 'application/json';
       for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
       reply.hijack();
       await handle(raw, reply.raw);

@@ -6,6 +6,7 @@ import { registerRateLimit } from './limits';
 import { registerApiMetrics } from './metrics';
 import { readinessProblems } from './readiness';
 import { OPENAPI_BASE, registerDocs, registerOpenApi } from './openapi';
+import { acceptJsonBodiesOnly, answerErrorsPlainly, capTrpcInputDepth } from './request-body';
 import { SIGNATURE_HEADERS } from './signing';
 import { appRouter, type AppRouter } from './routers';
 
@@ -26,9 +27,10 @@ export interface ServerOptions {
 
 /** The API: tRPC under /trpc, the staging store under /blobs, health under /healthz. */
 export function createServer(opts: ServerOptions) {
+  const bodyLimit = opts.maxRequestBytes ?? 1024 * 1024;
   const server = fastify({
     logger: false,
-    bodyLimit: opts.maxRequestBytes ?? 1024 * 1024,
+    bodyLimit,
     requestTimeout: opts.requestTimeoutMs ?? 60_000,
     routerOptions: { maxParamLength: 5000 },
   });
@@ -39,6 +41,8 @@ export function createServer(opts: ServerOptions) {
   });
   // tRPC calls are rate-limited per identity; blob uploads are bounded by size instead.
   server.register(async (scope) => {
+    answerErrorsPlainly(scope, bodyLimit);
+    capTrpcInputDepth(scope);
     await registerRateLimit(scope, { perMinute: opts.rateLimitPerMinute ?? 1200, chainId: opts.deps.chainId, prefix: '/trpc' });
     await scope.register(fastifyTRPCPlugin, {
       prefix: '/trpc',
@@ -53,6 +57,8 @@ export function createServer(opts: ServerOptions) {
   });
   // The same procedures as plain HTTP/JSON under /api, rate-limited the same way (signatures name the procedure).
   server.register(async (scope) => {
+    answerErrorsPlainly(scope, bodyLimit);
+    acceptJsonBodiesOnly(scope);
     await registerRateLimit(scope, { perMinute: opts.rateLimitPerMinute ?? 1200, chainId: opts.deps.chainId, prefix: OPENAPI_BASE, openApi: true });
     await registerOpenApi(scope, opts.deps);
   });

@@ -8,6 +8,8 @@ import { didOf, verifyRequest } from './signing';
 
 /** One initTRPC for the whole API. Bad input comes back as one line per field, e.g. `spec.resources.cpu: …`. */
 const t = initTRPC.meta<OpenApiMeta>().context<Context>().create({
+  // Error bodies carry stack traces (server paths, library versions) only on a developer's own machine.
+  isDev: process.env.NODE_ENV === 'development',
   errorFormatter({ shape, error }) {
     const zodError = error.cause instanceof ZodError ? error.cause : null;
     if (!zodError) return shape;

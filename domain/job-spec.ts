@@ -49,6 +49,9 @@ export const resourcesSchema = z
   })
   .strict();
 
+/** JobEscrow keeps a job's escrow in 96 bits (uint96, SafeCast): a larger one would only be refused on chain. */
+export const MAX_ESCROW = 2n ** 96n - 1n;
+
 export const jobSpecSchema = z
   .object({
     image: imageReference,
@@ -76,9 +79,21 @@ export const jobSpecSchema = z
      */
     expectedDigest: sha256Hex.optional(),
     /** The most the client pays per replica, in ZSC base units (18 decimals), as a decimal string. */
-    maxPrice: tokenAmount.default('1000000000000000000'),
+    maxPrice: tokenAmount.refine((s) => s !== '0', 'must be more than 0: hosts would be paid nothing').default('1000000000000000000'),
   })
-  .strict();
+  .strict()
+  .superRefine((spec, ctx) => {
+    // zod refines after a field failed too: only a valid price and replica count make an escrow.
+    if (!/^[0-9]+$/.test(spec.maxPrice) || !Number.isInteger(spec.replicas)) return;
+    const escrow = BigInt(escrowFor(spec));
+    if (escrow > MAX_ESCROW) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['maxPrice'],
+        message: `the escrow (${escrow} base units) is more than JobEscrow holds (${MAX_ESCROW}): lower maxPrice or replicas`,
+      });
+    }
+  });
 
 /** Replicas a job may grow to when its replicas disagree: two more than asked, for redundant jobs only. */
 export const extraReplicasFor = (replicas: number): number => (replicas > 1 ? 2 : 0);

@@ -1,12 +1,12 @@
 import type { Client } from '@temporalio/client';
-import { TRPCClientError } from '@trpc/client';
+import type { TRPCError } from '@trpc/server';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { Wallet } from 'ethers';
 import type { OpenAPIV3 } from 'openapi-types';
 import { createApiClient, type ApiClient } from '../api/client';
 import { signRequest } from '../api/signing';
 import type { Database } from '../db/client';
-import { CHAIN_ID, startApiServer, type ApiServer } from './support/api-server';
+import { callerAs, CHAIN_ID, startApiServer, type ApiServer, type AppCaller } from './support/api-server';
 
 /**
  * The API's edge, over real HTTP, on a real database and a real Temporal server: every call that acts for someone is
@@ -21,20 +21,22 @@ describe('API identity and limits', () => {
   let temporal: Client;
   let db: Database;
   let url: string;
-  const alice = Wallet.createRandom();
-  const bob = Wallet.createRandom();
+  const aliceKey = Wallet.createRandom();
+  const bobKey = Wallet.createRandom();
+  // The procedures' own rules are called in-process (createCaller); the edge's (signatures, limits) over HTTP.
+  let alice: AppCaller;
+  let bob: AppCaller;
   let asAlice: ApiClient;
-  let asBob: ApiClient;
-  const code = (err: unknown) => ((err as TRPCClientError<never>).data as { httpStatus?: number } | undefined)?.httpStatus;
-  const refused = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a refusal'); }, (err: unknown) => err as TRPCClientError<never>);
+  const refusedBy = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a refusal'); }, (err: unknown) => err as TRPCError);
   const post = (procedure: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${url}/trpc/${procedure}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
   beforeAll(async () => {
     server = await startApiServer({ rateLimitPerMinute: RATE_LIMIT, maxRequestBytes: 64 * 1024 });
     ({ db, temporal, url } = server);
-    asAlice = createApiClient(url, { signer: alice, chainId: CHAIN_ID });
-    asBob = createApiClient(url, { signer: bob, chainId: CHAIN_ID });
+    asAlice = createApiClient(url, { signer: aliceKey, chainId: CHAIN_ID });
+    alice = callerAs(server.deps, aliceKey);
+    bob = callerAs(server.deps, bobKey);
   }, 120_000);
 
   afterAll(async () => {
@@ -46,7 +48,7 @@ describe('API identity and limits', () => {
     expect(unsigned.status).toBe(401);
     expect(JSON.stringify(await unsigned.json())).toContain('this call must be signed');
 
-    const headers = await signRequest(alice, CHAIN_ID, 'jobs.submit', { spec });
+    const headers = await signRequest(aliceKey, CHAIN_ID, 'jobs.submit', { spec });
     const tampered = await post('jobs.submit', { spec: { ...spec, command: ['rm', '-rf', '/'] } }, headers);
     expect(tampered.status).toBe(401);
     expect(JSON.stringify(await tampered.json())).toContain('the signature does not match this request and address');
@@ -57,7 +59,7 @@ describe('API identity and limits', () => {
 
   it('refuses a replayed request: the same signed call twice creates one job', async () => {
     const body = { spec, idempotencyKey: 'replay-test' };
-    const headers = await signRequest(alice, CHAIN_ID, 'jobs.submit', body);
+    const headers = await signRequest(aliceKey, CHAIN_ID, 'jobs.submit', body);
     const first = await post('jobs.submit', body, headers);
     expect(first.status).toBe(200);
     const again = await post('jobs.submit', body, headers);
@@ -67,48 +69,48 @@ describe('API identity and limits', () => {
   });
 
   it('keeps each client to its own jobs: another key finds nothing and changes nothing', async () => {
-    const { job } = await asAlice.jobs.submit.mutate({ spec });
+    const { job } = await alice.jobs.submit({ spec });
     expect(job.state).toBe('SUBMITTED');
     for (const attempt of [
-      asBob.jobs.get.query({ jobId: job.id }),
-      asBob.jobs.logs.query({ jobId: job.id }),
-      asBob.jobs.status.query({ jobId: job.id }),
-      asBob.jobs.cancel.mutate({ jobId: job.id }),
+      bob.jobs.get({ jobId: job.id }),
+      bob.jobs.logs({ jobId: job.id }),
+      bob.jobs.status({ jobId: job.id }),
+      bob.jobs.cancel({ jobId: job.id }),
     ]) {
-      const err = await refused(attempt);
-      expect(code(err)).toBe(404);
+      const err = await refusedBy(attempt);
+      expect(err.code).toBe('NOT_FOUND');
       expect(err.message).toBe(`jobId: no job ${job.id}`);
     }
-    expect((await asBob.jobs.list.query()).jobs).toEqual([]);
-    expect((await asAlice.jobs.list.query()).jobs.map((j) => j.id)).toContain(job.id);
+    expect((await bob.jobs.list({})).jobs).toEqual([]);
+    expect((await alice.jobs.list({})).jobs.map((j) => j.id)).toContain(job.id);
     const row = await db.job.findUniqueOrThrow({ where: { id: job.id } });
-    expect(row.clientId).toBe(`did:ethr:${CHAIN_ID}:${alice.address.toLowerCase()}`);
+    expect(row.clientId).toBe(`did:ethr:${CHAIN_ID}:${aliceKey.address.toLowerCase()}`);
     await temporal.workflow.getHandle(`job-${job.id}`).terminate('test done');
   });
 
   it('lets only a host\'s own key register it, heartbeat, change its status or challenge with it', async () => {
     const offer = {
-      hostId: 'alice-host', address: alice.address, did: `did:ethr:${CHAIN_ID}:${alice.address}`, arch: 'x86_64', cpus: 2,
+      hostId: 'alice-host', address: aliceKey.address, did: `did:ethr:${CHAIN_ID}:${aliceKey.address}`, arch: 'x86_64', cpus: 2,
       memoryMiB: 1024, diskMiB: 1000, gpus: 0, maxSlots: 1, pricePerCpuSecond: '1',
     };
-    const impostor = await refused(asBob.hosts.register.mutate(offer));
-    expect(code(impostor)).toBe(403);
+    const impostor = await refusedBy(bob.hosts.register(offer));
+    expect(impostor.code).toBe('FORBIDDEN');
     expect(impostor.message).toBe('address: must be the address of the key that signs the registration');
     expect(await db.host.count()).toBe(0);
 
-    await asAlice.hosts.register.mutate(offer);
-    const taken = await refused(asBob.hosts.register.mutate({ ...offer, address: bob.address, did: `did:ethr:${CHAIN_ID}:${bob.address}` }));
-    expect(code(taken)).toBe(409);
+    await alice.hosts.register(offer);
+    const taken = await refusedBy(bob.hosts.register({ ...offer, address: bobKey.address, did: `did:ethr:${CHAIN_ID}:${bobKey.address}` }));
+    expect(taken.code).toBe('CONFLICT');
     const before = await db.host.findUniqueOrThrow({ where: { id: 'alice-host' } });
-    expect(code(await refused(asBob.hosts.heartbeat.mutate({ hostId: 'alice-host' })))).toBe(404);
-    expect(code(await refused(asBob.hosts.setStatus.mutate({ hostId: 'alice-host', status: 'offline' })))).toBe(404);
+    expect((await refusedBy(bob.hosts.heartbeat({ hostId: 'alice-host' }))).code).toBe('NOT_FOUND');
+    expect((await refusedBy(bob.hosts.setStatus({ hostId: 'alice-host', status: 'offline' }))).code).toBe('NOT_FOUND');
     const after = await db.host.findUniqueOrThrow({ where: { id: 'alice-host' } });
     expect(after).toMatchObject({ status: 'online', lastSeenAt: before.lastSeenAt });
-    await asAlice.hosts.heartbeat.mutate({ hostId: 'alice-host' });
+    await alice.hosts.heartbeat({ hostId: 'alice-host' });
 
-    const { job } = await asBob.jobs.submit.mutate({ spec });
-    const challenge = await refused(asBob.jobs.challenge.mutate({ jobId: job.id, verifierHostId: 'alice-host' }));
-    expect(code(challenge)).toBe(403);
+    const { job } = await bob.jobs.submit({ spec });
+    const challenge = await refusedBy(bob.jobs.challenge({ jobId: job.id, verifierHostId: 'alice-host' }));
+    expect(challenge.code).toBe('FORBIDDEN');
     expect(challenge.message).toBe('verifierHostId: host alice-host is not yours: sign with its key');
     await temporal.workflow.getHandle(`job-${job.id}`).terminate('test done');
   });
@@ -116,7 +118,7 @@ describe('API identity and limits', () => {
   it('answers 413 to an oversized body, and nothing is created', async () => {
     const jobsBefore = await db.job.count();
     const huge = { spec: { ...spec, env: { BIG: 'x'.repeat(100 * 1024) } } };
-    const res = await post('jobs.submit', huge, await signRequest(alice, CHAIN_ID, 'jobs.submit', huge));
+    const res = await post('jobs.submit', huge, await signRequest(aliceKey, CHAIN_ID, 'jobs.submit', huge));
     expect(res.status).toBe(413);
     expect(await db.job.count()).toBe(jobsBefore);
   });
@@ -140,7 +142,9 @@ describe('API identity and limits', () => {
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(5);
     const limited = await list(carol);
     expect(limited.status).toBe(429);
-    expect(((await limited.json()) as { message: string }).message).toMatch(/^rate limit: at most 40 calls a minute per identity; try again in \d+s$/);
+    const body = (await limited.json()) as { message: string; code: string };
+    expect(body.message).toMatch(/^rate limit: at most 40 calls a minute per identity; try again in \d+s$/);
+    expect(body.code).toBe('TOO_MANY_REQUESTS');
     expect((await list(Wallet.createRandom())).status).toBe(200);
     expect((await asAlice.jobs.list.query()).jobs.length).toBeGreaterThan(0);
   });
@@ -159,14 +163,14 @@ describe('API identity and limits', () => {
     const submit = find('jobs-submit');
     const body = { spec: { image: 'zansoc/busybox:1', command: ['echo', 'from plain HTTP'] } };
     const created = await fetch(`${base}${submit.path}`, {
-      method: submit.method, headers: { 'content-type': 'application/json', ...(await signRequest(alice, CHAIN_ID, 'jobs.submit', body)) }, body: JSON.stringify(body),
+      method: submit.method, headers: { 'content-type': 'application/json', ...(await signRequest(aliceKey, CHAIN_ID, 'jobs.submit', body)) }, body: JSON.stringify(body),
     });
     expect(created.status).toBe(200);
     const { job } = (await created.json()) as { job: { id: string; state: string } };
     expect(job.state).toBe('SUBMITTED');
 
     const get = find('jobs-get');
-    const read = await fetch(`${base}${get.path.replace('{jobId}', job.id)}`, { headers: await signRequest(alice, CHAIN_ID, 'jobs.get', { jobId: job.id }) });
+    const read = await fetch(`${base}${get.path.replace('{jobId}', job.id)}`, { headers: await signRequest(aliceKey, CHAIN_ID, 'jobs.get', { jobId: job.id }) });
     expect(read.status).toBe(200);
     expect(((await read.json()) as { id: string }).id).toBe(job.id);
     const unsigned = await fetch(`${base}${get.path.replace('{jobId}', job.id)}`);

@@ -49,7 +49,7 @@ const ownHost = (ctx: Context & { caller: Caller }, id: string) => ({ id, addres
 
 export const hostsRouter = router({
   /** A host worker announces itself and what it offers; registering again updates the offer. */
-  register: signedProcedure.meta({ openapi: { method: 'POST', path: '/hosts', tags: ['hosts'], summary: 'Register a host and its offer', protect: true } }).output(hostView).input(hostRegistrationSchema).mutation(async ({ ctx, input }) => {
+  register: signedProcedure.meta({ openapi: { method: 'POST', path: '/hosts', tags: ['hosts'], summary: 'Register a host and its offer', protect: true, errorResponses: { 403: 'The address is not the signer\'s', 409: 'The host id or the address is registered to another' } } }).output(hostView).input(hostRegistrationSchema).mutation(async ({ ctx, input }) => {
     const { hostId: id, ...offer } = input;
     if (input.address.toLowerCase() !== ctx.caller.address.toLowerCase()) {
       throw new TRPCError({ code: 'FORBIDDEN', message: 'address: must be the address of the key that signs the registration' });
@@ -75,7 +75,7 @@ export const hostsRouter = router({
 
   /** A draining host finishes its running slots and takes no new work; `leave` marks it gone. */
   setStatus: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/hosts/{hostId}/status', tags: ['hosts'], summary: 'Mark your host draining or offline', protect: true } }).output(hostStatusView)
+    .meta({ openapi: { method: 'POST', path: '/hosts/{hostId}/status', tags: ['hosts'], summary: 'Mark your host draining or offline', protect: true, errorResponses: { 404: 'No host of yours under this id' } } }).output(hostStatusView)
     .input(z.object({ hostId, status: z.enum(['draining', 'offline']) }))
     .mutation(async ({ ctx, input }) => {
       const updated = await ctx.db.host.updateMany({ where: ownHost(ctx, input.hostId), data: { status: input.status } });
@@ -87,7 +87,7 @@ export const hostsRouter = router({
    * Liveness: a host that stops calling this is offline after a missed interval and is not matched. It says how many
    * of its slots are free, which matching trusts over the job rows (a row stuck RUNNING would hold a slot forever).
    */
-  heartbeat: signedProcedure.meta({ openapi: { method: 'POST', path: '/hosts/{hostId}/heartbeat', tags: ['hosts'], summary: 'Heartbeat of your host', protect: true } }).output(heartbeatView)
+  heartbeat: signedProcedure.meta({ openapi: { method: 'POST', path: '/hosts/{hostId}/heartbeat', tags: ['hosts'], summary: 'Heartbeat of your host', protect: true, errorResponses: { 404: 'No host of yours under this id' } } }).output(heartbeatView)
     .input(z.object({ hostId, freeSlots: z.number().int().min(0).max(1024).optional() }))
     .mutation(async ({ ctx, input }) => {
       const host = await ctx.db.host.findFirst({ where: ownHost(ctx, input.hostId), select: { maxSlots: true } });
@@ -103,7 +103,7 @@ export const hostsRouter = router({
 
   list: publicProcedure.meta({ openapi: { method: 'GET', path: '/hosts', tags: ['hosts'], summary: 'Every host', protect: false } }).output(z.array(hostView)).input(z.object({}).optional()).query(async ({ ctx }) => (await ctx.db.host.findMany({ orderBy: { id: 'asc' }, select: hostSelect })).map(present)),
 
-  get: publicProcedure.meta({ openapi: { method: 'GET', path: '/hosts/{hostId}', tags: ['hosts'], summary: 'One host: offer, reputation, earnings', protect: false } }).output(hostView).input(z.object({ hostId })).query(async ({ ctx, input }) => {
+  get: publicProcedure.meta({ openapi: { method: 'GET', path: '/hosts/{hostId}', tags: ['hosts'], summary: 'One host: offer, reputation, earnings', protect: false, errorResponses: { 404: 'No host under this id' } } }).output(hostView).input(z.object({ hostId })).query(async ({ ctx, input }) => {
     const row = await ctx.db.host.findUnique({ where: { id: input.hostId }, select: hostSelect });
     if (!row) throw new TRPCError({ code: 'NOT_FOUND', message: `hostId: no host ${input.hostId}` });
     return present(row);

@@ -9,6 +9,7 @@ import { isFinalJobState, type JobState } from '../../domain/job-state';
 import { CLIENT_ID, JOB_ID, JOB_STATE } from '../../domain/search-attributes';
 import { cancelSignal, challengeUpdate, jobStatusQuery, type computeJob } from '../../workflows';
 import type { Caller, Context } from '../context';
+import { queryLive } from '../live-status';
 import { cancelView, challengeView, jobPageView, jobStatusView, jobView, logsView, submittedView } from '../views';
 import { router, signedProcedure } from '../trpc';
 
@@ -52,7 +53,7 @@ async function requireStagedInputs(ctx: Context, spec: JobSpec): Promise<void> {
 export const jobsRouter = router({
   /** Validates, stores and starts the job's workflow. The same idempotency key returns the same job. */
   submit: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/jobs', tags: ['jobs'], summary: 'Submit a job', protect: true } }).output(submittedView)
+    .meta({ openapi: { method: 'POST', path: '/jobs', tags: ['jobs'], summary: 'Submit a job', protect: true, errorResponses: { 503: 'The job could not be started; nothing was created, try again' } } }).output(submittedView)
     .input(z.object({ spec: jobSpecSchema, idempotencyKey: z.string().min(1).max(128).optional() }))
     .mutation(async ({ ctx, input }) => {
       const { spec, idempotencyKey } = input;
@@ -136,14 +137,14 @@ export const jobsRouter = router({
    * Live detail from the job's workflow: every slot (host, state, digest, payout, slash), the money locked, paid and
    * refunded, challenges, and a timeline of steps with their times.
    */
-  status: signedProcedure.meta({ openapi: { method: 'GET', path: '/jobs/{jobId}/status', tags: ['jobs'], summary: 'Live slots, money, challenges and timeline', protect: true } }).output(jobStatusView).input(jobIdInput).query(async ({ ctx, input }) => {
+  status: signedProcedure.meta({ openapi: { method: 'GET', path: '/jobs/{jobId}/status', tags: ['jobs'], summary: 'Live slots, money, challenges and timeline', protect: true, errorResponses: { 503: 'The job\'s workflow does not answer now (no orchestrator worker); try again' } } }).output(jobStatusView).input(jobIdInput).query(async ({ ctx, input }) => {
     const job = await findOwnJob(ctx, input.jobId);
-    return ctx.temporal.workflow.getHandle(`job-${job.id}`).query(jobStatusQuery);
+    return queryLive(ctx, 'jobId', () => ctx.temporal.workflow.getHandle(`job-${job.id}`).query(jobStatusQuery));
   }),
 
   /** Stops the job at whatever step it is: running containers stop, hosts are paid for work done, the rest refunded. */
   cancel: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/jobs/{jobId}/cancel', tags: ['jobs'], summary: 'Cancel a job', protect: true } }).output(cancelView)
+    .meta({ openapi: { method: 'POST', path: '/jobs/{jobId}/cancel', tags: ['jobs'], summary: 'Cancel a job', protect: true, errorResponses: { 409: 'The job has ended already' } } }).output(cancelView)
     .input(jobIdInput.extend({ reason: z.string().max(500).optional() }))
     .mutation(async ({ ctx, input }) => {
       const job = await findOwnJob(ctx, input.jobId);
@@ -159,7 +160,7 @@ export const jobsRouter = router({
    * re-run the job when the window closes. Any job can be challenged, not only the caller's own.
    */
   challenge: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/jobs/{jobId}/challenge', tags: ['jobs'], summary: 'Challenge a provisional result', protect: true } }).output(challengeView)
+    .meta({ openapi: { method: 'POST', path: '/jobs/{jobId}/challenge', tags: ['jobs'], summary: 'Challenge a provisional result', protect: true, errorResponses: { 403: 'The verifier host is not the signer\'s', 404: 'No such job, or no such verifier host', 408: 'The challenge is still being processed', 409: 'The result is not open to challenge (not PROVISIONAL, or refused)' } } }).output(challengeView)
     .input(jobIdInput.extend({ verifierHostId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a host id') }))
     .mutation(async ({ ctx, input }) => {
       const verifier = await ctx.db.host.findUnique({ where: { id: input.verifierHostId }, select: { address: true } });

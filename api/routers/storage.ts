@@ -10,6 +10,7 @@ import {
 } from '../../domain/storage';
 import { cancelDealSignal, dealStatusQuery, renewUpdate, retrieveUpdate, type storageDeal } from '../../workflows';
 import type { Caller, Context } from '../context';
+import { queryLive } from '../live-status';
 import { dealCancelView, dealCreatedView, dealPageView, dealStatusView, dealView, renewView, retrieveView } from '../views';
 import { router, signedProcedure } from '../trpc';
 
@@ -77,7 +78,7 @@ export const storageRouter = router({
    * same deal.
    */
   create: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/deals', tags: ['storage'], summary: 'Ask for a storage deal', protect: true } }).output(dealCreatedView)
+    .meta({ openapi: { method: 'POST', path: '/deals', tags: ['storage'], summary: 'Ask for a storage deal', protect: true, errorResponses: { 503: 'The deal could not be started; nothing was created, try again' } } }).output(dealCreatedView)
     .input(z.object({ spec: storageDealSpecSchema, idempotencyKey: z.string().min(1).max(128).optional() }))
     .mutation(async ({ ctx, input }) => {
       const { spec, idempotencyKey } = input;
@@ -142,15 +143,15 @@ export const storageRouter = router({
     }),
 
   /** Live detail from the deal's workflow: every holder (proofs, faults, bond, slash), periods paid, repairs, timeline. */
-  status: signedProcedure.meta({ openapi: { method: 'GET', path: '/deals/{dealId}/status', tags: ['storage'], summary: 'Live holders, proofs, money and timeline', protect: true } })
+  status: signedProcedure.meta({ openapi: { method: 'GET', path: '/deals/{dealId}/status', tags: ['storage'], summary: 'Live holders, proofs, money and timeline', protect: true, errorResponses: { 503: 'The deal\'s workflow does not answer now (no orchestrator worker); try again' } } })
     .output(dealStatusView).input(dealIdInput).query(async ({ ctx, input }) => {
       const deal = await findOwnDeal(ctx, input.dealId);
-      return ctx.temporal.workflow.getHandle(`deal-${deal.id}`).query(dealStatusQuery);
+      return queryLive(ctx, 'dealId', () => ctx.temporal.workflow.getHandle(`deal-${deal.id}`).query(dealStatusQuery));
     }),
 
   /** Ends the deal before its term: hosts keep what they earned for proven periods, the rest returns to the client. */
   cancel: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/deals/{dealId}/cancel', tags: ['storage'], summary: 'Cancel a deal', protect: true } }).output(dealCancelView)
+    .meta({ openapi: { method: 'POST', path: '/deals/{dealId}/cancel', tags: ['storage'], summary: 'Cancel a deal', protect: true, errorResponses: { 409: 'The deal has ended or is ending already' } } }).output(dealCancelView)
     .input(dealIdInput.extend({ reason: z.string().max(500).optional() }))
     .mutation(async ({ ctx, input }) => {
       const deal = await findOwnDeal(ctx, input.dealId);
@@ -166,7 +167,7 @@ export const storageRouter = router({
    * unless the deal is ACTIVE, or when the deposit cannot be made.
    */
   renew: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/deals/{dealId}/renew', tags: ['storage'], summary: 'Renew a deal for longer', protect: true } }).output(renewView)
+    .meta({ openapi: { method: 'POST', path: '/deals/{dealId}/renew', tags: ['storage'], summary: 'Renew a deal for longer', protect: true, errorResponses: { 409: 'The deal cannot be renewed now (not ACTIVE, or the deposit was refused)' } } }).output(renewView)
     .input(dealIdInput.extend({ durationSeconds: z.number().int().min(1).max(MAX_DEAL_SECONDS) }))
     .mutation(async ({ ctx, input }) => {
       const deal = await findOwnDeal(ctx, input.dealId);
@@ -181,7 +182,7 @@ export const storageRouter = router({
    * deal id, the holder's address and the CID, checks the CID, and decrypts it with its own key.
    */
   retrieve: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/deals/{dealId}/retrieve', tags: ['storage'], summary: 'Have a holder serve one chunk', protect: true } }).output(retrieveView)
+    .meta({ openapi: { method: 'POST', path: '/deals/{dealId}/retrieve', tags: ['storage'], summary: 'Have a holder serve one chunk', protect: true, errorResponses: { 409: 'The chunk cannot be retrieved now' } } }).output(retrieveView)
     .input(dealIdInput.extend({ cid: rawCidSchema }))
     .mutation(async ({ ctx, input }) => {
       const deal = await findOwnDeal(ctx, input.dealId);

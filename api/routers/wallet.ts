@@ -8,7 +8,7 @@ const faucetView = z.object({ address: z.string(), amount: z.string(), txHash: z
 export const walletRouter = router({
   /** The caller's ZSC balance on the chain, in base units. */
   balance: signedProcedure
-    .meta({ openapi: { method: 'GET', path: '/wallet', tags: ['wallet'], summary: 'Your ZSC balance', protect: true } })
+    .meta({ openapi: { method: 'GET', path: '/wallet', tags: ['wallet'], summary: 'Your ZSC balance', protect: true, errorResponses: { 412: 'This API is not connected to a chain' } } })
     .output(balanceView)
     .input(z.object({}).optional())
     .query(async ({ ctx }) => {
@@ -18,7 +18,7 @@ export const walletRouter = router({
 
   /** Devnet only: sends the caller some ZSC, at most once an hour. */
   faucet: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/wallet/faucet', tags: ['wallet'], summary: 'Devnet faucet: some ZSC for you', protect: true } })
+    .meta({ openapi: { method: 'POST', path: '/wallet/faucet', tags: ['wallet'], summary: 'Devnet faucet: some ZSC for you', protect: true, errorResponses: { 412: 'This API has no faucet (devnet only)', 429: 'The faucet gave to this address less than an hour ago' } } })
     .output(faucetView)
     .input(z.object({}).optional())
     .mutation(async ({ ctx }) => {

@@ -2,7 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { contextFor, type ApiDeps } from '../../api/context';
+import { appRouter } from '../../api/routers';
 import { createServer } from '../../api/server';
+import { signRequest, type RequestSigner } from '../../api/signing';
+import { createCallerFactory } from '../../api/trpc';
 import { StagingStore } from '../../api/staging';
 import { migrateDatabase, openDatabase, type Database } from '../../db/client';
 import { startTemporalServer, type TemporalServer } from '../../scripts/temporal-server';
@@ -13,7 +17,31 @@ export interface ApiServer {
   url: string;
   db: Database;
   temporal: Client;
+  /** What the server's procedures use: for calls in-process (`callerAs`). */
+  deps: ApiDeps;
   stop(): Promise<void>;
+}
+
+const createCaller = createCallerFactory(appRouter);
+export type AppCaller = ReturnType<typeof createCaller>;
+
+/**
+ * The procedures called in-process through tRPC's createCaller, no HTTP, as `signer`: each call carries the
+ * signature headers of its own procedure and input, as a client over HTTP sends them, so signing, nonces and
+ * ownership checks run as they do there.
+ */
+export function callerAs(deps: ApiDeps, signer: RequestSigner): AppCaller {
+  const at = (path: string[]): unknown => new Proxy(() => undefined, {
+    // Not a thenable: awaiting the caller or a router of it gives itself back.
+    get: (_target, key) => (typeof key === 'string' && key !== 'then' ? at([...path, key]) : undefined),
+    apply: async (_target, _this, [input]: unknown[]) => {
+      const procedure = path.join('.');
+      const caller = createCaller(contextFor(deps, { headers: await signRequest(signer, CHAIN_ID, procedure, input) }));
+      const call = path.reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller) as (input: unknown) => Promise<unknown>;
+      return call(input);
+    },
+  });
+  return at([]) as AppCaller;
 }
 
 /**
@@ -29,14 +57,15 @@ export async function startApiServer(opts: { rateLimitPerMinute: number; maxRequ
     const databaseUrl = `file:${join(dir, 'api.db')}`;
     await migrateDatabase(databaseUrl);
     const db = openDatabase(databaseUrl);
+    const deps: ApiDeps = { db, temporal, staging: new StagingStore(join(dir, 'staging')), publicUrl: 'http://127.0.0.1', chainId: CHAIN_ID, spotCheckFraction: 0 };
     const api = createServer({
-      deps: { db, temporal, staging: new StagingStore(join(dir, 'staging')), publicUrl: 'http://127.0.0.1', chainId: CHAIN_ID, spotCheckFraction: 0 },
+      deps,
       host: '127.0.0.1', port: 0, maxBlobBytes: 1024 * 1024, ...opts,
     });
     const url = await api.start();
     const started = temporalServer;
     return {
-      url, db, temporal,
+      url, db, temporal, deps,
       async stop() {
         await api.stop();
         await temporal.connection.close();
