@@ -1,3 +1,4 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { TRPCError } from '@trpc/server';
 import type { Context } from './context';
 
@@ -18,5 +19,18 @@ export async function queryLive<T>(ctx: Context, field: string, query: () => Pro
       message: `${field}: its workflow did not answer within ${STATUS_QUERY_TIMEOUT_MS / 1000}s (is an orchestrator worker running?); try again`,
       cause: err,
     });
+  }
+}
+
+/**
+ * Signals a workflow that the read model says still runs. One that has ended meanwhile (its last write not read yet,
+ * or ended from Temporal) answers CONFLICT (409) with `ended`, not a 500.
+ */
+export async function signalRunning(signal: () => Promise<void>, ended: string): Promise<void> {
+  try {
+    await signal();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new TRPCError({ code: 'CONFLICT', message: ended, cause: err });
+    throw err;
   }
 }

@@ -2,7 +2,7 @@ import { Wallet } from 'ethers';
 import type { OpenAPIV3 } from 'openapi-types';
 import { signRequest } from '../api/signing';
 import type { Database } from '../db/client';
-import { CHAIN_ID, startApiServer, type ApiServer } from './support/api-server';
+import { callerAs, CHAIN_ID, startApiServer, type ApiServer } from './support/api-server';
 
 /**
  * What the edge answers to bad input, over real HTTP: 4xx naming the problem, never a 500, no server internals in the
@@ -177,5 +177,15 @@ describe('API edge', () => {
     const broken = await send('/api/jobs', json('{"spec":'));
     expect(broken.status).toBe(400);
     expect(broken.body).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('request body') });
+  });
+
+  // Last: it leaves a job row behind, which the tests above count as nothing created.
+  it('answers 409, not 500, to cancelling a job whose workflow has ended though its row has not (terminated from Temporal)', async () => {
+    const client = callerAs(server.deps, alice);
+    const { job } = await client.jobs.submit({ spec });
+    await server.temporal.workflow.getHandle(`job-${job.id}`).terminate('ended by the operator');
+    await expect(client.jobs.cancel({ jobId: job.id })).rejects.toMatchObject({
+      code: 'CONFLICT', message: `jobId: job ${job.id} has ended and cannot be cancelled`,
+    });
   });
 });

@@ -2,9 +2,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { Wallet } from 'ethers';
+import { ORCHESTRATOR_TASK_QUEUE } from '../domain/execution';
 import { CHAIN_ID, startApiServer, type ApiServer } from './support/api-server';
 import { startRequestSigner } from './support/request-signer';
+import { workflowBundle } from './support/workflow-bundle';
+import { fakeOrchestrator } from './workflows/fakes';
 
 /**
  * schemathesis (PyPI, a tool nobody on the project wrote) against the running API's own /openapi.json, with every
@@ -41,15 +45,28 @@ function runSchemathesis(st: string, url: string, env: Record<string, string> = 
 describe('API under schemathesis', () => {
   let server: ApiServer;
   let st: string;
+  let connection: NativeConnection;
+  let worker: Worker;
+  let working: Promise<void>;
 
   beforeAll(async () => {
     const found = findSchemathesis();
     if ('missing' in found) throw new Error(found.missing);
     st = found.st;
     server = await startApiServer({ rateLimitPerMinute: 1_000_000 });
+    // The real workflows answer the live-status queries of what schemathesis submits; with no host online, its jobs
+    // and deals wait, and nothing reaches a chain.
+    connection = await NativeConnection.connect({ address: server.temporalAddress });
+    worker = await Worker.create({
+      connection, taskQueue: ORCHESTRATOR_TASK_QUEUE, ...workflowBundle(), activities: fakeOrchestrator({ listOnlineHosts: async () => [] }),
+    });
+    working = worker.run();
   }, 120_000);
 
   afterAll(async () => {
+    worker?.shutdown();
+    await working;
+    await connection?.close();
     await server?.stop();
   });
 

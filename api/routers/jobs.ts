@@ -9,7 +9,7 @@ import { isFinalJobState, type JobState } from '../../domain/job-state';
 import { CLIENT_ID, JOB_ID, JOB_STATE } from '../../domain/search-attributes';
 import { cancelSignal, challengeUpdate, jobStatusQuery, type computeJob } from '../../workflows';
 import type { Caller, Context } from '../context';
-import { queryLive } from '../live-status';
+import { queryLive, signalRunning } from '../live-status';
 import { cancelView, challengeView, jobPageView, jobStatusView, jobView, logsView, submittedView } from '../views';
 import { router, signedProcedure } from '../trpc';
 
@@ -151,7 +151,10 @@ export const jobsRouter = router({
       if (isFinalJobState(job.state)) {
         throw new TRPCError({ code: 'CONFLICT', message: `jobId: job ${job.id} is already ${job.state} and cannot be cancelled` });
       }
-      await ctx.temporal.workflow.getHandle(`job-${job.id}`).signal(cancelSignal, { reason: input.reason });
+      await signalRunning(
+        () => ctx.temporal.workflow.getHandle(`job-${job.id}`).signal(cancelSignal, { reason: input.reason }),
+        `jobId: job ${job.id} has ended and cannot be cancelled`,
+      );
       return { jobId: job.id, cancelling: true };
     }),
 

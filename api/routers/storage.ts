@@ -10,7 +10,7 @@ import {
 } from '../../domain/storage';
 import { cancelDealSignal, dealStatusQuery, renewUpdate, retrieveUpdate, type storageDeal } from '../../workflows';
 import type { Caller, Context } from '../context';
-import { queryLive } from '../live-status';
+import { queryLive, signalRunning } from '../live-status';
 import { dealCancelView, dealCreatedView, dealPageView, dealStatusView, dealView, renewView, retrieveView } from '../views';
 import { router, signedProcedure } from '../trpc';
 
@@ -158,7 +158,10 @@ export const storageRouter = router({
       if (isFinalDealState(deal.state) || deal.state === 'ENDING') {
         throw new TRPCError({ code: 'CONFLICT', message: `dealId: deal ${deal.id} is already ${deal.state} and cannot be cancelled` });
       }
-      await ctx.temporal.workflow.getHandle(`deal-${deal.id}`).signal(cancelDealSignal, { reason: input.reason });
+      await signalRunning(
+        () => ctx.temporal.workflow.getHandle(`deal-${deal.id}`).signal(cancelDealSignal, { reason: input.reason }),
+        `dealId: deal ${deal.id} has ended and cannot be cancelled`,
+      );
       return { dealId: deal.id, cancelling: true };
     }),
 

@@ -15,6 +15,8 @@ export const CHAIN_ID = 31337;
 
 export interface ApiServer {
   url: string;
+  /** The server's own Temporal server, for a test that runs workers beside the API. */
+  temporalAddress: string;
   db: Database;
   temporal: Client;
   /** What the server's procedures use: for calls in-process (`callerAs`). */
@@ -65,7 +67,7 @@ export async function startApiServer(opts: { rateLimitPerMinute: number; maxRequ
     const url = await api.start();
     const started = temporalServer;
     return {
-      url, db, temporal, deps,
+      url, temporalAddress: started.address, db, temporal, deps,
       async stop() {
         await api.stop();
         await temporal.connection.close();
