@@ -1,10 +1,7 @@
 import { condition } from '@temporalio/workflow';
+import { ARBITERS, MAX_ARBITERS } from '../../domain/job-limits';
 import type { JobRun } from './run-state';
 import { judge, runSlot, type Slot } from './slots';
-
-/** Fresh hosts that re-run a challenged job; one more when they disagree. */
-const ARBITERS = 2;
-const MAX_ARBITERS = 3;
 
 export interface Dispute {
   /** The arbiters' finding against the provisional result; null when they could not agree. */

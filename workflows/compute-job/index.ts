@@ -1,4 +1,5 @@
 import { CancellationScope, isCancellation, setHandler, sleep } from '@temporalio/workflow';
+import { jobEscrowDeadlineSeconds } from '../../domain/job-limits';
 import { escrowFor, extraReplicasFor } from '../../domain/job-spec';
 import type { Verdict } from '../../domain/verification';
 import { failureMessage } from '../common';
@@ -11,9 +12,6 @@ import { settle } from './settlement';
 import { describeVotes, judge, resultFields, runSlot, winnersOf } from './slots';
 
 export * from './messages';
-
-/** The client can take its escrow back on chain this long after the job would have ended, even with no orchestrator. */
-const ESCROW_DEADLINE_SLACK_S = 24 * 3600;
 
 /**
  * One compute job, as DESIGN.md tells it: escrow → match → execute → verify → challenge window → arbitrate → settle →
@@ -30,7 +28,8 @@ export async function computeJob(input: ComputeJobInput): Promise<JobStatus> {
   const escrowed = await CancellationScope.nonCancellable(async () => {
     await run.moveTo('QUEUED', 'locking escrow');
     const escrow = escrowFor(spec);
-    const deadlineSeconds = Math.floor(Date.now() / 1000) + spec.timeoutSeconds + spec.queueTimeoutSeconds + ESCROW_DEADLINE_SLACK_S;
+    // Nobody can reclaim while the job may still settle; after that, the client can, even with no orchestrator.
+    const deadlineSeconds = jobEscrowDeadlineSeconds(spec, Date.now());
     try {
       await chain.lockEscrow({ jobId, amount: escrow, deadlineSeconds });
     } catch (err) {

@@ -2,6 +2,7 @@ import { ActivityCancellationType, ActivityFailure, ApplicationFailure, isCancel
 import type { HostActivities } from '../../host-worker/activities/types';
 import { ZansocErrorType } from '../../domain/errors';
 import type { SlotExecution, SlotResult } from '../../domain/execution';
+import { MAX_SLOT_ATTEMPTS, SLOT_RUN_ATTEMPTS, SLOT_SLACK_SECONDS, SLOT_START_SECONDS } from '../../domain/job-limits';
 import type { SettledSlot } from '../../domain/job-settlement';
 import type { JobSpec } from '../../domain/job-spec';
 import type { HostCandidate } from '../../domain/matching';
@@ -11,9 +12,6 @@ import { failureMessage, onHost, waitForHost } from '../common';
 import { chain } from '../presets';
 import type { ReplicaStatus } from './messages';
 import type { JobRun } from './run-state';
-
-/** Hosts a slot may be tried on before the job fails (a host that vanishes loses the slot). */
-const MAX_SLOT_ATTEMPTS = 3;
 
 /** One slot as the workflow tracks it: the status clients see plus what settlement needs. */
 export interface Slot {
@@ -37,13 +35,13 @@ export interface Slot {
 function slotOn(hostId: string, spec: JobSpec) {
   return onHost<HostActivities>(hostId, {
     // A matched host has a free slot: one that does not start the slot soon is gone.
-    scheduleToStartTimeout: '20 seconds',
-    startToCloseTimeout: `${spec.timeoutSeconds + 120} seconds`,
+    scheduleToStartTimeout: `${SLOT_START_SECONDS} seconds`,
+    startToCloseTimeout: `${spec.timeoutSeconds + SLOT_SLACK_SECONDS} seconds`,
     heartbeatTimeout: '10 seconds',
     // A cancelled job waits for the host to stop and remove the container before it settles.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
-      maximumAttempts: 2,
+      maximumAttempts: SLOT_RUN_ATTEMPTS,
       nonRetryableErrorTypes: [ZansocErrorType.ImageNotFound, ZansocErrorType.OutputTooLarge, ZansocErrorType.CapabilityMismatch, ZansocErrorType.HostDraining],
     },
   });
