@@ -203,8 +203,9 @@ test('no single file can grow past the output cap, however fast it is written', 
 });
 
 test('a fork bomb hits the pids limit, ends as the job failing, and leaves the host able to fork', async () => {
+  // Long enough for a few pids samples when the engine is slow to answer stats (a loaded CI machine once got none in 5 s).
   const exec = slot('fork-bomb', ['sh', '-c', 'bomb() { bomb | bomb & }; bomb; exec sleep 60'], {
-    timeoutSeconds: 5,
+    timeoutSeconds: 12,
     resources: { cpu: 0.5, memoryMiB: 128, diskMiB: 16, gpu: 0 },
   });
   const running = run(exec);
