@@ -42,6 +42,8 @@ export async function chainIdAt(rpcUrl: string): Promise<bigint> {
   const provider = createProvider(rpcUrl);
   try {
     return (await provider.getNetwork()).chainId;
+  } catch (err) {
+    throw new Error(`RPC_URL: ${rpcUrl} does not say which chain it serves: ${(err as Error).message}`, { cause: err });
   } finally {
     provider.destroy();
   }

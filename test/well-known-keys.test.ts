@@ -90,3 +90,12 @@ it('a host refuses to stake with one', async () => {
     .rejects.toThrow(`host key: anvil's well-known key #5 must not be used on chain ${CHAIN_ID}`);
   expect(await nonceOf(ANVIL_KEYS[5])).toBe(0);
 });
+
+it('a process that cannot ask its RPC which chain it serves names RPC_URL', async () => {
+  const { code, output } = await start('orchestrator/main.ts', {
+    RPC_URL: 'http://127.0.0.1:1', DEPLOYMENT_FILE: deploymentFile, DATABASE_URL: `file:${join(dir, 'orchestrator.db')}`,
+    TEMPORAL_ADDRESS: '127.0.0.1:1', SETTLER_KEY: Wallet.createRandom().privateKey, CLIENT_KEY: Wallet.createRandom().privateKey,
+  });
+  expect(code).toBe(1);
+  expect(output).toContain('RPC_URL: http://127.0.0.1:1 does not say which chain it serves: connect ECONNREFUSED');
+});
