@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { chainIdAt, refuseWellKnownKeys } from '../contracts/well-known-keys';
 import { migrateDatabase, openDatabase } from '../db/client';
 import { createApiMetrics } from '../metrics/registry';
 import { readApiEnv } from './env';
@@ -9,6 +10,8 @@ import { StagingStore } from './staging';
 /** Starts the API on its environment's configuration and stops cleanly on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
   const env = readApiEnv();
+  // The faucet is the API's only key, and it signs only where there is a chain to send to.
+  if (env.RPC_URL && env.FAUCET_KEY) refuseWellKnownKeys(await chainIdAt(env.RPC_URL), { FAUCET_KEY: env.FAUCET_KEY });
   await migrateDatabase(env.DATABASE_URL);
   const db = openDatabase(env.DATABASE_URL);
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });

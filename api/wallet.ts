@@ -1,6 +1,6 @@
 import { NonceManager, Wallet } from 'ethers';
 import { connectHostRegistry, connectZansocToken } from '../contracts/bindings';
-import { loadDeployment } from '../contracts/deployment';
+import { loadDeployment, type Deployment } from '../contracts/deployment';
 import { createProvider } from '../contracts/provider';
 
 /** What the API can tell and give about ZSC: a caller's balance, and on a devnet a faucet. */
@@ -15,8 +15,18 @@ export interface WalletService {
 /** Faucet grants per address are at most one per this long. */
 export const FAUCET_INTERVAL_MS = 60 * 60_000;
 
+/** Anyone may ask the faucet, so its key must hold nothing but what it gives: no role of the deployment. */
+function refuseFaucetHoldingARole(faucet: string, deployment: Deployment): void {
+  for (const role of ['deployer', 'treasury', 'settler', 'governor'] as const) {
+    if (deployment[role] === faucet) {
+      throw new Error(`FAUCET_KEY: is the key of the deployment's ${role} (${faucet}); the faucet needs a wallet of its own`);
+    }
+  }
+}
+
 export function createWalletService(opts: { rpcUrl: string; deploymentFile: string; faucetKey?: string; faucetAmount: string }): WalletService {
   const deployment = loadDeployment(opts.deploymentFile);
+  if (opts.faucetKey) refuseFaucetHoldingARole(new Wallet(opts.faucetKey).address, deployment);
   const provider = createProvider(opts.rpcUrl);
   const token = connectZansocToken(deployment.token, provider);
   const registry = connectHostRegistry(deployment.hostRegistry, provider);

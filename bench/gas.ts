@@ -19,10 +19,10 @@ async function main(): Promise<void> {
   const provider = createProvider(anvil.url);
   try {
     const wallet = (i: number) => new Wallet(ANVIL_KEYS[i], provider);
-    const [deployer, settler, treasury, clientA, clientB, host1, host2, host3, challenger] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(wallet);
+    const [deployer, settler, treasury, clientA, clientB, host1, host2, host3, challenger, governor] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(wallet);
     const hosts = [host1, host2, host3];
     const deployment = await deployContracts({
-      rpcUrl: anvil.url, deployerKey: deployer.privateKey, treasury: treasury.address, settler: settler.address,
+      rpcUrl: anvil.url, deployerKey: deployer.privateKey, treasury: treasury.address, settler: settler.address, governor: governor.address,
     });
     const token = (as: Wallet) => connectZansocToken(deployment.token, as);
     const jobs = (as: Wallet) => connectJobEscrow(deployment.jobEscrow, as);

@@ -6,6 +6,7 @@ import { connectHostRegistry } from './bindings';
 import { artifactOf, buildContracts } from './build';
 import { address, deploymentSchema, saveDeployment, type Deployment } from './deployment';
 import { createProvider } from './provider';
+import { refuseWellKnownKeys } from './well-known-keys';
 
 export interface DeployOptions {
   rpcUrl: string;
@@ -14,8 +15,8 @@ export interface DeployOptions {
   treasury: string;
   /** The orchestrator's address: the only one allowed to bond, settle and slash. */
   settler: string;
-  /** May change the commission; defaults to the deployer. */
-  governor?: string;
+  /** May change the commission. */
+  governor: string;
   /** Seconds after a job's or deal's deadline before it may be reclaimed; defaults to one day. */
   reclaimGraceSeconds?: number;
   /** Seconds between a host's request to unbond and its withdrawal; defaults to seven days. */
@@ -28,8 +29,22 @@ const DEFAULT_RECLAIM_GRACE_SECONDS = 24 * 3600;
 const DEFAULT_UNBONDING_DELAY_SECONDS = 7 * 24 * 3600;
 
 /**
+ * Refuses two roles on one address: each role's powers are checks on the others (the governor sets the commission the
+ * treasury earns, the settler pays out), so one key holding two of them holds both sides of that check.
+ */
+function refuseSharedRoles(roles: Record<string, string>): void {
+  const seen = new Map<string, string>();
+  for (const [role, holder] of Object.entries(roles)) {
+    const other = seen.get(holder);
+    if (other) throw new Error(`the ${other} and the ${role} share the address ${holder}: each role needs a key of its own`);
+    seen.set(holder, role);
+  }
+}
+
+/**
  * Builds (if needed) and deploys ZansocToken, HostRegistry, JobEscrow and StorageEscrow, then lets both escrows
  * lock and slash host stake (ESCROW_ROLE on the registry). The deployer keeps DEFAULT_ADMIN_ROLE everywhere.
+ * Refuses anvil's well-known deployer key off anvil's chain, and two roles on one address, before sending anything.
  */
 export async function deployContracts(opts: DeployOptions): Promise<Deployment> {
   const artifacts = await buildContracts();
@@ -39,7 +54,10 @@ export async function deployContracts(opts: DeployOptions): Promise<Deployment> 
     const deployerAddress = await deployer.getAddress();
     const treasury = getAddress(opts.treasury);
     const settler = getAddress(opts.settler);
-    const governor = getAddress(opts.governor ?? deployerAddress);
+    const governor = getAddress(opts.governor);
+    const { chainId } = await provider.getNetwork();
+    refuseWellKnownKeys(chainId, { DEPLOYER_KEY: opts.deployerKey });
+    refuseSharedRoles({ 'admin (the deployer)': deployerAddress, governor, treasury, settler });
     const reclaimGrace = opts.reclaimGraceSeconds ?? DEFAULT_RECLAIM_GRACE_SECONDS;
     const unbondingDelay = opts.unbondingDelaySeconds ?? DEFAULT_UNBONDING_DELAY_SECONDS;
 
@@ -63,7 +81,6 @@ export async function deployContracts(opts: DeployOptions): Promise<Deployment> 
       await (await registryAsAdmin.grantRole(escrowRole, escrow)).wait();
     }
 
-    const { chainId } = await provider.getNetwork();
     return deploymentSchema.parse({
       chainId: Number(chainId),
       token: token.address,
@@ -87,9 +104,9 @@ async function main(): Promise<void> {
     .object({
       RPC_URL: z.string().url(),
       DEPLOYER_KEY: z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/, 'must be a 32-byte hex private key'),
-      TREASURY_ADDRESS: address.optional(),
-      SETTLER_ADDRESS: address.optional(),
-      GOVERNOR_ADDRESS: address.optional(),
+      TREASURY_ADDRESS: address,
+      SETTLER_ADDRESS: address,
+      GOVERNOR_ADDRESS: address,
       RECLAIM_GRACE_SECONDS: seconds.optional(),
       UNBONDING_DELAY_SECONDS: seconds.optional(),
       /** Also write the deployment to this file (docker-compose shares it with the other services). */
@@ -100,12 +117,11 @@ async function main(): Promise<void> {
     throw new Error(env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n'));
   }
   const { RPC_URL, DEPLOYER_KEY, TREASURY_ADDRESS, SETTLER_ADDRESS, GOVERNOR_ADDRESS } = env.data;
-  const deployer = new Wallet(DEPLOYER_KEY).address;
   const deployment = await deployContracts({
     rpcUrl: RPC_URL,
     deployerKey: DEPLOYER_KEY,
-    treasury: TREASURY_ADDRESS ?? deployer,
-    settler: SETTLER_ADDRESS ?? deployer,
+    treasury: TREASURY_ADDRESS,
+    settler: SETTLER_ADDRESS,
     governor: GOVERNOR_ADDRESS,
     reclaimGraceSeconds: env.data.RECLAIM_GRACE_SECONDS,
     unbondingDelaySeconds: env.data.UNBONDING_DELAY_SECONDS,

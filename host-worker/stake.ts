@@ -2,6 +2,7 @@ import { keccak256, NonceManager, toUtf8Bytes, type Wallet } from 'ethers';
 import { connectHostRegistry, connectZansocToken } from '../contracts/bindings';
 import type { Deployment } from '../contracts/deployment';
 import { createProvider } from '../contracts/provider';
+import { refuseWellKnownKeys } from '../contracts/well-known-keys';
 import type { HostOffer } from '../domain/capabilities';
 
 /** The hash a host commits on chain for its offer: keccak256 of the offer as JSON with sorted keys. */
@@ -12,13 +13,15 @@ export function offerHash(offer: HostOffer): string {
 
 /**
  * Makes sure the host is registered on HostRegistry with at least `stake` ZSC staked and its current offer's hash.
- * Reads first and sends only what is missing, so a restart sends nothing. A short balance is refused with what to fund.
+ * Reads first and sends only what is missing, so a restart sends nothing. A short balance is refused with what to fund,
+ * and anvil's well-known keys off anvil's chain (a host could have imported one) before anything is sent.
  */
 export async function ensureHostStake(opts: {
   rpcUrl: string; deployment: Deployment; wallet: Wallet; stake: bigint; offer: HostOffer;
 }): Promise<{ staked: bigint; sent: string[] }> {
   const provider = createProvider(opts.rpcUrl);
   try {
+    refuseWellKnownKeys((await provider.getNetwork()).chainId, { 'host key': opts.wallet.privateKey });
     const signer = new NonceManager(opts.wallet.connect(provider));
     const registry = connectHostRegistry(opts.deployment.hostRegistry, signer);
     const token = connectZansocToken(opts.deployment.token, signer);

@@ -5,6 +5,7 @@ import { withHeartbeats } from '../activities/heartbeat';
 import { metered } from '../activities/metered';
 import { createOrchestratorMetrics, serveMetrics } from '../metrics/registry';
 import { loadDeployment } from '../contracts/deployment';
+import { chainIdAt, refuseWellKnownKeys } from '../contracts/well-known-keys';
 import { migrateDatabase, openDatabase } from '../db/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../domain/execution';
 import { readOrchestratorEnv } from './env';
@@ -13,6 +14,7 @@ import { installWorkerRuntime } from '../runtime/temporal';
 /** The orchestrator worker: runs every workflow and the activities that touch the read model and the chain. */
 async function main(): Promise<void> {
   const env = readOrchestratorEnv();
+  refuseWellKnownKeys(await chainIdAt(env.RPC_URL), { SETTLER_KEY: env.SETTLER_KEY, CLIENT_KEY: env.CLIENT_KEY });
   installWorkerRuntime(env.TEMPORAL_METRICS_ADDRESS);
   const metrics = createOrchestratorMetrics();
   const metricsServer = env.METRICS_ADDRESS ? await serveMetrics(metrics.registry, env.METRICS_ADDRESS) : null;

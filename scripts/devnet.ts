@@ -97,9 +97,13 @@ export interface Devnet {
   stop(): Promise<void>;
 }
 
-/** Anvil's well-known dev accounts, each with one role on the devnet. */
-export const DEVNET_KEYS = { deployer: ANVIL_KEYS[0], settler: ANVIL_KEYS[1], treasury: ANVIL_KEYS[2], client: ANVIL_KEYS[3] };
+/** Anvil's well-known dev accounts, each with one role on the devnet: no key holds two (contracts:deploy refuses it). */
+export const DEVNET_KEYS = {
+  deployer: ANVIL_KEYS[0], settler: ANVIL_KEYS[1], treasury: ANVIL_KEYS[2], client: ANVIL_KEYS[3], governor: ANVIL_KEYS[4], faucet: ANVIL_KEYS[5],
+};
 const CLIENT_FUNDING = 1_000_000n * 10n ** 18n;
+/** What the faucet's own wallet starts with: the faucet gives from it, never from the treasury's key. */
+const FAUCET_FUNDING = 100_000n * 10n ** 18n;
 const HOST_FUNDING = 1_000n * 10n ** 18n;
 const DEVNET_HOST_PASSPHRASE = 'devnet-host-passphrase';
 const ROOT = resolve(__dirname, '..');
@@ -146,12 +150,14 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     const address = (key: string) => new Wallet(key).address;
     const deployment = await deployContracts({
       rpcUrl: anvil.url, deployerKey: DEVNET_KEYS.deployer, treasury: address(DEVNET_KEYS.treasury), settler: address(DEVNET_KEYS.settler),
+      governor: address(DEVNET_KEYS.governor),
     });
     const deploymentFile = saveDeployment(deployment, join(dir, 'deployments'));
     const chain = await connectChain({
       rpcUrl: anvil.url, deployment, settlerKey: DEVNET_KEYS.settler, clientKey: DEVNET_KEYS.client, treasuryKey: DEVNET_KEYS.treasury,
     });
     await createChainActivities({ chain }).fundClient({ address: address(DEVNET_KEYS.client), amount: CLIENT_FUNDING.toString() });
+    await createChainActivities({ chain }).fundClient({ address: address(DEVNET_KEYS.faucet), amount: FAUCET_FUNDING.toString() });
     log(`devnet: chain ${anvil.url} (id ${deployment.chainId}), ZSC ${deployment.token}, JobEscrow ${deployment.jobEscrow}`);
 
     const databaseUrl = opts.databaseUrl ?? `file:${join(dir, 'zansoc.db')}`;
@@ -173,7 +179,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
         entry: 'api/main.ts',
         env: {
           ...common, API_PORT: String(apiPort), STAGING_DIR: join(dir, 'staging'), CHAIN_ID: String(deployment.chainId),
-          RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile, FAUCET_KEY: DEVNET_KEYS.treasury,
+          RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile, FAUCET_KEY: DEVNET_KEYS.faucet,
           ...(opts.spotCheckFraction !== undefined ? { SPOT_CHECK_FRACTION: String(opts.spotCheckFraction) } : {}),
           ...(opts.rateLimitPerMinute !== undefined ? { RATE_LIMIT_PER_MINUTE: String(opts.rateLimitPerMinute) } : {}),
         },
