@@ -285,7 +285,7 @@ contract JobEscrow is Escrow {
         }
     }
 
-    /// @dev Takes each slash from its host's bond for `jobId`, whose list starts at `head`, then has the registry pay them.
+    /// @dev Takes each slash from its host's bond for `jobId` (bond list from `head`), then has the registry pay them.
     function _slash(bytes32 jobId, address head, Slash[] calldata slashes) private {
         for (uint256 i = 0; i < slashes.length; ++i) {
             Slash calldata slash = slashes[i];
