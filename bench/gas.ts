@@ -35,7 +35,8 @@ async function main(): Promise<void> {
     };
 
     for (const account of [clientA, clientB, challenger, ...hosts]) await gasOf(token(treasury).transfer(account.address, zsc('1000000')));
-    for (const host of hosts) {
+    // The challenger is a host too: it bonds stake to the job it disputes, which makes it a slash recipient.
+    for (const host of [...hosts, challenger]) {
       await gasOf(token(host).approve(deployment.hostRegistry, MaxUint256));
       await gasOf(registry(host).register(zsc('100000'), id(`metadata of ${host.address}`)));
     }
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
     const settle3 = await gasOf(jobs(settler).settle(triple.jobId, hosts.map((h) => ({ host: h.address, amount: zsc('2') })), []));
 
     const slashed = await openJob(clientA);
-    for (const host of hosts.slice(0, 2)) await bond(slashed.jobId, host);
+    for (const host of [...hosts.slice(0, 2), challenger]) await bond(slashed.jobId, host);
     const settleSlash = await gasOf(jobs(settler).settle(
       slashed.jobId,
       [{ host: host1.address, amount: zsc('2') }],
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
       ['bond', bondGas],
       ['settle, 1 host', settle1],
       ['settle, 3 hosts', settle3],
-      ['settle, 1 host paid + 1 host slashed to 2 recipients', settleSlash],
+      ['settle, 1 host paid + 1 host slashed to 2 recipients (one the bonded challenger)', settleSlash],
       [`settleBatch of ${BATCH_SIZE}, per job (2 clients, 3 hosts, 1 bond each)`, batchPerJob],
       [`settleBatch of ${BATCH_SIZE}, per job (${BATCH_SIZE} clients, ${BATCH_SIZE} hosts)`, spreadGas / BigInt(BATCH_SIZE)],
       ['storage deposit (3 replicas, 12 periods)', depositGas],

@@ -17,8 +17,9 @@ import {HostRegistry} from "./HostRegistry.sol";
  * host bonds of each job or deal.
  * @dev A bond is stake a host locks in the HostRegistry for one job or deal (`id`). The bonds of an id form a linked
  * list whose head and length the inheriting contract keeps in its own record, in a slot it writes anyway, so bonding
- * costs one new storage slot and settlement can release every bond without being told which exist. In the list,
- * every bond is positive: a bond slashed to zero is unlinked or released with the rest.
+ * costs one new storage slot and settlement can release every bond without being told which exist. The list is also
+ * who may be paid: payouts go only to hosts in it, slash shares only to the treasury and hosts in it. A bond in the
+ * list may be zero (slashed to nothing, or taken back by its host at reclaim) and its host is still a party of `id`.
  */
 abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -98,8 +99,14 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
     /// @dev Slashing `amount` of `host`'s bond for `id` exceeds the `bonded` amount left.
     error EscrowSlashExceedsBond(bytes32 id, address host, uint256 amount, uint256 bonded);
 
-    /// @dev Only the client of `id` or a host bonded to it may reclaim it.
+    /// @dev Only the client of `id` or a host with a bond left in it may reclaim (the host: only its own bond).
     error EscrowNotParty(bytes32 id, address caller);
+
+    /// @dev `payee` is not a host bonded to `id`, and only those are paid for its work.
+    error EscrowPayeeNotBonded(bytes32 id, address payee);
+
+    /// @dev `recipient` is neither the treasury nor a party bonded to `id`, and only those receive its slash shares.
+    error EscrowRecipientNotParty(bytes32 id, address recipient);
 
     /// @dev `id` cannot be reclaimed before `reclaimableAt` (its deadline plus the grace period).
     error EscrowReclaimTooEarly(bytes32 id, uint256 reclaimableAt);
@@ -205,16 +212,23 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
     }
 
     /**
-     * @dev Records that `amount` of `host`'s bond for `id` goes to `recipient` and returns what is left of the bond;
-     * the caller then moves the stake with `_slashStake`. A bond left at zero stays in the list until the caller
-     * unlinks or releases it.
+     * @dev Records that `amount` of `host`'s bond for `id`, whose list starts at `head`, goes to `recipient` (the
+     * treasury or a party of `id`) and returns what is left of the bond; the caller then moves the stake with
+     * `_slashStake`. A bond left at zero stays in the list until the caller unlinks or releases it.
      */
-    function _reduceBond(bytes32 id, address host, uint256 amount, address recipient) internal returns (uint256 left) {
+    function _reduceBond(
+        bytes32 id,
+        address head,
+        address host,
+        uint256 amount,
+        address recipient
+    ) internal returns (uint256 left) {
         if (amount == 0) revert EscrowZeroAmount();
         if (recipient == address(0)) revert EscrowZeroAddress();
         Bond storage bond = _bonds[id][host];
         uint256 bonded = bond.amount;
         if (amount > bonded) revert EscrowSlashExceedsBond(id, host, amount, bonded);
+        if (recipient != _treasury && !_isParty(id, head, recipient)) revert EscrowRecipientNotParty(id, recipient);
 
         // amount <= bonded, checked above.
         unchecked {
@@ -252,6 +266,22 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
         if (amount == 0) revert EscrowNotBonded(id, host);
         newHead = _unlink(id, head, host);
         emit BondReleased(id, host, amount);
+    }
+
+    /**
+     * @dev Zeroes `host`'s bond for `id`, which `_checkReclaim` found positive, and returns what it was; the host
+     * stays in the list, a party of `id`. The caller unlocks the amount with `_unlockStake`.
+     */
+    function _takeBackBond(bytes32 id, address host) internal returns (uint256 amount) {
+        Bond storage bond = _bonds[id][host];
+        amount = bond.amount;
+        bond.amount = 0;
+        emit BondReleased(id, host, amount);
+    }
+
+    /// @dev Reverts unless `payee` is in the list of `id` starting at `head`.
+    function _requirePayee(bytes32 id, address head, address payee) internal view {
+        if (!_isParty(id, head, payee)) revert EscrowPayeeNotBonded(id, payee);
     }
 
     /// @dev Locks `amount` of `host`'s free stake in the registry.
@@ -299,9 +329,19 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Reverts unless `caller` is `client` or bonded to `id`, and `deadline` plus the grace period has passed.
-    function _checkReclaim(bytes32 id, address client, uint64 deadline, address caller) internal view {
-        if (caller != client && _bonds[id][caller].amount == 0) revert EscrowNotParty(id, caller);
+    /**
+     * @dev Reverts unless `caller` is `client` or has a bond left in `id`, and `deadline` plus the grace period has
+     * passed. Returns whether the caller is the client, who reclaims the whole escrow; a host reclaims only its bond,
+     * so that no host can end a job or deal it is accused in, however late its settlement.
+     */
+    function _checkReclaim(
+        bytes32 id,
+        address client,
+        uint64 deadline,
+        address caller
+    ) internal view returns (bool byClient) {
+        byClient = caller == client;
+        if (!byClient && _bonds[id][caller].amount == 0) revert EscrowNotParty(id, caller);
         uint256 reclaimableAt = uint256(deadline) + _reclaimGracePeriod;
         if (block.timestamp < reclaimableAt) revert EscrowReclaimTooEarly(id, reclaimableAt);
     }
@@ -344,6 +384,18 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
     /// @dev Commission on a gross payment of `gross`, rounded down so the host never gets less than the exact rate.
     function _commissionOf(uint256 gross, uint256 bps) internal pure returns (uint256) {
         return (gross * bps) / _BPS;
+    }
+
+    /**
+     * @dev Whether `account` is in the list of `id` starting at `head`. A positive bond answers at once, and warms the
+     * slot that releasing it reads anyway; only a zero bond walks the list, at most MAX_BONDS long.
+     */
+    function _isParty(bytes32 id, address head, address account) private view returns (bool) {
+        if (_bonds[id][account].amount != 0) return true;
+        for (address host = head; host != address(0); host = _bonds[id][host].next) {
+            if (host == account) return true;
+        }
+        return false;
     }
 
     function _setCommissionBps(uint256 bps) private {

@@ -11,10 +11,14 @@ import {HostRegistry} from "./HostRegistry.sol";
  * @notice Holds a client's ZSC for one compute job until the orchestrator settles it: hosts are paid for the work
  * they did minus the network's commission, hosts at fault lose (part of) the stake they bonded to the job to the
  * challengers, replacements or treasury the settlement names, every other bond returns to its host, and the client
- * gets back whatever was not spent. A job that is never settled can be reclaimed after its deadline plus a grace
- * period, by its client or by a host bonded to it, so neither funds nor stake depend on the orchestrator staying alive.
+ * gets back whatever was not spent. Only hosts bonded to the job are paid, and slash shares go only to the
+ * treasury and parties bonded to the job (challengers, arbiters, replacements all bond to it). A job that is never
+ * settled can be reclaimed after its deadline plus a grace period by its client; a host bonded to it may take back
+ * its own bond then, and the job stays open for the settlement or the client. So neither funds nor stake depend on
+ * the orchestrator staying alive.
  * @dev Job ids are derived off chain from the orchestrator's job id, so a retried step can first read whether it
- * already happened. The escrow never pays out more than was locked for a job.
+ * already happened. The escrow never pays out more than was locked for a job, so no host is paid more than that;
+ * the price the client agreed per slot is not known on chain, so it cannot bound a single host's pay more tightly.
  */
 contract JobEscrow is Escrow {
     using SafeCast for uint256;
@@ -141,9 +145,10 @@ contract JobEscrow is Escrow {
      * treasury, slashes the bonds the settlement names, returns every other bond, and refunds the unspent rest to
      * the client. Empty payouts refund everything.
      * @param jobId The open job to settle.
-     * @param payouts Gross pay per host; a host may appear more than once; the sum may not exceed the escrow.
-     * @param slashes Bond shares to take, each from a host bonded to the job, sent to its recipient; a host may be
-     * slashed several times, to several recipients, up to its bond.
+     * @param payouts Gross pay per host, each bonded to the job; a host may appear more than once; the sum may not
+     * exceed the escrow.
+     * @param slashes Bond shares to take, each from a host bonded to the job, sent to its recipient (the treasury or
+     * a party bonded to the job); a host may be slashed several times, to several recipients, up to its bond.
      */
     function settle(
         bytes32 jobId,
@@ -176,14 +181,18 @@ contract JobEscrow is Escrow {
     }
 
     /**
-     * @notice Returns the whole escrow of a job nobody settled to its client, and every bond to its host, once the
-     * job's deadline plus the grace period has passed.
-     * @param jobId The open job to reclaim; the caller must be its client or a host bonded to it.
+     * @notice Once the job's deadline plus the grace period has passed, returns the whole escrow of a job nobody
+     * settled to its client, and every bond to its host, when the client calls; when a bonded host calls, returns
+     * only that host's bond, and the job stays open. A host that took its bond back is still paid at settlement.
+     * @param jobId The open job to reclaim; the caller must be its client or a host with a bond left in it.
      */
     function reclaim(bytes32 jobId) external nonReentrant {
         Job storage job = _requireOpen(jobId);
         address client = job.client;
-        _checkReclaim(jobId, client, job.deadline, msg.sender);
+        if (!_checkReclaim(jobId, client, job.deadline, msg.sender)) {
+            _unlockStake(msg.sender, _takeBackBond(jobId, msg.sender));
+            return;
+        }
 
         uint256 amount = job.amount;
         address head = job.bondHead;
@@ -213,7 +222,7 @@ contract JobEscrow is Escrow {
     /**
      * @notice The hosts bonded to open job `jobId` and their bonds, most recent first; empty once it is closed.
      * @return hosts The bonded hosts.
-     * @return amounts Each host's bond, in base units.
+     * @return amounts Each host's bond, in base units; zero for a host that took its bond back at reclaim.
      */
     function bondsOf(bytes32 jobId) external view returns (address[] memory hosts, uint256[] memory amounts) {
         Job storage job = _jobs[jobId];
@@ -229,7 +238,8 @@ contract JobEscrow is Escrow {
         Payments memory payments
     ) private {
         Job storage job = _requireOpen(jobId);
-        (uint256 gross, uint256 commission) = _creditPayouts(payouts, bps, payments);
+        address head = job.bondHead;
+        (uint256 gross, uint256 commission) = _creditPayouts(jobId, head, payouts, bps, payments);
         uint256 locked = job.amount;
         if (gross > locked) revert JobEscrowPayoutExceedsEscrow(jobId, gross, locked);
         uint256 refunded;
@@ -240,7 +250,6 @@ contract JobEscrow is Escrow {
             paidToHosts = gross - commission;
         }
 
-        address head = job.bondHead;
         job.status = JobStatus.Settled;
         job.bondHead = address(0);
         job.bondCount = 0;
@@ -248,17 +257,23 @@ contract JobEscrow is Escrow {
 
         _credit(payments, treasury(), commission);
         _credit(payments, job.client, refunded);
-        _slash(jobId, slashes);
+        _slash(jobId, head, slashes);
         _releaseBonds(jobId, head);
     }
 
-    /// @dev Adds each payout, net of commission, to `payments`; returns the gross total and the commission.
+    /**
+     * @dev Adds each payout, net of commission, to `payments`; returns the gross total and the commission. Each
+     * payee must be in the bond list of `jobId`, starting at `head`.
+     */
     function _creditPayouts(
+        bytes32 jobId,
+        address head,
         Payout[] calldata payouts,
         uint256 bps,
         Payments memory payments
     ) private returns (uint256 gross, uint256 commission) {
         for (uint256 i = 0; i < payouts.length; ++i) {
+            _requirePayee(jobId, head, payouts[i].host);
             uint256 amount = payouts[i].amount;
             uint256 fee = _commissionOf(amount, bps);
             gross += amount;
@@ -270,11 +285,11 @@ contract JobEscrow is Escrow {
         }
     }
 
-    /// @dev Takes each slash from its host's bond for `jobId`, then has the registry pay them.
-    function _slash(bytes32 jobId, Slash[] calldata slashes) private {
+    /// @dev Takes each slash from its host's bond for `jobId` (bond list from `head`), then has the registry pay them.
+    function _slash(bytes32 jobId, address head, Slash[] calldata slashes) private {
         for (uint256 i = 0; i < slashes.length; ++i) {
             Slash calldata slash = slashes[i];
-            _reduceBond(jobId, slash.host, slash.amount, slash.recipient);
+            _reduceBond(jobId, head, slash.host, slash.amount, slash.recipient);
         }
         for (uint256 i = 0; i < slashes.length; ++i) {
             Slash calldata slash = slashes[i];

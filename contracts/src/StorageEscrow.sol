@@ -11,8 +11,9 @@ import {HostRegistry} from "./HostRegistry.sol";
  * @notice Holds a client's ZSC for a storage deal's whole term and pays it out period by period: each proof period,
  * every host that proved its replica earns the deal's rate minus the network's commission. Hosts bond stake to the
  * deal; a proven fault slashes part of a host's bond. When the deal ends, at term or on cancellation, the unspent
- * rest returns to the client and the bonds to their hosts. A deal nobody ends can be reclaimed after its deadline
- * plus a grace period, by its client or a host bonded to it.
+ * rest returns to the client and the bonds to their hosts. Periods pay only hosts bonded to the deal, and slash
+ * shares go only to the treasury and hosts bonded to it. A deal nobody ends can be reclaimed after its deadline plus
+ * a grace period by its client; a host bonded to it may take back its own bond then, leaving the deal.
  * @dev Deal and fault ids are derived off chain from the orchestrator's ids, so a retried step can first read
  * whether it already happened. A deal pays at most `replicas` hosts per period, so it never pays out more than
  * was deposited.
@@ -177,7 +178,8 @@ contract StorageEscrow is Escrow {
      * treasury the commission. The shares of hosts that did not prove stay in the deal, refunded when it ends.
      * @param dealId An active deal.
      * @param period The next period to release: periods are released in order, once each.
-     * @param hosts The hosts that proved this period, in strictly ascending order, at most `replicas` of them.
+     * @param hosts The hosts that proved this period, each bonded to the deal, in strictly ascending order, at most
+     * `replicas` of them.
      */
     function releasePeriod(
         bytes32 dealId,
@@ -191,6 +193,10 @@ contract StorageEscrow is Escrow {
         if (hosts.length > deal.replicas) revert StorageEscrowTooManyHosts(dealId, hosts.length, deal.replicas);
         for (uint256 i = 1; i < hosts.length; ++i) {
             if (hosts[i] <= hosts[i - 1]) revert StorageEscrowHostsNotAscending(dealId, i);
+        }
+        address head = deal.bondHead;
+        for (uint256 i = 0; i < hosts.length; ++i) {
+            _requirePayee(dealId, head, hosts[i]);
         }
 
         uint256 rate = deal.ratePerHostPeriod;
@@ -218,7 +224,7 @@ contract StorageEscrow is Escrow {
      * @param faultId Identifier of the fault, never slashed before for this deal.
      * @param host The host at fault, bonded to the deal.
      * @param amount Part of the host's bond to take, in base units.
-     * @param recipient Who receives it: the repairing host, the client or the treasury.
+     * @param recipient Who receives it: the treasury or a host bonded to the deal (the one that repairs it).
      */
     function slash(
         bytes32 dealId,
@@ -232,7 +238,7 @@ contract StorageEscrow is Escrow {
 
         _slashedFaults[dealId][faultId] = true;
         emit FaultSlashed(dealId, faultId, host);
-        if (_reduceBond(dealId, host, amount, recipient) == 0) {
+        if (_reduceBond(dealId, deal.bondHead, host, amount, recipient) == 0) {
             deal.bondHead = _unlink(dealId, deal.bondHead, host);
             // The host was in the list, so there is at least one bond.
             unchecked {
@@ -250,15 +256,7 @@ contract StorageEscrow is Escrow {
      * @param host A host bonded to the deal.
      */
     function releaseBond(bytes32 dealId, address host) external onlyRole(SETTLER_ROLE) nonReentrant {
-        Deal storage deal = _requireActive(dealId);
-        (address head, uint256 amount) = _removeBond(dealId, deal.bondHead, host);
-        deal.bondHead = head;
-        // _removeBond reverts unless the host was bonded, so there is at least one bond.
-        unchecked {
-            --deal.bondCount;
-        }
-
-        _unlockStake(host, amount);
+        _leaveDeal(_requireActive(dealId), dealId, host);
     }
 
     /**
@@ -281,14 +279,18 @@ contract StorageEscrow is Escrow {
     }
 
     /**
-     * @notice Returns the unspent rest of a deal nobody ended to its client, and every bond to its host, once the
-     * deal's deadline plus the grace period has passed.
+     * @notice Once the deal's deadline plus the grace period has passed, returns the unspent rest of a deal nobody
+     * ended to its client, and every bond to its host, when the client calls; when a bonded host calls, returns only
+     * that host's bond, and the host leaves the deal, which stays active.
      * @param dealId An active deal; the caller must be its client or a host bonded to it.
      */
     function reclaim(bytes32 dealId) external nonReentrant {
         Deal storage deal = _requireActive(dealId);
         address client = deal.client;
-        _checkReclaim(dealId, client, deal.deadline, msg.sender);
+        if (!_checkReclaim(dealId, client, deal.deadline, msg.sender)) {
+            _leaveDeal(deal, dealId, msg.sender);
+            return;
+        }
 
         uint256 amount = deal.remaining;
         address head = deal.bondHead;
@@ -355,6 +357,18 @@ contract StorageEscrow is Escrow {
     /// @notice Whether fault `faultId` of `dealId` was slashed.
     function isFaultSlashed(bytes32 dealId, bytes32 faultId) external view returns (bool) {
         return _slashedFaults[dealId][faultId];
+    }
+
+    /// @dev Removes `host`'s bond from `deal` and returns it to the host's free stake.
+    function _leaveDeal(Deal storage deal, bytes32 dealId, address host) private {
+        (address head, uint256 amount) = _removeBond(dealId, deal.bondHead, host);
+        deal.bondHead = head;
+        // _removeBond reverts unless the host was bonded, so there is at least one bond.
+        unchecked {
+            --deal.bondCount;
+        }
+
+        _unlockStake(host, amount);
     }
 
     function _requireActive(bytes32 dealId) private view returns (Deal storage deal) {

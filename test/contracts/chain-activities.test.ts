@@ -27,7 +27,8 @@ beforeAll(async () => {
   });
   activities = createChainActivities({ chain });
   await activities.fundClient({ address: f.wallets.clientA.address, amount: zsc('1000').toString() });
-  for (const host of [f.wallets.host1, f.wallets.host2, f.wallets.host3]) {
+  // The challenger is a host too: a challenger bonds its own stake to the job it disputes.
+  for (const host of [f.wallets.host1, f.wallets.host2, f.wallets.host3, f.wallets.challenger]) {
     await activities.fundClient({ address: host.address, amount: zsc('500').toString() });
     await (await f.token(host).approve(f.deployment.hostRegistry, zsc('500'))).wait();
     await (await f.registry(host).register(zsc('500'), id(host.address))).wait();
@@ -90,6 +91,7 @@ it('settleJob twice sends one settlement and reports it both times', async () =>
   const { clientA: client, settler, treasury, host1, host2 } = f.wallets;
   const jobId = newJobId();
   await activities.lockEscrow({ jobId, amount: zsc('100').toString(), deadlineSeconds: await deadline() });
+  for (const host of [host1, host2]) await activities.bondHostStake({ jobId, host: host.address, amount: '1' });
   const before = await balances(client, treasury, host1, host2);
   const sentBefore = await sentBy(settler);
   const input = {
@@ -130,10 +132,11 @@ it('settleJob with no payouts refunds the whole escrow', async () => {
 it('locks and settles many jobs at once without their transactions colliding', async () => {
   const jobIds = [newJobId(), newJobId(), newJobId(), newJobId()];
   const deadlineSeconds = await deadline();
-  const sentBefore = await sentBy(f.wallets.settler);
 
   const locks = await Promise.all(jobIds.map((jobId) => activities.lockEscrow({ jobId, amount: zsc('2').toString(), deadlineSeconds })));
   expect(locks.every((l) => !l.alreadyLocked && l.txHash)).toBe(true);
+  for (const jobId of jobIds) await activities.bondHostStake({ jobId, host: f.wallets.host3.address, amount: '1' });
+  const sentBefore = await sentBy(f.wallets.settler);
   const settlements = await Promise.all(
     jobIds.map((jobId) => activities.settleJob({ jobId, payouts: [{ host: f.wallets.host3.address, amount: zsc('1').toString() }] })),
   );
@@ -257,6 +260,7 @@ describe('bonds and slashes', () => {
     await activities.lockEscrow({ jobId, amount: zsc('10').toString(), deadlineSeconds: await deadline() });
     await activities.bondHostStake({ jobId, host: host1.address, amount: zsc('30').toString() });
     await activities.bondHostStake({ jobId, host: host2.address, amount: zsc('30').toString() });
+    await activities.bondHostStake({ jobId, host: challenger.address, amount: '1' });
     const [challengerBefore, treasuryBefore, host1Before] = await balances(challenger, treasury, host1);
     const [locked1, locked2] = [await lockedOf(host1), await lockedOf(host2)];
     const sentBefore = await sentBy(settler);
@@ -303,6 +307,7 @@ describe('settleJobBatch', () => {
     const jobIds = [newJobId(), newJobId(), newJobId()];
     const deadlineSeconds = await deadline();
     for (const jobId of jobIds) await activities.lockEscrow({ jobId, amount: '1000', deadlineSeconds });
+    for (const jobId of jobIds) await activities.bondHostStake({ jobId, host: host3.address, amount: '1' });
     const before = await activities.settleJob({ jobId: jobIds[0], payouts: [{ host: host3.address, amount: '100' }] });
     const sentBefore = await sentBy(settler);
     const input = { settlements: jobIds.map((jobId, i) => ({ jobId, payouts: [{ host: host3.address, amount: String(100 * (i + 1)) }] })) };

@@ -6,9 +6,11 @@ import { RECLAIM_GRACE_SECONDS, UNBONDING_DELAY_SECONDS, startChainFixture, type
 /**
  * Conservation, fuzzed: random sequences of everything that moves ZSC (open, bond, settle with slashes, settleBatch,
  * reclaim, deposit, release, storage slash, bond release, end, unbond, withdraw, commission changes, time passing),
- * across two clients and three hosts, with arguments that are sometimes invalid. A model predicts whether each call
- * succeeds and where every token goes; after each step the chain must agree with it, the token supply must be
- * unchanged, and each contract must hold exactly what it still owes.
+ * across two clients and three hosts, with arguments that are sometimes invalid and settler calls sometimes sent by
+ * the admin or an outsider. A model predicts whether each call succeeds and where every token goes; after each step
+ * the chain must agree with it, the token supply must be unchanged, each contract must hold exactly what it still
+ * owes, and no address outside the bonded hosts, the client and the treasury of the jobs and deals a call touched
+ * gained anything (read from the chain, not from the model).
  */
 
 const CLIENT_FUNDS = 1_000_000n;
@@ -16,6 +18,8 @@ const HOST_STAKE = 20_000n;
 const BPS = 10_000n;
 /** Calls this close to a time limit are skipped: the next block's timestamp is only known to a few seconds. */
 const TIME_MARGIN = 30;
+/** Sequences per run: about 45 s alone on anvil, well under the timeout on a machine busy with other tests. */
+const RUNS = 60;
 
 let f: ChainFixture;
 let clients: Wallet[];
@@ -37,6 +41,10 @@ interface HostModel { staked: bigint; locked: bigint; unbonding: bigint; withdra
 
 class Model {
   readonly balances: Map<string, bigint>;
+  /** Token balances on chain after the last command, to see who the next one paid. */
+  chainBalances: Map<string, bigint>;
+  /** Who the command being run may pay: set by the command before it sends anything. */
+  mayReceive = new Set<string>();
   readonly jobs: JobModel[] = [];
   readonly deals: DealModel[] = [];
   readonly hosts = new Map<string, HostModel>();
@@ -45,6 +53,7 @@ class Model {
 
   constructor(readonly tag: number) {
     this.balances = new Map(initialBalances);
+    this.chainBalances = new Map(initialBalances);
     for (const host of hosts) this.hosts.set(host.address, { staked: HOST_STAKE, locked: 0n, unbonding: 0n, withdrawableAt: 0 });
   }
 
@@ -121,7 +130,24 @@ function pickBonded(bonds: Bonds, index: number): string {
   return bonded.length > 0 && index % 5 !== 4 ? pick(bonded, Math.floor(index / 5)) : pick(hosts, index).address;
 }
 const ascending = (addresses: string[]) => [...addresses].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
-const recipients = () => [f.wallets.challenger.address, f.deployment.treasury, ...hosts.map((h) => h.address)];
+/** Addresses a settler must never pay unless they are bonded: every wallet and contract of the fixture. */
+const outsiders = () => [...everyone.map((w) => w.address), f.deployment.jobEscrow, f.deployment.storageEscrow, f.deployment.hostRegistry];
+/** Usually a party of `bonds` (a bonded host or, for slash shares, the treasury), one time in five anyone. */
+function pickParty(bonds: Bonds, index: number, treasuryToo: boolean): string {
+  const parties = [...bonds.keys(), ...(treasuryToo ? [f.deployment.treasury] : [])];
+  return parties.length > 0 && index % 5 !== 4 ? pick(parties, Math.floor(index / 5)) : pick(outsiders(), index);
+}
+/** Who may receive tokens when `target` is settled, ended, reclaimed or released. */
+function partiesOf(m: Model, target: { client: string; bonds: Bonds }): void {
+  for (const address of [target.client, f.deployment.treasury, ...target.bonds.keys()]) m.mayReceive.add(address);
+}
+/** Who sends a settler's call: usually the settler, sometimes the admin (the deployer), a client or a host. */
+const callerArb = fc.nat();
+function callerOf(index: number): { wallet: Wallet; settler: boolean } {
+  const { settler, deployer, clientA, host1, challenger } = f.wallets;
+  const wallet = index % 4 !== 3 ? settler : pick([deployer, clientA, host1, challenger], Math.floor(index / 4));
+  return { wallet, settler: wallet === settler };
+}
 
 type Command = fc.AsyncCommand<Model, Real>;
 const always = { check: () => true };
@@ -136,6 +162,7 @@ const openJob = fc.record({ client: fc.nat(), amount: fc.bigInt(1n, 5000n), ttl:
       const client = pick(clients, a.client);
       const chainId = id(`fuzz-${m.tag}-job-${++m.counter}`);
       const deadline = (await r.now()) + a.ttl;
+      m.mayReceive.add(f.deployment.jobEscrow);
       await expectOutcome(true, () => f.escrow(client).openJob(chainId, a.amount, deadline));
       m.jobs.push({ chainId, client: client.address, amount: a.amount, deadline, status: EscrowStatus.Open, bonds: new Map() });
       m.move(client.address, f.deployment.jobEscrow, a.amount);
@@ -146,7 +173,7 @@ const openJob = fc.record({ client: fc.nat(), amount: fc.bigInt(1n, 5000n), ttl:
 /** A bond of `share` percent of the host's free stake (over 100: more than it has). */
 const bondAmount = (m: Model, host: string, share: number) => (m.free(host) * BigInt(share)) / 400n || 1n;
 
-const bondJob = fc.record({ job: fc.nat(), host: fc.nat(), share: fc.integer({ min: 1, max: 480 }) }).map(
+const bondJob = fc.record({ job: fc.nat(), host: fc.nat(), share: fc.integer({ min: 1, max: 480 }), caller: callerArb }).map(
   (a): Command => ({
     ...hasJobs,
     toString: () => `bond(${JSON.stringify(a)})`,
@@ -154,8 +181,9 @@ const bondJob = fc.record({ job: fc.nat(), host: fc.nat(), share: fc.integer({ m
       const job = pickJob(m, a.job);
       const host = pick(hosts, a.host).address;
       const amount = bondAmount(m, host, a.share);
-      const valid = job.status === EscrowStatus.Open && !job.bonds.has(host) && m.free(host) >= amount;
-      await expectOutcome(valid, () => f.escrow(f.wallets.settler).bond(job.chainId, host, amount));
+      const caller = callerOf(a.caller);
+      const valid = caller.settler && job.status === EscrowStatus.Open && !job.bonds.has(host) && m.free(host) >= amount;
+      await expectOutcome(valid, () => f.escrow(caller.wallet).bond(job.chainId, host, amount));
       if (valid) m.lock(job.bonds, host, amount);
     },
   }),
@@ -167,14 +195,14 @@ type SlashShares = { host: number; recipient: number; share: number }[];
 const payoutArb: fc.Arbitrary<PayoutShares> = fc.array(fc.record({ host: fc.nat(), share: fc.integer({ min: 0, max: 60 }) }), { maxLength: 3 });
 const slashArb: fc.Arbitrary<SlashShares> = fc.array(fc.record({ host: fc.nat(), recipient: fc.nat(), share: fc.integer({ min: 1, max: 70 }) }), { maxLength: 2 });
 
-/** One job's settlement arguments. */
+/** One job's settlement arguments: payees usually bonded hosts, recipients usually bonded hosts or the treasury. */
 function settlementOf(job: JobModel, payouts: PayoutShares, slashes: SlashShares) {
   const bonded = [...job.bonds.keys()];
   return {
-    payouts: payouts.map((p) => ({ host: pick(hosts, p.host).address, amount: (job.amount * BigInt(p.share)) / 100n })),
+    payouts: payouts.map((p) => ({ host: pickParty(job.bonds, p.host, false), amount: (job.amount * BigInt(p.share)) / 100n })),
     slashes: bonded.length === 0 ? [] : slashes.map((s) => {
       const host = pick(bonded, s.host);
-      return { host, recipient: pick(recipients(), s.recipient), amount: (((job.bonds.get(host) ?? 0n) * BigInt(s.share)) / 100n) || 1n };
+      return { host, recipient: pickParty(job.bonds, s.recipient, true), amount: (((job.bonds.get(host) ?? 0n) * BigInt(s.share)) / 100n) || 1n };
     }),
   };
 }
@@ -184,6 +212,9 @@ function settleInModel(m: Model, job: JobModel, s: ReturnType<typeof settlementO
   if (job.status !== EscrowStatus.Open) return false;
   const gross = s.payouts.reduce((sum, p) => sum + p.amount, 0n);
   if (gross > job.amount) return false;
+  // Hosts that took their bond back at reclaim are still bonded to the job (with nothing left to slash).
+  if (s.payouts.some((p) => !job.bonds.has(p.host))) return false;
+  if (s.slashes.some((x) => x.recipient !== f.deployment.treasury && !job.bonds.has(x.recipient))) return false;
   const left = new Map(job.bonds);
   for (const slash of s.slashes) {
     const bond = left.get(slash.host) ?? 0n;
@@ -203,24 +234,26 @@ function settleInModel(m: Model, job: JobModel, s: ReturnType<typeof settlementO
   return true;
 }
 
-const settleJob = fc.record({ job: fc.nat(), payouts: payoutArb, slashes: slashArb }).map(
+const settleJob = fc.record({ job: fc.nat(), payouts: payoutArb, slashes: slashArb, caller: callerArb }).map(
   (a): Command => ({
     ...hasJobs,
     toString: () => `settle(${JSON.stringify(a)})`,
     async run(m) {
       const job = pickJob(m, a.job);
       const s = settlementOf(job, a.payouts, a.slashes);
-      const valid = settleInModel(m, job, s, false);
-      await expectOutcome(valid, () => f.escrow(f.wallets.settler).settle(job.chainId, s.payouts, s.slashes));
+      const caller = callerOf(a.caller);
+      const valid = caller.settler && settleInModel(m, job, s, false);
+      partiesOf(m, job);
+      await expectOutcome(valid, () => f.escrow(caller.wallet).settle(job.chainId, s.payouts, s.slashes));
       if (valid) settleInModel(m, job, s, true);
     },
   }),
 );
 
-const settleBatch = fc.array(fc.record({ job: fc.nat(), payouts: payoutArb, slashes: slashArb }), { minLength: 1, maxLength: 4 }).map(
-  (entries): Command => ({
+const settleBatch = fc.record({ entries: fc.array(fc.record({ job: fc.nat(), payouts: payoutArb, slashes: slashArb }), { minLength: 1, maxLength: 4 }), caller: callerArb }).map(
+  ({ entries, caller: callerIndex }): Command => ({
     ...hasJobs,
-    toString: () => `settleBatch(${JSON.stringify(entries)})`,
+    toString: () => `settleBatch(${JSON.stringify({ entries, caller: callerIndex })})`,
     async run(m) {
       // Distinct open jobs, newest first, unless an entry asks for any job (maybe one already in the batch).
       const open = m.jobs.filter((j) => j.status === EscrowStatus.Open).reverse();
@@ -229,25 +262,31 @@ const settleBatch = fc.array(fc.record({ job: fc.nat(), payouts: payoutArb, slas
         return { job, ...settlementOf(job, e.payouts, e.slashes) };
       });
       const distinct = new Set(batch.map((b) => b.job)).size === batch.length;
-      const valid = distinct && batch.every((b) => settleInModel(m, b.job, b, false));
+      const caller = callerOf(callerIndex);
+      const valid = caller.settler && distinct && batch.every((b) => settleInModel(m, b.job, b, false));
+      for (const b of batch) partiesOf(m, b.job);
       await expectOutcome(valid, () =>
-        f.escrow(f.wallets.settler).settleBatch(batch.map((b) => ({ jobId: b.job.chainId, payouts: b.payouts, slashes: b.slashes }))),
+        f.escrow(caller.wallet).settleBatch(batch.map((b) => ({ jobId: b.job.chainId, payouts: b.payouts, slashes: b.slashes }))),
       );
       if (valid) for (const b of batch) settleInModel(m, b.job, b, true);
     },
   }),
 );
 
-/** The client, a bonded host or a stranger, and whether the escrow lets them reclaim now. */
+/**
+ * The client, a bonded host or a stranger (the challenger, the settler), and whether the escrow lets them reclaim
+ * now: the client all of it, a host with a bond left only that bond.
+ */
 async function reclaimer(r: Real, target: { client: string; deadline: number; bonds: Bonds }, who: number) {
-  const parties = [target.client, ...target.bonds.keys(), f.wallets.challenger.address];
+  const parties = [target.client, ...target.bonds.keys(), f.wallets.challenger.address, f.wallets.settler.address];
   const caller = everyone.find((w) => w.address === pick(parties, who));
   if (!caller) throw new Error('reclaimer is not a known wallet');
   const reclaimableAt = target.deadline + RECLAIM_GRACE_SECONDS;
   const now = await r.now();
   const ambiguous = Math.abs(reclaimableAt - now) < TIME_MARGIN;
-  const party = caller.address === target.client || target.bonds.has(caller.address);
-  return { caller, ambiguous, allowed: party && now >= reclaimableAt };
+  const byClient = caller.address === target.client;
+  const party = byClient || (target.bonds.get(caller.address) ?? 0n) > 0n;
+  return { caller, ambiguous, byClient, allowed: party && now >= reclaimableAt };
 }
 
 const reclaimJob = fc.record({ job: fc.nat(), who: fc.nat() }).map(
@@ -256,11 +295,18 @@ const reclaimJob = fc.record({ job: fc.nat(), who: fc.nat() }).map(
     toString: () => `reclaim(${JSON.stringify(a)})`,
     async run(m, r) {
       const job = pickJob(m, a.job);
-      const { caller, ambiguous, allowed } = await reclaimer(r, job, a.who);
+      const { caller, ambiguous, byClient, allowed } = await reclaimer(r, job, a.who);
       if (ambiguous) return;
       const valid = job.status === EscrowStatus.Open && allowed;
+      partiesOf(m, job);
       await expectOutcome(valid, () => f.escrow(caller).reclaim(job.chainId));
       if (!valid) return;
+      if (!byClient) {
+        // The host takes back its bond and stays bonded to the open job with nothing left.
+        m.host(caller.address).locked -= job.bonds.get(caller.address)!;
+        job.bonds.set(caller.address, 0n);
+        return;
+      }
       m.move(f.deployment.jobEscrow, job.client, job.amount);
       m.releaseAll(job.bonds);
       job.status = EscrowStatus.Reclaimed;
@@ -278,6 +324,7 @@ const deposit = fc
         const client = pick(clients, a.client);
         const chainId = id(`fuzz-${m.tag}-deal-${++m.counter}`);
         const deadline = (await r.now()) + a.ttl;
+        m.mayReceive.add(f.deployment.storageEscrow);
         await expectOutcome(true, () => f.storage(client).deposit(chainId, a.rate, a.replicas, a.periods, deadline));
         const amount = a.rate * BigInt(a.replicas * a.periods);
         m.deals.push({
@@ -289,7 +336,7 @@ const deposit = fc
     }),
   );
 
-const bondDeal = fc.record({ deal: fc.nat(), host: fc.nat(), share: fc.integer({ min: 1, max: 480 }) }).map(
+const bondDeal = fc.record({ deal: fc.nat(), host: fc.nat(), share: fc.integer({ min: 1, max: 480 }), caller: callerArb }).map(
   (a): Command => ({
     ...hasDeals,
     toString: () => `bondDeal(${JSON.stringify(a)})`,
@@ -297,52 +344,66 @@ const bondDeal = fc.record({ deal: fc.nat(), host: fc.nat(), share: fc.integer({
       const deal = pickDeal(m, a.deal);
       const host = pick(hosts, a.host).address;
       const amount = bondAmount(m, host, a.share);
-      const valid = deal.status === DealStatus.Active && !deal.bonds.has(host) && m.free(host) >= amount;
-      await expectOutcome(valid, () => f.storage(f.wallets.settler).bond(deal.chainId, host, amount));
+      const caller = callerOf(a.caller);
+      const valid = caller.settler && deal.status === DealStatus.Active && !deal.bonds.has(host) && m.free(host) >= amount;
+      await expectOutcome(valid, () => f.storage(caller.wallet).bond(deal.chainId, host, amount));
       if (valid) m.lock(deal.bonds, host, amount);
     },
   }),
 );
 
-const releasePeriod = fc.record({ deal: fc.nat(), hostMask: fc.integer({ min: 0, max: 7 }), skew: fc.constantFrom(0, 0, 0, 0, 0, 1, -1) }).map(
-  (a): Command => ({
-    ...hasDeals,
-    toString: () => `releasePeriod(${JSON.stringify(a)})`,
-    async run(m) {
-      const deal = pickDeal(m, a.deal);
-      const paid = ascending(hosts.filter((_, i) => a.hostMask & (1 << i)).map((h) => h.address));
-      const period = Math.max(0, deal.released + a.skew);
-      const valid = deal.status === DealStatus.Active && period === deal.released && deal.released < deal.periods && paid.length <= deal.replicas;
-      await expectOutcome(valid, () => f.storage(f.wallets.settler).releasePeriod(deal.chainId, period, paid));
-      if (!valid) return;
-      const fee = (deal.rate * m.bps.deals) / BPS;
-      for (const host of paid) m.move(f.deployment.storageEscrow, host, deal.rate - fee);
-      m.move(f.deployment.storageEscrow, f.deployment.treasury, fee * BigInt(paid.length));
-      deal.remaining -= deal.rate * BigInt(paid.length);
-      deal.released += 1;
-    },
-  }),
-);
+const releasePeriod = fc
+  .record({ deal: fc.nat(), hostMask: fc.integer({ min: 0, max: 7 }), skew: fc.constantFrom(0, 0, 0, 0, 0, 1, -1), outsider: fc.nat(), caller: callerArb })
+  .map(
+    (a): Command => ({
+      ...hasDeals,
+      toString: () => `releasePeriod(${JSON.stringify(a)})`,
+      async run(m) {
+        const deal = pickDeal(m, a.deal);
+        // Usually some of the deal's bonded hosts, sometimes with one outsider among them.
+        const bonded = [...deal.bonds.keys()].filter((_, i) => a.hostMask & (1 << i));
+        const extra = a.outsider % 5 === 4 ? [pick(outsiders(), Math.floor(a.outsider / 5))] : [];
+        const paid = ascending([...new Set([...bonded, ...extra])]);
+        const period = Math.max(0, deal.released + a.skew);
+        const caller = callerOf(a.caller);
+        const valid = caller.settler && deal.status === DealStatus.Active && period === deal.released && deal.released < deal.periods &&
+          paid.length <= deal.replicas && paid.every((h) => deal.bonds.has(h));
+        partiesOf(m, deal);
+        await expectOutcome(valid, () => f.storage(caller.wallet).releasePeriod(deal.chainId, period, paid));
+        if (!valid) return;
+        const fee = (deal.rate * m.bps.deals) / BPS;
+        for (const host of paid) m.move(f.deployment.storageEscrow, host, deal.rate - fee);
+        m.move(f.deployment.storageEscrow, f.deployment.treasury, fee * BigInt(paid.length));
+        deal.remaining -= deal.rate * BigInt(paid.length);
+        deal.released += 1;
+      },
+    }),
+  );
 
-const slashDeal = fc.record({ deal: fc.nat(), host: fc.nat(), share: fc.integer({ min: 1, max: 120 }), recipient: fc.nat(), fault: fc.integer({ min: 0, max: 3 }) }).map(
-  (a): Command => ({
-    ...hasDeals,
-    toString: () => `slashDeal(${JSON.stringify(a)})`,
-    async run(m) {
-      const deal = pickDeal(m, a.deal);
-      const host = pickBonded(deal.bonds, a.host);
-      const bond = deal.bonds.get(host) ?? 0n;
-      const amount = (bond * BigInt(a.share)) / 100n || 1n;
-      const recipient = pick(recipients(), a.recipient);
-      const valid = deal.status === DealStatus.Active && !deal.faults.has(a.fault) && amount <= bond;
-      await expectOutcome(valid, () => f.storage(f.wallets.settler).slash(deal.chainId, id(`fault-${a.fault}`), host, amount, recipient));
-      if (!valid) return;
-      deal.faults.add(a.fault);
-      m.slash(deal.bonds, host, amount, recipient);
-      if (deal.bonds.get(host) === 0n) deal.bonds.delete(host);
-    },
-  }),
-);
+const slashDeal = fc
+  .record({ deal: fc.nat(), host: fc.nat(), share: fc.integer({ min: 1, max: 120 }), recipient: fc.nat(), fault: fc.integer({ min: 0, max: 3 }), caller: callerArb })
+  .map(
+    (a): Command => ({
+      ...hasDeals,
+      toString: () => `slashDeal(${JSON.stringify(a)})`,
+      async run(m) {
+        const deal = pickDeal(m, a.deal);
+        const host = pickBonded(deal.bonds, a.host);
+        const bond = deal.bonds.get(host) ?? 0n;
+        const amount = (bond * BigInt(a.share)) / 100n || 1n;
+        const recipient = pickParty(deal.bonds, a.recipient, true);
+        const caller = callerOf(a.caller);
+        const valid = caller.settler && deal.status === DealStatus.Active && !deal.faults.has(a.fault) && amount <= bond &&
+          (recipient === f.deployment.treasury || deal.bonds.has(recipient));
+        partiesOf(m, deal);
+        await expectOutcome(valid, () => f.storage(caller.wallet).slash(deal.chainId, id(`fault-${a.fault}`), host, amount, recipient));
+        if (!valid) return;
+        deal.faults.add(a.fault);
+        m.slash(deal.bonds, host, amount, recipient);
+        if (deal.bonds.get(host) === 0n) deal.bonds.delete(host);
+      },
+    }),
+  );
 
 const releaseBond = fc.record({ deal: fc.nat(), host: fc.nat() }).map(
   (a): Command => ({
@@ -375,6 +436,7 @@ const endDeal = fc.record({ deal: fc.nat() }).map(
     async run(m) {
       const deal = pickDeal(m, a.deal);
       const valid = deal.status === DealStatus.Active;
+      partiesOf(m, deal);
       await expectOutcome(valid, () => f.storage(f.wallets.settler).endDeal(deal.chainId));
       if (valid) closeDeal(m, deal, DealStatus.Ended);
     },
@@ -387,11 +449,16 @@ const reclaimDeal = fc.record({ deal: fc.nat(), who: fc.nat() }).map(
     toString: () => `reclaimDeal(${JSON.stringify(a)})`,
     async run(m, r) {
       const deal = pickDeal(m, a.deal);
-      const { caller, ambiguous, allowed } = await reclaimer(r, deal, a.who);
+      const { caller, ambiguous, byClient, allowed } = await reclaimer(r, deal, a.who);
       if (ambiguous) return;
       const valid = deal.status === DealStatus.Active && allowed;
+      partiesOf(m, deal);
       await expectOutcome(valid, () => f.storage(caller).reclaim(deal.chainId));
-      if (valid) closeDeal(m, deal, DealStatus.Reclaimed);
+      if (!valid) return;
+      if (byClient) return closeDeal(m, deal, DealStatus.Reclaimed);
+      // The host takes back its bond and leaves the deal.
+      m.host(caller.address).locked -= deal.bonds.get(caller.address)!;
+      deal.bonds.delete(caller.address);
     },
   }),
 );
@@ -424,6 +491,7 @@ const withdraw = fc.record({ host: fc.nat() }).map(
       const now = await r.now();
       if (record.unbonding > 0n && Math.abs(record.withdrawableAt - now) < TIME_MARGIN) return;
       const valid = record.unbonding > 0n && now >= record.withdrawableAt;
+      m.mayReceive.add(host.address);
       await expectOutcome(valid, () => f.registry(host).withdraw());
       if (!valid) return;
       m.move(f.deployment.hostRegistry, host.address, record.unbonding);
@@ -454,7 +522,7 @@ const timePasses = fc.constantFrom(600, RECLAIM_GRACE_SECONDS + 1000, UNBONDING_
   }),
 );
 
-/** Every invariant, read from the chain: what the model predicts, and what each contract owes. */
+/** Every invariant, read from the chain: what the model predicts, what each contract owes, and who was paid. */
 async function checkInvariants(m: Model): Promise<void> {
   const token = f.token();
   const [supply, jobs, deals, hostRecords, balances] = await Promise.all([
@@ -465,6 +533,11 @@ async function checkInvariants(m: Model): Promise<void> {
     Promise.all([...m.balances.keys()].map(async (address) => [address, await token.balanceOf(address)] as const)),
   ]);
   expect(supply).toBe(initialSupply);
+
+  // Nobody but the parties of what the command touched gained a token.
+  const gainedBy = balances.filter(([address, balance]) => balance > (m.chainBalances.get(address) ?? 0n)).map(([address]) => address);
+  expect(gainedBy.filter((address) => !m.mayReceive.has(address))).toEqual([]);
+  m.chainBalances = new Map(balances);
 
   // Each contract holds exactly what it owes: escrows of open jobs, deposits of active deals, stakes.
   const owedByJobs = jobs.reduce((sum, { job }) => sum + (Number(job[3]) === EscrowStatus.Open ? job[1] : 0n), 0n);
@@ -539,17 +612,19 @@ it('keeps every token accounted for through random sequences of every money-movi
         return { model: new Model(++run), real };
       }, withInvariants(cmds));
     }),
-    { numRuns: 15 },
+    { numRuns: RUNS },
   );
   // Guards against a generator change that quietly makes every command skip.
-  expect(executed).toBeGreaterThan(50);
-}, 120_000);
+  expect(executed).toBeGreaterThan(RUNS * 3);
+  console.log(`${run} sequences, ${executed} commands, each followed by every invariant check`);
+}, 150_000);
 
 /** Runs the invariant check after every command of `cmds`. */
 function withInvariants(cmds: Iterable<Command>): Iterable<Command> {
   return [...cmds].map((cmd) => ({
     check: (m: Readonly<Model>) => cmd.check(m),
     async run(m: Model, r: Real) {
+      m.mayReceive = new Set();
       await cmd.run(m, r);
       await checkInvariants(m);
       executed++;

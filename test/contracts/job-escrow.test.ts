@@ -11,7 +11,8 @@ const HOST_STAKE = zsc('1000');
 beforeAll(async () => {
   f = await startChainFixture();
   for (const client of [f.wallets.clientA, f.wallets.clientB]) await f.fund(client.address, zsc('10000'));
-  for (const host of [f.wallets.host1, f.wallets.host2, f.wallets.host3]) await f.registerHost(host, HOST_STAKE);
+  // The challenger is a host too: challengers bond stake to the job they dispute.
+  for (const host of [f.wallets.host1, f.wallets.host2, f.wallets.host3, f.wallets.challenger]) await f.registerHost(host, HOST_STAKE);
 });
 
 afterAll(async () => {
@@ -54,6 +55,8 @@ describe('opening and settling', () => {
     expect(escrowEvents(opened, 'JobOpened')).toEqual([[jobId, client.address, zsc('100'), BigInt(deadline)]]);
     expect(await f.escrow().jobOf(jobId)).toEqual([client.address, zsc('100'), BigInt(deadline), BigInt(EscrowStatus.Open)]);
     expect(await balances(client, f.deployment.jobEscrow)).toEqual([clientBefore - zsc('100'), escrowBefore + zsc('100')]);
+    await bond(jobId, host1, zsc('1'));
+    await bond(jobId, host2, zsc('1'));
 
     const settled = await settle(jobId, [{ host: host1.address, amount: zsc('30') }, { host: host2.address, amount: zsc('20') }]);
     expect(escrowEvents(settled, 'JobSettled')).toEqual([[jobId, zsc('45'), zsc('5'), zsc('50')]]);
@@ -71,6 +74,7 @@ describe('opening and settling', () => {
     const { clientA: client, treasury, host1 } = f.wallets;
     const [clientBefore, treasuryBefore, hostBefore] = await balances(client, treasury, host1);
     const { jobId } = await openJob(client, 1000n);
+    await bond(jobId, host1, 1n);
     await settle(jobId, [{ host: host1.address, amount: 19n }, { host: host1.address, amount: 9n }]);
     // 19 → 1 commission + 18; 9 → 0 commission + 9; 972 refunded.
     expect(await balances(client, treasury, host1)).toEqual([clientBefore - 28n, treasuryBefore + 1n, hostBefore + 27n]);
@@ -102,6 +106,7 @@ describe('opening and settling', () => {
   it('lets only the settler settle, once, and never for more than was locked', async () => {
     const { clientA: client, settler, host1 } = f.wallets;
     const { jobId } = await openJob(client, zsc('10'));
+    await bond(jobId, host1, 1n);
     const escrow = f.escrow(settler);
 
     await expectRevert(f.escrow(client).settle(jobId, [{ host: host1.address, amount: zsc('1') }], []), escrow, 'AccessControlUnauthorizedAccount', [
@@ -142,6 +147,7 @@ describe('opening and settling', () => {
       expect(escrowEvents(changed, 'CommissionChanged')).toEqual([[1000n, 2000n]]);
       const [treasuryBefore, hostBefore] = await balances(treasury, host1);
       const { jobId } = await openJob(client, zsc('10'));
+      await bond(jobId, host1, 1n);
       await settle(jobId, [{ host: host1.address, amount: zsc('10') }]);
       expect(await balances(treasury, host1)).toEqual([treasuryBefore + zsc('2'), hostBefore + zsc('8')]);
     } finally {
@@ -217,6 +223,8 @@ describe('bonds and slashes', () => {
   it('slashes bonds at settlement to the named recipients and returns the rest', async () => {
     const { clientA: client, host1, host2, host3, challenger, treasury } = f.wallets;
     const { jobId } = await openJob(client, zsc('10'));
+    // The challenger bonded its own stake when it challenged.
+    await bond(jobId, challenger, zsc('1'));
     for (const host of [host1, host2, host3]) await bond(jobId, host, zsc('50'));
     const [stake1, stake2, stake3] = [await stakeOf(host1), await stakeOf(host2), await stakeOf(host3)];
     const [challengerBefore, treasuryBefore, host1Before, registryBefore] = await balances(challenger, treasury, host1, f.deployment.hostRegistry);
@@ -232,7 +240,11 @@ describe('bonds and slashes', () => {
       [jobId, host2.address, host1.address, zsc('15')],
       [jobId, host2.address, treasury.address, zsc('5')],
     ]);
-    expect(escrowEvents(settled, 'BondReleased')).toEqual([[jobId, host3.address, zsc('50')], [jobId, host1.address, zsc('50')]]);
+    expect(escrowEvents(settled, 'BondReleased')).toEqual([
+      [jobId, host3.address, zsc('50')],
+      [jobId, host1.address, zsc('50')],
+      [jobId, challenger.address, zsc('1')],
+    ]);
     expect(eventsIn(settled, f.registry(), 'StakeSlashed')).toHaveLength(3);
     expect(await balances(challenger, treasury, host1, f.deployment.hostRegistry)).toEqual([
       challengerBefore + zsc('30'),
@@ -250,6 +262,7 @@ describe('bonds and slashes', () => {
     const escrow = f.escrow(settler);
     const { jobId } = await openJob(client, zsc('10'));
     await bond(jobId, host1, zsc('20'));
+    await bond(jobId, challenger, 1n);
     const slash = (host: Wallet, amount: bigint, recipient = challenger.address) => ({ host: host.address, recipient, amount });
 
     await expectRevert(escrow.settle(jobId, [], [slash(host1, zsc('21'))]), escrow, 'EscrowSlashExceedsBond', [jobId, host1.address, zsc('21'), zsc('20')]);
@@ -279,6 +292,7 @@ describe('settleBatch', () => {
       await bond(jobId, host, zsc('5'));
       jobs.push({ jobId, client, host });
     }
+    await bond(jobs[3].jobId, challenger, 1n);
     const [aBefore, bBefore, treasuryBefore, host1Before, host2Before, challengerBefore, escrowBefore] = await balances(
       clientA, clientB, treasury, host1, host2, challenger, f.deployment.jobEscrow,
     );
@@ -316,6 +330,7 @@ describe('settleBatch', () => {
     const escrow = f.escrow(settler);
     const { jobId: first } = await openJob(clientA, zsc('10'));
     const { jobId: second } = await openJob(clientA, zsc('10'));
+    for (const jobId of [first, second]) await bond(jobId, host1, 1n);
     const pay = (jobId: string, amount: bigint) => ({ jobId, payouts: [{ host: host1.address, amount }], slashes: [] });
 
     await expectRevert(escrow.settleBatch([pay(first, zsc('1')), pay(second, zsc('11'))]), escrow, 'JobEscrowPayoutExceedsEscrow', [second, zsc('11'), zsc('10')]);
@@ -346,15 +361,112 @@ describe('reclaim', () => {
     await expectRevert(f.escrow(stranger).reclaim(jobId), escrow, 'EscrowNotParty', [jobId, stranger.address]);
     await expectRevert(f.escrow(host1).reclaim(jobId), escrow, 'EscrowNotParty', [jobId, host1.address]);
 
-    // A bonded host may reclaim too, so its stake never waits on the client; the escrow still goes to the client.
-    const reclaimed = await (await f.escrow(host3).reclaim(jobId)).wait();
-    expect(escrowEvents(reclaimed, 'JobReclaimed')).toEqual([[jobId, client.address, zsc('12')]]);
-    expect(escrowEvents(reclaimed, 'BondReleased')).toEqual([[jobId, host3.address, zsc('30')]]);
-    expect(await balances(client, f.deployment.jobEscrow)).toEqual([clientBefore, escrowBefore]);
+    // A bonded host may take back its own bond, so its stake never waits on the client, but the job stays open.
+    const released = await (await f.escrow(host3).reclaim(jobId)).wait();
+    expect(escrowEvents(released, 'JobReclaimed')).toEqual([]);
+    expect(escrowEvents(released, 'BondReleased')).toEqual([[jobId, host3.address, zsc('30')]]);
     expect(await stakeOf(host3)).toEqual({ staked: stakeBefore.staked, locked: stakeBefore.locked - zsc('30') });
+    expect(await balances(client, f.deployment.jobEscrow)).toEqual([clientBefore - zsc('12'), escrowBefore + zsc('12')]);
+    expect(await statusOf(jobId)).toBe(EscrowStatus.Open);
+    await expectRevert(f.escrow(host3).reclaim(jobId), escrow, 'EscrowNotParty', [jobId, host3.address]);
+
+    // Only the client's reclaim returns the escrow.
+    const reclaimed = await (await f.escrow(client).reclaim(jobId)).wait();
+    expect(escrowEvents(reclaimed, 'JobReclaimed')).toEqual([[jobId, client.address, zsc('12')]]);
+    expect(escrowEvents(reclaimed, 'BondReleased')).toEqual([]);
+    expect(await balances(client, f.deployment.jobEscrow)).toEqual([clientBefore, escrowBefore]);
     expect(await statusOf(jobId)).toBe(EscrowStatus.Reclaimed);
 
     await expectRevert(f.escrow(settler).settle(jobId, [], []), escrow, 'JobEscrowJobNotOpen', [jobId, BigInt(EscrowStatus.Reclaimed)]);
     await expectRevert(f.escrow(client).reclaim(jobId), escrow, 'JobEscrowJobNotOpen', [jobId, BigInt(EscrowStatus.Reclaimed)]);
+  });
+});
+
+describe('who a settlement may pay', () => {
+  it("refuses the settler's drain: its own 1-wei job, a host's whole free stake bonded, and slashed to the settler", async () => {
+    const { settler, host1 } = f.wallets;
+    await f.fund(settler.address, 1n);
+    const { jobId } = await openJob(settler, 1n);
+    const free = await f.registry().freeStakeOf(host1.address);
+    await bond(jobId, host1, free);
+    const escrow = f.escrow(settler);
+    const drain = [{ host: host1.address, recipient: settler.address, amount: free }];
+
+    await expectRevert(escrow.settle(jobId, [], drain), escrow, 'EscrowRecipientNotParty', [jobId, settler.address]);
+    await expectRevert(escrow.settleBatch([{ jobId, payouts: [], slashes: drain }]), escrow, 'EscrowRecipientNotParty', [jobId, settler.address]);
+    await settle(jobId, []);
+    expect(await f.registry().freeStakeOf(host1.address)).toBe(free);
+  });
+
+  it('refuses, naming the address, payouts to anyone not bonded to that job', async () => {
+    const { clientA: client, settler, treasury, host1, host2 } = f.wallets;
+    const escrow = f.escrow(settler);
+    const { jobId } = await openJob(client, zsc('10'));
+    const { jobId: other } = await openJob(client, zsc('10'));
+    await bond(jobId, host1, zsc('5'));
+    await bond(other, host2, zsc('5'));
+    const pay = (to: string) => [{ host: to, amount: zsc('1') }];
+
+    for (const outsider of [host2.address, settler.address, treasury.address, client.address]) {
+      await expectRevert(escrow.settle(jobId, pay(outsider), []), escrow, 'EscrowPayeeNotBonded', [jobId, outsider]);
+    }
+    // Bonded to one job of the batch is not bonded to the other.
+    await expectRevert(
+      escrow.settleBatch([{ jobId, payouts: pay(host1.address), slashes: [] }, { jobId: other, payouts: pay(host1.address), slashes: [] }]),
+      escrow,
+      'EscrowPayeeNotBonded',
+      [other, host1.address],
+    );
+    expect([await statusOf(jobId), await statusOf(other)]).toEqual([EscrowStatus.Open, EscrowStatus.Open]);
+    await (await escrow.settleBatch([{ jobId, payouts: pay(host1.address), slashes: [] }, { jobId: other, payouts: pay(host2.address), slashes: [] }])).wait();
+  });
+
+  it('sends slash shares only to the treasury and to parties bonded to the same job, never to the client', async () => {
+    const { clientA: client, settler, treasury, host1, host2, host3, challenger } = f.wallets;
+    const escrow = f.escrow(settler);
+    const { jobId } = await openJob(client, zsc('10'));
+    const { jobId: other } = await openJob(client, zsc('10'));
+    for (const host of [host1, host2, challenger]) await bond(jobId, host, zsc('10'));
+    await bond(other, host3, zsc('10'));
+    const slash = (host: Wallet, recipient: string, amount = zsc('10')) => ({ host: host.address, recipient, amount });
+
+    for (const outsider of [host3.address, client.address, settler.address]) {
+      await expectRevert(escrow.settle(jobId, [], [slash(host1, outsider)]), escrow, 'EscrowRecipientNotParty', [jobId, outsider]);
+    }
+    // host1's bond goes to the challenger, then host2's to host1: a party slashed to nothing is still a party.
+    const [challengerBefore, host1Before, treasuryBefore] = await balances(challenger, host1, treasury);
+    await settle(jobId, [], [slash(host1, challenger.address), slash(host2, host1.address, zsc('6')), slash(host2, treasury.address, zsc('4'))]);
+    expect(await balances(challenger, host1, treasury)).toEqual([challengerBefore + zsc('10'), host1Before + zsc('6'), treasuryBefore + zsc('4')]);
+    await settle(other, []);
+  });
+});
+
+describe("a bonded host's reclaim", () => {
+  it('returns only its own bond, after deadline + grace, and the settlement still completes', async () => {
+    const { clientA: client, treasury, host1, host2 } = f.wallets;
+    const { jobId, deadline } = await openJob(client, zsc('10'));
+    await bond(jobId, host1, zsc('20'));
+    await bond(jobId, host2, zsc('20'));
+    const escrow = f.escrow();
+    await expectRevert(f.escrow(host1).reclaim(jobId), escrow, 'EscrowReclaimTooEarly', [jobId, BigInt(deadline + RECLAIM_GRACE_SECONDS)]);
+    await f.increaseTime(deadline + RECLAIM_GRACE_SECONDS - (await f.latestTimestamp()));
+    const stake1 = await stakeOf(host1);
+
+    await (await f.escrow(host1).reclaim(jobId)).wait();
+    expect(await stakeOf(host1)).toEqual({ staked: stake1.staked, locked: stake1.locked - zsc('20') });
+    expect(await f.escrow().bondsOf(jobId)).toEqual([[host2.address, host1.address], [zsc('20'), 0n]]);
+    // Its bond is gone, so it cannot be slashed, but it is still a party: paid for its work, or a slash recipient.
+    const asSettler = f.escrow(f.wallets.settler);
+    await expectRevert(asSettler.settle(jobId, [], [{ host: host1.address, recipient: treasury.address, amount: 1n }]), escrow, 'EscrowSlashExceedsBond', [
+      jobId,
+      host1.address,
+      1n,
+      0n,
+    ]);
+    const [clientBefore, host1Before] = await balances(client, host1);
+    const settled = await settle(jobId, [{ host: host1.address, amount: zsc('4') }], [{ host: host2.address, recipient: host1.address, amount: zsc('5') }]);
+    expect(escrowEvents(settled, 'JobSettled')).toEqual([[jobId, zsc('3.6'), zsc('0.4'), zsc('6')]]);
+    expect(await balances(client, host1)).toEqual([clientBefore + zsc('6'), host1Before + zsc('3.6') + zsc('5')]);
+    expect(await stakeOf(host1)).toEqual({ staked: stake1.staked, locked: stake1.locked - zsc('20') });
   });
 });

@@ -13,7 +13,8 @@ beforeAll(async () => {
     await f.fund(client.address, zsc('10000'));
     await f.approveEscrows(client);
   }
-  for (const host of [f.wallets.host1, f.wallets.host2, f.wallets.host3]) await f.registerHost(host, zsc('1000'));
+  // The challenger is a host too, one that repairs other hosts' replicas.
+  for (const host of [f.wallets.host1, f.wallets.host2, f.wallets.host3, f.wallets.challenger]) await f.registerHost(host, zsc('1000'));
 });
 
 afterAll(async () => {
@@ -59,6 +60,7 @@ it('takes the whole term on deposit, once, and refuses deals of nothing or with 
 it('pays each period once, in order, to the hosts that proved, minus commission', async () => {
   const { clientA: client, treasury, host1, host2, host3 } = f.wallets;
   const { dealId, amount } = await deposit(client, { replicas: 3, periods: 3 });
+  for (const host of [host1, host2, host3]) await send(asSettler().bond(dealId, host.address, zsc('1')));
   const [h1, h2, h3, treasuryBefore, clientBefore] = await balances(host1, host2, host3, treasury, client);
   const all = ascending(host1, host2, host3);
 
@@ -101,6 +103,8 @@ it('bonds hosts, slashes each fault once, and releases bonds early or at the end
   const { dealId } = await deposit(client);
   const storage = asSettler();
   const [locked1, locked2, locked3] = [await lockedOf(host1), await lockedOf(host2), await lockedOf(host3)];
+  // The challenger repairs host2's replica, so it bonds to the deal too.
+  await send(storage.bond(dealId, challenger.address, zsc('1')));
   for (const host of [host1, host2, host3]) await send(storage.bond(dealId, host.address, zsc('100')));
   await expectRevert(storage.bond(dealId, host1.address, 1n), storage, 'EscrowHostAlreadyBonded', [dealId, host1.address]);
   await expectRevert(f.storage(host1).bond(dealId, host1.address, 1n), storage, 'AccessControlUnauthorizedAccount', [host1.address, await storage.SETTLER_ROLE()]);
@@ -124,7 +128,7 @@ it('bonds hosts, slashes each fault once, and releases bonds early or at the end
 
   // A bond slashed to zero leaves the deal, so the host could bond again after a repair.
   await send(storage.slash(dealId, id('period-1/host2'), host2.address, zsc('60'), challenger.address));
-  expect(await f.storage().bondsOf(dealId)).toEqual([[host3.address, host1.address], [zsc('100'), zsc('100')]]);
+  expect(await f.storage().bondsOf(dealId)).toEqual([[host3.address, host1.address, challenger.address], [zsc('100'), zsc('100'), zsc('1')]]);
   expect(await balances(treasury, challenger)).toEqual([treasuryBefore + zsc('40'), challengerBefore + zsc('60')]);
   expect(await lockedOf(host2)).toBe(locked2);
 
@@ -134,7 +138,7 @@ it('bonds hosts, slashes each fault once, and releases bonds early or at the end
   expect(await lockedOf(host1)).toBe(locked1);
   await expectRevert(storage.releaseBond(dealId, host1.address), storage, 'EscrowNotBonded', [dealId, host1.address]);
   await send(storage.bond(dealId, host2.address, zsc('10')));
-  expect(await f.storage().bondsOf(dealId)).toEqual([[host2.address, host3.address], [zsc('10'), zsc('100')]]);
+  expect(await f.storage().bondsOf(dealId)).toEqual([[host2.address, host3.address, challenger.address], [zsc('10'), zsc('100'), zsc('1')]]);
 
   await send(storage.endDeal(dealId));
   expect([await lockedOf(host2), await lockedOf(host3)]).toEqual([locked2, locked3]);
@@ -148,25 +152,73 @@ it('bonds hosts, slashes each fault once, and releases bonds early or at the end
   await expectRevert(storage.slash(newDealId(), id('x'), host3.address, 1n, ZeroAddress), storage, 'StorageEscrowDealNotActive');
 });
 
-it('lets the client or a bonded host reclaim an unended deal after deadline + grace', async () => {
-  const { clientA: client, clientB: stranger, host1, settler } = f.wallets;
+it('lets the client reclaim an unended deal after deadline + grace, and a bonded host only its own bond', async () => {
+  const { clientA: client, clientB: stranger, host1, host2, settler } = f.wallets;
   const { dealId, deadline, amount } = await deposit(client, { periods: 2 });
   await send(asSettler().bond(dealId, host1.address, zsc('5')));
+  await send(asSettler().bond(dealId, host2.address, zsc('5')));
   await send(asSettler().releasePeriod(dealId, 0, [host1.address]));
-  const locked = await lockedOf(host1);
+  const [locked1, locked2] = [await lockedOf(host1), await lockedOf(host2)];
   const [clientBefore] = await balances(client);
   const storage = f.storage();
 
   await expectRevert(f.storage(client).reclaim(dealId), storage, 'EscrowReclaimTooEarly', [dealId, BigInt(deadline + RECLAIM_GRACE_SECONDS)]);
+  await expectRevert(f.storage(host1).reclaim(dealId), storage, 'EscrowReclaimTooEarly', [dealId, BigInt(deadline + RECLAIM_GRACE_SECONDS)]);
   await f.increaseTime(deadline + RECLAIM_GRACE_SECONDS - (await f.latestTimestamp()));
   await expectRevert(f.storage(stranger).reclaim(dealId), storage, 'EscrowNotParty', [dealId, stranger.address]);
 
-  const reclaimed = await send(f.storage(host1).reclaim(dealId));
+  // host1 takes back its bond and leaves the deal, which stays active; it is no longer paid.
+  const left = await send(f.storage(host1).reclaim(dealId));
+  expect(storageEvents(left, 'DealReclaimed')).toEqual([]);
+  expect(storageEvents(left, 'BondReleased')).toEqual([[dealId, host1.address, zsc('5')]]);
+  expect(await lockedOf(host1)).toBe(locked1 - zsc('5'));
+  expect(await f.storage().bondsOf(dealId)).toEqual([[host2.address], [zsc('5')]]);
+  expect((await f.storage().dealOf(dealId))[7]).toBe(BigInt(DealStatus.Active));
+  expect(await balances(client)).toEqual([clientBefore]);
+  await expectRevert(f.storage(host1).reclaim(dealId), storage, 'EscrowNotParty', [dealId, host1.address]);
+  await expectRevert(asSettler().releasePeriod(dealId, 1, [host1.address]), storage, 'EscrowPayeeNotBonded', [dealId, host1.address]);
+
+  const reclaimed = await send(f.storage(client).reclaim(dealId));
   expect(storageEvents(reclaimed, 'DealReclaimed')).toEqual([[dealId, client.address, amount - RATE]]);
   expect(await balances(client)).toEqual([clientBefore + amount - RATE]);
-  expect(await lockedOf(host1)).toBe(locked - zsc('5'));
+  expect(await lockedOf(host2)).toBe(locked2 - zsc('5'));
   await expectRevert(f.storage(settler).endDeal(dealId), storage, 'StorageEscrowDealNotActive', [dealId, BigInt(DealStatus.Reclaimed)]);
   await expectRevert(f.storage(client).reclaim(dealId), storage, 'StorageEscrowDealNotActive', [dealId, BigInt(DealStatus.Reclaimed)]);
+});
+
+it('pays a period only to hosts bonded to the deal, naming the first that is not', async () => {
+  const { clientA: client, settler, treasury, host1, host2, host3 } = f.wallets;
+  const { dealId } = await deposit(client, { replicas: 3, periods: 2 });
+  const { dealId: other } = await deposit(client, { replicas: 3, periods: 2 });
+  await send(asSettler().bond(dealId, host1.address, zsc('5')));
+  await send(asSettler().bond(other, host2.address, zsc('5')));
+  const storage = asSettler();
+
+  for (const outsider of [host2.address, settler.address, treasury.address, client.address]) {
+    const paid = [host1.address, outsider].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    await expectRevert(storage.releasePeriod(dealId, 0, paid), storage, 'EscrowPayeeNotBonded', [dealId, outsider]);
+  }
+  await expectRevert(storage.releasePeriod(dealId, 0, ascending(host3)), storage, 'EscrowPayeeNotBonded', [dealId, host3.address]);
+  expect((await f.storage().dealOf(dealId))[5]).toBe(0n);
+  await send(storage.releasePeriod(dealId, 0, [host1.address]));
+});
+
+it('sends slash shares only to the treasury and hosts bonded to the deal, never to the client', async () => {
+  const { clientA: client, settler, treasury, host1, host2, host3, challenger } = f.wallets;
+  const { dealId } = await deposit(client);
+  const { dealId: other } = await deposit(client);
+  for (const host of [host1, challenger]) await send(asSettler().bond(dealId, host.address, zsc('10')));
+  await send(asSettler().bond(other, host3.address, zsc('10')));
+  const storage = asSettler();
+
+  let fault = 0;
+  for (const outsider of [host2.address, host3.address, client.address, settler.address]) {
+    await expectRevert(storage.slash(dealId, id(`fault-${++fault}`), host1.address, 1n, outsider), storage, 'EscrowRecipientNotParty', [dealId, outsider]);
+  }
+  const [challengerBefore, treasuryBefore] = await balances(challenger, treasury);
+  await send(storage.slash(dealId, id('repaired'), host1.address, zsc('6'), challenger.address));
+  await send(storage.slash(dealId, id('missed'), host1.address, zsc('4'), treasury.address));
+  expect(await balances(challenger, treasury)).toEqual([challengerBefore + zsc('6'), treasuryBefore + zsc('4')]);
 });
 
 it('lets only the governor change its commission, up to the cap', async () => {
