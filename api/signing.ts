@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { getAddress, keccak256, toUtf8Bytes, verifyTypedData, type TypedDataDomain, type TypedDataField } from 'ethers';
+import { canonicalJson } from '../domain/orders';
 
 /**
  * Signed API calls. Every call that acts for someone carries an EIP-712 signature of the caller's Ethereum key over
@@ -34,16 +35,9 @@ export const requestDomain = (chainId: number): TypedDataDomain => ({ name: 'Zan
  * The hash of a call's input: keccak256 of its canonical JSON — object keys sorted, no whitespace, `null` when there is
  * no input — so the same input hashes the same whether it came as a tRPC body or as OpenAPI path, query and body parts.
  */
-export const inputHash = (input: unknown): string => keccak256(toUtf8Bytes(canonicalJson(input ?? null)));
+export { canonicalJson };
 
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+export const inputHash = (input: unknown): string => keccak256(toUtf8Bytes(canonicalJson(input ?? null)));
 
 export const didOf = (chainId: number, address: string): string => `did:ethr:${chainId}:${address.toLowerCase()}`;
 
