@@ -51,8 +51,8 @@ export const ZANSOC_TOKEN_ABI = [
   'function transferFrom(address from, address to, uint256 value) returns (bool)',
 ] as const;
 
-/** AccessControl, the reentrancy guard, SafeCast and SafeERC20: in every Zansoc contract but the token. */
-const COMMON_ABI = [
+/** AccessControl: in every Zansoc contract but the token. */
+const ACCESS_CONTROL_ABI = [
   'error AccessControlBadConfirmation()',
   'error AccessControlUnauthorizedAccount(address account, bytes32 neededRole)',
   'event RoleAdminChanged(bytes32 indexed role, bytes32 indexed previousAdminRole, bytes32 indexed newAdminRole)',
@@ -65,6 +65,11 @@ const COMMON_ABI = [
   'function renounceRole(bytes32 role, address callerConfirmation)',
   'function revokeRole(bytes32 role, address account)',
   'function supportsInterface(bytes4 interfaceId) view returns (bool)',
+] as const;
+
+/** AccessControl, the reentrancy guard, SafeCast and SafeERC20: in the registry and the escrows. */
+const COMMON_ABI = [
+  ...ACCESS_CONTROL_ABI,
   'error ReentrancyGuardReentrantCall()',
   'error SafeCastOverflowedUintDowncast(uint8 bits, uint256 value)',
   'error SafeERC20FailedOperation(address token)',
@@ -104,14 +109,18 @@ export const HOST_REGISTRY_ABI = [
   'function withdraw()',
 ] as const;
 
-/** What JobEscrow and StorageEscrow share (contracts/src/Escrow.sol). */
+/** What JobEscrow and StorageEscrow share (contracts/src/Escrow.sol), EIP-712 included. */
 const ESCROW_ABI = [
   ...COMMON_ABI,
+  'error EscrowBadSignature(address signer)',
   'error EscrowCommissionAboveCap(uint256 bps, uint256 cap)',
+  'error EscrowConsentExpired(uint64 deadline)',
   'error EscrowDeadlineInPast(uint64 deadline)',
   'error EscrowHostAlreadyBonded(bytes32 id, address host)',
+  'error EscrowNonceFloorNotRaised(uint256 nonce, uint256 minNonce)',
   'error EscrowNotBonded(bytes32 id, address host)',
   'error EscrowNotParty(bytes32 id, address caller)',
+  'error EscrowOrderCancelled(address client, uint256 nonce, uint256 minNonce)',
   'error EscrowPayeeNotBonded(bytes32 id, address payee)',
   'error EscrowReclaimTooEarly(bytes32 id, uint256 reclaimableAt)',
   'error EscrowRecipientNotParty(bytes32 id, address recipient)',
@@ -119,16 +128,28 @@ const ESCROW_ABI = [
   'error EscrowTooManyBonds(bytes32 id, uint256 max)',
   'error EscrowZeroAddress()',
   'error EscrowZeroAmount()',
+  'error InvalidShortString()',
+  'error StringTooLong(string str)',
   'event BondReleased(bytes32 indexed id, address indexed host, uint256 amount)',
   'event BondSlashed(bytes32 indexed id, address indexed host, address indexed recipient, uint256 amount)',
   'event CommissionChanged(uint256 previousBps, uint256 newBps)',
+  'event EIP712DomainChanged()',
   'event HostBonded(bytes32 indexed id, address indexed host, uint256 amount)',
+  'event OrdersCancelled(address indexed client, uint256 minNonce)',
+  'function DOMAIN_NAME() view returns (string)',
   'function GOVERNOR_ROLE() view returns (bytes32)',
   'function MAX_BONDS() view returns (uint256)',
   'function MAX_COMMISSION_BPS() view returns (uint256)',
   'function SETTLER_ROLE() view returns (bytes32)',
+  'function bond(bytes32 escrowId, address host, uint256 amount, uint64 consentDeadline, bytes hostSignature)',
   'function bondOf(bytes32 id, address host) view returns (uint256)',
+  'function bondsOf(bytes32 escrowId) view returns (address[] hosts, uint256[] amounts)',
+  'function cancelOrdersBelow(uint256 nonce)',
   'function commissionBps() view returns (uint256)',
+  'function eip712Domain() view returns (bytes1 fields, string name, string version, uint256 chainId, address verifyingContract, bytes32 salt, uint256[] extensions)',
+  'function escrowIdOf(address client, bytes32 id) pure returns (bytes32)',
+  'function minNonceOf(address client) view returns (uint256)',
+  'function reclaim(bytes32 escrowId)',
   'function reclaimGracePeriod() view returns (uint64)',
   'function registry() view returns (address)',
   'function setCommissionBps(uint256 bps)',
@@ -136,47 +157,83 @@ const ESCROW_ABI = [
   'function treasury() view returns (address)',
 ] as const;
 
+const PERMIT_TUPLE = '(uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s) permit';
+
 export const JOB_ESCROW_ABI = [
   ...ESCROW_ABI,
-  'error JobEscrowJobExists(bytes32 jobId)',
-  'error JobEscrowJobNotOpen(bytes32 jobId, uint8 status)',
-  'error JobEscrowPayoutExceedsEscrow(bytes32 jobId, uint256 payouts, uint256 locked)',
-  'event JobOpened(bytes32 indexed jobId, address indexed client, uint256 amount, uint64 deadline)',
-  'event JobReclaimed(bytes32 indexed jobId, address indexed client, uint256 amount)',
-  'event JobSettled(bytes32 indexed jobId, uint256 paidToHosts, uint256 commission, uint256 refunded)',
-  'function bond(bytes32 jobId, address host, uint256 amount)',
-  'function bondsOf(bytes32 jobId) view returns (address[] hosts, uint256[] amounts)',
-  'function jobOf(bytes32 jobId) view returns (address client, uint256 amount, uint64 deadline, uint8 status)',
-  'function openJob(bytes32 jobId, uint256 amount, uint64 deadline)',
-  'function reclaim(bytes32 jobId)',
-  'function settle(bytes32 jobId, (address host, uint256 amount)[] payouts, (address host, address recipient, uint256 amount)[] slashes)',
-  'function settleBatch((bytes32 jobId, (address host, uint256 amount)[] payouts, (address host, address recipient, uint256 amount)[] slashes)[] settlements)',
+  'error JobEscrowJobExists(bytes32 escrowId)',
+  'error JobEscrowJobNotOpen(bytes32 escrowId, uint8 status)',
+  'error JobEscrowPayAboveSignedPrice(bytes32 escrowId, address host, uint256 paid, uint256 pricePerSlot)',
+  'error JobEscrowPayoutExceedsEscrow(bytes32 escrowId, uint256 payouts, uint256 locked)',
+  'error JobEscrowTooManySlots(uint256 slots, uint256 max)',
+  'event JobOpened(bytes32 indexed escrowId, address indexed client, bytes32 indexed jobId, bytes32 specHash, uint256 amount, uint256 pricePerSlot, uint64 deadline)',
+  'event JobReclaimed(bytes32 indexed escrowId, address indexed client, uint256 amount)',
+  'event JobSettled(bytes32 indexed escrowId, uint256 paidToHosts, uint256 commission, uint256 refunded)',
+  'function jobOf(bytes32 escrowId) view returns (address client, uint256 amount, uint256 pricePerSlot, uint64 deadline, uint8 status)',
+  `function openJobFor((address client, bytes32 jobId, bytes32 specHash, uint256 pricePerSlot, uint8 slots, uint64 deadline, uint256 nonce) order, bytes signature, ${PERMIT_TUPLE}) returns (bytes32 escrowId)`,
+  'function settle(bytes32 escrowId, (address host, uint256 amount)[] payouts, (address host, address recipient, uint256 amount)[] slashes)',
+  'function settleBatch((bytes32 escrowId, (address host, uint256 amount)[] payouts, (address host, address recipient, uint256 amount)[] slashes)[] settlements)',
 ] as const;
 
 export const STORAGE_ESCROW_ABI = [
   ...ESCROW_ABI,
-  'error StorageEscrowDealExists(bytes32 dealId)',
-  'error StorageEscrowDealNotActive(bytes32 dealId, uint8 status)',
-  'error StorageEscrowFaultSlashed(bytes32 dealId, bytes32 faultId)',
-  'error StorageEscrowHostsNotAscending(bytes32 dealId, uint256 index)',
-  'error StorageEscrowPeriodNotNext(bytes32 dealId, uint32 period, uint32 expected)',
-  'error StorageEscrowTermOver(bytes32 dealId, uint32 periods)',
-  'error StorageEscrowTooManyHosts(bytes32 dealId, uint256 hosts, uint16 replicas)',
-  'event DealDeposited(bytes32 indexed dealId, address indexed client, uint256 amount, uint256 ratePerHostPeriod, uint16 replicas, uint32 periods, uint64 deadline)',
-  'event DealEnded(bytes32 indexed dealId, uint32 releasedPeriods, uint256 refunded)',
-  'event DealReclaimed(bytes32 indexed dealId, address indexed client, uint256 amount)',
-  'event FaultSlashed(bytes32 indexed dealId, bytes32 indexed faultId, address indexed host)',
-  'event PeriodReleased(bytes32 indexed dealId, uint32 indexed period, address[] hosts, uint256 paidToHosts, uint256 commission)',
-  'function bond(bytes32 dealId, address host, uint256 amount)',
-  'function bondsOf(bytes32 dealId) view returns (address[] hosts, uint256[] amounts)',
-  'function dealOf(bytes32 dealId) view returns (address client, uint256 remaining, uint256 ratePerHostPeriod, uint16 replicas, uint32 periods, uint32 releasedPeriods, uint64 deadline, uint8 status)',
-  'function deposit(bytes32 dealId, uint256 ratePerHostPeriod, uint16 replicas, uint32 periods, uint64 deadline)',
-  'function endDeal(bytes32 dealId)',
-  'function isFaultSlashed(bytes32 dealId, bytes32 faultId) view returns (bool)',
-  'function reclaim(bytes32 dealId)',
-  'function releaseBond(bytes32 dealId, address host)',
-  'function releasePeriod(bytes32 dealId, uint32 period, address[] hosts)',
-  'function slash(bytes32 dealId, bytes32 faultId, address host, uint256 amount, address recipient)',
+  'error StorageEscrowDealExists(bytes32 escrowId)',
+  'error StorageEscrowDealNotActive(bytes32 escrowId, uint8 status)',
+  'error StorageEscrowFaultSlashed(bytes32 escrowId, bytes32 faultId)',
+  'error StorageEscrowHostsNotAscending(bytes32 escrowId, uint256 index)',
+  'error StorageEscrowPeriodNotNext(bytes32 escrowId, uint32 period, uint32 expected)',
+  'error StorageEscrowTermOver(bytes32 escrowId, uint32 periods)',
+  'error StorageEscrowTooManyHosts(bytes32 escrowId, uint256 hosts, uint16 replicas)',
+  'event DealDeposited(bytes32 indexed escrowId, address indexed client, bytes32 indexed dealId, bytes32 specHash, uint256 amount, uint256 ratePerHostPeriod, uint16 replicas, uint32 periods, uint64 deadline)',
+  'event DealEnded(bytes32 indexed escrowId, uint32 releasedPeriods, uint256 refunded)',
+  'event DealReclaimed(bytes32 indexed escrowId, address indexed client, uint256 amount)',
+  'event FaultSlashed(bytes32 indexed escrowId, bytes32 indexed faultId, address indexed host)',
+  'event PeriodReleased(bytes32 indexed escrowId, uint32 indexed period, address[] hosts, uint256 paidToHosts, uint256 commission)',
+  'function dealOf(bytes32 escrowId) view returns (address client, uint256 remaining, uint256 ratePerHostPeriod, uint16 replicas, uint32 periods, uint32 releasedPeriods, uint64 deadline, uint8 status)',
+  `function depositFor((address client, bytes32 dealId, bytes32 specHash, uint256 ratePerHostPeriod, uint16 replicas, uint32 periods, uint64 deadline, uint256 nonce) order, bytes signature, ${PERMIT_TUPLE}) returns (bytes32 escrowId)`,
+  'function endDeal(bytes32 escrowId)',
+  'function isFaultSlashed(bytes32 escrowId, bytes32 faultId) view returns (bool)',
+  'function releaseBond(bytes32 escrowId, address host)',
+  'function releasePeriod(bytes32 escrowId, uint32 period, address[] hosts)',
+  'function slash(bytes32 escrowId, bytes32 faultId, address host, uint256 amount, address recipient)',
+] as const;
+
+/** OpenZeppelin's TimelockController (contracts/src/Timelock.sol): the admin and governor of a production deployment. */
+export const ZANSOC_TIMELOCK_ABI = [
+  ...ACCESS_CONTROL_ABI,
+  'error FailedCall()',
+  'error TimelockInsufficientDelay(uint256 delay, uint256 minDelay)',
+  'error TimelockInvalidOperationLength(uint256 targets, uint256 payloads, uint256 values)',
+  'error TimelockUnauthorizedCaller(address caller)',
+  'error TimelockUnexecutedPredecessor(bytes32 predecessorId)',
+  'error TimelockUnexpectedOperationState(bytes32 operationId, bytes32 expectedStates)',
+  'event CallExecuted(bytes32 indexed id, uint256 indexed index, address target, uint256 value, bytes data)',
+  'event CallSalt(bytes32 indexed id, bytes32 salt)',
+  'event CallScheduled(bytes32 indexed id, uint256 indexed index, address target, uint256 value, bytes data, bytes32 predecessor, uint256 delay)',
+  'event Cancelled(bytes32 indexed id)',
+  'event MinDelayChange(uint256 oldDuration, uint256 newDuration)',
+  'function CANCELLER_ROLE() view returns (bytes32)',
+  'function EXECUTOR_ROLE() view returns (bytes32)',
+  'function PROPOSER_ROLE() view returns (bytes32)',
+  'function cancel(bytes32 id)',
+  'function execute(address target, uint256 value, bytes payload, bytes32 predecessor, bytes32 salt) payable',
+  'function executeBatch(address[] targets, uint256[] values, bytes[] payloads, bytes32 predecessor, bytes32 salt) payable',
+  'function getMinDelay() view returns (uint256)',
+  'function getOperationState(bytes32 id) view returns (uint8)',
+  'function getTimestamp(bytes32 id) view returns (uint256)',
+  'function hashOperation(address target, uint256 value, bytes data, bytes32 predecessor, bytes32 salt) pure returns (bytes32)',
+  'function hashOperationBatch(address[] targets, uint256[] values, bytes[] payloads, bytes32 predecessor, bytes32 salt) pure returns (bytes32)',
+  'function isOperation(bytes32 id) view returns (bool)',
+  'function isOperationDone(bytes32 id) view returns (bool)',
+  'function isOperationPending(bytes32 id) view returns (bool)',
+  'function isOperationReady(bytes32 id) view returns (bool)',
+  'function onERC1155BatchReceived(address, address, uint256[], uint256[], bytes) returns (bytes4)',
+  'function onERC1155Received(address, address, uint256, uint256, bytes) returns (bytes4)',
+  'function onERC721Received(address, address, uint256, bytes) returns (bytes4)',
+  'function schedule(address target, uint256 value, bytes data, bytes32 predecessor, bytes32 salt, uint256 delay)',
+  'function scheduleBatch(address[] targets, uint256[] values, bytes[] payloads, bytes32 predecessor, bytes32 salt, uint256 delay)',
+  'function updateDelay(uint256 newDelay)',
+  'receive() payable',
 ] as const;
 
 interface ZansocTokenMethods {
@@ -227,10 +284,14 @@ interface EscrowMethods extends AccessControlMethods {
   MAX_COMMISSION_BPS: View<[], bigint>;
   MAX_BONDS: View<[], bigint>;
   setCommissionBps: Send<[bps: BigNumberish]>;
-  bond: Send<[id: BytesLike, host: AddressLike, amount: BigNumberish]>;
+  bond: Send<[escrowId: BytesLike, host: AddressLike, amount: BigNumberish, consentDeadline: BigNumberish, hostSignature: BytesLike]>;
   bondOf: View<[id: BytesLike, host: AddressLike], bigint>;
-  bondsOf: View<[id: BytesLike], [hosts: string[], amounts: bigint[]]>;
-  reclaim: Send<[id: BytesLike]>;
+  bondsOf: View<[escrowId: BytesLike], [hosts: string[], amounts: bigint[]]>;
+  reclaim: Send<[escrowId: BytesLike]>;
+  cancelOrdersBelow: Send<[nonce: BigNumberish]>;
+  minNonceOf: View<[client: AddressLike], bigint>;
+  escrowIdOf: View<[client: AddressLike, id: BytesLike], string>;
+  DOMAIN_NAME: View<[], string>;
   commissionBps: View<[], bigint>;
   treasury: View<[], string>;
   token: View<[], string>;
@@ -253,26 +314,58 @@ export interface SlashStruct {
 
 /** JobEscrow.Settlement: one job of a `settleBatch`. */
 export interface SettlementStruct {
-  jobId: BytesLike;
+  escrowId: BytesLike;
   payouts: PayoutStruct[];
   slashes: SlashStruct[];
 }
 
+/** Escrow.Permit: a client's EIP-2612 permit as the escrows take it (domain/orders.ts's PermitSignature). */
+export interface PermitStruct {
+  value: BigNumberish;
+  deadline: BigNumberish;
+  v: BigNumberish;
+  r: BytesLike;
+  s: BytesLike;
+}
+
+/** JobEscrow.JobOrder, as domain/orders.ts's JobOrder. */
+export interface JobOrderStruct {
+  client: AddressLike;
+  jobId: BytesLike;
+  specHash: BytesLike;
+  pricePerSlot: BigNumberish;
+  slots: BigNumberish;
+  deadline: BigNumberish;
+  nonce: BigNumberish;
+}
+
+/** StorageEscrow.DealOrder, as domain/orders.ts's DealOrder. */
+export interface DealOrderStruct {
+  client: AddressLike;
+  dealId: BytesLike;
+  specHash: BytesLike;
+  ratePerHostPeriod: BigNumberish;
+  replicas: BigNumberish;
+  periods: BigNumberish;
+  deadline: BigNumberish;
+  nonce: BigNumberish;
+}
+
 interface JobEscrowMethods extends EscrowMethods {
-  openJob: Send<[jobId: BytesLike, amount: BigNumberish, deadline: BigNumberish]>;
-  settle: Send<[jobId: BytesLike, payouts: PayoutStruct[], slashes: SlashStruct[]]>;
+  openJobFor: BaseContractMethod<[order: JobOrderStruct, signature: BytesLike, permit: PermitStruct], string, ContractTransactionResponse>;
+  settle: Send<[escrowId: BytesLike, payouts: PayoutStruct[], slashes: SlashStruct[]]>;
   settleBatch: Send<[settlements: SettlementStruct[]]>;
-  jobOf: View<[jobId: BytesLike], [client: string, amount: bigint, deadline: bigint, status: bigint]>;
+  jobOf: View<[escrowId: BytesLike], [client: string, amount: bigint, pricePerSlot: bigint, deadline: bigint, status: bigint]>;
 }
 
 interface StorageEscrowMethods extends EscrowMethods {
-  deposit: Send<[dealId: BytesLike, ratePerHostPeriod: BigNumberish, replicas: BigNumberish, periods: BigNumberish, deadline: BigNumberish]>;
-  releasePeriod: Send<[dealId: BytesLike, period: BigNumberish, hosts: AddressLike[]]>;
-  slash: Send<[dealId: BytesLike, faultId: BytesLike, host: AddressLike, amount: BigNumberish, recipient: AddressLike]>;
-  releaseBond: Send<[dealId: BytesLike, host: AddressLike]>;
-  endDeal: Send<[dealId: BytesLike]>;
+  depositFor: BaseContractMethod<[order: DealOrderStruct, signature: BytesLike, permit: PermitStruct], string, ContractTransactionResponse>;
+  releasePeriod: Send<[escrowId: BytesLike, period: BigNumberish, hosts: AddressLike[]]>;
+  slash: Send<[escrowId: BytesLike, faultId: BytesLike, host: AddressLike, amount: BigNumberish, recipient: AddressLike]>;
+  releaseBond: Send<[escrowId: BytesLike, host: AddressLike]>;
+  endDeal: Send<[escrowId: BytesLike]>;
   dealOf: View<
-    [dealId: BytesLike],
+    [escrowId: BytesLike],
     [
       client: string,
       remaining: bigint,
@@ -284,13 +377,27 @@ interface StorageEscrowMethods extends EscrowMethods {
       status: bigint,
     ]
   >;
-  isFaultSlashed: View<[dealId: BytesLike, faultId: BytesLike], boolean>;
+  isFaultSlashed: View<[escrowId: BytesLike, faultId: BytesLike], boolean>;
+}
+
+interface ZansocTimelockMethods extends AccessControlMethods {
+  PROPOSER_ROLE: View<[], string>;
+  EXECUTOR_ROLE: View<[], string>;
+  CANCELLER_ROLE: View<[], string>;
+  getMinDelay: View<[], bigint>;
+  hashOperation: View<[target: AddressLike, value: BigNumberish, data: BytesLike, predecessor: BytesLike, salt: BytesLike], string>;
+  isOperationReady: View<[id: BytesLike], boolean>;
+  isOperationDone: View<[id: BytesLike], boolean>;
+  schedule: Send<[target: AddressLike, value: BigNumberish, data: BytesLike, predecessor: BytesLike, salt: BytesLike, delay: BigNumberish]>;
+  execute: Send<[target: AddressLike, value: BigNumberish, payload: BytesLike, predecessor: BytesLike, salt: BytesLike]>;
+  cancel: Send<[id: BytesLike]>;
 }
 
 export type ZansocTokenContract = BaseContract & Omit<ZansocTokenMethods, keyof BaseContract>;
 export type HostRegistryContract = BaseContract & Omit<HostRegistryMethods, keyof BaseContract>;
 export type JobEscrowContract = BaseContract & Omit<JobEscrowMethods, keyof BaseContract>;
 export type StorageEscrowContract = BaseContract & Omit<StorageEscrowMethods, keyof BaseContract>;
+export type ZansocTimelockContract = BaseContract & Omit<ZansocTimelockMethods, keyof BaseContract>;
 
 /** JobEscrow's JobStatus enum, as `jobOf` returns it. */
 export enum EscrowStatus {
@@ -322,6 +429,10 @@ export function connectJobEscrow(address: string, runner: ContractRunner): JobEs
 
 export function connectStorageEscrow(address: string, runner: ContractRunner): StorageEscrowContract {
   return BaseContract.from<StorageEscrowMethods>(address, STORAGE_ESCROW_ABI, runner);
+}
+
+export function connectZansocTimelock(address: string, runner: ContractRunner): ZansocTimelockContract {
+  return BaseContract.from<ZansocTimelockMethods>(address, ZANSOC_TIMELOCK_ABI, runner);
 }
 
 /**

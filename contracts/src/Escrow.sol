@@ -2,8 +2,11 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SlotDerivation} from "@openzeppelin/contracts/utils/SlotDerivation.sol";
@@ -13,15 +16,22 @@ import {HostRegistry} from "./HostRegistry.sol";
 /**
  * @title Escrow
  * @notice What JobEscrow and StorageEscrow share: the token, the treasury and the host registry they work with,
- * the roles (GOVERNOR sets the commission, SETTLER settles), the commission rate, the client's reclaim rule, and the
- * host bonds of each job or deal.
- * @dev A bond is stake a host locks in the HostRegistry for one job or deal (`id`). The bonds of an id form a linked
- * list whose head and length the inheriting contract keeps in its own record, in a slot it writes anyway, so bonding
- * costs one new storage slot and settlement can release every bond without being told which exist. The list is also
- * who may be paid: payouts go only to hosts in it, slash shares only to the treasury and hosts in it. A bond in the
- * list may be zero (slashed to nothing, or taken back by its host at reclaim) and its host is still a party of `id`.
+ * the roles (GOVERNOR sets the commission, SETTLER settles), the commission rate, the client's reclaim rule, the
+ * host bonds of each job or deal, and the signatures that let money and stake move: a client's EIP-712 order (and
+ * EIP-2612 permit) for what the escrow takes from it, a host's EIP-712 consent for each bond of its stake.
+ * @dev Every job or deal has an escrow id, `escrowIdOf(client, id)`, so nobody can take a client's id; an escrow id
+ * opens once, ever, which spends the order that opened it. Orders are relayed by anyone (the orchestrator pays the
+ * gas); the escrow pulls only from the order's client, never from the caller.
+ *
+ * A bond is stake a host locks in the HostRegistry for one escrow id (`id`). The bonds of an id form a linked list
+ * whose head and length the inheriting contract keeps in its own record, in a slot it writes anyway, so bonding
+ * costs one new storage slot and settlement can release every bond without being told which exist. The list ends in
+ * `_END` rather than zero, so a host's own slot tells whether it is in the list: one read, however long the list.
+ * The list is also who may be paid: payouts go only to hosts in it, slash shares only to the treasury and hosts in
+ * it. A bond in the list may be zero (taken back by its host at reclaim) and its host is still a party of `id`. A host
+ * that leaves the list while `id` is open keeps `_LEFT` in its slot, so that no consent of it bonds it again.
  */
-abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
+abstract contract Escrow is AccessControl, ReentrancyGuardTransient, EIP712 {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
     using SlotDerivation for bytes32;
@@ -30,6 +40,15 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
     struct Bond {
         uint96 amount;
         address next;
+    }
+
+    /// @notice An EIP-2612 permit of the client for this escrow; `v` 0 means none, the allowance is there already.
+    struct Permit {
+        uint256 value;
+        uint256 deadline;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
     }
 
     /**
@@ -51,6 +70,11 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
     uint256 public constant MAX_BONDS = 32;
 
     uint256 internal constant _BPS = 10_000;
+    bytes32 private constant _BOND_CONSENT_TYPEHASH =
+        keccak256("BondConsent(bytes32 escrowId,address host,uint256 amount,uint64 deadline)");
+    // Neither can be a host: precompiles send no transactions, so they never register.
+    address private constant _END = address(1);
+    address private constant _LEFT = address(2);
     uint256 private constant _INITIAL_COMMISSION_BPS = 1000;
     // keccak256(abi.encode(uint256(keccak256("zansoc.transient.EscrowPayments")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 private constant _OWED_SLOT = 0xecaf0514c402a3a0f1131413d22df478bfe06054b381c6e3f86a0e2c31128e00;
@@ -62,6 +86,7 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
 
     uint256 private _commissionBps;
     mapping(bytes32 id => mapping(address host => Bond)) private _bonds;
+    mapping(address client => uint256) private _minNonces;
 
     /// @dev Emitted when the commission rate changes, including the initial rate at deployment.
     event CommissionChanged(uint256 previousBps, uint256 newBps);
@@ -75,6 +100,9 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
     /// @dev Emitted when what is left of `host`'s bond for `id`, `amount`, returns to its free stake.
     event BondReleased(bytes32 indexed id, address indexed host, uint256 amount);
 
+    /// @dev Emitted when `client` revokes every order it signed with a nonce below `minNonce`.
+    event OrdersCancelled(address indexed client, uint256 minNonce);
+
     /// @dev A constructor or call argument is the zero address.
     error EscrowZeroAddress();
 
@@ -87,7 +115,7 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
     /// @dev The commission rate `bps` is above `cap`.
     error EscrowCommissionAboveCap(uint256 bps, uint256 cap);
 
-    /// @dev `host` is bonded to `id` already; a host bonds once per job or deal.
+    /// @dev `host` is or was bonded to `id`; a host bonds once per job or deal, ever.
     error EscrowHostAlreadyBonded(bytes32 id, address host);
 
     /// @dev `id` has `max` bonds already.
@@ -111,7 +139,20 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
     /// @dev `id` cannot be reclaimed before `reclaimableAt` (its deadline plus the grace period).
     error EscrowReclaimTooEarly(bytes32 id, uint256 reclaimableAt);
 
+    /// @dev The signature is not `signer`'s over the order or consent given (or `signer` is a wallet that refused it).
+    error EscrowBadSignature(address signer);
+
+    /// @dev `client` revoked its orders below `minNonce`, this one's `nonce` among them.
+    error EscrowOrderCancelled(address client, uint256 nonce, uint256 minNonce);
+
+    /// @dev A client's order floor only goes up: `nonce` is not above its `minNonce`.
+    error EscrowNonceFloorNotRaised(uint256 nonce, uint256 minNonce);
+
+    /// @dev The host's consent to a bond was relayable until `deadline`, which has passed.
+    error EscrowConsentExpired(uint64 deadline);
+
     /**
+     * @param domainName The EIP-712 domain name orders and consents are signed for (version "1").
      * @param token_ The ZSC token clients pay in and hosts stake.
      * @param treasury_ Receives the commission.
      * @param registry_ Where hosts' stake is locked, unlocked and slashed; must grant this contract ESCROW_ROLE.
@@ -121,6 +162,7 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
      * @param reclaimGracePeriod_ Seconds after a deadline before an unsettled job or deal may be reclaimed.
      */
     constructor(
+        string memory domainName,
         IERC20 token_,
         address treasury_,
         HostRegistry registry_,
@@ -128,7 +170,7 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
         address governor,
         address settler,
         uint64 reclaimGracePeriod_
-    ) {
+    ) EIP712(domainName, "1") {
         if (
             address(token_) == address(0) ||
             treasury_ == address(0) ||
@@ -156,6 +198,28 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
      */
     function setCommissionBps(uint256 bps) external onlyRole(GOVERNOR_ROLE) {
         _setCommissionBps(bps);
+    }
+
+    /**
+     * @notice Revokes every order the caller signed with a nonce below `nonce`, relayed or not; orders whose
+     * escrows opened already are unaffected.
+     * @param nonce The caller's new floor, above its current one.
+     */
+    function cancelOrdersBelow(uint256 nonce) external {
+        uint256 current = _minNonces[msg.sender];
+        if (nonce <= current) revert EscrowNonceFloorNotRaised(nonce, current);
+        _minNonces[msg.sender] = nonce;
+        emit OrdersCancelled(msg.sender, nonce);
+    }
+
+    /// @notice The lowest nonce an order of `client` may have; orders below it are revoked.
+    function minNonceOf(address client) external view returns (uint256) {
+        return _minNonces[client];
+    }
+
+    /// @notice The escrow id of `client`'s job or deal `id`: keyed by the client, so no one else can take it.
+    function escrowIdOf(address client, bytes32 id) public pure returns (bytes32) {
+        return keccak256(abi.encode(client, id));
     }
 
     /// @notice How much of `host`'s stake is bonded to job or deal `id`; zero when none is.
@@ -203,22 +267,22 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
         if (amount == 0) revert EscrowZeroAmount();
         if (count >= MAX_BONDS) revert EscrowTooManyBonds(id, MAX_BONDS);
         Bond storage bond = _bonds[id][host];
-        if (bond.amount != 0) revert EscrowHostAlreadyBonded(id, host);
+        // In the list (its next is another host or _END) or left it (_LEFT): either way, bonded once already.
+        if (bond.next != address(0)) revert EscrowHostAlreadyBonded(id, host);
 
         bond.amount = amount.toUint96();
-        bond.next = head;
+        bond.next = head == address(0) ? _END : head;
         emit HostBonded(id, host, amount);
         return host;
     }
 
     /**
-     * @dev Records that `amount` of `host`'s bond for `id`, whose list starts at `head`, goes to `recipient` (the
-     * treasury or a party of `id`) and returns what is left of the bond; the caller then moves the stake with
-     * `_slashStake`. A bond left at zero stays in the list until the caller unlinks or releases it.
+     * @dev Records that `amount` of `host`'s bond for `id` goes to `recipient` (the treasury or a party of `id`) and
+     * returns what is left of the bond; the caller then moves the stake with `_slashStake`. A bond left at zero stays
+     * in the list until the caller unlinks or releases it.
      */
     function _reduceBond(
         bytes32 id,
-        address head,
         address host,
         uint256 amount,
         address recipient
@@ -228,7 +292,7 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
         Bond storage bond = _bonds[id][host];
         uint256 bonded = bond.amount;
         if (amount > bonded) revert EscrowSlashExceedsBond(id, host, amount, bonded);
-        if (recipient != _treasury && !_isParty(id, head, recipient)) revert EscrowRecipientNotParty(id, recipient);
+        if (recipient != _treasury && !_isParty(id, recipient)) revert EscrowRecipientNotParty(id, recipient);
 
         // amount <= bonded, checked above.
         unchecked {
@@ -244,7 +308,7 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
      */
     function _releaseBonds(bytes32 id, address head) internal {
         address host = head;
-        while (host != address(0)) {
+        while (_isHost(host)) {
             Bond storage bond = _bonds[id][host];
             uint256 amount = bond.amount;
             address next = bond.next;
@@ -279,9 +343,9 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
         emit BondReleased(id, host, amount);
     }
 
-    /// @dev Reverts unless `payee` is in the list of `id` starting at `head`.
-    function _requirePayee(bytes32 id, address head, address payee) internal view {
-        if (!_isParty(id, head, payee)) revert EscrowPayeeNotBonded(id, payee);
+    /// @dev Reverts unless `payee` is in the bond list of `id`.
+    function _requirePayee(bytes32 id, address payee) internal view {
+        if (!_isParty(id, payee)) revert EscrowPayeeNotBonded(id, payee);
     }
 
     /// @dev Locks `amount` of `host`'s free stake in the registry.
@@ -299,10 +363,13 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
         _registry.slashStake(host, amount, recipient);
     }
 
-    /// @dev Removes `host`, which must be in the list of `id` starting at `head`, and returns the new head.
+    /**
+     * @dev Removes `host`, which must be in the list of `id` starting at `head`, and returns the new head. The host
+     * keeps `_LEFT` in its slot: it left `id`, and may not bond to it again.
+     */
     function _unlink(bytes32 id, address head, address host) internal returns (address newHead) {
         address next = _bonds[id][host].next;
-        delete _bonds[id][host];
+        _bonds[id][host] = Bond({amount: 0, next: _LEFT});
         if (head == host) return next;
         address previous = head;
         while (_bonds[id][previous].next != host) {
@@ -346,9 +413,60 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
         if (block.timestamp < reclaimableAt) revert EscrowReclaimTooEarly(id, reclaimableAt);
     }
 
-    /// @dev Pulls `amount` from `from`, which must have approved this contract.
-    function _pull(address from, uint256 amount) internal {
-        _token.safeTransferFrom(from, address(this), amount);
+    /**
+     * @dev Reverts unless the order of `client` whose EIP-712 struct hash is `structHash` is signed by `client` (an
+     * account, or a wallet contract that approves it by ERC-1271), can still be relayed (`deadline`) and was not
+     * revoked (`nonce`).
+     */
+    function _checkOrder(
+        address client,
+        bytes32 structHash,
+        uint64 deadline,
+        uint256 nonce,
+        bytes calldata signature
+    ) internal view {
+        if (deadline <= block.timestamp) revert EscrowDeadlineInPast(deadline);
+        uint256 minNonce = _minNonces[client];
+        if (nonce < minNonce) revert EscrowOrderCancelled(client, nonce, minNonce);
+        if (!SignatureChecker.isValidSignatureNowCalldata(client, _hashTypedDataV4(structHash), signature)) {
+            revert EscrowBadSignature(client);
+        }
+    }
+
+    /// @dev Reverts unless `host` consented, by `signature`, to bond `amount` to `id` until `deadline`, not yet past.
+    function _checkConsent(
+        bytes32 id,
+        address host,
+        uint256 amount,
+        uint64 deadline,
+        bytes calldata signature
+    ) internal view {
+        if (deadline <= block.timestamp) revert EscrowConsentExpired(deadline);
+        bytes32 structHash = keccak256(abi.encode(_BOND_CONSENT_TYPEHASH, id, host, amount, deadline));
+        if (!SignatureChecker.isValidSignatureNowCalldata(host, _hashTypedDataV4(structHash), signature)) {
+            revert EscrowBadSignature(host);
+        }
+    }
+
+    /**
+     * @dev Pulls `amount` from `client`, after submitting its `permit` if it has one. A permit someone submitted to
+     * the token first fails here, harmlessly: the allowance it set is there all the same, and the pull needs it.
+     */
+    function _pullFrom(address client, uint256 amount, Permit calldata permit) internal {
+        if (permit.v != 0) {
+            try
+                IERC20Permit(address(_token)).permit(
+                    client,
+                    address(this),
+                    permit.value,
+                    permit.deadline,
+                    permit.v,
+                    permit.r,
+                    permit.s
+                )
+            {} catch {}
+        }
+        _token.safeTransferFrom(client, address(this), amount);
     }
 
     /// @dev Sends `amount` to `to`, if there is anything to send.
@@ -387,15 +505,17 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient {
     }
 
     /**
-     * @dev Whether `account` is in the list of `id` starting at `head`. A positive bond answers at once, and warms the
-     * slot that releasing it reads anyway; only a zero bond walks the list, at most MAX_BONDS long.
+     * @dev Whether `account` is in the bond list of `id`: a host in it always has a next, another host or `_END`. The
+     * read warms the slot that releasing the bond reads anyway.
      */
-    function _isParty(bytes32 id, address head, address account) private view returns (bool) {
-        if (_bonds[id][account].amount != 0) return true;
-        for (address host = head; host != address(0); host = _bonds[id][host].next) {
-            if (host == account) return true;
-        }
-        return false;
+    function _isParty(bytes32 id, address account) private view returns (bool) {
+        address next = _bonds[id][account].next;
+        return next != address(0) && next != _LEFT;
+    }
+
+    /// @dev Whether `host`, read as a list's head or a bond's next, is a host rather than the end of the list.
+    function _isHost(address host) private pure returns (bool) {
+        return host != address(0) && host != _END;
     }
 
     function _setCommissionBps(uint256 bps) private {

@@ -1,5 +1,5 @@
 import { Fragment, Interface } from 'ethers';
-import { HOST_REGISTRY_ABI, JOB_ESCROW_ABI, STORAGE_ESCROW_ABI, ZANSOC_TOKEN_ABI } from '../../contracts/bindings';
+import { HOST_REGISTRY_ABI, JOB_ESCROW_ABI, STORAGE_ESCROW_ABI, ZANSOC_TIMELOCK_ABI, ZANSOC_TOKEN_ABI } from '../../contracts/bindings';
 import { buildContracts } from '../../contracts/build';
 
 it.each([
@@ -7,6 +7,7 @@ it.each([
   ['HostRegistry', HOST_REGISTRY_ABI],
   ['JobEscrow', JOB_ESCROW_ABI],
   ['StorageEscrow', STORAGE_ESCROW_ABI],
+  ['ZansocTimelock', ZANSOC_TIMELOCK_ABI],
 ] as const)('the written-out ABI of %s equals the compiled one', async (name, abi) => {
   const artifacts = await buildContracts();
   const signatures = (fragments: readonly Fragment[]) => fragments.filter((fr) => fr.type !== 'constructor').map((fr) => fr.format('full')).sort();
@@ -14,5 +15,5 @@ it.each([
 });
 
 it('builds only deployable contracts', async () => {
-  expect(Object.keys(await buildContracts()).sort()).toEqual(['HostRegistry', 'JobEscrow', 'StorageEscrow', 'ZansocToken']);
+  expect(Object.keys(await buildContracts()).sort()).toEqual(['HostRegistry', 'JobEscrow', 'StorageEscrow', 'ZansocTimelock', 'ZansocToken']);
 });

@@ -1,11 +1,14 @@
 import { Wallet, ZeroAddress, id, toBeHex } from 'ethers';
 import { EscrowStatus, type PayoutStruct, type SlashStruct } from '../../contracts/bindings';
+import { NO_PERMIT, escrowIdOf } from '../../domain/orders';
 import { RECLAIM_GRACE_SECONDS, eventsIn, expectRevert, revertOf, startChainFixture, zsc, type ChainFixture } from './fixture';
 
 let f: ChainFixture;
 let jobCounter = 0;
 /** Every test opens its own jobs, so tests share one chain without sharing state. */
 const newJobId = () => id(`escrow-test-job-${++jobCounter}`);
+/** The escrow id of a job nobody opened. */
+const unknownEscrowId = () => escrowIdOf(f.wallets.clientA.address, newJobId());
 const HOST_STAKE = zsc('1000');
 
 beforeAll(async () => {
@@ -23,16 +26,22 @@ async function balances(...holders: (Wallet | string)[]): Promise<bigint[]> {
   return Promise.all(holders.map((h) => f.token().balanceOf(typeof h === 'string' ? h : h.address)));
 }
 
-async function openJob(client: Wallet, amount: bigint, opts: { jobId?: string; deadline?: number } = {}) {
-  const jobId = opts.jobId ?? newJobId();
-  const deadline = opts.deadline ?? (await f.latestTimestamp()) + 600;
-  await (await f.token(client).approve(f.deployment.jobEscrow, amount)).wait();
-  const receipt = await (await f.escrow(client).openJob(jobId, amount, deadline)).wait();
-  return { jobId, deadline, receipt };
+/**
+ * Opens a job of `amount` in `slots` slots of equal price (one by default, so one host may be paid all of it) from
+ * the client's signed order and permit, relayed by the settler. `jobId` is the job's escrow id.
+ */
+async function openJob(client: Wallet, amount: bigint, opts: { deadline?: number; slots?: number } = {}) {
+  const slots = opts.slots ?? 1;
+  const { escrowId, order, receipt } = await f.openJobFor(client, { jobId: newJobId(), deadline: opts.deadline, pricePerSlot: amount / BigInt(slots), slots });
+  return { jobId: escrowId, order, deadline: order.deadline, receipt };
 }
 
-async function bond(jobId: string, host: Wallet, amount: bigint) {
-  return (await f.escrow(f.wallets.settler).bond(jobId, host.address, amount)).wait();
+const bond = (jobId: string, host: Wallet, amount: bigint) => f.bondWithConsent('job', jobId, host, amount);
+
+/** Sends `bond` as `caller` with `host`'s (or `signer`'s) consent, without waiting, to see it refused. */
+async function bondAs(caller: Wallet, jobId: string, host: string, amount: bigint, signer: Wallet = f.wallets.host1) {
+  const { consent, signature } = await f.signConsent(signer, 'job', jobId, amount);
+  return f.escrow(caller).bond(jobId, host, amount, consent.deadline, signature);
 }
 
 async function settle(jobId: string, payouts: PayoutStruct[], slashes: SlashStruct[] = []) {
@@ -44,16 +53,16 @@ const stakeOf = async (host: Wallet) => {
   const [, staked, locked] = await f.registry().hostOf(host.address);
   return { staked, locked };
 };
-const statusOf = async (jobId: string) => Number((await f.escrow().jobOf(jobId))[3]);
+const statusOf = async (jobId: string) => Number((await f.escrow().jobOf(jobId))[4]);
 
 describe('opening and settling', () => {
   it('locks the escrow, then pays hosts 90% of their gross, the treasury 10% and refunds the rest', async () => {
     const { clientA: client, treasury, host1, host2 } = f.wallets;
     const [clientBefore, treasuryBefore, host1Before, host2Before, escrowBefore] = await balances(client, treasury, host1, host2, f.deployment.jobEscrow);
 
-    const { jobId, deadline, receipt: opened } = await openJob(client, zsc('100'));
-    expect(escrowEvents(opened, 'JobOpened')).toEqual([[jobId, client.address, zsc('100'), BigInt(deadline)]]);
-    expect(await f.escrow().jobOf(jobId)).toEqual([client.address, zsc('100'), BigInt(deadline), BigInt(EscrowStatus.Open)]);
+    const { jobId, order, deadline, receipt: opened } = await openJob(client, zsc('100'), { slots: 2 });
+    expect(escrowEvents(opened, 'JobOpened')).toEqual([[jobId, client.address, order.jobId, order.specHash, zsc('100'), zsc('50'), BigInt(deadline)]]);
+    expect(await f.escrow().jobOf(jobId)).toEqual([client.address, zsc('100'), zsc('50'), BigInt(deadline), BigInt(EscrowStatus.Open)]);
     expect(await balances(client, f.deployment.jobEscrow)).toEqual([clientBefore - zsc('100'), escrowBefore + zsc('100')]);
     await bond(jobId, host1, zsc('1'));
     await bond(jobId, host2, zsc('1'));
@@ -89,45 +98,56 @@ describe('opening and settling', () => {
     expect(await balances(client, treasury)).toEqual([clientBefore, treasuryBefore]);
   });
 
-  it('refuses to open a job twice, for nothing, for more than 96 bits, or with a deadline in the past', async () => {
+  it('refuses to open a job twice, for nothing, for more than 96 bits or MAX_BONDS slots, or with a deadline in the past', async () => {
     const client = f.wallets.clientA;
-    const escrow = f.escrow(client);
-    const { jobId } = await openJob(client, zsc('1'));
-    await (await f.token(client).approve(f.deployment.jobEscrow, zsc('1'))).wait();
-    const later = (await f.latestTimestamp()) + 600;
+    const escrow = f.escrow(f.wallets.settler);
+    const { jobId, order } = await openJob(client, zsc('1'));
+    const relay = async (changes: Partial<typeof order>) => {
+      const changed = { ...(await f.jobOrder(client.address, { jobId: newJobId() })), ...changes };
+      const permit = await f.signPermit(client, 'job', zsc('1'));
+      return escrow.openJobFor(changed, await f.signJobOrder(client, changed), permit);
+    };
 
-    await expectRevert(escrow.openJob(jobId, zsc('1'), later), escrow, 'JobEscrowJobExists', [jobId]);
-    await expectRevert(escrow.openJob(newJobId(), 0n, later), escrow, 'EscrowZeroAmount');
-    await expectRevert(escrow.openJob(newJobId(), 2n ** 96n, later), escrow, 'SafeCastOverflowedUintDowncast', [96n, 2n ** 96n]);
+    await expectRevert(escrow.openJobFor(order, await f.signJobOrder(client, order), NO_PERMIT), escrow, 'JobEscrowJobExists', [jobId]);
+    await expectRevert(relay({ pricePerSlot: '0' }), escrow, 'EscrowZeroAmount');
+    await expectRevert(relay({ slots: 0 }), escrow, 'EscrowZeroAmount');
+    await expectRevert(relay({ slots: 33 }), escrow, 'JobEscrowTooManySlots', [33n, 32n]);
+    await expectRevert(relay({ pricePerSlot: String(2n ** 96n) }), escrow, 'SafeCastOverflowedUintDowncast', [96n, 2n ** 96n]);
+    await expectRevert(relay({ pricePerSlot: String(2n ** 92n), slots: 16 }), escrow, 'SafeCastOverflowedUintDowncast', [96n, 2n ** 96n]);
     const now = await f.latestTimestamp();
-    await expectRevert(escrow.openJob(newJobId(), zsc('1'), now - 1), escrow, 'EscrowDeadlineInPast', [BigInt(now - 1)]);
+    await expectRevert(relay({ deadline: now - 1 }), escrow, 'EscrowDeadlineInPast', [BigInt(now - 1)]);
   });
 
-  it('lets only the settler settle, once, and never for more than was locked', async () => {
-    const { clientA: client, settler, host1 } = f.wallets;
-    const { jobId } = await openJob(client, zsc('10'));
-    await bond(jobId, host1, 1n);
+  it('lets only the settler settle, once, never for more than was locked nor a host above the signed price', async () => {
+    const { clientA: client, settler, host1, host2, host3 } = f.wallets;
+    // Two slots of 5: the third host is, say, a challenger, bonded but not paid for a slot.
+    const { jobId } = await openJob(client, zsc('10'), { slots: 2 });
+    for (const host of [host1, host2, host3]) await bond(jobId, host, 1n);
     const escrow = f.escrow(settler);
+    const pay = (...amounts: bigint[]) => amounts.map((amount, i) => ({ host: [host1, host2, host3][i].address, amount }));
 
-    await expectRevert(f.escrow(client).settle(jobId, [{ host: host1.address, amount: zsc('1') }], []), escrow, 'AccessControlUnauthorizedAccount', [
+    await expectRevert(f.escrow(client).settle(jobId, pay(zsc('1')), []), escrow, 'AccessControlUnauthorizedAccount', [
       client.address,
       await escrow.SETTLER_ROLE(),
     ]);
-    await expectRevert(escrow.settle(jobId, [{ host: host1.address, amount: zsc('10') + 1n }], []), escrow, 'JobEscrowPayoutExceedsEscrow', [
+    await expectRevert(escrow.settle(jobId, pay(zsc('5'), zsc('5'), 1n), []), escrow, 'JobEscrowPayoutExceedsEscrow', [
       jobId,
       zsc('10') + 1n,
       zsc('10'),
     ]);
+    await expectRevert(escrow.settle(jobId, pay(zsc('4'), zsc('4'), zsc('3')), []), escrow, 'JobEscrowPayoutExceedsEscrow', [jobId, zsc('11'), zsc('10')]);
+    await expectRevert(escrow.settle(jobId, pay(zsc('5') + 1n), []), escrow, 'JobEscrowPayAboveSignedPrice', [jobId, host1.address, zsc('5') + 1n, zsc('5')]);
+    // A host listed twice is paid the sum, which the price bounds too.
     await expectRevert(
-      escrow.settle(jobId, [{ host: host1.address, amount: zsc('6') }, { host: host1.address, amount: zsc('5') }], []),
+      escrow.settle(jobId, [{ host: host2.address, amount: zsc('3') }, { host: host2.address, amount: zsc('3') }], []),
       escrow,
-      'JobEscrowPayoutExceedsEscrow',
-      [jobId, zsc('11'), zsc('10')],
+      'JobEscrowPayAboveSignedPrice',
+      [jobId, host2.address, zsc('6'), zsc('5')],
     );
-    const unknown = newJobId();
+    const unknown = unknownEscrowId();
     await expectRevert(escrow.settle(unknown, [], []), escrow, 'JobEscrowJobNotOpen', [unknown, BigInt(EscrowStatus.None)]);
 
-    await settle(jobId, [{ host: host1.address, amount: zsc('10') }]);
+    await settle(jobId, [{ host: host1.address, amount: zsc('2') }, { host: host1.address, amount: zsc('3') }, ...pay(0n, zsc('5'))]);
     await expectRevert(escrow.settle(jobId, [], []), escrow, 'JobEscrowJobNotOpen', [jobId, BigInt(EscrowStatus.Settled)]);
     await expectRevert(f.escrow(client).reclaim(jobId), escrow, 'JobEscrowJobNotOpen', [jobId, BigInt(EscrowStatus.Settled)]);
   });
@@ -184,22 +204,22 @@ describe('bonds and slashes', () => {
     const escrow = f.escrow(settler);
     const { jobId } = await openJob(client, zsc('10'));
 
-    await expectRevert(f.escrow(host1).bond(jobId, host1.address, 1n), escrow, 'AccessControlUnauthorizedAccount', [host1.address, await escrow.SETTLER_ROLE()]);
-    const unknown = newJobId();
-    await expectRevert(escrow.bond(unknown, host1.address, 1n), escrow, 'JobEscrowJobNotOpen', [unknown, 0n]);
-    await expectRevert(escrow.bond(jobId, host1.address, 0n), escrow, 'EscrowZeroAmount');
-    await expectRevert(escrow.bond(jobId, ZeroAddress, 1n), escrow, 'EscrowZeroAddress');
+    await expectRevert(bondAs(host1, jobId, host1.address, 1n), escrow, 'AccessControlUnauthorizedAccount', [host1.address, await escrow.SETTLER_ROLE()]);
+    const unknown = unknownEscrowId();
+    await expectRevert(bondAs(settler, unknown, host1.address, 1n), escrow, 'JobEscrowJobNotOpen', [unknown, 0n]);
+    await expectRevert(bondAs(settler, jobId, host1.address, 0n), escrow, 'EscrowZeroAmount');
+    await expectRevert(bondAs(settler, jobId, ZeroAddress, 1n), escrow, 'EscrowZeroAddress');
     const free = await f.registry().freeStakeOf(host1.address);
-    expect(await revertOf(escrow.bond(jobId, host1.address, free + 1n), escrow, f.registry())).toEqual({
+    expect(await revertOf(bondAs(settler, jobId, host1.address, free + 1n), escrow, f.registry())).toEqual({
       name: 'HostRegistryInsufficientFreeStake',
       args: [host1.address, free, free + 1n],
     });
-    expect(await revertOf(escrow.bond(jobId, client.address, 1n), escrow, f.registry())).toMatchObject({ name: 'HostRegistryInsufficientFreeStake' });
+    expect(await revertOf(bondAs(settler, jobId, client.address, 1n, client), escrow, f.registry())).toMatchObject({ name: 'HostRegistryInsufficientFreeStake' });
 
     await bond(jobId, host2, zsc('1'));
-    await expectRevert(escrow.bond(jobId, host2.address, zsc('1')), escrow, 'EscrowHostAlreadyBonded', [jobId, host2.address]);
+    await expectRevert(bondAs(settler, jobId, host2.address, zsc('1'), host2), escrow, 'EscrowHostAlreadyBonded', [jobId, host2.address]);
     await settle(jobId, []);
-    await expectRevert(escrow.bond(jobId, host1.address, 1n), escrow, 'JobEscrowJobNotOpen', [jobId, BigInt(EscrowStatus.Settled)]);
+    await expectRevert(bondAs(settler, jobId, host1.address, 1n), escrow, 'JobEscrowJobNotOpen', [jobId, BigInt(EscrowStatus.Settled)]);
   });
 
   it(`refuses more than MAX_BONDS hosts on one job`, async () => {
@@ -215,7 +235,7 @@ describe('bonds and slashes', () => {
       }),
     );
     for (const host of hosts.slice(0, max)) await bond(jobId, host, 1n);
-    await expectRevert(f.escrow(f.wallets.settler).bond(jobId, hosts[max].address, 1n), f.escrow(), 'EscrowTooManyBonds', [jobId, BigInt(max)]);
+    await expectRevert(bondAs(f.wallets.settler, jobId, hosts[max].address, 1n, hosts[max]), f.escrow(), 'EscrowTooManyBonds', [jobId, BigInt(max)]);
     await settle(jobId, []);
     for (const host of hosts) expect((await stakeOf(host)).locked).toBe(0n);
   }, 60_000);
@@ -301,7 +321,7 @@ describe('settleBatch', () => {
     const receipt = await (
       await f.escrow(f.wallets.settler).settleBatch(
         jobs.map(({ jobId, host }, i) => ({
-          jobId,
+          escrowId: jobId,
           payouts: [{ host: host.address, amount: zsc(String(i + 1)) }],
           slashes: i === 3 ? [{ host: host.address, recipient: challenger.address, amount: zsc('2') }] : [],
         })),
@@ -331,9 +351,9 @@ describe('settleBatch', () => {
     const { jobId: first } = await openJob(clientA, zsc('10'));
     const { jobId: second } = await openJob(clientA, zsc('10'));
     for (const jobId of [first, second]) await bond(jobId, host1, 1n);
-    const pay = (jobId: string, amount: bigint) => ({ jobId, payouts: [{ host: host1.address, amount }], slashes: [] });
+    const pay = (escrowId: string, amount: bigint) => ({ escrowId, payouts: [{ host: host1.address, amount }], slashes: [] });
 
-    await expectRevert(escrow.settleBatch([pay(first, zsc('1')), pay(second, zsc('11'))]), escrow, 'JobEscrowPayoutExceedsEscrow', [second, zsc('11'), zsc('10')]);
+    await expectRevert(escrow.settleBatch([pay(first, zsc('1')), pay(second, zsc('11'))]), escrow, 'JobEscrowPayAboveSignedPrice', [second, host1.address, zsc('11'), zsc('10')]);
     await expectRevert(escrow.settleBatch([pay(first, zsc('1')), pay(first, zsc('1'))]), escrow, 'JobEscrowJobNotOpen', [first, BigInt(EscrowStatus.Settled)]);
     await expectRevert(f.escrow(clientA).settleBatch([pay(first, 1n)]), escrow, 'AccessControlUnauthorizedAccount', [clientA.address, await escrow.SETTLER_ROLE()]);
     expect([await statusOf(first), await statusOf(second)]).toEqual([EscrowStatus.Open, EscrowStatus.Open]);
@@ -369,6 +389,8 @@ describe('reclaim', () => {
     expect(await balances(client, f.deployment.jobEscrow)).toEqual([clientBefore - zsc('12'), escrowBefore + zsc('12')]);
     expect(await statusOf(jobId)).toBe(EscrowStatus.Open);
     await expectRevert(f.escrow(host3).reclaim(jobId), escrow, 'EscrowNotParty', [jobId, host3.address]);
+    // Its bond is zero but it is still a party: no consent of it bonds it again, which would list it twice.
+    await expectRevert(bondAs(settler, jobId, host3.address, zsc('30'), host3), escrow, 'EscrowHostAlreadyBonded', [jobId, host3.address]);
 
     // Only the client's reclaim returns the escrow.
     const reclaimed = await (await f.escrow(client).reclaim(jobId)).wait();
@@ -386,6 +408,7 @@ describe('who a settlement may pay', () => {
   it("refuses the settler's drain: its own 1-wei job, a host's whole free stake bonded, and slashed to the settler", async () => {
     const { settler, host1 } = f.wallets;
     await f.fund(settler.address, 1n);
+    // The settler signs an order of its own, as any client could.
     const { jobId } = await openJob(settler, 1n);
     const free = await f.registry().freeStakeOf(host1.address);
     await bond(jobId, host1, free);
@@ -393,7 +416,7 @@ describe('who a settlement may pay', () => {
     const drain = [{ host: host1.address, recipient: settler.address, amount: free }];
 
     await expectRevert(escrow.settle(jobId, [], drain), escrow, 'EscrowRecipientNotParty', [jobId, settler.address]);
-    await expectRevert(escrow.settleBatch([{ jobId, payouts: [], slashes: drain }]), escrow, 'EscrowRecipientNotParty', [jobId, settler.address]);
+    await expectRevert(escrow.settleBatch([{ escrowId: jobId, payouts: [], slashes: drain }]), escrow, 'EscrowRecipientNotParty', [jobId, settler.address]);
     await settle(jobId, []);
     expect(await f.registry().freeStakeOf(host1.address)).toBe(free);
   });
@@ -412,13 +435,13 @@ describe('who a settlement may pay', () => {
     }
     // Bonded to one job of the batch is not bonded to the other.
     await expectRevert(
-      escrow.settleBatch([{ jobId, payouts: pay(host1.address), slashes: [] }, { jobId: other, payouts: pay(host1.address), slashes: [] }]),
+      escrow.settleBatch([{ escrowId: jobId, payouts: pay(host1.address), slashes: [] }, { escrowId: other, payouts: pay(host1.address), slashes: [] }]),
       escrow,
       'EscrowPayeeNotBonded',
       [other, host1.address],
     );
     expect([await statusOf(jobId), await statusOf(other)]).toEqual([EscrowStatus.Open, EscrowStatus.Open]);
-    await (await escrow.settleBatch([{ jobId, payouts: pay(host1.address), slashes: [] }, { jobId: other, payouts: pay(host2.address), slashes: [] }])).wait();
+    await (await escrow.settleBatch([{ escrowId: jobId, payouts: pay(host1.address), slashes: [] }, { escrowId: other, payouts: pay(host2.address), slashes: [] }])).wait();
   });
 
   it('sends slash shares only to the treasury and to parties bonded to the same job, never to the client', async () => {

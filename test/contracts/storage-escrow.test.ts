@@ -1,5 +1,6 @@
 import { ZeroAddress, id, type ContractTransactionResponse, type Wallet } from 'ethers';
 import { DealStatus } from '../../contracts/bindings';
+import { NO_PERMIT, escrowIdOf, type DealOrder } from '../../domain/orders';
 import { RECLAIM_GRACE_SECONDS, eventsIn, expectRevert, revertOf, startChainFixture, zsc, type ChainFixture } from './fixture';
 
 let f: ChainFixture;
@@ -26,41 +27,49 @@ const storageEvents = (receipt: Parameters<typeof eventsIn>[0], name: string) =>
 const ascending = (...wallets: Wallet[]) => wallets.map((w) => w.address).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
 const lockedOf = async (host: Wallet) => (await f.registry().hostOf(host.address))[2];
 
+/** Deposits a deal from the client's signed order, relayed by the settler; `dealId` is the deal's escrow id. */
 async function deposit(client: Wallet, opts: { replicas?: number; periods?: number; deadline?: number } = {}) {
-  const dealId = newDealId();
-  const replicas = opts.replicas ?? 3;
-  const periods = opts.periods ?? 4;
-  const deadline = opts.deadline ?? (await f.latestTimestamp()) + 3600;
-  const receipt = await (await f.storage(client).deposit(dealId, RATE, replicas, periods, deadline)).wait();
-  return { dealId, deadline, receipt, amount: RATE * BigInt(replicas * periods) };
+  const { escrowId, order, receipt, amount } = await f.depositFor(client, { ...opts, dealId: newDealId(), ratePerHostPeriod: RATE, permit: 'none' });
+  return { dealId: escrowId, order, deadline: order.deadline, receipt, amount };
 }
 
 const asSettler = () => f.storage(f.wallets.settler);
 const send = async (tx: Promise<ContractTransactionResponse>) => (await tx).wait();
+const bond = (dealId: string, host: Wallet, amount: bigint) => f.bondWithConsent('storage', dealId, host, amount);
+/** Sends `bond` as `caller` with `signer`'s consent (the host's by default), without waiting, to see it refused. */
+async function bondAs(caller: Wallet, dealId: string, host: Wallet, amount: bigint, signer = host) {
+  const { consent, signature } = await f.signConsent(signer, 'storage', dealId, amount);
+  return f.storage(caller).bond(dealId, host.address, amount, consent.deadline, signature);
+}
 
 it('takes the whole term on deposit, once, and refuses deals of nothing or with a past deadline', async () => {
   const client = f.wallets.clientA;
   const [clientBefore, escrowBefore] = await balances(client, f.deployment.storageEscrow);
-  const { dealId, deadline, receipt, amount } = await deposit(client);
+  const { dealId, order, deadline, receipt, amount } = await deposit(client);
   expect(amount).toBe(zsc('24'));
-  expect(storageEvents(receipt, 'DealDeposited')).toEqual([[dealId, client.address, amount, RATE, 3n, 4n, BigInt(deadline)]]);
+  expect(dealId).toBe(escrowIdOf(client.address, order.dealId));
+  expect(storageEvents(receipt, 'DealDeposited')).toEqual([[dealId, client.address, order.dealId, order.specHash, amount, RATE, 3n, 4n, BigInt(deadline)]]);
   expect(await f.storage().dealOf(dealId)).toEqual([client.address, amount, RATE, 3n, 4n, 0n, BigInt(deadline), BigInt(DealStatus.Active)]);
   expect(await balances(client, f.deployment.storageEscrow)).toEqual([clientBefore - amount, escrowBefore + amount]);
 
-  const storage = f.storage(client);
-  await expectRevert(storage.deposit(dealId, RATE, 1, 1, deadline), storage, 'StorageEscrowDealExists', [dealId]);
+  const storage = asSettler();
+  const relay = async (changes: Partial<DealOrder>) => {
+    const changed = { ...(await f.dealOrder(client.address, { dealId: newDealId() })), ...changes };
+    return storage.depositFor(changed, await f.signDealOrder(client, changed), NO_PERMIT);
+  };
+  await expectRevert(storage.depositFor(order, await f.signDealOrder(client, order), NO_PERMIT), storage, 'StorageEscrowDealExists', [dealId]);
   for (const [rate, replicas, periods] of [[0n, 1, 1], [RATE, 0, 1], [RATE, 1, 0]] as const) {
-    await expectRevert(storage.deposit(newDealId(), rate, replicas, periods, deadline), storage, 'EscrowZeroAmount');
+    await expectRevert(relay({ ratePerHostPeriod: String(rate), replicas, periods }), storage, 'EscrowZeroAmount');
   }
   const now = await f.latestTimestamp();
-  await expectRevert(storage.deposit(newDealId(), RATE, 1, 1, now), storage, 'EscrowDeadlineInPast', [BigInt(now)]);
-  await expectRevert(storage.deposit(newDealId(), 2n ** 90n, 100, 100, deadline), storage, 'SafeCastOverflowedUintDowncast');
+  await expectRevert(relay({ deadline: now }), storage, 'EscrowDeadlineInPast', [BigInt(now)]);
+  await expectRevert(relay({ ratePerHostPeriod: String(2n ** 90n), replicas: 100, periods: 100 }), storage, 'SafeCastOverflowedUintDowncast');
 });
 
 it('pays each period once, in order, to the hosts that proved, minus commission', async () => {
   const { clientA: client, treasury, host1, host2, host3 } = f.wallets;
   const { dealId, amount } = await deposit(client, { replicas: 3, periods: 3 });
-  for (const host of [host1, host2, host3]) await send(asSettler().bond(dealId, host.address, zsc('1')));
+  for (const host of [host1, host2, host3]) await bond(dealId, host, zsc('1'));
   const [h1, h2, h3, treasuryBefore, clientBefore] = await balances(host1, host2, host3, treasury, client);
   const all = ascending(host1, host2, host3);
 
@@ -94,7 +103,7 @@ it('refuses periods paying more hosts than replicas, a host twice, or from anyon
   await expectRevert(storage.releasePeriod(dealId, 0, [low, low]), storage, 'StorageEscrowHostsNotAscending', [dealId, 1n]);
   await expectRevert(f.storage(client).releasePeriod(dealId, 0, [low]), storage, 'AccessControlUnauthorizedAccount', [client.address, await storage.SETTLER_ROLE()]);
   await expectRevert(f.storage(client).endDeal(dealId), storage, 'AccessControlUnauthorizedAccount', [client.address, await storage.SETTLER_ROLE()]);
-  const unknown = newDealId();
+  const unknown = escrowIdOf(client.address, newDealId());
   await expectRevert(storage.releasePeriod(unknown, 0, []), storage, 'StorageEscrowDealNotActive', [unknown, 0n]);
 });
 
@@ -104,10 +113,10 @@ it('bonds hosts, slashes each fault once, and releases bonds early or at the end
   const storage = asSettler();
   const [locked1, locked2, locked3] = [await lockedOf(host1), await lockedOf(host2), await lockedOf(host3)];
   // The challenger repairs host2's replica, so it bonds to the deal too.
-  await send(storage.bond(dealId, challenger.address, zsc('1')));
-  for (const host of [host1, host2, host3]) await send(storage.bond(dealId, host.address, zsc('100')));
-  await expectRevert(storage.bond(dealId, host1.address, 1n), storage, 'EscrowHostAlreadyBonded', [dealId, host1.address]);
-  await expectRevert(f.storage(host1).bond(dealId, host1.address, 1n), storage, 'AccessControlUnauthorizedAccount', [host1.address, await storage.SETTLER_ROLE()]);
+  await bond(dealId, challenger, zsc('1'));
+  for (const host of [host1, host2, host3]) await bond(dealId, host, zsc('100'));
+  await expectRevert(bondAs(f.wallets.settler, dealId, host1, 1n), storage, 'EscrowHostAlreadyBonded', [dealId, host1.address]);
+  await expectRevert(bondAs(host1, dealId, host1, 1n), storage, 'AccessControlUnauthorizedAccount', [host1.address, await storage.SETTLER_ROLE()]);
   expect(await lockedOf(host2)).toBe(locked2 + zsc('100'));
 
   const fault = id('period-0/host2');
@@ -126,7 +135,7 @@ it('bonds hosts, slashes each fault once, and releases bonds early or at the end
   expect(await f.storage().isFaultSlashed(dealId, id('period-1/host2'))).toBe(false);
   expect(await f.storage().bondOf(dealId, host2.address)).toBe(zsc('60'));
 
-  // A bond slashed to zero leaves the deal, so the host could bond again after a repair.
+  // A bond slashed to zero leaves the deal, for good: no consent of the host bonds it again.
   await send(storage.slash(dealId, id('period-1/host2'), host2.address, zsc('60'), challenger.address));
   expect(await f.storage().bondsOf(dealId)).toEqual([[host3.address, host1.address, challenger.address], [zsc('100'), zsc('100'), zsc('1')]]);
   expect(await balances(treasury, challenger)).toEqual([treasuryBefore + zsc('40'), challengerBefore + zsc('60')]);
@@ -137,8 +146,10 @@ it('bonds hosts, slashes each fault once, and releases bonds early or at the end
   expect(storageEvents(released, 'BondReleased')).toEqual([[dealId, host1.address, zsc('100')]]);
   expect(await lockedOf(host1)).toBe(locked1);
   await expectRevert(storage.releaseBond(dealId, host1.address), storage, 'EscrowNotBonded', [dealId, host1.address]);
-  await send(storage.bond(dealId, host2.address, zsc('10')));
-  expect(await f.storage().bondsOf(dealId)).toEqual([[host2.address, host3.address, challenger.address], [zsc('10'), zsc('100'), zsc('1')]]);
+  for (const left of [host1, host2]) {
+    await expectRevert(bondAs(f.wallets.settler, dealId, left, zsc('10')), storage, 'EscrowHostAlreadyBonded', [dealId, left.address]);
+  }
+  expect(await f.storage().bondsOf(dealId)).toEqual([[host3.address, challenger.address], [zsc('100'), zsc('1')]]);
 
   await send(storage.endDeal(dealId));
   expect([await lockedOf(host2), await lockedOf(host3)]).toEqual([locked2, locked3]);
@@ -148,15 +159,15 @@ it('bonds hosts, slashes each fault once, and releases bonds early or at the end
     dealId,
     BigInt(DealStatus.Ended),
   ]);
-  expect(await revertOf(storage.bond(dealId, host1.address, 1n), storage)).toEqual({ name: 'StorageEscrowDealNotActive', args: [dealId, 2n] });
-  await expectRevert(storage.slash(newDealId(), id('x'), host3.address, 1n, ZeroAddress), storage, 'StorageEscrowDealNotActive');
+  expect(await revertOf(bondAs(f.wallets.settler, dealId, host1, 1n), storage)).toEqual({ name: 'StorageEscrowDealNotActive', args: [dealId, 2n] });
+  await expectRevert(storage.slash(escrowIdOf(client.address, newDealId()), id('x'), host3.address, 1n, ZeroAddress), storage, 'StorageEscrowDealNotActive');
 });
 
 it('lets the client reclaim an unended deal after deadline + grace, and a bonded host only its own bond', async () => {
   const { clientA: client, clientB: stranger, host1, host2, settler } = f.wallets;
   const { dealId, deadline, amount } = await deposit(client, { periods: 2 });
-  await send(asSettler().bond(dealId, host1.address, zsc('5')));
-  await send(asSettler().bond(dealId, host2.address, zsc('5')));
+  await bond(dealId, host1, zsc('5'));
+  await bond(dealId, host2, zsc('5'));
   await send(asSettler().releasePeriod(dealId, 0, [host1.address]));
   const [locked1, locked2] = [await lockedOf(host1), await lockedOf(host2)];
   const [clientBefore] = await balances(client);
@@ -176,6 +187,7 @@ it('lets the client reclaim an unended deal after deadline + grace, and a bonded
   expect((await f.storage().dealOf(dealId))[7]).toBe(BigInt(DealStatus.Active));
   expect(await balances(client)).toEqual([clientBefore]);
   await expectRevert(f.storage(host1).reclaim(dealId), storage, 'EscrowNotParty', [dealId, host1.address]);
+  await expectRevert(bondAs(settler, dealId, host1, zsc('5')), storage, 'EscrowHostAlreadyBonded', [dealId, host1.address]);
   await expectRevert(asSettler().releasePeriod(dealId, 1, [host1.address]), storage, 'EscrowPayeeNotBonded', [dealId, host1.address]);
 
   const reclaimed = await send(f.storage(client).reclaim(dealId));
@@ -190,8 +202,8 @@ it('pays a period only to hosts bonded to the deal, naming the first that is not
   const { clientA: client, settler, treasury, host1, host2, host3 } = f.wallets;
   const { dealId } = await deposit(client, { replicas: 3, periods: 2 });
   const { dealId: other } = await deposit(client, { replicas: 3, periods: 2 });
-  await send(asSettler().bond(dealId, host1.address, zsc('5')));
-  await send(asSettler().bond(other, host2.address, zsc('5')));
+  await bond(dealId, host1, zsc('5'));
+  await bond(other, host2, zsc('5'));
   const storage = asSettler();
 
   for (const outsider of [host2.address, settler.address, treasury.address, client.address]) {
@@ -207,8 +219,8 @@ it('sends slash shares only to the treasury and hosts bonded to the deal, never 
   const { clientA: client, settler, treasury, host1, host2, host3, challenger } = f.wallets;
   const { dealId } = await deposit(client);
   const { dealId: other } = await deposit(client);
-  for (const host of [host1, challenger]) await send(asSettler().bond(dealId, host.address, zsc('10')));
-  await send(asSettler().bond(other, host3.address, zsc('10')));
+  for (const host of [host1, challenger]) await bond(dealId, host, zsc('10'));
+  await bond(other, host3, zsc('10'));
   const storage = asSettler();
 
   let fault = 0;

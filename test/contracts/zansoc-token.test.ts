@@ -46,6 +46,7 @@ it('lets a client approve the escrow with a permit signature instead of a transa
   await (await f.token(f.wallets.deployer).permit(client.address, f.deployment.jobEscrow, amount, deadline, signature.v, signature.r, signature.s)).wait();
   expect(await token.allowance(client.address, f.deployment.jobEscrow)).toBe(amount);
 
-  await (await f.escrow(client).openJob(id('permitted job'), amount, deadline)).wait();
+  // The client's order then spends the allowance, relayed by the settler without a permit of its own.
+  await f.openJobFor(client, { jobId: id('permitted job'), pricePerSlot: amount, deadline, permit: 'none' });
   expect(await token.allowance(client.address, f.deployment.jobEscrow)).toBe(0n);
 });
