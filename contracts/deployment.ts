@@ -22,13 +22,15 @@ export const deploymentSchema = z.object({
   hostRegistry: address,
   jobEscrow: address,
   storageEscrow: address,
-  /** Holds DEFAULT_ADMIN_ROLE on the registry and both escrows. */
+  /** Sent the deployment; holds DEFAULT_ADMIN_ROLE on the registry and both escrows unless there is a timelock. */
   deployer: address,
   treasury: address,
   /** Holds SETTLER_ROLE on both escrows. */
   settler: address,
-  /** Holds GOVERNOR_ROLE on both escrows. */
+  /** Holds GOVERNOR_ROLE on both escrows, or, with a timelock, is its proposer and executor. */
   governor: address,
+  /** The TimelockController holding DEFAULT_ADMIN_ROLE everywhere and GOVERNOR_ROLE on both escrows, if any. */
+  timelock: address.optional(),
   /** First block of the deployment: where to start reading the contracts' events. */
   blockNumber: z.number().int().nonnegative(),
 });

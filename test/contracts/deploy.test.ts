@@ -1,12 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Wallet } from 'ethers';
+import { Wallet, ZeroHash, id } from 'ethers';
+import { connectHostRegistry, connectJobEscrow, connectStorageEscrow, connectZansocTimelock } from '../../contracts/bindings';
 import { deployContracts } from '../../contracts/deploy';
 import { loadDeployment, saveDeployment } from '../../contracts/deployment';
 import { createProvider } from '../../contracts/provider';
 import { ANVIL_KEYS, startAnvil } from '../../scripts/anvil';
-import { RECLAIM_GRACE_SECONDS, startChainFixture, type ChainFixture } from './fixture';
+import { RECLAIM_GRACE_SECONDS, expectRevert, startChainFixture, type ChainFixture } from './fixture';
 
 let f: ChainFixture;
 let dir: string;
@@ -51,7 +52,76 @@ it('writes deployments/<chainId>.json with every address, and refuses a file mis
   expect(() => loadDeployment(file)).toThrow(/hostRegistry: not an address: nope; storageEscrow: Required/);
 });
 
+describe('with a timelock', () => {
+  const DELAY = 3600;
+
+  it('makes the timelock the only admin and governor: the commission changes only when a scheduled call is executed after the delay', async () => {
+    const { deployer, governor, settler, treasury } = f.wallets;
+    const deployment = await deployContracts({
+      rpcUrl: f.anvil.url, deployerKey: deployer.privateKey, treasury: treasury.address, settler: settler.address, governor: governor.address,
+      timelockDelaySeconds: DELAY,
+    });
+    const timelockAddress = deployment.timelock;
+    if (!timelockAddress) throw new Error('no timelock in the deployment');
+    const timelock = connectZansocTimelock(timelockAddress, governor);
+    expect(await timelock.getMinDelay()).toBe(BigInt(DELAY));
+    expect(await timelock.hasRole(await timelock.PROPOSER_ROLE(), governor.address)).toBe(true);
+    expect(await timelock.hasRole(await timelock.EXECUTOR_ROLE(), governor.address)).toBe(true);
+    expect(await timelock.hasRole(await timelock.DEFAULT_ADMIN_ROLE(), deployer.address)).toBe(false);
+
+    const registry = connectHostRegistry(deployment.hostRegistry, f.provider);
+    const jobs = connectJobEscrow(deployment.jobEscrow, governor);
+    const storage = connectStorageEscrow(deployment.storageEscrow, f.provider);
+    const adminRole = await registry.DEFAULT_ADMIN_ROLE();
+    for (const contract of [registry, jobs, storage]) {
+      expect(await contract.hasRole(adminRole, timelockAddress)).toBe(true);
+      expect(await contract.hasRole(adminRole, deployer.address)).toBe(false);
+    }
+    for (const escrow of [jobs, storage]) {
+      expect(await escrow.hasRole(await escrow.GOVERNOR_ROLE(), timelockAddress)).toBe(true);
+      expect(await escrow.hasRole(await escrow.GOVERNOR_ROLE(), governor.address)).toBe(false);
+      expect(await escrow.hasRole(await escrow.SETTLER_ROLE(), settler.address)).toBe(true);
+    }
+
+    await expectRevert(jobs.setCommissionBps(1500n), jobs, 'AccessControlUnauthorizedAccount', [governor.address, await jobs.GOVERNOR_ROLE()]);
+    const call = jobs.interface.encodeFunctionData('setCommissionBps', [1500n]);
+    const [predecessor, salt] = [ZeroHash, id('commission 15%')];
+    await expectRevert(timelock.schedule(deployment.jobEscrow, 0n, call, predecessor, salt, DELAY - 1), timelock, 'TimelockInsufficientDelay', [
+      BigInt(DELAY - 1),
+      BigInt(DELAY),
+    ]);
+    await (await timelock.schedule(deployment.jobEscrow, 0n, call, predecessor, salt, DELAY)).wait();
+    const operation = await timelock.hashOperation(deployment.jobEscrow, 0n, call, predecessor, salt);
+    await expectRevert(timelock.execute(deployment.jobEscrow, 0n, call, predecessor, salt), timelock, 'TimelockUnexpectedOperationState');
+    await expectRevert(connectZansocTimelock(timelockAddress, deployer).execute(deployment.jobEscrow, 0n, call, predecessor, salt), timelock, 'AccessControlUnauthorizedAccount');
+    expect(await jobs.commissionBps()).toBe(1000n);
+
+    await f.increaseTime(DELAY);
+    expect(await timelock.isOperationReady(operation)).toBe(true);
+    await (await timelock.execute(deployment.jobEscrow, 0n, call, predecessor, salt)).wait();
+    expect(await jobs.commissionBps()).toBe(1500n);
+    expect(await storage.commissionBps()).toBe(1000n);
+  });
+});
+
 describe('refuses, before sending anything', () => {
+  it('a chain other than anvil\'s without a timelock of at least a day', async () => {
+    const publicChain = await startAnvil({ chainId: 8453 });
+    try {
+      const deployer = Wallet.createRandom();
+      const [treasury, settler, governor] = [0, 1, 2].map(() => Wallet.createRandom().address);
+      const deploy = (timelockDelaySeconds?: number) =>
+        deployContracts({ rpcUrl: publicChain.url, deployerKey: deployer.privateKey, treasury, settler, governor, timelockDelaySeconds });
+      await expect(deploy()).rejects.toThrow('chain 8453 needs a timelock of at least 86400 seconds (--timelock-delay or TIMELOCK_DELAY_SECONDS), got none');
+      await expect(deploy(3600)).rejects.toThrow('chain 8453 needs a timelock of at least 86400 seconds (--timelock-delay or TIMELOCK_DELAY_SECONDS), got 3600');
+      const provider = createProvider(publicChain.url);
+      expect(await provider.getTransactionCount(deployer.address)).toBe(0);
+      provider.destroy();
+    } finally {
+      await publicChain.stop();
+    }
+  });
+
   it("anvil's well-known deployer key on any chain but anvil's own", async () => {
     const publicChain = await startAnvil({ chainId: 8453 });
     try {
