@@ -1,16 +1,20 @@
 import fc from 'fast-check';
-import { MaxUint256, id, isCallException, type ContractTransactionResponse, type Wallet } from 'ethers';
+import { MaxUint256, id, isCallException, type ContractTransactionReceipt, type ContractTransactionResponse, type Wallet } from 'ethers';
 import { DealStatus, EscrowStatus } from '../../contracts/bindings';
-import { RECLAIM_GRACE_SECONDS, UNBONDING_DELAY_SECONDS, startChainFixture, type ChainFixture } from './fixture';
+import { NO_PERMIT, escrowIdOf } from '../../domain/orders';
+import { RECLAIM_GRACE_SECONDS, UNBONDING_DELAY_SECONDS, eventsIn, startChainFixture, type ChainFixture, type EscrowKind } from './fixture';
 
 /**
- * Conservation, fuzzed: random sequences of everything that moves ZSC (open, bond, settle with slashes, settleBatch,
- * reclaim, deposit, release, storage slash, bond release, end, unbond, withdraw, commission changes, time passing),
- * across two clients and three hosts, with arguments that are sometimes invalid and settler calls sometimes sent by
- * the admin or an outsider. A model predicts whether each call succeeds and where every token goes; after each step
- * the chain must agree with it, the token supply must be unchanged, each contract must hold exactly what it still
- * owes, and no address outside the bonded hosts, the client and the treasury of the jobs and deals a call touched
- * gained anything (read from the chain, not from the model).
+ * Conservation, fuzzed: random sequences of everything that moves ZSC (relayed job orders, bonds by consent, settle
+ * with slashes, settleBatch, reclaim, relayed deal orders, release, storage slash, bond release, end, unbond,
+ * withdraw, commission changes, time passing), across two clients and three hosts, with arguments that are sometimes
+ * invalid: orders signed by an outsider, bonds without the host's consent, payouts to addresses not bonded or above
+ * the signed price per slot, settler calls sent by the admin or an outsider. A model predicts whether each call
+ * succeeds and where every token goes; after each step the chain must agree with it, the token supply must be
+ * unchanged, each contract must hold exactly what it still owes, no address outside the bonded hosts, the client and
+ * the treasury of the jobs and deals a call touched gained anything, no host was paid more by a settlement than the
+ * prices its client signed, and every bond on chain is one its host consented to (read from the chain, not from the
+ * model).
  */
 
 const CLIENT_FUNDS = 1_000_000n;
@@ -18,7 +22,7 @@ const HOST_STAKE = 20_000n;
 const BPS = 10_000n;
 /** Calls this close to a time limit are skipped: the next block's timestamp is only known to a few seconds. */
 const TIME_MARGIN = 30;
-/** Sequences per run: about 45 s alone on anvil, well under the timeout on a machine busy with other tests. */
+/** Sequences per run: about 55 s alone on anvil (signing orders and consents included), well under the timeout. */
 const RUNS = 60;
 
 let f: ChainFixture;
@@ -32,10 +36,12 @@ let run = 0;
 let executed = 0;
 
 type Bonds = Map<string, bigint>;
-interface JobModel { chainId: string; client: string; amount: bigint; deadline: number; status: EscrowStatus; bonds: Bonds }
+interface JobModel { chainId: string; client: string; price: bigint; amount: bigint; deadline: number; status: EscrowStatus; bonds: Bonds }
 interface DealModel {
   chainId: string; client: string; remaining: bigint; rate: bigint; replicas: number; periods: number; released: number;
   deadline: number; status: DealStatus; bonds: Bonds; faults: Set<number>;
+  /** Hosts that left the deal: none bonds to it again. */
+  left: Set<string>;
 }
 interface HostModel { staked: bigint; locked: bigint; unbonding: bigint; withdrawableAt: number }
 
@@ -48,6 +54,8 @@ class Model {
   readonly jobs: JobModel[] = [];
   readonly deals: DealModel[] = [];
   readonly hosts = new Map<string, HostModel>();
+  /** `<escrow id>/<host>` of every consent a host signed, to check each bond on chain against. */
+  readonly consents = new Set<string>();
   bps = { jobs: 1000n, deals: 1000n };
   counter = 0;
 
@@ -97,20 +105,21 @@ interface Real {
   now(): Promise<number>;
 }
 
-/** Sends `tx` and checks its outcome against the model's: success must mine, failure must revert without effect. */
-async function expectOutcome(valid: boolean, tx: () => Promise<ContractTransactionResponse>): Promise<void> {
+/**
+ * Sends `tx` and checks its outcome against the model's: success must mine, failure must revert without effect.
+ * Returns the receipt of a success.
+ */
+async function expectOutcome(valid: boolean, tx: () => Promise<ContractTransactionResponse>): Promise<ContractTransactionReceipt | null> {
   const outcome = await tx().then(
-    async (sent) => {
-      await sent.wait();
-      return null;
-    },
-    (err: unknown) => err,
+    async (sent) => ({ receipt: await sent.wait() }),
+    (err: unknown) => ({ err }),
   );
-  if (valid && outcome !== null) throw outcome;
-  if (!valid) {
-    if (outcome === null) throw new Error('the model expected a revert, but the call succeeded');
-    if (!isCallException(outcome)) throw outcome;
+  if ('receipt' in outcome) {
+    if (!valid) throw new Error('the model expected a revert, but the call succeeded');
+    return outcome.receipt;
   }
+  if (valid || !isCallException(outcome.err)) throw outcome.err;
+  return null;
 }
 
 const pick = <T>(items: readonly T[], index: number): T => items[index % items.length];
@@ -154,36 +163,67 @@ const always = { check: () => true };
 const hasJobs = { check: (m: Readonly<Model>) => m.jobs.length > 0 };
 const hasDeals = { check: (m: Readonly<Model>) => m.deals.length > 0 };
 
-const openJob = fc.record({ client: fc.nat(), amount: fc.bigInt(1n, 5000n), ttl: fc.integer({ min: 120, max: 900 }) }).map(
-  (a): Command => ({
-    ...always,
-    toString: () => `openJob(${JSON.stringify({ ...a, amount: String(a.amount) })})`,
-    async run(m, r) {
-      const client = pick(clients, a.client);
-      const chainId = id(`fuzz-${m.tag}-job-${++m.counter}`);
-      const deadline = (await r.now()) + a.ttl;
-      m.mayReceive.add(f.deployment.jobEscrow);
-      await expectOutcome(true, () => f.escrow(client).openJob(chainId, a.amount, deadline));
-      m.jobs.push({ chainId, client: client.address, amount: a.amount, deadline, status: EscrowStatus.Open, bonds: new Map() });
-      m.move(client.address, f.deployment.jobEscrow, a.amount);
-    },
-  }),
-);
+/** Who signs an order of `client`: the client, or one time in five an outsider forging it. */
+function orderSigner(client: Wallet, index: number): { signer: Wallet; forged: boolean } {
+  if (index % 5 !== 4) return { signer: client, forged: false };
+  return { signer: pick([f.wallets.challenger, f.wallets.settler, ...clients.filter((c) => c !== client)], Math.floor(index / 5)), forged: true };
+}
+/** Who relays an order: anyone may, usually the settler. */
+const relayerOf = (index: number) => (index % 3 !== 2 ? f.wallets.settler : pick([f.wallets.challenger, ...clients], Math.floor(index / 3)));
+
+const openJob = fc
+  .record({ client: fc.nat(), price: fc.bigInt(1n, 2000n), slots: fc.integer({ min: 1, max: 3 }), ttl: fc.integer({ min: 120, max: 900 }), signer: fc.nat(), relayer: fc.nat() })
+  .map(
+    (a): Command => ({
+      ...always,
+      toString: () => `openJobFor(${JSON.stringify({ ...a, price: String(a.price) })})`,
+      async run(m, r) {
+        const client = pick(clients, a.client);
+        const jobId = id(`fuzz-${m.tag}-job-${++m.counter}`);
+        const deadline = (await r.now()) + a.ttl;
+        const order = { client: client.address, jobId, specHash: id('spec'), pricePerSlot: String(a.price), slots: a.slots, deadline, nonce: '0' };
+        const { signer, forged } = orderSigner(client, a.signer);
+        const signature = await f.signJobOrder(signer, order);
+        m.mayReceive.add(f.deployment.jobEscrow);
+        await expectOutcome(!forged, () => f.escrow(relayerOf(a.relayer)).openJobFor(order, signature, NO_PERMIT));
+        if (forged) return;
+        const amount = a.price * BigInt(a.slots);
+        const chainId = escrowIdOf(client.address, jobId);
+        m.jobs.push({ chainId, client: client.address, price: a.price, amount, deadline, status: EscrowStatus.Open, bonds: new Map() });
+        m.move(client.address, f.deployment.jobEscrow, amount);
+      },
+    }),
+  );
+
+/**
+ * The host's consent to bond `amount` to `escrowId`, as the settler relays it: usually the host's own, sometimes
+ * one another host signed, one for another amount, or none at all. Returns whether it is the host's real consent.
+ */
+async function consentOf(m: Model, kind: EscrowKind, escrowId: string, host: Wallet, amount: bigint, index: number) {
+  const variant = index % 8;
+  const signer = variant === 5 ? pick(hosts.filter((h) => h !== host), index) : host;
+  const { consent, signature } = await f.signConsent(signer, kind, escrowId, variant === 6 ? amount + 1n : amount);
+  const valid = variant < 5;
+  if (valid) m.consents.add(`${escrowId}/${host.address}`);
+  return { deadline: consent.deadline, signature: variant === 7 ? '0x' : signature, valid };
+}
 
 /** A bond of `share` percent of the host's free stake (over 100: more than it has). */
 const bondAmount = (m: Model, host: string, share: number) => (m.free(host) * BigInt(share)) / 400n || 1n;
 
-const bondJob = fc.record({ job: fc.nat(), host: fc.nat(), share: fc.integer({ min: 1, max: 480 }), caller: callerArb }).map(
+const bondJob = fc.record({ job: fc.nat(), host: fc.nat(), share: fc.integer({ min: 1, max: 480 }), caller: callerArb, consent: fc.nat() }).map(
   (a): Command => ({
     ...hasJobs,
     toString: () => `bond(${JSON.stringify(a)})`,
     async run(m) {
       const job = pickJob(m, a.job);
-      const host = pick(hosts, a.host).address;
+      const hostWallet = pick(hosts, a.host);
+      const host = hostWallet.address;
       const amount = bondAmount(m, host, a.share);
       const caller = callerOf(a.caller);
-      const valid = caller.settler && job.status === EscrowStatus.Open && !job.bonds.has(host) && m.free(host) >= amount;
-      await expectOutcome(valid, () => f.escrow(caller.wallet).bond(job.chainId, host, amount));
+      const consent = await consentOf(m, 'job', job.chainId, hostWallet, amount, a.consent);
+      const valid = caller.settler && consent.valid && job.status === EscrowStatus.Open && !job.bonds.has(host) && m.free(host) >= amount;
+      await expectOutcome(valid, () => f.escrow(caller.wallet).bond(job.chainId, host, amount, consent.deadline, consent.signature));
       if (valid) m.lock(job.bonds, host, amount);
     },
   }),
@@ -211,9 +251,12 @@ function settlementOf(job: JobModel, payouts: PayoutShares, slashes: SlashShares
 function settleInModel(m: Model, job: JobModel, s: ReturnType<typeof settlementOf>, apply: boolean): boolean {
   if (job.status !== EscrowStatus.Open) return false;
   const gross = s.payouts.reduce((sum, p) => sum + p.amount, 0n);
-  if (gross > job.amount) return false;
   // Hosts that took their bond back at reclaim are still bonded to the job (with nothing left to slash).
   if (s.payouts.some((p) => !job.bonds.has(p.host))) return false;
+  const paidTo = new Map<string, bigint>();
+  for (const p of s.payouts) paidTo.set(p.host, (paidTo.get(p.host) ?? 0n) + p.amount);
+  if ([...paidTo.values()].some((paid) => paid > job.price)) return false;
+  if (gross > job.amount) return false;
   if (s.slashes.some((x) => x.recipient !== f.deployment.treasury && !job.bonds.has(x.recipient))) return false;
   const left = new Map(job.bonds);
   for (const slash of s.slashes) {
@@ -244,7 +287,8 @@ const settleJob = fc.record({ job: fc.nat(), payouts: payoutArb, slashes: slashA
       const caller = callerOf(a.caller);
       const valid = caller.settler && settleInModel(m, job, s, false);
       partiesOf(m, job);
-      await expectOutcome(valid, () => f.escrow(caller.wallet).settle(job.chainId, s.payouts, s.slashes));
+      const receipt = await expectOutcome(valid, () => f.escrow(caller.wallet).settle(job.chainId, s.payouts, s.slashes));
+      expectPaidWithinPrices(receipt, [job]);
       if (valid) settleInModel(m, job, s, true);
     },
   }),
@@ -265,13 +309,27 @@ const settleBatch = fc.record({ entries: fc.array(fc.record({ job: fc.nat(), pay
       const caller = callerOf(callerIndex);
       const valid = caller.settler && distinct && batch.every((b) => settleInModel(m, b.job, b, false));
       for (const b of batch) partiesOf(m, b.job);
-      await expectOutcome(valid, () =>
-        f.escrow(caller.wallet).settleBatch(batch.map((b) => ({ jobId: b.job.chainId, payouts: b.payouts, slashes: b.slashes }))),
+      const receipt = await expectOutcome(valid, () =>
+        f.escrow(caller.wallet).settleBatch(batch.map((b) => ({ escrowId: b.job.chainId, payouts: b.payouts, slashes: b.slashes }))),
       );
+      expectPaidWithinPrices(receipt, batch.map((b) => b.job));
       if (valid) for (const b of batch) settleInModel(m, b.job, b, true);
     },
   }),
 );
+
+/**
+ * Read from the settlement's token transfers: no host received from JobEscrow more than the prices per slot of the
+ * settled jobs it is bonded to (each host's net pay is at most its gross, which its job's price bounds).
+ */
+function expectPaidWithinPrices(receipt: ContractTransactionReceipt | null, jobs: JobModel[]): void {
+  if (!receipt) return;
+  for (const [from, to, value] of eventsIn(receipt, f.token(), 'Transfer') as [string, string, bigint][]) {
+    if (from !== f.deployment.jobEscrow || !hosts.some((h) => h.address === to)) continue;
+    const cap = jobs.filter((j) => j.bonds.has(to)).reduce((sum, j) => sum + j.price, 0n);
+    expect(value).toBeLessThanOrEqual(cap);
+  }
+}
 
 /**
  * The client, a bonded host or a stranger (the challenger, the settler), and whether the escrow lets them reclaim
@@ -302,7 +360,7 @@ const reclaimJob = fc.record({ job: fc.nat(), who: fc.nat() }).map(
       await expectOutcome(valid, () => f.escrow(caller).reclaim(job.chainId));
       if (!valid) return;
       if (!byClient) {
-        // The host takes back its bond and stays bonded to the open job with nothing left.
+        // The host takes back its bond and stays bonded to the open job with nothing left (and may not bond again).
         m.host(caller.address).locked -= job.bonds.get(caller.address)!;
         job.bonds.set(caller.address, 0n);
         return;
@@ -315,38 +373,52 @@ const reclaimJob = fc.record({ job: fc.nat(), who: fc.nat() }).map(
 );
 
 const deposit = fc
-  .record({ client: fc.nat(), rate: fc.bigInt(1n, 500n), replicas: fc.integer({ min: 1, max: 3 }), periods: fc.integer({ min: 1, max: 4 }), ttl: fc.integer({ min: 120, max: 900 }) })
+  .record({
+    client: fc.nat(), rate: fc.bigInt(1n, 500n), replicas: fc.integer({ min: 1, max: 3 }), periods: fc.integer({ min: 1, max: 4 }),
+    ttl: fc.integer({ min: 120, max: 900 }), signer: fc.nat(), relayer: fc.nat(),
+  })
   .map(
     (a): Command => ({
       ...always,
-      toString: () => `deposit(${JSON.stringify({ ...a, rate: String(a.rate) })})`,
+      toString: () => `depositFor(${JSON.stringify({ ...a, rate: String(a.rate) })})`,
       async run(m, r) {
         const client = pick(clients, a.client);
-        const chainId = id(`fuzz-${m.tag}-deal-${++m.counter}`);
+        const dealId = id(`fuzz-${m.tag}-deal-${++m.counter}`);
         const deadline = (await r.now()) + a.ttl;
+        const order = {
+          client: client.address, dealId, specHash: id('spec'), ratePerHostPeriod: String(a.rate), replicas: a.replicas, periods: a.periods,
+          deadline, nonce: '0',
+        };
+        const { signer, forged } = orderSigner(client, a.signer);
+        const signature = await f.signDealOrder(signer, order);
         m.mayReceive.add(f.deployment.storageEscrow);
-        await expectOutcome(true, () => f.storage(client).deposit(chainId, a.rate, a.replicas, a.periods, deadline));
+        await expectOutcome(!forged, () => f.storage(relayerOf(a.relayer)).depositFor(order, signature, NO_PERMIT));
+        if (forged) return;
         const amount = a.rate * BigInt(a.replicas * a.periods);
+        const chainId = escrowIdOf(client.address, dealId);
         m.deals.push({
           chainId, client: client.address, remaining: amount, rate: a.rate, replicas: a.replicas, periods: a.periods, released: 0,
-          deadline, status: DealStatus.Active, bonds: new Map(), faults: new Set(),
+          deadline, status: DealStatus.Active, bonds: new Map(), faults: new Set(), left: new Set(),
         });
         m.move(client.address, f.deployment.storageEscrow, amount);
       },
     }),
   );
 
-const bondDeal = fc.record({ deal: fc.nat(), host: fc.nat(), share: fc.integer({ min: 1, max: 480 }), caller: callerArb }).map(
+const bondDeal = fc.record({ deal: fc.nat(), host: fc.nat(), share: fc.integer({ min: 1, max: 480 }), caller: callerArb, consent: fc.nat() }).map(
   (a): Command => ({
     ...hasDeals,
     toString: () => `bondDeal(${JSON.stringify(a)})`,
     async run(m) {
       const deal = pickDeal(m, a.deal);
-      const host = pick(hosts, a.host).address;
+      const hostWallet = pick(hosts, a.host);
+      const host = hostWallet.address;
       const amount = bondAmount(m, host, a.share);
       const caller = callerOf(a.caller);
-      const valid = caller.settler && deal.status === DealStatus.Active && !deal.bonds.has(host) && m.free(host) >= amount;
-      await expectOutcome(valid, () => f.storage(caller.wallet).bond(deal.chainId, host, amount));
+      const consent = await consentOf(m, 'storage', deal.chainId, hostWallet, amount, a.consent);
+      const valid = caller.settler && consent.valid && deal.status === DealStatus.Active && !deal.bonds.has(host) && !deal.left.has(host) &&
+        m.free(host) >= amount;
+      await expectOutcome(valid, () => f.storage(caller.wallet).bond(deal.chainId, host, amount, consent.deadline, consent.signature));
       if (valid) m.lock(deal.bonds, host, amount);
     },
   }),
@@ -400,7 +472,10 @@ const slashDeal = fc
         if (!valid) return;
         deal.faults.add(a.fault);
         m.slash(deal.bonds, host, amount, recipient);
-        if (deal.bonds.get(host) === 0n) deal.bonds.delete(host);
+        if (deal.bonds.get(host) === 0n) {
+          deal.bonds.delete(host);
+          deal.left.add(host);
+        }
       },
     }),
   );
@@ -418,6 +493,7 @@ const releaseBond = fc.record({ deal: fc.nat(), host: fc.nat() }).map(
       if (!valid) return;
       m.host(host).locked -= bond;
       deal.bonds.delete(host);
+      deal.left.add(host);
     },
   }),
 );
@@ -459,6 +535,7 @@ const reclaimDeal = fc.record({ deal: fc.nat(), who: fc.nat() }).map(
       // The host takes back its bond and leaves the deal.
       m.host(caller.address).locked -= deal.bonds.get(caller.address)!;
       deal.bonds.delete(caller.address);
+      deal.left.add(caller.address);
     },
   }),
 );
@@ -540,7 +617,7 @@ async function checkInvariants(m: Model): Promise<void> {
   m.chainBalances = new Map(balances);
 
   // Each contract holds exactly what it owes: escrows of open jobs, deposits of active deals, stakes.
-  const owedByJobs = jobs.reduce((sum, { job }) => sum + (Number(job[3]) === EscrowStatus.Open ? job[1] : 0n), 0n);
+  const owedByJobs = jobs.reduce((sum, { job }) => sum + (Number(job[4]) === EscrowStatus.Open ? job[1] : 0n), 0n);
   const owedByDeals = deals.reduce((sum, { deal }) => sum + (Number(deal[7]) === DealStatus.Active ? deal[1] : 0n), 0n);
   const owedByRegistry = hostRecords.reduce((sum, [, staked, , unbonding]) => sum + staked + unbonding, 0n);
   const balanceOf = new Map(balances);
@@ -555,9 +632,14 @@ async function checkInvariants(m: Model): Promise<void> {
   }
   hosts.forEach((h, i) => expect(hostRecords[i][2]).toBe(lockedPerHost.get(h.address) ?? 0n));
 
+  // No stake is bonded without its host's consent to that very escrow.
+  const escrowIds = [...m.jobs.map((j) => j.chainId), ...m.deals.map((d) => d.chainId)];
+  const unconsented = [...jobs, ...deals].flatMap(({ bonds: [bonded] }, i) => bonded.map((host) => `${escrowIds[i]}/${host}`)).filter((key) => !m.consents.has(key));
+  expect(unconsented).toEqual([]);
+
   // And the model agrees on every balance, job, deal and host.
   expect(Object.fromEntries(balances)).toEqual(Object.fromEntries(m.balances));
-  expect(jobs.map(({ job, bonds }) => [Number(job[3]), new Map(bonds[0].map((h, i) => [h, bonds[1][i]]))])).toEqual(
+  expect(jobs.map(({ job, bonds }) => [Number(job[4]), new Map(bonds[0].map((h, i) => [h, bonds[1][i]]))])).toEqual(
     m.jobs.map((j) => [j.status, j.status === EscrowStatus.Open ? j.bonds : new Map()]),
   );
   expect(deals.map(({ deal, bonds }) => [Number(deal[7]), deal[1], Number(deal[5]), new Map(bonds[0].map((h, i) => [h, bonds[1][i]]))])).toEqual(
