@@ -292,6 +292,10 @@ interface EscrowMethods extends AccessControlMethods {
   minNonceOf: View<[client: AddressLike], bigint>;
   escrowIdOf: View<[client: AddressLike, id: BytesLike], string>;
   DOMAIN_NAME: View<[], string>;
+  eip712Domain: View<
+    [],
+    [fields: string, name: string, version: string, chainId: bigint, verifyingContract: string, salt: string, extensions: bigint[]]
+  >;
   commissionBps: View<[], bigint>;
   treasury: View<[], string>;
   token: View<[], string>;

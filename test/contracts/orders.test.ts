@@ -34,7 +34,7 @@ async function relay(order: JobOrder, signer: Wallet, signature?: string) {
 
 describe('relayed job orders', () => {
   it('open a job for a client with no ETH, taking exactly the amount by its permit', async () => {
-    const client = Wallet.createRandom(f.provider);
+    const client = new Wallet(Wallet.createRandom().privateKey, f.provider);
     await f.fund(client.address, zsc('10'));
     const [settlerBefore, escrowBefore] = await Promise.all([balanceOf(f.wallets.settler.address), balanceOf(f.deployment.jobEscrow)]);
 
@@ -126,7 +126,7 @@ describe('relayed job orders', () => {
   });
 
   it('refuse an order past its deadline, or below the floor its client raised, and the floor only goes up', async () => {
-    const client = Wallet.createRandom(f.provider);
+    const client = new Wallet(Wallet.createRandom().privateKey, f.provider);
     await f.fund(client.address, zsc('10'));
     await f.provider.send('anvil_setBalance', [client.address, '0xde0b6b3a7640000']);
     const now = await f.latestTimestamp();
