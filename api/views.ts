@@ -23,6 +23,8 @@ export const jobView = z.object({
   outputSha256: z.string().nullable(),
   logsSha256: z.string().nullable(),
   escrowAmount: amount,
+  /** Who signed the job's order and pays for it. */
+  payer: z.string().nullable(),
   paidToHosts: amount.nullable(),
   commission: amount.nullable(),
   refunded: amount.nullable(),
@@ -112,6 +114,8 @@ export const dealView = z.object({
   periodsReleased: z.number().int(),
   hostIds: z.array(z.string()),
   deposit: amount,
+  /** Who signed the deal's orders and pays for it. */
+  payer: z.string().nullable(),
   paidToHosts: amount,
   commission: amount,
   refunded: amount,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TRPCClientError } from '@trpc/client';
 import { formatUnits, Wallet } from 'ethers';
+import type { OrderQuote } from '../api/order-signing';
 import { createApiClient, type ApiClient } from '../api/client';
 import { didOf } from '../api/signing';
 import { isFinalJobState } from '../domain/job-state';
@@ -86,7 +87,12 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const publicOnly = area === 'host' && ['ls', 'status', 'earnings', 'join'].includes(command ?? '');
-  const api = createApiClient(apiUrl, publicOnly ? {} : { signer: (await clientKey()).wallet, chainId });
+  // Every order is shown before it is signed: what it locks from the user's wallet, and why.
+  const beforeSigning = (quote: OrderQuote) => {
+    console.error(`signing an order for ${formatUnits(quote.amount, 18)} ZSC (${quote.explanation}) from your balance of ${formatUnits(quote.balance, 18)} ZSC` +
+      (quote.permit ? `; and a permit letting ${quote.permit.message.spender} take ZSC for the orders you sign` : ''));
+  };
+  const api = createApiClient(apiUrl, publicOnly ? {} : { signer: (await clientKey()).wallet, chainId, beforeSigning });
 
   if (area === 'job' && command === 'submit' && arg) {
     const files: LocalInput[] = [];
@@ -122,7 +128,13 @@ async function main(argv: string[]): Promise<number> {
   }
   if (area === 'wallet' && command === 'balance') {
     const balance = await api.wallet.balance.query();
-    print(`${balance.did}: ${formatUnits(balance.zsc, 18)} ZSC (${balance.zsc} base units)`, balance);
+    const locked = [...balance.locked.jobs, ...balance.locked.deals];
+    print([
+      `${balance.did}: ${formatUnits(balance.zsc, 18)} ZSC free (${balance.zsc} base units)`,
+      `locked in ${locked.length} open job(s) and deal(s): ${formatUnits(balance.locked.total, 18)} ZSC`,
+      ...balance.locked.jobs.map((j) => `  job  ${j.jobId}  ${formatUnits(j.amount, 18)} ZSC  ${j.state}`),
+      ...balance.locked.deals.map((d) => `  deal ${d.dealId}  ${formatUnits(d.amount, 18)} ZSC  ${d.state}`),
+    ].join('\n'), balance);
     return EXIT.ok;
   }
   if (area === 'wallet' && command === 'faucet') {
@@ -227,6 +239,7 @@ function describeDetail(detail: JobDetail): string[] {
 function describeJob(job: Job): string {
   return [
     `job ${job.id}: ${job.state}${job.stateReason ? ` (${job.stateReason})` : ''}`,
+    job.payer ? `  paid for by ${job.payer}: ${formatUnits(job.escrowAmount, 18)} ZSC locked at most` : null,
     job.hostId ? `  host ${job.hostId}, exit code ${job.exitCode ?? '-'}` : null,
     job.resultDigest ? `  result ${job.resultDigest}, output ${job.outputSha256}` : null,
     job.paidToHosts ? `  paid ${job.paidToHosts}, commission ${job.commission}, refunded ${job.refunded} (ZSC base units)` : null,

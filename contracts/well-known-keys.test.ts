@@ -15,9 +15,9 @@ describe("anvil's well-known keys", () => {
       "SETTLER_KEY: anvil's well-known key #1 must not be used on chain 8453",
     ]);
     // The deploy script takes a key without 0x, and hex in any case.
-    expect(wellKnownKeyProblems(1n, { DEPLOYER_KEY: ANVIL_KEYS[0].slice(2).toUpperCase(), CLIENT_KEY: ANVIL_KEYS[3] })).toEqual([
+    expect(wellKnownKeyProblems(1n, { DEPLOYER_KEY: ANVIL_KEYS[0].slice(2).toUpperCase(), FAUCET_KEY: ANVIL_KEYS[3] })).toEqual([
       "DEPLOYER_KEY: anvil's well-known key #0 must not be used on chain 1",
-      "CLIENT_KEY: anvil's well-known key #3 must not be used on chain 1",
+      "FAUCET_KEY: anvil's well-known key #3 must not be used on chain 1",
     ]);
   });
 

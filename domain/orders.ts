@@ -1,4 +1,4 @@
-import { AbiCoder, TypedDataEncoder, keccak256, toUtf8Bytes, type TypedDataDomain, type TypedDataField } from 'ethers';
+import { AbiCoder, TypedDataEncoder, id, keccak256, toUtf8Bytes, type TypedDataDomain, type TypedDataField } from 'ethers';
 
 /**
  * What a client signs so that the escrows take its money only as it agreed, and what a host signs so that its stake
@@ -131,6 +131,18 @@ export function escrowIdOf(client: string, id: string): string {
   return keccak256(AbiCoder.defaultAbiCoder().encode(['address', 'bytes32'], [client, id]));
 }
 
+/** The id a job's order names on chain: derived from the job id, so a retried step can look up whether it happened. */
+export const chainJobId = (jobId: string): string => id(`job:${jobId}`);
+
+/** The id a deal term's order names on chain (the deal's id, or a renewal's term key), derived like a job's. */
+export const chainDealId = (dealId: string): string => id(`deal:${dealId}`);
+
+/** A job's escrow on JobEscrow. */
+export const jobEscrowId = (client: string, jobId: string): string => escrowIdOf(client, chainJobId(jobId));
+
+/** A deal term's escrow on StorageEscrow. */
+export const dealEscrowId = (client: string, dealId: string): string => escrowIdOf(client, chainDealId(dealId));
+
 /**
  * keccak256 of the canonical JSON of a spec as the API parses it (object keys sorted, no whitespace, undefined
  * fields left out): what an order binds, so a spec changed after signing no longer matches its order.
@@ -160,3 +172,23 @@ export const jobOrderAmount = (order: Pick<JobOrder, 'pricePerSlot' | 'slots'>):
 /** What a deal order deposits: rate × replicas × periods. */
 export const dealOrderAmount = (order: Pick<DealOrder, 'ratePerHostPeriod' | 'replicas' | 'periods'>): bigint =>
   BigInt(order.ratePerHostPeriod) * BigInt(order.replicas) * BigInt(order.periods);
+
+/** A job order as the client signed it, with its permit: what the API hands the workflow to relay. */
+export interface SignedJobOrder {
+  order: JobOrder;
+  signature: string;
+  permit: PermitSignature;
+}
+
+/** A deal term's order as the client signed it, with its permit. */
+export interface SignedDealOrder {
+  order: DealOrder;
+  signature: string;
+  permit: PermitSignature;
+}
+
+/** A host's signed consent to one bond, as the escrows take it. */
+export interface SignedBondConsent {
+  deadline: number;
+  signature: string;
+}

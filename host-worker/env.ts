@@ -35,6 +35,8 @@ export const hostEnvSchema = z.object({
   METRICS_ADDRESS: listenAddress.optional(),
   /** ZSC base units kept staked on HostRegistry (100 ZSC by default). */
   STAKE: tokenAmount.default('100000000000000000000'),
+  /** The most of its stake this host lets one job or deal term bond (it signs a consent for each bond); default STAKE. */
+  MAX_BOND: tokenAmount.optional(),
   /** How long a draining host lets running slots finish before handing them back to be re-matched. */
   DRAIN_GRACE_SECONDS: z.coerce.number().min(0).max(86_400).default(30),
   /**

@@ -4,11 +4,12 @@ import { join, resolve } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createApiClient } from '../api/client';
 import { createHostMetrics, serveMetrics } from '../metrics/registry';
-import { loadDeployment } from '../contracts/deployment';
+import { loadDeployment, type Deployment } from '../contracts/deployment';
 import type { HostOffer } from '../domain/capabilities';
 import { hostTaskQueue } from '../domain/execution';
 import { connectDocker } from '../runtime/docker';
 import { createHostRuntime } from './activities/compute';
+import { createConsentActivities } from './activities/consent';
 import { createStorageHostActivities } from './activities/storage';
 import type { HostActivities } from './activities/types';
 import { detectCapabilities } from './capabilities';
@@ -58,8 +59,9 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   log(`  offers:   ${offer.cpus} cpus, ${offer.memoryMiB} MiB memory, ${offer.diskMiB} MiB disk, ${offer.gpus} GPUs, ` +
     `${offer.maxSlots} slots; per second: ${offer.pricePerCpuSecond}/cpu, ${offer.pricePerGibSecond}/GiB, ${offer.pricePerGpuSecond}/GPU (ZSC base units)`);
 
+  let deployment: Deployment | null = null;
   if (env.RPC_URL && env.DEPLOYMENT_FILE) {
-    const deployment = loadDeployment(env.DEPLOYMENT_FILE);
+    deployment = loadDeployment(env.DEPLOYMENT_FILE);
     const { staked, sent } = await ensureHostStake({ rpcUrl: env.RPC_URL, deployment, wallet, stake: BigInt(env.STAKE), offer });
     log(`  staked:   ${staked} ZSC base units on HostRegistry ${deployment.hostRegistry}${sent.length ? ` (${sent.length} transaction(s))` : ''}`);
   } else {
@@ -97,6 +99,10 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   const chunksDir = join(dataDir, 'chunks');
   const store = new ChunkStore(chunksDir);
   const storage = createStorageHostActivities({ store, hostAddress: wallet.address, metrics, hostId });
+  // Off chain there is nothing to bond to, so nothing to consent to.
+  const consent = deployment
+    ? createConsentActivities({ wallet, chainId: env.CHAIN_ID, escrows: deployment, maxBond: BigInt(env.MAX_BOND ?? env.STAKE), log: (line) => log(`host ${hostId} ${line}`) })
+    : {};
   log(`  storage:  ${(await store.deals()).length} deal(s), ${await store.bytesStored()} sealed bytes in ${chunksDir}`);
   // Containers of a previous run: running ones wait for their retried activity to adopt them, stale ones go.
   const found = await reconcileContainers(docker, hostId, { ledger, workDir, log });
@@ -109,7 +115,7 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue,
-    activities: { ...activities, ...storage },
+    activities: { ...activities, ...storage, ...consent },
     maxConcurrentActivityTaskExecutions: offer.maxSlots + STORAGE_TASKS_BESIDE_SLOTS,
     shutdownGraceTime: `${env.DRAIN_GRACE_SECONDS} seconds`,
   });

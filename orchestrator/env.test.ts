@@ -1,6 +1,6 @@
 import { readOrchestratorEnv } from './env';
 
-const base = { DEPLOYMENT_FILE: 'deployments/31337.json', SETTLER_KEY: `0x${'1'.repeat(64)}`, CLIENT_KEY: `0x${'2'.repeat(64)}` };
+const base = { DEPLOYMENT_FILE: 'deployments/31337.json', SETTLER_KEY: `0x${'1'.repeat(64)}` };
 
 describe('orchestrator configuration', () => {
   it('names the bad variable', () => {

@@ -12,10 +12,11 @@ export const orchestratorEnvSchema = z.object({
   RPC_URL: z.string().url().default('http://127.0.0.1:8545'),
   /** deployments/<chainId>.json as written by `npm run contracts:deploy`. */
   DEPLOYMENT_FILE: z.string().min(1),
-  /** The key holding JobEscrow's SETTLER role. */
+  /**
+   * The key holding both escrows' SETTLER role: it relays clients' signed orders and hosts' signed consents, pays
+   * their gas, and settles. It holds no client's money and pays for no job.
+   */
   SETTLER_KEY: privateKey,
-  /** The custodial client key that pays for jobs until clients sign their own escrow (devnet only). */
-  CLIENT_KEY: privateKey,
   CHAIN_CONFIRMATIONS: z.coerce.number().int().min(1).default(1),
   /** Where /metrics is served (host:port); unset: not served. */
   METRICS_ADDRESS: listenAddress.optional(),

@@ -14,7 +14,7 @@ import { installWorkerRuntime } from '../runtime/temporal';
 /** The orchestrator worker: runs every workflow and the activities that touch the read model and the chain. */
 async function main(): Promise<void> {
   const env = readOrchestratorEnv();
-  refuseWellKnownKeys(await chainIdAt(env.RPC_URL), { SETTLER_KEY: env.SETTLER_KEY, CLIENT_KEY: env.CLIENT_KEY });
+  refuseWellKnownKeys(await chainIdAt(env.RPC_URL), { SETTLER_KEY: env.SETTLER_KEY });
   installWorkerRuntime(env.TEMPORAL_METRICS_ADDRESS);
   const metrics = createOrchestratorMetrics();
   const metricsServer = env.METRICS_ADDRESS ? await serveMetrics(metrics.registry, env.METRICS_ADDRESS) : null;
@@ -24,7 +24,6 @@ async function main(): Promise<void> {
     rpcUrl: env.RPC_URL,
     deployment: loadDeployment(env.DEPLOYMENT_FILE),
     settlerKey: env.SETTLER_KEY,
-    clientKey: env.CLIENT_KEY,
     confirmations: env.CHAIN_CONFIRMATIONS,
   });
   const activities = metered(createOrchestratorActivities({ db, chain, reputationWeight: env.REPUTATION_WEIGHT, metrics }), metrics);

@@ -97,7 +97,10 @@ export interface Devnet {
   stop(): Promise<void>;
 }
 
-/** Anvil's well-known dev accounts, each with one role on the devnet: no key holds two (contracts:deploy refuses it). */
+/**
+ * Anvil's well-known dev accounts, each with one role on the devnet: no key holds two (contracts:deploy refuses it).
+ * `client` is the devnet's demo user: a wallet funded at start that signs its own orders, as any client's does.
+ */
 export const DEVNET_KEYS = {
   deployer: ANVIL_KEYS[0], settler: ANVIL_KEYS[1], treasury: ANVIL_KEYS[2], client: ANVIL_KEYS[3], governor: ANVIL_KEYS[4], faucet: ANVIL_KEYS[5],
 };
@@ -154,7 +157,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     });
     const deploymentFile = saveDeployment(deployment, join(dir, 'deployments'));
     const chain = await connectChain({
-      rpcUrl: anvil.url, deployment, settlerKey: DEVNET_KEYS.settler, clientKey: DEVNET_KEYS.client, treasuryKey: DEVNET_KEYS.treasury,
+      rpcUrl: anvil.url, deployment, settlerKey: DEVNET_KEYS.settler, treasuryKey: DEVNET_KEYS.treasury,
     });
     await createChainActivities({ chain }).fundClient({ address: address(DEVNET_KEYS.client), amount: CLIENT_FUNDING.toString() });
     await createChainActivities({ chain }).fundClient({ address: address(DEVNET_KEYS.faucet), amount: FAUCET_FUNDING.toString() });
@@ -188,7 +191,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       orchestrator: {
         entry: 'orchestrator/main.ts',
         env: {
-          ...common, RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile, SETTLER_KEY: DEVNET_KEYS.settler, CLIENT_KEY: DEVNET_KEYS.client,
+          ...common, RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile, SETTLER_KEY: DEVNET_KEYS.settler,
           METRICS_ADDRESS: `127.0.0.1:${metricsPorts.orchestrator}`, TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${metricsPorts['orchestrator-temporal']}`,
         },
         ready: /orchestrator worker polling/,

@@ -14,7 +14,7 @@ const randomAddress = () => Wallet.createRandom().address;
 /** Every key and role address the stack needs: docker-compose.yml defaults none of them. */
 const keys = {
   DEPLOYER_KEY: randomKey(), TREASURY_ADDRESS: randomAddress(), SETTLER_ADDRESS: randomAddress(), GOVERNOR_ADDRESS: randomAddress(),
-  SETTLER_KEY: randomKey(), CLIENT_KEY: randomKey(), HOST_KEY_PASSPHRASE: 'a passphrase of our own',
+  SETTLER_KEY: randomKey(), HOST_KEY_PASSPHRASE: 'a passphrase of our own',
 };
 const compose = (args: string[], env: Record<string, string>) =>
   run('docker-compose', ['-f', 'docker-compose.yml', ...args], { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
@@ -35,7 +35,7 @@ describe('production stack files', () => {
 
   it('docker-compose.yml defaults no key: every key the stack resolves is the one it was given', async () => {
     const { stdout } = await compose(['config'], keys);
-    expect(stdout.match(/0x[0-9a-fA-F]{64}/g)?.sort()).toEqual([keys.CLIENT_KEY, keys.DEPLOYER_KEY, keys.SETTLER_KEY].sort());
+    expect(stdout.match(/0x[0-9a-fA-F]{64}/g)?.sort()).toEqual([keys.DEPLOYER_KEY, keys.SETTLER_KEY].sort());
   });
 
   it('the Prometheus config of the stack passes promtool check config', async () => {

@@ -65,7 +65,7 @@ const nonceOf = async (key: string) => {
 it('the orchestrator refuses them', async () => {
   const { code, output } = await start('orchestrator/main.ts', {
     RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile, DATABASE_URL: `file:${join(dir, 'orchestrator.db')}`,
-    TEMPORAL_ADDRESS: '127.0.0.1:1', SETTLER_KEY: ANVIL_KEYS[1], CLIENT_KEY: Wallet.createRandom().privateKey,
+    TEMPORAL_ADDRESS: '127.0.0.1:1', SETTLER_KEY: ANVIL_KEYS[1],
   });
   expect(code).toBe(1);
   expect(output).toContain(`SETTLER_KEY: anvil's well-known key #1 must not be used on chain ${CHAIN_ID}`);
@@ -94,7 +94,7 @@ it('a host refuses to stake with one', async () => {
 it('a process that cannot ask its RPC which chain it serves names RPC_URL', async () => {
   const { code, output } = await start('orchestrator/main.ts', {
     RPC_URL: 'http://127.0.0.1:1', DEPLOYMENT_FILE: deploymentFile, DATABASE_URL: `file:${join(dir, 'orchestrator.db')}`,
-    TEMPORAL_ADDRESS: '127.0.0.1:1', SETTLER_KEY: Wallet.createRandom().privateKey, CLIENT_KEY: Wallet.createRandom().privateKey,
+    TEMPORAL_ADDRESS: '127.0.0.1:1', SETTLER_KEY: Wallet.createRandom().privateKey,
   });
   expect(code).toBe(1);
   expect(output).toContain('RPC_URL: http://127.0.0.1:1 does not say which chain it serves: connect ECONNREFUSED');

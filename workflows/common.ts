@@ -1,5 +1,7 @@
-import { ActivityFailure, proxyActivities, sleep, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityFailure, patched, proxyActivities, sleep, type ActivityOptions } from '@temporalio/workflow';
+import type { BondConsentRequest, ConsentActivities } from '../host-worker/activities/types';
 import { hostTaskQueue } from '../domain/execution';
+import type { SignedBondConsent } from '../domain/orders';
 import type { Resources } from '../domain/job-spec';
 import { explainWait, operatorOf, rankHosts, type HostCandidate } from '../domain/matching';
 import { readModel } from './presets';
@@ -11,6 +13,16 @@ const MATCH_POLL = '2 seconds';
 /** Activities of type `T` on one host's own queue (`host.<id>`), with the caller's timeouts and retries. */
 export function onHost<T>(hostId: string, options: Omit<ActivityOptions, 'taskQueue'>) {
   return proxyActivities<T>({ ...options, taskQueue: hostTaskQueue(hostId) });
+}
+
+/**
+ * The host's signed consent to a bond, asked on its own queue: its stake is locked only with it. A host that does not
+ * answer within a minute is not there. Runs from before hosts consented bonded without asking (null).
+ */
+export async function consentOf(hostId: string, request: BondConsentRequest): Promise<SignedBondConsent | null> {
+  if (!patched('host-consents-to-bond')) return null;
+  const host = onHost<ConsentActivities>(hostId, { scheduleToCloseTimeout: '1 minute', startToCloseTimeout: '20 seconds' });
+  return host.consentToBond(request);
 }
 
 export interface HostWait {

@@ -23,8 +23,6 @@ export interface ConnectChainOptions {
   deployment: Deployment;
   /** The orchestrator's key; must hold SETTLER_ROLE on both escrows. */
   settlerKey: string;
-  /** Pays for jobs. Custodial on the devnet: the orchestrator locks escrow on the client's behalf. */
-  clientKey: string;
   /** Funds clients from the treasury (the devnet faucet); without it `fundClient` refuses. */
   treasuryKey?: string;
   /** Blocks to wait for after every transaction; 1 means mined. */
@@ -52,8 +50,8 @@ export interface ChainClient {
   readonly escrow: JobEscrowContract;
   readonly storageEscrow: StorageEscrowContract;
   readonly registry: HostRegistryContract;
+  /** Relays clients' signed orders and hosts' signed consents, pays their gas, settles. It never pays for work. */
   readonly settler: ChainAccount;
-  readonly client: ChainAccount;
   readonly treasury: ChainAccount | null;
   /** Stops the provider's polling; the client is unusable afterwards. */
   close(): void;
@@ -100,7 +98,6 @@ export async function connectChain(opts: ConnectChainOptions): Promise<ChainClie
     storageEscrow: connectStorageEscrow(deployment.storageEscrow, provider),
     registry: connectHostRegistry(deployment.hostRegistry, provider),
     settler: accountOf(opts.settlerKey),
-    client: accountOf(opts.clientKey),
     treasury: opts.treasuryKey ? accountOf(opts.treasuryKey) : null,
     close: () => provider.destroy(),
   };

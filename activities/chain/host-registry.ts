@@ -1,3 +1,4 @@
+import type { SignedBondConsent } from '../../domain/orders';
 import type { ChainClient } from './client';
 import { escrowFailed, parseAddress, parseAmount, sendOnce } from './common';
 
@@ -8,8 +9,8 @@ export interface BondResult {
 }
 
 /**
- * Bonds part of a host's free stake in the HostRegistry to an open job of JobEscrow or deal of StorageEscrow (both
- * bond as Escrow.sol does); does nothing if the host is bonded to it already.
+ * Bonds part of a host's free stake in the HostRegistry, with the host's signed consent, to an open job of JobEscrow
+ * or deal of StorageEscrow (both bond as Escrow.sol does); does nothing if the host is bonded to it already.
  */
 export function bondFreeStake(
   chain: ChainClient,
@@ -23,6 +24,8 @@ export function bondFreeStake(
     host: string;
     /** ZSC base units, decimal string. */
     amount: string;
+    /** The host's signed consent to exactly this bond; without it nothing is sent. */
+    consent: SignedBondConsent | null;
   },
 ): Promise<BondResult> {
   const host = parseAddress('host', bond.host);
@@ -40,7 +43,13 @@ export function bondFreeStake(
       if (!(await bond.isOpen())) throw escrowFailed(`cannot bond ${what}: it is not open`);
       const free = await chain.registry.freeStakeOf(host);
       if (free < wanted) throw escrowFailed(`cannot bond ${what}: the host has ${free} ZSC base units of free stake, ${wanted} needed`);
+      if (!bond.consent) throw escrowFailed(`cannot bond ${what}: the host has not consented`);
+      if (bond.consent.deadline <= Math.floor(Date.now() / 1000)) throw escrowFailed(`cannot bond ${what}: the host's consent expired at ${bond.consent.deadline}`);
     },
-    send: async () => ({ txHash: (await chain.settler.send(() => chain.settler[bond.escrow].bond(bond.id, host, wanted))).hash, alreadyBonded: false }),
+    send: async () => {
+      const { deadline, signature } = bond.consent!;
+      const receipt = await chain.settler.send(() => chain.settler[bond.escrow].bond(bond.id, host, wanted, deadline, signature));
+      return { txHash: receipt.hash, alreadyBonded: false };
+    },
   });
 }

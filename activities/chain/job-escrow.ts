@@ -1,18 +1,16 @@
-import { MaxUint256, type ContractTransactionReceipt, type Log } from 'ethers';
+import { type ContractTransactionReceipt, type Log } from 'ethers';
 import { EscrowStatus } from '../../contracts/bindings';
+import { chainJobId, jobEscrowId, jobOrderAmount, type SignedBondConsent, type SignedJobOrder } from '../../domain/orders';
 import type { Slash } from '../../domain/settlement';
 import type { ChainClient } from './client';
-import { chainJobId } from './ids';
 import { decimal, escrowFailed, eventIn, invalid, parseAddress, parseAmount, parseDeadline, sendOnce } from './common';
 import { bondFreeStake, type BondResult } from './host-registry';
-import { approveIfNeeded, requireBalance } from './token';
+import { requireFunds } from './token';
 
 export interface LockEscrowInput {
   jobId: string;
-  /** ZSC base units, decimal string. */
-  amount: string;
-  /** Unix time in seconds; the client may reclaim an unsettled escrow a grace period after it. */
-  deadlineSeconds: number;
+  /** The client's order for this job and its permit, signed by the client; the settler only relays them. */
+  payment: SignedJobOrder;
 }
 
 export interface LockEscrowResult {
@@ -23,10 +21,14 @@ export interface LockEscrowResult {
 
 export interface BondHostStakeInput {
   jobId: string;
+  /** The job's client: with the job id, it names the escrow. */
+  client: string;
   /** The host's address (its did:ethr identity); it must be registered with enough free stake. */
   host: string;
   /** ZSC base units, decimal string. */
   amount: string;
+  /** The host's signature of its consent to this bond (BondConsent), made when it accepted the slot; null: none. */
+  consent: SignedBondConsent | null;
 }
 
 export interface Payout {
@@ -37,6 +39,7 @@ export interface Payout {
 
 export interface SettleJobInput {
   jobId: string;
+  client: string;
   payouts: Payout[];
   /** Bonds to slash; every other bond, and the rest of a slashed one, returns to its host. */
   slashes?: Slash[];
@@ -74,10 +77,10 @@ interface EscrowState {
 
 /** JobEscrow: a job's maximum price locked from the client, hosts' stake bonded to it, and its settlement. */
 export function createJobEscrowActivities({ chain }: { chain: ChainClient }) {
-  const { escrow, client, settler, deployment } = chain;
+  const { escrow, settler, deployment } = chain;
 
   async function readEscrow(escrowId: string): Promise<EscrowState> {
-    const [owner, amount, , status] = await escrow.jobOf(escrowId);
+    const [owner, amount, , , status] = await escrow.jobOf(escrowId);
     return { client: owner, amount, status: Number(status) as EscrowStatus };
   }
 
@@ -95,37 +98,38 @@ export function createJobEscrowActivities({ chain }: { chain: ChainClient }) {
     return { txHash: null, alreadySettled: true, paidToHosts: '0', commission: '0', refunded: '0' };
   }
 
-  /** Locks the job's maximum price from the client in the escrow; does nothing if it is locked already. */
-  async function lockEscrow({ jobId, amount, deadlineSeconds }: LockEscrowInput): Promise<LockEscrowResult> {
-    const escrowId = chainJobId(jobId);
-    const wanted = parseAmount('amount', amount);
-    parseDeadline(deadlineSeconds);
+  /**
+   * Relays the client's signed order and permit (openJobFor): the escrow pulls the job's maximum price from the
+   * client, never from the settler, which only pays the gas. Does nothing if the escrow is open already.
+   */
+  async function lockEscrow({ jobId, payment }: LockEscrowInput): Promise<LockEscrowResult> {
+    const { order, signature, permit } = payment;
+    const client = parseAddress('payment.order.client', order.client);
+    if (order.jobId !== chainJobId(jobId)) throw invalid(`payment.order.jobId: ${order.jobId} is not job ${jobId}'s id on chain (${chainJobId(jobId)})`);
+    parseDeadline(order.deadline);
+    const escrowId = jobEscrowId(client, jobId);
+    const wanted = jobOrderAmount(order);
     return sendOnce({
       doing: `locking escrow of job ${jobId}`,
       read: () => readEscrow(escrowId),
       already: (existing): LockEscrowResult | null => {
         if (existing.status === EscrowStatus.None) return null;
-        if (existing.client !== client.address || existing.amount !== wanted) {
-          throw escrowFailed(`job ${jobId} is already escrowed by ${existing.client} for ${existing.amount}, not by ${client.address} for ${wanted}`);
-        }
+        if (existing.amount !== wanted) throw escrowFailed(`job ${jobId} of ${client} is already escrowed for ${existing.amount}, not ${wanted}`);
         return { txHash: null, alreadyLocked: true };
       },
-      check: () => requireBalance(chain, wanted, `job ${jobId}`),
+      check: () => requireFunds(chain, client, deployment.jobEscrow, wanted, BigInt(permit.value), `job ${jobId}`),
       send: async () => {
-        // JobEscrow only ever pulls from the caller of openJob, so the client keeps one standing allowance for it
-        // (approved once) instead of an approve per job: jobs lock their escrow side by side, one transaction each.
-        await client.exclusive(() => approveIfNeeded(chain, deployment.jobEscrow, wanted, MaxUint256));
-        const receipt = await client.send(() => client.escrow.openJob(escrowId, wanted, deadlineSeconds));
+        const receipt = await settler.send(() => settler.escrow.openJobFor(order, signature, permit));
         return { txHash: receipt.hash, alreadyLocked: false };
       },
     });
   }
 
   /** Bonds part of a host's free stake to an open job, so a wrong result can be slashed; does nothing if it is bonded. */
-  async function bondHostStake({ jobId, host, amount }: BondHostStakeInput): Promise<BondResult> {
-    const escrowId = chainJobId(jobId);
+  async function bondHostStake({ jobId, client, host, amount, consent }: BondHostStakeInput): Promise<BondResult> {
+    const escrowId = jobEscrowId(parseAddress('client', client), jobId);
     const isOpen = async () => (await readEscrow(escrowId)).status === EscrowStatus.Open;
-    return bondFreeStake(chain, { escrow: 'escrow', id: escrowId, to: `job ${jobId}`, isOpen, host, amount });
+    return bondFreeStake(chain, { escrow: 'escrow', id: escrowId, to: `job ${jobId}`, isOpen, host, amount, consent });
   }
 
   /**
@@ -179,7 +183,7 @@ export function createJobEscrowActivities({ chain }: { chain: ChainClient }) {
       },
       send: async (jobs) => {
         const pending = pendingOf(jobs);
-        const receipt = await settler.send(() => settler.escrow.settleBatch(pending.map((s) => ({ jobId: s.escrowId, ...s.args }))));
+        const receipt = await settler.send(() => settler.escrow.settleBatch(pending.map((s) => ({ escrowId: s.escrowId, ...s.args }))));
         const fresh = new Map(pending.map((s) => [s.jobId, { ...settledIn(receipt, s.jobId, s.escrowId), alreadySettled: false }]));
         return { txHash: receipt.hash, settlements: await reported(fresh) };
       },
@@ -211,7 +215,7 @@ export function createJobEscrowActivities({ chain }: { chain: ChainClient }) {
   return { lockEscrow, bondHostStake, settleJob, settleJobBatch };
 }
 
-function parseSettlement({ jobId, payouts, slashes = [] }: SettleJobInput, field: string) {
+function parseSettlement({ jobId, client, payouts, slashes = [] }: SettleJobInput, field: string) {
   const args = {
     payouts: payouts.map((p, i) => ({ host: parseAddress(`${field}.payouts[${i}].host`, p.host), amount: parseAmount(`${field}.payouts[${i}].amount`, p.amount) })),
     slashes: slashes.map((s, i) => ({
@@ -220,5 +224,5 @@ function parseSettlement({ jobId, payouts, slashes = [] }: SettleJobInput, field
       amount: parseAmount(`${field}.slashes[${i}].amount`, s.amount),
     })),
   };
-  return { escrowId: chainJobId(jobId), args };
+  return { escrowId: jobEscrowId(parseAddress(`${field}.client`, client), jobId), args };
 }

@@ -1,21 +1,23 @@
 import type { Log } from 'ethers';
 import { DealStatus } from '../../contracts/bindings';
+import { chainDealId, dealEscrowId, dealOrderAmount, type SignedBondConsent, type SignedDealOrder } from '../../domain/orders';
 import type { ChainClient } from './client';
-import { chainDealId, chainFaultId } from './ids';
+import { chainFaultId } from './ids';
 import { decimal, escrowFailed, eventIn, invalid, parseAddress, parseAmount, parseDeadline, sendOnce } from './common';
 import { bondFreeStake, type BondResult } from './host-registry';
-import { approveIfNeeded, requireBalance } from './token';
+import { requireFunds } from './token';
+
+/** Every step of a deal term names it by the term's key (the deal's id, or `<dealId>/term-<n>`) and its client. */
+interface DealTermRef {
+  dealId: string;
+  client: string;
+}
 
 export interface DepositStorageDealInput {
+  /** The term's key. */
   dealId: string;
-  /** Gross pay of one host for one proven period, ZSC base units. */
-  ratePerHostPeriod: string;
-  /** How many hosts each period pays at most. */
-  replicas: number;
-  /** How many proof periods the term has. */
-  periods: number;
-  /** Unix time in seconds, at or after the term's end; the deal may be reclaimed a grace period after it. */
-  deadlineSeconds: number;
+  /** The client's order for this term (rate, replicas, periods, deadline) and its permit, signed by the client. */
+  payment: SignedDealOrder;
 }
 
 export interface DepositStorageDealResult {
@@ -24,14 +26,14 @@ export interface DepositStorageDealResult {
   alreadyDeposited: boolean;
 }
 
-export interface BondStorageHostInput {
-  dealId: string;
+export interface BondStorageHostInput extends DealTermRef {
   host: string;
   amount: string;
+  /** The host's signature of its consent to this bond (BondConsent); null: none. */
+  consent: SignedBondConsent | null;
 }
 
-export interface ReleaseStoragePeriodInput {
-  dealId: string;
+export interface ReleaseStoragePeriodInput extends DealTermRef {
   /** The next period of the deal, counting from 0. */
   period: number;
   /** The hosts that proved this period, in any order. */
@@ -47,8 +49,7 @@ export interface ReleaseStoragePeriodResult {
   commission: string;
 }
 
-export interface SlashStorageHostInput {
-  dealId: string;
+export interface SlashStorageHostInput extends DealTermRef {
   /** Names the fault within the deal, e.g. `period-7/<host>`: each fault is slashed at most once. */
   faultKey: string;
   host: string;
@@ -63,8 +64,7 @@ export interface SlashStorageHostResult {
   alreadySlashed: boolean;
 }
 
-export interface ReleaseStorageBondInput {
-  dealId: string;
+export interface ReleaseStorageBondInput extends DealTermRef {
   host: string;
 }
 
@@ -75,9 +75,7 @@ export interface ReleaseStorageBondResult {
   released: string;
 }
 
-export interface EndStorageDealInput {
-  dealId: string;
-}
+export type EndStorageDealInput = DealTermRef;
 
 export interface EndStorageDealResult {
   /** The endDeal transaction; for a deal ended before, the one that ended it if it is found. */
@@ -88,7 +86,8 @@ export interface EndStorageDealResult {
 
 /** StorageEscrow: a deal's whole term deposited by the client, paid out period by period, bonds and their slashes. */
 export function createStorageEscrowActivities({ chain }: { chain: ChainClient }) {
-  const { storageEscrow, client, settler, deployment } = chain;
+  const { storageEscrow, settler, deployment } = chain;
+  const escrowOf = ({ dealId, client }: DealTermRef) => dealEscrowId(parseAddress('client', client), dealId);
 
   async function readDeal(chainDeal: string) {
     const [owner, remaining, ratePerHostPeriod, replicas, periods, releasedPeriods, , status] = await storageEscrow.dealOf(chainDeal);
@@ -103,50 +102,50 @@ export function createStorageEscrowActivities({ chain }: { chain: ChainClient })
     };
   }
 
-  /** Deposits a storage deal's whole term from the client; does nothing if it is deposited already. */
-  async function depositStorageDeal(input: DepositStorageDealInput): Promise<DepositStorageDealResult> {
-    const { dealId, replicas, periods, deadlineSeconds } = input;
-    const chainDeal = chainDealId(dealId);
-    const rate = parseAmount('ratePerHostPeriod', input.ratePerHostPeriod);
+  /** Relays the client's signed order for a deal's term (depositFor): the escrow pulls it from the client; once only. */
+  async function depositStorageDeal({ dealId, payment }: DepositStorageDealInput): Promise<DepositStorageDealResult> {
+    const { order, signature, permit } = payment;
+    const client = parseAddress('payment.order.client', order.client);
+    if (order.dealId !== chainDealId(dealId)) throw invalid(`payment.order.dealId: ${order.dealId} is not deal ${dealId}'s id on chain (${chainDealId(dealId)})`);
+    const { replicas, periods } = order;
     if (!Number.isInteger(replicas) || replicas < 1 || replicas > 0xffff) throw invalid(`replicas must be a whole number from 1 to 65535, got ${replicas}`);
     if (!Number.isInteger(periods) || periods < 1 || periods > 0xffffffff) throw invalid(`periods must be a whole number from 1 to 2^32 - 1, got ${periods}`);
-    parseDeadline(deadlineSeconds);
-    const total = rate * BigInt(replicas) * BigInt(periods);
+    parseDeadline(order.deadline);
+    const rate = parseAmount('ratePerHostPeriod', order.ratePerHostPeriod);
+    const escrowId = dealEscrowId(client, dealId);
+    const total = dealOrderAmount(order);
 
-    return client.exclusive(() =>
-      sendOnce({
-        doing: `depositing deal ${dealId}`,
-        read: () => readDeal(chainDeal),
-        already: (deal): DepositStorageDealResult | null => {
-          if (deal.status === DealStatus.None) return null;
-          if (deal.client !== client.address || deal.ratePerHostPeriod !== rate || deal.replicas !== replicas || deal.periods !== periods) {
-            throw escrowFailed(
-              `deal ${dealId} is already deposited by ${deal.client} for ${deal.replicas} × ${deal.periods} × ${deal.ratePerHostPeriod}, ` +
-                `not by ${client.address} for ${replicas} × ${periods} × ${rate}`,
-            );
-          }
-          return { txHash: null, alreadyDeposited: true };
-        },
-        check: () => requireBalance(chain, total, `deal ${dealId}`),
-        send: async () => {
-          await approveIfNeeded(chain, deployment.storageEscrow, total);
-          const receipt = await client.send(() => client.storageEscrow.deposit(chainDeal, rate, replicas, periods, deadlineSeconds));
-          return { txHash: receipt.hash, alreadyDeposited: false };
-        },
-      }),
-    );
+    return sendOnce({
+      doing: `depositing deal ${dealId}`,
+      read: () => readDeal(escrowId),
+      already: (deal): DepositStorageDealResult | null => {
+        if (deal.status === DealStatus.None) return null;
+        if (deal.ratePerHostPeriod !== rate || deal.replicas !== replicas || deal.periods !== periods) {
+          throw escrowFailed(
+            `deal ${dealId} of ${client} is already deposited for ${deal.replicas} × ${deal.periods} × ${deal.ratePerHostPeriod}, ` +
+              `not ${replicas} × ${periods} × ${rate}`,
+          );
+        }
+        return { txHash: null, alreadyDeposited: true };
+      },
+      check: () => requireFunds(chain, client, deployment.storageEscrow, total, BigInt(permit.value), `deal ${dealId}`),
+      send: async () => {
+        const receipt = await settler.send(() => settler.storageEscrow.depositFor(order, signature, permit));
+        return { txHash: receipt.hash, alreadyDeposited: false };
+      },
+    });
   }
 
   /** Bonds part of a host's free stake to an active storage deal; does nothing if it is bonded. */
-  async function bondStorageHost({ dealId, host, amount }: BondStorageHostInput): Promise<BondResult> {
-    const chainDeal = chainDealId(dealId);
+  async function bondStorageHost({ dealId, client, host, amount, consent }: BondStorageHostInput): Promise<BondResult> {
+    const chainDeal = escrowOf({ dealId, client });
     const isOpen = async () => (await readDeal(chainDeal)).status === DealStatus.Active;
-    return bondFreeStake(chain, { escrow: 'storageEscrow', id: chainDeal, to: `deal ${dealId}`, isOpen, host, amount });
+    return bondFreeStake(chain, { escrow: 'storageEscrow', id: chainDeal, to: `deal ${dealId}`, isOpen, host, amount, consent });
   }
 
   /** Pays one proof period of a deal to the hosts that proved; for a period released before, reports that release. */
-  async function releaseStoragePeriod({ dealId, period, hosts }: ReleaseStoragePeriodInput): Promise<ReleaseStoragePeriodResult> {
-    const chainDeal = chainDealId(dealId);
+  async function releaseStoragePeriod({ dealId, client, period, hosts }: ReleaseStoragePeriodInput): Promise<ReleaseStoragePeriodResult> {
+    const chainDeal = escrowOf({ dealId, client });
     if (!Number.isInteger(period) || period < 0 || period > 0xffffffff) throw invalid(`period must be a whole number from 0, got ${period}`);
     const addresses = hosts.map((h, i) => parseAddress(`hosts[${i}]`, h)).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
     for (let i = 1; i < addresses.length; i++) {
@@ -187,8 +186,8 @@ export function createStorageEscrowActivities({ chain }: { chain: ChainClient })
   }
 
   /** Slashes a host's bond for one fault of a deal; a fault already slashed is not slashed again. */
-  async function slashStorageHost({ dealId, faultKey, host, amount, recipient }: SlashStorageHostInput): Promise<SlashStorageHostResult> {
-    const chainDeal = chainDealId(dealId);
+  async function slashStorageHost({ dealId, client, faultKey, host, amount, recipient }: SlashStorageHostInput): Promise<SlashStorageHostResult> {
+    const chainDeal = escrowOf({ dealId, client });
     const faultId = chainFaultId(faultKey);
     const hostAddress = parseAddress('host', host);
     const to = parseAddress('recipient', recipient);
@@ -213,8 +212,8 @@ export function createStorageEscrowActivities({ chain }: { chain: ChainClient })
   }
 
   /** Returns a host's bond for a deal before the deal ends (its chunks moved elsewhere); nothing if it holds none. */
-  async function releaseStorageBond({ dealId, host }: ReleaseStorageBondInput): Promise<ReleaseStorageBondResult> {
-    const chainDeal = chainDealId(dealId);
+  async function releaseStorageBond({ dealId, client, host }: ReleaseStorageBondInput): Promise<ReleaseStorageBondResult> {
+    const chainDeal = escrowOf({ dealId, client });
     const hostAddress = parseAddress('host', host);
     return sendOnce({
       doing: `releasing the bond of host ${hostAddress} in deal ${dealId}`,
@@ -228,8 +227,8 @@ export function createStorageEscrowActivities({ chain }: { chain: ChainClient })
   }
 
   /** Ends a deal at term or on cancellation, refunding the unspent rest; for a deal ended before, reports that. */
-  async function endStorageDeal({ dealId }: EndStorageDealInput): Promise<EndStorageDealResult> {
-    const chainDeal = chainDealId(dealId);
+  async function endStorageDeal({ dealId, client }: EndStorageDealInput): Promise<EndStorageDealResult> {
+    const chainDeal = escrowOf({ dealId, client });
     return sendOnce({
       doing: `ending deal ${dealId}`,
       read: () => readDeal(chainDeal),

@@ -32,21 +32,20 @@ export function createTokenActivities({ chain }: { chain: ChainClient }) {
   return { fundClient, treasuryAddress };
 }
 
-/** Refuses, as insufficient funds, a payment of `wanted` the client's balance cannot cover. */
-export async function requireBalance({ token, client }: ChainClient, wanted: bigint, purpose: string): Promise<void> {
-  const balance = await token.balanceOf(client.address);
-  if (balance < wanted) {
-    throw ApplicationFailure.create({
-      type: ZansocErrorType.InsufficientFunds,
-      nonRetryable: true,
-      message: `client ${client.address} holds ${balance} ZSC base units but ${purpose} needs ${wanted}`,
-    });
-  }
-}
-
-/** Approves `spender` for `amount` (default: just what is wanted) when the client's allowance is short of `wanted`. */
-export async function approveIfNeeded({ token, client }: ChainClient, spender: string, wanted: bigint, amount: bigint = wanted): Promise<void> {
-  if ((await token.allowance(client.address, spender)) < wanted) {
-    await client.send(() => client.token.approve(spender, amount));
+/**
+ * Refuses, as insufficient funds, an order of `wanted` that `client`'s balance cannot cover, or that the escrow may
+ * not pull: neither the client's allowance nor its permit covers it.
+ */
+export async function requireFunds(
+  { token }: ChainClient, client: string, spender: string, wanted: bigint, permitValue: bigint, purpose: string,
+): Promise<void> {
+  const balance = await token.balanceOf(client);
+  const refuse = (message: string) => {
+    throw ApplicationFailure.create({ type: ZansocErrorType.InsufficientFunds, nonRetryable: true, message });
+  };
+  if (balance < wanted) refuse(`client ${client} holds ${balance} ZSC base units but ${purpose} needs ${wanted}`);
+  const allowance = await token.allowance(client, spender);
+  if (allowance < wanted && permitValue < wanted) {
+    refuse(`client ${client} allows the escrow ${allowance} ZSC base units and its permit ${permitValue}, but ${purpose} needs ${wanted}`);
   }
 }

@@ -12,11 +12,12 @@ import type { Caller, Context } from '../context';
 import { queryLive, signalRunning } from '../live-status';
 import { cancelView, challengeView, jobPageView, jobStatusView, jobView, logsView, submittedView } from '../views';
 import { router, signedProcedure } from '../trpc';
+import { checkJobOrder, quoteJob, quoteView, signedJobOrderInput } from '../orders';
 
 /** What a client sees of a job: explicit, so nothing else in the row leaks. */
 const jobSelect = {
   id: true, state: true, stateReason: true, image: true, spec: true, hostId: true, exitCode: true, timedOut: true,
-  resultDigest: true, outputSha256: true, logsSha256: true, escrowAmount: true, paidToHosts: true, commission: true,
+  resultDigest: true, outputSha256: true, logsSha256: true, escrowAmount: true, payer: true, paidToHosts: true, commission: true,
   refunded: true, createdAt: true, startedAt: true, finishedAt: true,
 } as const;
 
@@ -51,12 +52,28 @@ async function requireStagedInputs(ctx: Context, spec: JobSpec): Promise<void> {
 }
 
 export const jobsRouter = router({
-  /** Validates, stores and starts the job's workflow. The same idempotency key returns the same job. */
-  submit: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/jobs', tags: ['jobs'], summary: 'Submit a job', protect: true, errorResponses: { 503: 'The job could not be started; nothing was created, try again' } } }).output(submittedView)
-    .input(z.object({ spec: jobSpecSchema, idempotencyKey: z.string().min(1).max(128).optional() }))
+  /**
+   * What to sign for a job: a fresh job id, the order (EIP-712, for JobEscrow) that locks the most the spec can cost
+   * from the caller's own wallet, and a permit when the caller's allowance does not cover it yet. Nothing is created.
+   */
+  quote: signedProcedure
+    .meta({ openapi: { method: 'POST', path: '/jobs/quote', tags: ['jobs'], summary: 'What to sign for a job', protect: true, errorResponses: { 412: 'This API is not connected to a chain' } } })
+    .output(z.object({ jobId: z.string().uuid(), quote: quoteView }))
+    .input(z.object({ spec: jobSpecSchema }))
     .mutation(async ({ ctx, input }) => {
-      const { spec, idempotencyKey } = input;
+      const jobId = randomUUID();
+      return { jobId, quote: await quoteJob(ctx, jobId, input.spec) };
+    }),
+
+  /**
+   * Checks the client's signed order against the spec and the chain, then stores the job and starts its workflow,
+   * which relays the order. The same idempotency key returns the same job.
+   */
+  submit: signedProcedure
+    .meta({ openapi: { method: 'POST', path: '/jobs', tags: ['jobs'], summary: 'Submit a job with its signed order', protect: true, errorResponses: { 402: 'The balance or allowance does not cover the order; nothing was created', 409: 'The job id or its order was used already', 412: 'This API is not connected to a chain', 503: 'The job could not be started; nothing was created, try again' } } }).output(submittedView)
+    .input(z.object({ spec: jobSpecSchema, idempotencyKey: z.string().min(1).max(128).optional(), jobId: z.string().uuid(), ...signedJobOrderInput }))
+    .mutation(async ({ ctx, input }) => {
+      const { spec, idempotencyKey, jobId } = input;
       if (idempotencyKey) {
         const existing = await ctx.db.job.findUnique({
           where: { clientId_idempotencyKey: { clientId: ctx.caller.did, idempotencyKey } },
@@ -65,17 +82,21 @@ export const jobsRouter = router({
         if (existing) return { job: present(existing), created: false };
       }
       await requireStagedInputs(ctx, spec);
-      const jobId = randomUUID();
+      if (await ctx.db.job.findUnique({ where: { id: jobId }, select: { id: true } })) {
+        throw new TRPCError({ code: 'CONFLICT', message: `jobId: job ${jobId} exists already; ask for a new quote` });
+      }
+      const payment = await checkJobOrder(ctx, jobId, spec, input);
       let row: JobRow;
       try {
         row = await ctx.db.job.create({
           data: {
             id: jobId, clientId: ctx.caller.did, idempotencyKey, image: spec.image, spec: JSON.stringify(spec),
-            state: 'SUBMITTED', escrowAmount: escrowFor(spec),
+            state: 'SUBMITTED', escrowAmount: escrowFor(spec), payer: payment.order.client,
           },
           select: jobSelect,
         });
       } catch (err) {
+        if (isUniqueViolation(err) && !idempotencyKey) throw new TRPCError({ code: 'CONFLICT', message: `jobId: job ${jobId} exists already; ask for a new quote` });
         // Two submits with one key raced: the other one created the job, so this one returns it.
         if (idempotencyKey && isUniqueViolation(err)) {
           const existing = await ctx.db.job.findUniqueOrThrow({
@@ -90,7 +111,7 @@ export const jobsRouter = router({
         await ctx.temporal.workflow.start<typeof computeJob>('computeJob', {
           workflowId: `job-${jobId}`,
           taskQueue: ORCHESTRATOR_TASK_QUEUE,
-          args: [{ jobId, spec, stagingUrl: ctx.publicUrl, spotCheckFraction: ctx.spotCheckFraction ?? 0 }],
+          args: [{ jobId, spec, payment, stagingUrl: ctx.publicUrl, spotCheckFraction: ctx.spotCheckFraction ?? 0 }],
           typedSearchAttributes: [
             { key: JOB_ID, value: jobId }, { key: CLIENT_ID, value: ctx.caller.did }, { key: JOB_STATE, value: 'SUBMITTED' },
           ],

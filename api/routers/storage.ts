@@ -8,16 +8,18 @@ import { CLIENT_ID, DEAL_ID, DEAL_STATE } from '../../domain/search-attributes';
 import {
   dealDeposit, dealPeriods, isFinalDealState, MAX_DEAL_SECONDS, ratePerHostPeriod, rawCidSchema, sha256OfCid, storageDealSpecSchema, type DealState, type StorageDealSpec,
 } from '../../domain/storage';
+import { firstDepositDeadlineSeconds, renewalDeadlineSeconds, renewalDurationError } from '../../domain/storage-deal';
 import { cancelDealSignal, dealStatusQuery, renewUpdate, retrieveUpdate, type storageDeal } from '../../workflows';
 import type { Caller, Context } from '../context';
 import { queryLive, signalRunning } from '../live-status';
 import { dealCancelView, dealCreatedView, dealPageView, dealStatusView, dealView, renewView, retrieveView } from '../views';
 import { router, signedProcedure } from '../trpc';
+import { checkDealOrder, quoteDealTerm, quoteView, signedDealOrderInput } from '../orders';
 
 /** What a client sees of a deal: explicit, so nothing else in the row leaks. */
 const dealSelect = {
   id: true, name: true, state: true, stateReason: true, spec: true, sizeBytes: true, replicas: true, periods: true, periodsReleased: true,
-  hostIds: true, deposit: true, paidToHosts: true, commission: true, refunded: true, slashed: true, createdAt: true, endsAt: true, finishedAt: true,
+  hostIds: true, deposit: true, payer: true, paidToHosts: true, commission: true, refunded: true, slashed: true, createdAt: true, endsAt: true, finishedAt: true,
 } as const;
 
 type DealRow = Prisma.DealGetPayload<{ select: typeof dealSelect }>;
@@ -71,36 +73,80 @@ async function refusedAsConflict<T>(update: Promise<T>, otherwise: string): Prom
   }
 }
 
+/** A client has this long after its quote to sign and send a deal's first order. */
+const QUOTE_SLACK_SECONDS = 24 * 3600;
+
+/** The first term of a deal as its order must pay for it: the whole term, every replica, until it may be paid out. */
+function firstTermOf(dealId: string, spec: StorageDealSpec, nowMs: number) {
+  const periods = dealPeriods(spec.durationSeconds, spec.proofPeriodSeconds);
+  const rate = ratePerHostPeriod({ sizeBytes: spec.sizeBytes, pricePerGibMonth: BigInt(spec.pricePerGibMonth), periodSeconds: spec.proofPeriodSeconds });
+  requireEscrowable(rate, dealDeposit({ ratePerHostPeriod: rate, replicas: spec.replicas, periods }));
+  const deadline = firstDepositDeadlineSeconds(nowMs, spec.durationSeconds);
+  return { key: dealId, spec, ratePerHostPeriod: rate, replicas: spec.replicas, periods, deadline, earliestDeadline: deadline - QUOTE_SLACK_SECONDS };
+}
+
+/** The next term of an ACTIVE deal, `durationSeconds` long, from its live status: the term a renewal's order pays for. */
+async function nextTermOf(ctx: Context & { caller: Caller }, deal: DealRow, durationSeconds: number) {
+  const spec = JSON.parse(deal.spec) as StorageDealSpec;
+  const durationError = renewalDurationError(durationSeconds, spec.proofPeriodSeconds);
+  if (durationError) throw new TRPCError({ code: 'BAD_REQUEST', message: `durationSeconds: ${durationError}` });
+  const status = await queryLive(ctx, 'dealId', () => ctx.temporal.workflow.getHandle(`deal-${deal.id}`).query(dealStatusQuery));
+  if (status.state !== 'ACTIVE' || !status.endsAt) throw new TRPCError({ code: 'CONFLICT', message: `dealId: deal ${deal.id} is ${status.state}: only an ACTIVE deal can be renewed` });
+  const periods = dealPeriods(durationSeconds, spec.proofPeriodSeconds);
+  const deadline = renewalDeadlineSeconds(Date.parse(status.endsAt) + periods * spec.proofPeriodSeconds * 1000);
+  return {
+    key: `${deal.id}/term-${status.terms.length + 1}`, spec, ratePerHostPeriod: BigInt(status.ratePerHostPeriod), replicas: spec.replicas, periods, deadline,
+    earliestDeadline: deadline,
+  };
+}
+
 export const storageRouter = router({
+  /**
+   * What to sign for a deal: a fresh deal id, the order (EIP-712, for StorageEscrow) that deposits the whole first
+   * term from the caller's own wallet, and a permit when the caller's allowance does not cover it yet.
+   */
+  quote: signedProcedure
+    .meta({ openapi: { method: 'POST', path: '/deals/quote', tags: ['storage'], summary: 'What to sign for a deal', protect: true, errorResponses: { 412: 'This API is not connected to a chain' } } })
+    .output(z.object({ dealId: z.string().uuid(), quote: quoteView }))
+    .input(z.object({ spec: storageDealSpecSchema }))
+    .mutation(async ({ ctx, input }) => {
+      const dealId = randomUUID();
+      return { dealId, quote: await quoteDealTerm(ctx, firstTermOf(dealId, input.spec, Date.now())) };
+    }),
+
   /**
    * Asks for a storage deal over chunks the client already encrypted and staged: the deposit for the whole term is
    * locked, hosts store replicas unique to them, and prove them every period. The same idempotency key returns the
    * same deal.
    */
   create: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/deals', tags: ['storage'], summary: 'Ask for a storage deal', protect: true, errorResponses: { 503: 'The deal could not be started; nothing was created, try again' } } }).output(dealCreatedView)
-    .input(z.object({ spec: storageDealSpecSchema, idempotencyKey: z.string().min(1).max(128).optional() }))
+    .meta({ openapi: { method: 'POST', path: '/deals', tags: ['storage'], summary: 'Ask for a storage deal with its signed order', protect: true, errorResponses: { 402: 'The balance or allowance does not cover the order; nothing was created', 409: 'The deal id or its order was used already', 412: 'This API is not connected to a chain', 503: 'The deal could not be started; nothing was created, try again' } } }).output(dealCreatedView)
+    .input(z.object({ spec: storageDealSpecSchema, idempotencyKey: z.string().min(1).max(128).optional(), dealId: z.string().uuid(), ...signedDealOrderInput }))
     .mutation(async ({ ctx, input }) => {
-      const { spec, idempotencyKey } = input;
+      const { spec, idempotencyKey, dealId } = input;
       if (idempotencyKey) {
         const existing = await ctx.db.deal.findUnique({ where: { clientId_idempotencyKey: { clientId: ctx.caller.did, idempotencyKey } }, select: dealSelect });
         if (existing) return { deal: present(existing), created: false };
       }
-      const periods = dealPeriods(spec.durationSeconds, spec.proofPeriodSeconds);
-      const rate = ratePerHostPeriod({ sizeBytes: spec.sizeBytes, pricePerGibMonth: BigInt(spec.pricePerGibMonth), periodSeconds: spec.proofPeriodSeconds });
-      requireEscrowable(rate, dealDeposit({ ratePerHostPeriod: rate, replicas: spec.replicas, periods }));
+      const term = firstTermOf(dealId, spec, Date.now());
+      const { periods, ratePerHostPeriod: rate } = term;
       await requireStagedChunks(ctx, spec);
-      const dealId = randomUUID();
+      if (await ctx.db.deal.findUnique({ where: { id: dealId }, select: { id: true } })) {
+        throw new TRPCError({ code: 'CONFLICT', message: `dealId: deal ${dealId} exists already; ask for a new quote` });
+      }
+      const payment = await checkDealOrder(ctx, term, input);
       let row: DealRow;
       try {
         row = await ctx.db.deal.create({
           data: {
             id: dealId, clientId: ctx.caller.did, idempotencyKey, name: spec.name ?? null, spec: JSON.stringify(spec), state: 'ESCROW',
             sizeBytes: BigInt(spec.sizeBytes), replicas: spec.replicas, periods, deposit: dealDeposit({ ratePerHostPeriod: rate, replicas: spec.replicas, periods }).toString(),
+            payer: payment.order.client,
           },
           select: dealSelect,
         });
       } catch (err) {
+        if (isUniqueViolation(err) && !idempotencyKey) throw new TRPCError({ code: 'CONFLICT', message: `dealId: deal ${dealId} exists already; ask for a new quote` });
         if (idempotencyKey && isUniqueViolation(err)) {
           const existing = await ctx.db.deal.findUniqueOrThrow({ where: { clientId_idempotencyKey: { clientId: ctx.caller.did, idempotencyKey } }, select: dealSelect });
           return { deal: present(existing), created: false };
@@ -111,7 +157,7 @@ export const storageRouter = router({
         await ctx.temporal.workflow.start<typeof storageDeal>('storageDeal', {
           workflowId: `deal-${dealId}`,
           taskQueue: ORCHESTRATOR_TASK_QUEUE,
-          args: [{ dealId, spec, stagingUrl: ctx.publicUrl }],
+          args: [{ dealId, spec, payment, stagingUrl: ctx.publicUrl }],
           typedSearchAttributes: [{ key: DEAL_ID, value: dealId }, { key: CLIENT_ID, value: ctx.caller.did }, { key: DEAL_STATE, value: 'ESCROW' }],
           memo: { name: spec.name ?? null, sizeBytes: spec.sizeBytes, chunks: spec.chunks.length, replicas: spec.replicas, client: ctx.caller.did },
         });
@@ -169,13 +215,23 @@ export const storageRouter = router({
    * Keeps the data longer: a new term is deposited now and follows the current one with the same holders. Refused
    * unless the deal is ACTIVE, or when the deposit cannot be made.
    */
-  renew: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/deals/{dealId}/renew', tags: ['storage'], summary: 'Renew a deal for longer', protect: true, errorResponses: { 409: 'The deal cannot be renewed now (not ACTIVE, or the deposit was refused)' } } }).output(renewView)
+  renewQuote: signedProcedure
+    .meta({ openapi: { method: 'POST', path: '/deals/{dealId}/renew/quote', tags: ['storage'], summary: 'What to sign to renew a deal', protect: true, errorResponses: { 409: 'The deal cannot be renewed now (not ACTIVE)', 412: 'This API is not connected to a chain', 503: 'The deal\'s workflow does not answer now; try again' } } })
+    .output(z.object({ dealId: z.string().uuid(), term: z.string(), quote: quoteView }))
     .input(dealIdInput.extend({ durationSeconds: z.number().int().min(1).max(MAX_DEAL_SECONDS) }))
     .mutation(async ({ ctx, input }) => {
+      const term = await nextTermOf(ctx, await findOwnDeal(ctx, input.dealId), input.durationSeconds);
+      return { dealId: input.dealId, term: term.key, quote: await quoteDealTerm(ctx, term) };
+    }),
+
+  renew: signedProcedure
+    .meta({ openapi: { method: 'POST', path: '/deals/{dealId}/renew', tags: ['storage'], summary: 'Renew a deal for longer with the signed order of its new term', protect: true, errorResponses: { 402: 'The balance or allowance does not cover the order', 409: 'The deal cannot be renewed now (not ACTIVE, or the deposit was refused)', 412: 'This API is not connected to a chain', 503: 'The deal\'s workflow does not answer now; try again' } } }).output(renewView)
+    .input(dealIdInput.extend({ durationSeconds: z.number().int().min(1).max(MAX_DEAL_SECONDS), ...signedDealOrderInput }))
+    .mutation(async ({ ctx, input }) => {
       const deal = await findOwnDeal(ctx, input.dealId);
+      const payment = await checkDealOrder(ctx, await nextTermOf(ctx, deal, input.durationSeconds), input);
       return refusedAsConflict(
-        ctx.temporal.workflow.getHandle(`deal-${deal.id}`).executeUpdate(renewUpdate, { args: [{ durationSeconds: input.durationSeconds }] }),
+        ctx.temporal.workflow.getHandle(`deal-${deal.id}`).executeUpdate(renewUpdate, { args: [{ durationSeconds: input.durationSeconds, payment }] }),
         `dealId: deal ${deal.id} is ${deal.state}: it cannot be renewed now`,
       );
     }),

@@ -1,4 +1,5 @@
 import type { SlotExecution, SlotResult } from '../../domain/execution';
+import type { SignedBondConsent } from '../../domain/orders';
 import type {
   DeleteReplicaInput,
   ProveReplicaInput,
@@ -25,4 +26,20 @@ export interface StorageHostActivities {
   proveReplica(input: ProveReplicaInput): Promise<ProveReplicaResult>;
   serveReplica(input: ServeReplicaInput): Promise<ServeReplicaResult>;
   deleteReplica(input: DeleteReplicaInput): Promise<void>;
+}
+
+/** What a workflow asks a host to consent to before bonding its stake: one job's or deal term's escrow, one amount. */
+export interface BondConsentRequest {
+  escrow: 'job' | 'storage';
+  /** The client whose job or deal it is. */
+  client: string;
+  /** The job's id, or the deal term's key (the deal's id, or `<dealId>/term-<n>`). */
+  id: string;
+  /** ZSC base units, decimal string. */
+  amount: string;
+}
+
+/** The host's signature of its consent to a bond (./consent.ts): without it, no escrow locks its stake. */
+export interface ConsentActivities {
+  consentToBond(request: BondConsentRequest): Promise<SignedBondConsent>;
 }

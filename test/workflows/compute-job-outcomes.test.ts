@@ -9,7 +9,7 @@ import { escrowFor, jobSpecSchema, type JobSpec } from '../../domain/job-spec';
 import { isFinalJobState } from '../../domain/job-state';
 import { workflowBundle } from '../support/workflow-bundle';
 import { computeJob, type JobStatus } from '../../workflows';
-import { fakeOrchestrator, host, okResult, runUntil, useWorkflowServer } from './fakes';
+import { fakeConsent, fakeOrchestrator, fakePayment, host, okResult, runUntil, useWorkflowServer } from './fakes';
 
 /**
  * Every combination of replicas, challenge window, spot check, test inputs and one misbehaving host ends in a final
@@ -77,7 +77,7 @@ describe('computeJob outcomes', () => {
     const connection = server().nativeConnection;
     const workers = [
       await Worker.create({ connection, taskQueue: ORCHESTRATOR_TASK_QUEUE, ...workflowBundle(), activities: orchestrator }),
-      ...(await Promise.all(HOSTS.map((id) => Worker.create({ connection, taskQueue: hostTaskQueue(id), activities: { executeSlot: executeSlotOn(id) } })))),
+      ...(await Promise.all(HOSTS.map((id) => Worker.create({ connection, taskQueue: hostTaskQueue(id), activities: { executeSlot: executeSlotOn(id), ...fakeConsent } })))),
     ];
 
     const specOf = (c: Case): JobSpec => jobSpecSchema.parse({
@@ -88,7 +88,7 @@ describe('computeJob outcomes', () => {
     const outcomes = await runUntil(workers, Promise.all([...caseOf].map(async ([jobId, c]) => {
       const handle = await server().client.workflow.start(computeJob, {
         taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowId: `job-${jobId}`,
-        args: [{ jobId, spec: specOf(c), stagingUrl: 'http://staging.invalid', spotCheckFraction: c.spotCheck ? 1 : 0 }],
+        args: [{ jobId, spec: specOf(c), payment: fakePayment(jobId), stagingUrl: 'http://staging.invalid', spotCheckFraction: c.spotCheck ? 1 : 0 }],
       });
       // A job that never ends (its workflow task failing over and over) shows up here as a timeout, named.
       const status = await Promise.race([

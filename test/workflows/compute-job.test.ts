@@ -7,14 +7,14 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import type { OrchestratorActivities } from '../../activities';
 import type { JobUpdate } from '../../activities/db';
-import type { HostActivities } from '../../host-worker/activities/types';
+import type { ConsentActivities, HostActivities } from '../../host-worker/activities/types';
 import { ZansocErrorType } from '../../domain/errors';
 import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE, type SlotExecution, type SlotResult } from '../../domain/execution';
 import { jobSpecSchema } from '../../domain/job-spec';
 import type { HostRecordEntry } from '../../domain/reputation';
 import { workflowBundle } from '../support/workflow-bundle';
 import { cancelSignal, challengeUpdate, computeJob, jobStatusQuery, type ComputeJobInput, type JobStatus } from '../../workflows';
-import { fakeOrchestrator, host, okResult, runUntil, useWorkflowServer, TREASURY } from './fakes';
+import { CLIENT, fakeConsent, fakeOrchestrator, fakePayment, host, okResult, runUntil, useWorkflowServer, TREASURY } from './fakes';
 
 /**
  * The workflow's decisions, on a real Temporal server, with its activities replaced by typed stand-ins: escrow
@@ -58,9 +58,11 @@ describe('computeJob workflow', () => {
     const workers = [
       await Worker.create({ ...base, taskQueue: ORCHESTRATOR_TASK_QUEUE, ...workflowBundle(), activities: orchestrator }),
       ...(await Promise.all(Object.entries(fakes.hosts).map(([id, executeSlot]) =>
-        Worker.create({ ...base, taskQueue: hostTaskQueue(id), activities: { executeSlot } satisfies HostActivities })))),
+        Worker.create({ ...base, taskQueue: hostTaskQueue(id), activities: { executeSlot, ...fakeConsent } satisfies HostActivities & ConsentActivities })))),
+      // The verifier that challenges in these tests: it runs nothing, it only consents to its stake's bond.
+      await Worker.create({ ...base, taskQueue: hostTaskQueue('v9'), activities: fakeConsent }),
     ];
-    const input: ComputeJobInput = { jobId, spec, stagingUrl: 'http://staging.invalid', ...extra };
+    const input: ComputeJobInput = { jobId, spec, payment: fakePayment(jobId, spec.maxPrice), stagingUrl: 'http://staging.invalid', ...extra };
     const handle = await server().client.workflow.start(computeJob, { taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowId: `job-${jobId}`, args: [input] });
     const status = await runUntil(workers, (async () => {
       await during?.(handle);
@@ -103,7 +105,7 @@ describe('computeJob workflow', () => {
     expect(onH2).toHaveBeenCalledTimes(1);
     expect(onH1.mock.calls[0][0].executionId).not.toBe(onH2.mock.calls[0][0].executionId);
     // 1 cpu for 2 s at h2's 2000 per cpu-second.
-    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), payouts: [{ host: host('h2').address, amount: '4000' }] });
+    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), client: CLIENT, payouts: [{ host: host('h2').address, amount: '4000' }] });
     expect(updates.filter((u) => u.state === 'RUNNING').map((u) => u.hostId)).toEqual(['h1', 'h2']);
 
     if (process.env.RECORD_HISTORIES === '1' || !existsSync(HISTORY_FILE)) {
@@ -233,7 +235,7 @@ describe('computeJob workflow', () => {
       await handle.cancel();
     });
     expect(status).toMatchObject({ state: 'CANCELLED', reason: 'cancelled through Temporal' });
-    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), payouts: [] });
+    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), client: CLIENT, payouts: [] });
   });
 
   describe('challenges', () => {
@@ -358,7 +360,7 @@ describe('computeJob workflow', () => {
     expect(status).toMatchObject({ state: 'FAILED', reason: 'host h1: image nope:1 is not on this host' });
     expect(onH1).toHaveBeenCalledTimes(1);
     expect(onH2).not.toHaveBeenCalled();
-    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), payouts: [] });
+    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), client: CLIENT, payouts: [] });
   });
 
   it('fails a single-replica job whose slot gave no result, even with a challenge window, and refunds it', async () => {
@@ -369,7 +371,7 @@ describe('computeJob workflow', () => {
     const windowed = jobSpecSchema.parse({ image: 'nosuch/image:1', command: ['true'], resources: { cpu: 1 }, challengeWindowSeconds: 20 });
     const { status, handle } = await runJob({ orchestrator: { settleJob }, hosts: { h1: missing } }, windowed);
     expect(status).toMatchObject({ state: 'FAILED', reason: 'host h1: image nosuch/image:1 is not on this host', challengeWindowEndsAt: null });
-    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), payouts: [] });
+    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), client: CLIENT, payouts: [] });
     await keepHistory('compute-job-lone-slot-failed', handle);
   });
 

@@ -5,6 +5,9 @@ import { resolveTemporalCli } from '../../scripts/temporal-server';
 import type { OrchestratorActivities } from '../../activities';
 import type { SlotResult } from '../../domain/execution';
 import type { HostCandidate } from '../../domain/matching';
+import { NO_PERMIT, type SignedDealOrder, type SignedJobOrder } from '../../domain/orders';
+import { dealPeriods, ratePerHostPeriod, type StorageDealSpec } from '../../domain/storage';
+import type { ConsentActivities } from '../../host-worker/activities/types';
 
 /** Stand-ins for the workflows' tests, typed as the real activities so they cannot drift. */
 export const TREASURY = '0x00000000000000000000000000000000000000aa';
@@ -18,6 +21,30 @@ export const okResult: SlotResult = {
   exitCode: 0, timedOut: false, oomKilled: false, outputSha256: 'a'.repeat(64), outputBytes: 1024, resultDigest: 'b'.repeat(64),
   logsSha256: 'c'.repeat(64), logsBytes: 3, logsTruncated: false, durationMs: 2000,
 };
+
+/** The client of the workflows' tests: its orders are relayed by the fake lockEscrow, which checks no signature. */
+export const CLIENT = '0x00000000000000000000000000000000000000c1';
+
+/** A job's signed order as the API hands it over; the fake chain takes it as it is. */
+export const fakePayment = (jobId: string, maxPrice = '1000', slots = 1): SignedJobOrder => ({
+  order: { client: CLIENT, jobId: `0x${'1'.repeat(64)}`, specHash: `0x${'2'.repeat(64)}`, pricePerSlot: maxPrice, slots, deadline: 2 ** 40, nonce: '0' },
+  signature: `0x${jobId.length.toString(16).padStart(130, '0')}`, permit: NO_PERMIT,
+});
+
+/** A deal term's signed order paying for `spec` over `periods` (the deal's whole first term unless given). */
+export function fakeDealPayment(spec: StorageDealSpec, periods = dealPeriods(spec.durationSeconds, spec.proofPeriodSeconds)): SignedDealOrder {
+  const rate = ratePerHostPeriod({ sizeBytes: spec.sizeBytes, pricePerGibMonth: BigInt(spec.pricePerGibMonth), periodSeconds: spec.proofPeriodSeconds });
+  return {
+    order: {
+      client: CLIENT, dealId: `0x${'3'.repeat(64)}`, specHash: `0x${'4'.repeat(64)}`, ratePerHostPeriod: rate.toString(), replicas: spec.replicas, periods,
+      deadline: 2 ** 40, nonce: '0',
+    },
+    signature: '0x', permit: NO_PERMIT,
+  };
+}
+
+/** A host that consents to every bond it is asked for (the real one signs BondConsent, host-worker/activities/consent.ts). */
+export const fakeConsent: ConsentActivities = { consentToBond: async () => ({ deadline: 2 ** 40, signature: '0x' }) };
 
 /** Every orchestrator activity answering as a healthy chain and database would; `overrides` replace some. */
 export function fakeOrchestrator(overrides: Partial<OrchestratorActivities> = {}): OrchestratorActivities {

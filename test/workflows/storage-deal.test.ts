@@ -7,7 +7,7 @@ import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
 import type { ProveReplicaInput, StoreReplicaInput } from '../../domain/replica';
 import { cidOf, merkleProof, merkleRoot, segmentsOf, type StorageDealSpec } from '../../domain/storage';
 import { workflowBundle } from '../support/workflow-bundle';
-import { host, useWorkflowServer, TREASURY } from './fakes';
+import { fakeConsent, fakeDealPayment, host, useWorkflowServer, TREASURY } from './fakes';
 import { dealStatusQuery, renewUpdate, storageDeal, type StorageDealInput } from '../../workflows';
 
 /**
@@ -68,8 +68,8 @@ describe('storageDeal workflow', () => {
       listOnlineHosts: async () => HOSTS,
       treasuryAddress: async () => TREASURY,
       recordDeal: async (u) => void updates.push(u),
-      depositStorageDeal: async ({ dealId: key, periods }) => {
-        steps.push(`deposit ${key.replace(dealId, 'deal')} ${periods}`);
+      depositStorageDeal: async ({ dealId: key, payment }) => {
+        steps.push(`deposit ${key.replace(dealId, 'deal')} ${payment.order.periods}`);
         return { txHash: '0x1', alreadyDeposited: false };
       },
       bondStorageHost: async ({ dealId: key, host: bonded }) => {
@@ -96,10 +96,11 @@ describe('storageDeal workflow', () => {
     const workers = [
       await Worker.create({ connection: server().nativeConnection, taskQueue: ORCHESTRATOR_TASK_QUEUE, ...workflowBundle(), activities: orchestrator }),
       ...(await Promise.all(Object.entries(hosts).map(([id, activities]) =>
-        Worker.create({ connection: server().nativeConnection, taskQueue: hostTaskQueue(id), activities })))),
+        Worker.create({ connection: server().nativeConnection, taskQueue: hostTaskQueue(id), activities: { ...activities, ...fakeConsent } })))),
     ];
     const handle = await server().client.workflow.start(storageDeal, {
-      taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowId: `deal-${dealId}`, args: [{ dealId, spec, stagingUrl: 'http://staging.invalid', ...extra }],
+      taskQueue: ORCHESTRATOR_TASK_QUEUE, workflowId: `deal-${dealId}`,
+      args: [{ dealId, spec, payment: fakeDealPayment(extra.spec ?? spec), stagingUrl: 'http://staging.invalid', ...extra }],
     });
     const [first, ...rest] = workers;
     const finish = async () => {
@@ -144,9 +145,13 @@ describe('storageDeal workflow', () => {
         if ((await handle.query(dealStatusQuery)).state === 'ACTIVE') break;
         await new Promise((r) => setTimeout(r, 50));
       }
-      await expect(handle.executeUpdate(renewUpdate, { args: [{ durationSeconds: 0 }] }))
+      const renewed = { ...spec, durationSeconds: 2 };
+      await expect(handle.executeUpdate(renewUpdate, { args: [{ durationSeconds: 0, payment: fakeDealPayment(renewed, 0) }] }))
         .rejects.toMatchObject({ cause: { message: expect.stringMatching(/^durationSeconds: must be a whole number/) } });
-      accepted = await handle.executeUpdate(renewUpdate, { args: [{ durationSeconds: 3 }] });
+      // An order that pays for fewer periods than the renewal asks is refused before anything is deposited.
+      await expect(handle.executeUpdate(renewUpdate, { args: [{ durationSeconds: 3, payment: fakeDealPayment(renewed, 2) }] }))
+        .rejects.toMatchObject({ cause: { message: 'payment.order.periods: 2 is not the term\'s 3 periods' } });
+      accepted = await handle.executeUpdate(renewUpdate, { args: [{ durationSeconds: 3, payment: fakeDealPayment(renewed, 3) }] });
     });
     expect(accepted).toMatchObject({ periods: 5 });
     expect(status).toMatchObject({ state: 'ENDED', periods: 5, periodsReleased: 5, refunded: '84' });

@@ -1,7 +1,7 @@
 import { ApplicationFailure, setHandler } from '@temporalio/workflow';
 import { ZansocErrorType } from '../../domain/errors';
 import { hostBondFor } from '../../domain/money';
-import { failureMessage } from '../common';
+import { consentOf, failureMessage } from '../common';
 import { chain, readModel } from '../presets';
 import { challengeUpdate, type ChallengeAccepted, type ChallengeRequest, type ChallengeStatus } from './messages';
 import type { JobRun } from './run-state';
@@ -31,7 +31,8 @@ export function acceptChallenges(run: JobRun): void {
     try {
       const verifier = await readModel.findHost({ hostId: verifierHostId });
       if (!verifier) throw new Error(`verifierHostId: no registered host ${verifierHostId}`);
-      await chain.bondHostStake({ jobId, host: verifier.address, amount: stake });
+      const consent = await consentOf(verifierHostId, { escrow: 'job', client: run.client, id: jobId, amount: stake });
+      await chain.bondHostStake({ jobId, client: run.client, host: verifier.address, amount: stake, consent });
       run.accusers.set(verifierHostId, verifier.address);
       challenge.state = 'PENDING';
       run.note(`challenged by ${verifierHostId} (stake ${stake})`);

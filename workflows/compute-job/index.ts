@@ -1,5 +1,4 @@
 import { CancellationScope, isCancellation, setHandler, sleep } from '@temporalio/workflow';
-import { jobEscrowDeadlineSeconds } from '../../domain/job-limits';
 import { escrowFor, extraReplicasFor } from '../../domain/job-spec';
 import type { Verdict } from '../../domain/verification';
 import { failureMessage } from '../common';
@@ -27,17 +26,16 @@ export async function computeJob(input: ComputeJobInput): Promise<JobStatus> {
   // 1. Escrow: no escrow, no work.
   const escrowed = await CancellationScope.nonCancellable(async () => {
     await run.moveTo('QUEUED', 'locking escrow');
+    // The API checked that the order locks what the spec can cost, until after the job may still settle.
     const escrow = escrowFor(spec);
-    // Nobody can reclaim while the job may still settle; after that, the client can, even with no orchestrator.
-    const deadlineSeconds = jobEscrowDeadlineSeconds(spec, Date.now());
     try {
-      await chain.lockEscrow({ jobId, amount: escrow, deadlineSeconds });
+      await chain.lockEscrow({ jobId, payment: run.payment });
     } catch (err) {
       await run.moveTo('REJECTED', `escrow refused: ${failureMessage(err)}`, { finishedAt: new Date().toISOString() });
       return false;
     }
     status.escrowed = escrow;
-    run.note(`escrow locked: ${escrow}`);
+    run.note(`escrow locked: ${escrow} from ${run.client}`);
     return true;
   });
   if (!escrowed) return status;

@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { SlotResult } from '../../domain/execution';
+import type { SignedJobOrder } from '../../domain/orders';
 import type { JobSpec } from '../../domain/job-spec';
 import type { JobState } from '../../domain/job-state';
 
@@ -8,6 +9,8 @@ import type { JobState } from '../../domain/job-state';
 export interface ComputeJobInput {
   jobId: string;
   spec: JobSpec;
+  /** The client's signed order and permit: the escrow is locked from the client's own wallet, the settler relays. */
+  payment: SignedJobOrder;
   /** Where hosts upload logs and output (the API's staging store). */
   stagingUrl: string;
   /** The share (0–1) of single-replica jobs re-run on a verifier host to check the result; the API's SPOT_CHECK_FRACTION. */

@@ -1,5 +1,6 @@
 import { CancellationScope, patched, upsertSearchAttributes } from '@temporalio/workflow';
 import type { OrchestratorActivities } from '../../activities';
+import type { SignedJobOrder } from '../../domain/orders';
 import type { JobSpec } from '../../domain/job-spec';
 import { isFinalJobState, type JobState } from '../../domain/job-state';
 import { HOST_IDS, JOB_STATE } from '../../domain/search-attributes';
@@ -12,6 +13,9 @@ type JobRecord = Partial<Parameters<OrchestratorActivities['recordJob']>[0]>;
 /** Everything one run of a compute job knows: its status for clients, its slots, and who is already involved. */
 export class JobRun {
   readonly jobId: string;
+  /** Who pays: the client that signed the order (with the job id, it names the escrow on chain). */
+  readonly client: string;
+  readonly payment: SignedJobOrder;
   readonly spec: JobSpec;
   readonly stagingUrl: string;
   readonly spotCheckFraction: number;
@@ -36,8 +40,11 @@ export class JobRun {
   bonding = 0;
   private readonly searchable: boolean;
 
-  constructor({ jobId, spec, stagingUrl, spotCheckFraction = 0 }: ComputeJobInput) {
+  constructor({ jobId, spec, payment, stagingUrl, spotCheckFraction = 0 }: ComputeJobInput) {
     this.jobId = jobId;
+    this.payment = payment;
+    // Runs from before clients signed their orders had a custodial payer, which no escrow names any more.
+    this.client = payment?.order.client ?? '';
     this.stagingUrl = stagingUrl;
     this.spotCheckFraction = spotCheckFraction;
     // Specs from before a field existed get its default.

@@ -29,7 +29,7 @@ export async function settle(run: JobRun, verdictDigest: string | null, dispute:
     const address = await chain.treasuryAddress();
     for (const s of slashes) if (s.recipient === TREASURY) s.recipient = address;
   }
-  const settlement = await chain.settleJob(slashes.length ? { jobId, payouts, slashes } : { jobId, payouts });
+  const settlement = await chain.settleJob(slashes.length ? { jobId, client: run.client, payouts, slashes } : { jobId, client: run.client, payouts });
   Object.assign(status, {
     paidToHosts: settlement.paidToHosts, commission: settlement.commission, refunded: settlement.refunded,
     slashed: slashes.reduce((s, t) => s + BigInt(t.amount), 0n).toString(),

@@ -8,7 +8,7 @@ import type { JobSpec } from '../../domain/job-spec';
 import type { HostCandidate } from '../../domain/matching';
 import { hostBondFor } from '../../domain/money';
 import { majorityVerdict, type Verdict } from '../../domain/verification';
-import { failureMessage, onHost, waitForHost } from '../common';
+import { consentOf, failureMessage, onHost, waitForHost } from '../common';
 import { chain } from '../presets';
 import type { ReplicaStatus } from './messages';
 import type { JobRun } from './run-state';
@@ -69,7 +69,9 @@ export async function runSlot(run: JobRun, role: ReplicaStatus['role']): Promise
     // A host puts stake behind the slot before it runs; the bond comes back at settlement unless it is slashed.
     if (patched('bond-host-stake')) {
       try {
-        await chain.bondHostStake({ jobId, host: host.address, amount: hostBondFor(spec.maxPrice) });
+        const amount = hostBondFor(spec.maxPrice);
+        const consent = await consentOf(host.id, { escrow: 'job', client: run.client, id: jobId, amount });
+        await chain.bondHostStake({ jobId, client: run.client, host: host.address, amount, consent });
       } catch (err) {
         if (isCancellation(err)) throw err;
         slot.error = `host ${host.id} could not bond stake: ${failureMessage(err)}`;

@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DealTerm } from '../../domain/storage-deal';
 import type { DealState, StorageDealSpec } from '../../domain/storage';
+import type { SignedDealOrder } from '../../domain/orders';
 
 /** What the storage deal workflow takes, answers and is told: its input, status, signals, queries and updates. */
 
@@ -9,6 +10,8 @@ export type { DealTerm } from '../../domain/storage-deal';
 export interface StorageDealInput {
   dealId: string;
   spec: StorageDealSpec;
+  /** The client's signed order and permit for the first term: the deposit comes from the client's own wallet. */
+  payment: SignedDealOrder;
   /** Where hosts fetch the client's chunks and put the replicas they serve (the API's staging store). */
   stagingUrl: string;
   /** What a run that continued as new carries over; absent on the first run. */
@@ -60,6 +63,8 @@ export type DealCarry = DealStatus;
 export interface RenewRequest {
   /** How much longer to keep the data, after the current end; paid now, in whole periods. */
   durationSeconds: number;
+  /** The client's signed order for the new term (`<dealId>/term-<n>`) and its permit. */
+  payment: SignedDealOrder;
 }
 
 export interface RenewAccepted {

@@ -1,6 +1,6 @@
 import { isCancellation, log } from '@temporalio/workflow';
 import { chunksWithWrongRoots, PLACEMENT_TIMEOUT_MS, type DealTerm } from '../../domain/storage-deal';
-import { failureMessage, waitForHost } from '../common';
+import { consentOf, failureMessage, waitForHost } from '../common';
 import { chain } from '../presets';
 import type { HolderStatus } from './messages';
 import { checks, storageHost } from './presets';
@@ -39,7 +39,9 @@ export async function placeReplica(deal: DealRun, term: DealTerm): Promise<Holde
       hostId: host.id, address: host.address, state: 'STORING', proofsOk: 0, proofsFailed: 0, consecutiveFaults: 0, bond: '0', slashed: '0', roots: {},
     };
     try {
-      await chain.bondStorageHost({ dealId: term.chainKey, host: host.address, amount: deal.bond.toString() });
+      const amount = deal.bond.toString();
+      const consent = await consentOf(host.id, { escrow: 'storage', client: deal.client, id: term.chainKey, amount });
+      await chain.bondStorageHost({ dealId: term.chainKey, client: deal.client, host: host.address, amount, consent });
     } catch (err) {
       if (isCancellation(err)) throw err;
       deal.note(`${host.id} could not bond: ${failureMessage(err)}`);
@@ -74,7 +76,7 @@ export async function placeReplica(deal: DealRun, term: DealTerm): Promise<Holde
 /** Takes a faulty host's whole bond (held in `term`) to the treasury and lets it go. */
 export async function slashHolder(deal: DealRun, holder: HolderStatus, faultKey: string, term: DealTerm): Promise<void> {
   const treasury = await chain.treasuryAddress();
-  const taken = await chain.slashStorageHost({ dealId: term.chainKey, faultKey, host: holder.address, amount: holder.bond, recipient: treasury });
+  const taken = await chain.slashStorageHost({ dealId: term.chainKey, client: deal.client, faultKey, host: holder.address, amount: holder.bond, recipient: treasury });
   if (!taken.alreadySlashed || holder.slashed === '0') {
     holder.slashed = holder.bond;
     deal.add('slashed', holder.bond);
@@ -87,7 +89,7 @@ export async function removeHolder(deal: DealRun, holder: HolderStatus, term: De
   holder.state = 'REMOVED';
   // Its roots are never checked again: the status (queried, carried into the next run) stays small.
   holder.roots = {};
-  await chain.releaseStorageBond({ dealId: term.chainKey, host: holder.address });
+  await chain.releaseStorageBond({ dealId: term.chainKey, client: deal.client, host: holder.address });
   await deleteReplica(deal, holder);
 }
 

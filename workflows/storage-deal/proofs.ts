@@ -36,7 +36,7 @@ export async function provePeriod(deal: DealRun, term: DealTerm, period: number)
     if (fault.slashAndRepair) faulty.push(holder);
   });
   const released = await chain.releaseStoragePeriod({
-    dealId: term.chainKey, period: period - term.firstPeriod, hosts: holders.filter((_, i) => proved[i]).map((h) => h.address),
+    dealId: term.chainKey, client: deal.client, period: period - term.firstPeriod, hosts: holders.filter((_, i) => proved[i]).map((h) => h.address),
   });
   deal.add('paidToHosts', released.paidToHosts);
   deal.add('commission', released.commission);

@@ -4,6 +4,7 @@ import { DEAL_STATE, HOST_IDS } from '../../domain/search-attributes';
 import { dealDeposit, dealPeriods, ratePerHostPeriod, storageHostBond, type DealState, type StorageDealSpec } from '../../domain/storage';
 import { cancelReasonOf, firstTerm, termOfPeriod } from '../../domain/storage-deal';
 import { readModel } from '../presets';
+import type { SignedDealOrder } from '../../domain/orders';
 import type { DealStatus, DealTerm, HolderStatus, StorageDealInput } from './messages';
 
 /** A run continues as new after this many periods, so its history stays small. */
@@ -16,6 +17,9 @@ const PERIODS_PER_RUN = 50;
 export class DealRun {
   readonly dealId: string;
   readonly spec: StorageDealSpec;
+  /** The first term's signed order; its client pays every term and names each term's escrow with its key. */
+  readonly payment: SignedDealOrder;
+  readonly client: string;
   readonly stagingUrl: string;
   readonly periodsPerRun: number;
   /** What a holder earns per proved period, and what it bonds to hold its replica. */
@@ -36,9 +40,12 @@ export class DealRun {
   /** Proofs and repairs since the last write to the read model, which adds them to the hosts' counters. */
   private counted = { proofsOk: 0, proofsFailed: 0, repairs: 0 };
 
-  constructor({ dealId, spec, stagingUrl, carried, periodsPerRun = PERIODS_PER_RUN }: StorageDealInput) {
+  constructor({ dealId, spec, payment, stagingUrl, carried, periodsPerRun = PERIODS_PER_RUN }: StorageDealInput) {
     this.dealId = dealId;
     this.spec = spec;
+    this.payment = payment;
+    // Runs from before clients signed their orders had a custodial payer, which no escrow names any more.
+    this.client = payment?.order.client ?? '';
     this.stagingUrl = stagingUrl;
     this.periodsPerRun = periodsPerRun;
     this.rate = ratePerHostPeriod({ sizeBytes: spec.sizeBytes, pricePerGibMonth: BigInt(spec.pricePerGibMonth), periodSeconds: spec.proofPeriodSeconds });
@@ -112,7 +119,7 @@ export class DealRun {
 
   /** The next run's input: this deal, its status carried (with the latest of its timeline). */
   continuation(): StorageDealInput {
-    const { dealId, spec, stagingUrl, periodsPerRun, status } = this;
-    return { dealId, spec, stagingUrl, periodsPerRun, carried: { ...status, timeline: status.timeline.slice(-100) } };
+    const { dealId, spec, payment, stagingUrl, periodsPerRun, status } = this;
+    return { dealId, spec, payment, stagingUrl, periodsPerRun, carried: { ...status, timeline: status.timeline.slice(-100) } };
   }
 }
