@@ -17,6 +17,7 @@ import { splitCommission } from '../domain/money';
 import { uploadBlob } from '../runtime/staging-client';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
+import { castBalanceOf, castEthBalance } from './support/cast';
 import { chainReader, printRolesOnFailure, tearDownDevnet } from './support/devnet';
 
 /** The walking skeleton, end to end on real services: Temporal, anvil, Docker, SQLite, and the roles as processes. */
@@ -308,22 +309,40 @@ describe('compute job on the devnet', () => {
       expect(login).toMatchObject({ code: 0 });
       const did = /created (did:ethr:31337:0x[0-9a-f]{40})/.exec(login.stdout)![1];
       expect((await cli('whoami')).stdout).toContain(did);
-      expect((await cli('wallet', 'balance')).stdout).toContain(': 0.0 ZSC (0 base units)');
+      const address = /did:ethr:31337:(0x[0-9a-f]{40})/.exec(did)![1];
+      expect((await cli('wallet', 'balance')).stdout).toContain(': 0.0 ZSC free (0 base units)');
+      // The user pays from its own wallet: with nothing in it, the job is refused before anything is created.
+      writeFileSync(join(home, 'spec.yaml'), `image: ${JOB_IMAGE}\ncommand: [sh, -c, "echo from the cli; echo 7 > /out/seven"]\nresources:\n  cpu: 0.5\n  memoryMiB: 64\n`);
+      const broke = await cli('job', 'submit', 'spec.yaml');
+      expect(broke.code).toBe(1);
+      expect(broke.stderr).toContain('balance 0.0 ZSC < 1.0 ZSC needed for this job (maxPrice 1.0 ZSC × 1 slot)');
+      expect(JSON.parse((await cli('job', 'ls', '--json')).stdout)).toEqual([]);
+
       expect((await cli('wallet', 'faucet')).stdout).toMatch(/^the faucet sent 100\.0 ZSC to 0x/);
-      expect((await cli('wallet', 'balance')).stdout).toContain(': 100.0 ZSC (100000000000000000000 base units)');
+      expect((await cli('wallet', 'balance')).stdout).toContain(': 100.0 ZSC free (100000000000000000000 base units)');
       const again = await cli('wallet', 'faucet');
       expect(again.code).toBe(1);
       expect(again.stderr).toContain('the faucet gave');
 
-      writeFileSync(join(home, 'spec.yaml'), `image: ${JOB_IMAGE}\ncommand: [sh, -c, "echo from the cli; echo 7 > /out/seven"]\nresources:\n  cpu: 0.5\n  memoryMiB: 64\n`);
       const run = await cli('job', 'submit', 'spec.yaml', '--follow');
       expect(run.code).toBe(0);
       expect(run.stdout).toBe('from the cli\n');
+      // The amount is shown before the order is signed.
+      expect(run.stderr).toContain('signing an order for 1.0 ZSC (maxPrice 1.0 ZSC × 1 slot) from your balance of 100.0 ZSC');
       const jobId = /job ([0-9a-f-]{36}) submitted/.exec(run.stderr)![1];
       expect(run.stderr).toContain('SUCCEEDED');
 
-      const status = JSON.parse((await cli('job', 'status', jobId, '--json')).stdout) as { outputSha256: string; detail: { timeline: unknown[] } };
+      const status = JSON.parse((await cli('job', 'status', jobId, '--json')).stdout) as {
+        outputSha256: string; payer: string; paidToHosts: string; commission: string; refunded: string; detail: { timeline: unknown[] };
+      };
       expect(status.detail.timeline.length).toBeGreaterThan(3);
+      expect(status.payer.toLowerCase()).toBe(address);
+      expect((await cli('job', 'status', jobId)).stdout).toContain(`paid for by ${status.payer}`);
+      // Read by cast: the user's own ZSC paid exactly the hosts' pay and the commission, the rest came back.
+      const spent = BigInt(status.paidToHosts) + BigInt(status.commission);
+      expect(spent + BigInt(status.refunded)).toBe(10n ** 18n);
+      expect(await castBalanceOf(devnet.rpcUrl, devnet.deployment.token, address)).toBe(100n * 10n ** 18n - spent);
+      expect(await castEthBalance(devnet.rpcUrl, address)).toBe(0n);
       const result = await cli('job', 'result', jobId, '--out', 'out.tar');
       expect(result.code).toBe(0);
       expect(sha256(readFileSync(join(home, 'out.tar')))).toBe(status.outputSha256);

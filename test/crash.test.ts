@@ -7,7 +7,7 @@ import { connectHostRegistry, connectJobEscrow } from '../contracts/bindings';
 import { createProvider } from '../contracts/provider';
 import { openDatabase, type Database } from '../db/client';
 import type { JobSpecInput } from '../domain/job-spec';
-import { chainJobId } from '../activities/chain/ids';
+import { jobEscrowId } from '../domain/orders';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { chainReader, keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
@@ -29,7 +29,7 @@ describe('crashes', () => {
   /** How many settlement events the chain holds for a job: exactly one when money moved once. */
   const settlements = async (jobId: string) => {
     const escrow = connectJobEscrow(devnet.deployment.jobEscrow, createProvider(devnet.rpcUrl));
-    return (await escrow.queryFilter(escrow.filters.JobSettled(chainJobId(jobId)))).length;
+    return (await escrow.queryFilter(escrow.filters.JobSettled(jobEscrowId(client, jobId)))).length;
   };
   const job = (command: string[]): JobSpecInput => ({ image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB: 64 }, timeoutSeconds: 120 });
   const untilState = async (jobId: string, state: string) => {
