@@ -72,6 +72,7 @@ export interface SettleJobBatchResult {
 interface EscrowState {
   client: string;
   amount: bigint;
+  pricePerSlot: bigint;
   status: EscrowStatus;
 }
 
@@ -80,8 +81,8 @@ export function createJobEscrowActivities({ chain }: { chain: ChainClient }) {
   const { escrow, settler, deployment } = chain;
 
   async function readEscrow(escrowId: string): Promise<EscrowState> {
-    const [owner, amount, , , status] = await escrow.jobOf(escrowId);
-    return { client: owner, amount, status: Number(status) as EscrowStatus };
+    const [owner, amount, pricePerSlot, , status] = await escrow.jobOf(escrowId);
+    return { client: owner, amount, pricePerSlot, status: Number(status) as EscrowStatus };
   }
 
   function settlementIn(logs: readonly Log[], escrowId: string): (Settlement & { txHash: string }) | null {
@@ -114,7 +115,9 @@ export function createJobEscrowActivities({ chain }: { chain: ChainClient }) {
       read: () => readEscrow(escrowId),
       already: (existing): LockEscrowResult | null => {
         if (existing.status === EscrowStatus.None) return null;
-        if (existing.amount !== wanted) throw escrowFailed(`job ${jobId} of ${client} is already escrowed for ${existing.amount}, not ${wanted}`);
+        if (existing.amount !== wanted || existing.pricePerSlot !== BigInt(order.pricePerSlot)) {
+          throw escrowFailed(`job ${jobId} of ${client} is already escrowed for ${existing.amount} at ${existing.pricePerSlot} a slot, not ${wanted} at ${order.pricePerSlot}`);
+        }
         return { txHash: null, alreadyLocked: true };
       },
       check: () => requireFunds(chain, client, deployment.jobEscrow, wanted, BigInt(permit.value), `job ${jobId}`),
