@@ -413,6 +413,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', shutdown);
 
   console.log(`\nsubmitting the sample job: ${SAMPLE_JOB.command.join(' ')}`);
+  const demoUser = new Wallet(DEVNET_KEYS.client).address;
+  const balanceBefore = (await devnet.api.wallet.balance.query()).zsc;
   const { job } = await devnet.api.jobs.submit.mutate({ spec: SAMPLE_JOB });
   const done = await waitForJob(devnet.api, job.id, (state, reason) => console.log(`  job ${job.id}: ${state}${reason ? ` (${reason})` : ''}`));
   const { logs } = await devnet.api.jobs.logs.query({ jobId: job.id });
@@ -421,6 +423,8 @@ async function main(): Promise<void> {
     `job ${done.id} ${done.state} on ${done.hostId}, exit code ${done.exitCode}`,
     `  result digest ${done.resultDigest}`,
     `  paid to host ${done.paidToHosts} ZSC base units, commission ${done.commission}, refunded ${done.refunded}`,
+    `  paid by the demo user ${demoUser} from its own wallet, by its own signed order (the orchestrator only relayed it):`,
+    `    ${balanceBefore} before, ${(await devnet.api.wallet.balance.query()).zsc} after (ZSC base units)`,
     '  logs:',
     ...logs.trimEnd().split('\n').map((l) => `    ${l}`),
     '',

@@ -10,6 +10,7 @@ import type { JobSpecInput } from '../domain/job-spec';
 import { jobEscrowId } from '../domain/orders';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
+import { castBalanceOf } from './support/cast';
 import { chainReader, keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
 
 /**
@@ -126,4 +127,39 @@ describe('crashes', () => {
     const left = await docker.listContainers({ all: true, filters: { label: [`zansoc.job=${submitted.id}`] } });
     expect(left.filter((c) => c.State === 'running')).toEqual([]);
   }, 200_000);
+
+  // Last in this file: it moves the chain's clock days ahead.
+  it('gives the client back all of an unsettled escrow by itself, with the orchestrator down, after deadline and grace', async () => {
+    const before = await castBalanceOf(devnet.rpcUrl, devnet.deployment.token, client);
+    // No host has 64 cpus: the job waits in the queue with its escrow open.
+    const { job: queued } = await devnet.api.jobs.submit.mutate({ spec: { ...job(['true']), resources: { cpu: 64, memoryMiB: 64 } } });
+    const provider = createProvider(devnet.rpcUrl);
+    const escrow = connectJobEscrow(devnet.deployment.jobEscrow, provider);
+    const escrowId = jobEscrowId(client, queued.id);
+    for (let i = 0; (await escrow.jobOf(escrowId))[4] !== 1n; i++) {
+      if (i > 300) throw new Error('the escrow never opened');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const [, locked, , deadline] = await escrow.jobOf(escrowId);
+    expect(before - (await castBalanceOf(devnet.rpcUrl, devnet.deployment.token, client))).toBe(locked);
+
+    await devnet.stopRole('orchestrator');
+    const mine = new Wallet(DEVNET_KEYS.client, provider);
+    const early = await connectJobEscrow(devnet.deployment.jobEscrow, mine).reclaim.staticCall(escrowId).then(() => null, (err: Error) => err.message);
+    expect(early).toMatch(/EscrowReclaimTooEarly|execution reverted/);
+    const latest = await provider.getBlock('latest');
+    await provider.send('evm_increaseTime', [Number(deadline) - latest!.timestamp + Number(await escrow.reclaimGracePeriod()) + 1]);
+    await provider.send('evm_mine', []);
+    await (await connectJobEscrow(devnet.deployment.jobEscrow, mine).reclaim(escrowId)).wait();
+    expect(await castBalanceOf(devnet.rpcUrl, devnet.deployment.token, client)).toBe(before);
+    expect((await escrow.jobOf(escrowId))[4]).toBe(3n);
+
+    // When the orchestrator comes back, the job ends without paying anyone: the client has its money already.
+    await devnet.startRole('orchestrator');
+    await devnet.api.jobs.cancel.mutate({ jobId: queued.id });
+    const done = await waitForJob(devnet.api, queued.id, undefined, 60_000);
+    expect(done).toMatchObject({ state: 'CANCELLED', paidToHosts: '0', commission: '0', refunded: locked.toString() });
+    expect(await castBalanceOf(devnet.rpcUrl, devnet.deployment.token, client)).toBe(before);
+    provider.destroy();
+  }, 120_000);
 });

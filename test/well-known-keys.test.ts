@@ -31,7 +31,8 @@ beforeAll(async () => {
   await provider.send('anvil_setBalance', [deployer.address, '0x' + (10n ** 20n).toString(16)]);
   provider.destroy();
   const [treasury, settler, governor] = [0, 1, 2].map(() => Wallet.createRandom().address);
-  deployment = await deployContracts({ rpcUrl: anvil.url, deployerKey: deployer.privateKey, treasury, settler, governor });
+  // A production chain: contracts:deploy puts admin and governor behind a timelock there.
+  deployment = await deployContracts({ rpcUrl: anvil.url, deployerKey: deployer.privateKey, treasury, settler, governor, timelockDelaySeconds: 86_400 });
   deploymentFile = saveDeployment(deployment, dir);
 });
 

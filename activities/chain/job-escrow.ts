@@ -56,6 +56,11 @@ export interface SettleJobResult extends Settlement {
   /** The settle transaction; for a job settled before, the one that settled it if it is found. */
   txHash: string | null;
   alreadySettled: boolean;
+  /**
+   * The client took the whole escrow back itself (reclaim, after the deadline and grace): nothing was settled, no
+   * bond was slashed, and `refunded` is all of it.
+   */
+  reclaimed?: boolean;
 }
 
 export interface SettleJobBatchInput {
@@ -145,7 +150,10 @@ export function createJobEscrowActivities({ chain }: { chain: ChainClient }) {
     return sendOnce({
       doing: `settling job ${input.jobId}`,
       read: () => readEscrow(escrowId),
-      already: (job) => (job.status === EscrowStatus.Settled ? previousSettlement(escrowId) : null),
+      already: (job) => {
+        if (job.status === EscrowStatus.Reclaimed) return { txHash: null, alreadySettled: true, reclaimed: true, paidToHosts: '0', commission: '0', refunded: job.amount.toString() };
+        return job.status === EscrowStatus.Settled ? previousSettlement(escrowId) : null;
+      },
       check: (job) => checkSettlement(input.jobId, escrowId, job, args),
       send: async () => {
         const receipt = await settler.send(() => settler.escrow.settle(escrowId, args.payouts, args.slashes));

@@ -22,8 +22,11 @@ const HOST_STAKE = 20_000n;
 const BPS = 10_000n;
 /** Calls this close to a time limit are skipped: the next block's timestamp is only known to a few seconds. */
 const TIME_MARGIN = 30;
-/** Sequences per run: about 55 s alone on anvil (signing orders and consents included), well under the timeout. */
-const RUNS = 60;
+/**
+ * Sequences per run: 60 take about 55 s alone on anvil (signing orders and consents included), well under the
+ * timeout. CONSERVATION_RUNS=<n> runs more, e.g. thousands for a long check; the timeout grows with it.
+ */
+const RUNS = Number(process.env.CONSERVATION_RUNS ?? 60);
 
 let f: ChainFixture;
 let clients: Wallet[];
@@ -699,7 +702,7 @@ it('keeps every token accounted for through random sequences of every money-movi
   // Guards against a generator change that quietly makes every command skip.
   expect(executed).toBeGreaterThan(RUNS * 3);
   console.log(`${run} sequences, ${executed} commands, each followed by every invariant check`);
-}, 150_000);
+}, 150_000 + RUNS * 2_000);
 
 /** Runs the invariant check after every command of `cmds`. */
 function withInvariants(cmds: Iterable<Command>): Iterable<Command> {

@@ -34,7 +34,14 @@ export async function settle(run: JobRun, verdictDigest: string | null, dispute:
     paidToHosts: settlement.paidToHosts, commission: settlement.commission, refunded: settlement.refunded,
     slashed: slashes.reduce((s, t) => s + BigInt(t.amount), 0n).toString(),
   });
-  run.note(`settled: ${settlement.paidToHosts} to hosts, ${settlement.commission} commission, ${settlement.refunded} refunded, ${status.slashed} slashed`);
+  if (settlement.reclaimed) {
+    // The orchestrator was away past the escrow's deadline and grace: the client took its money back, nobody was paid.
+    Object.assign(status, { paidToHosts: '0', commission: '0', slashed: '0' });
+    run.slots.forEach((slot) => Object.assign(slot.status, { payout: '0', slashed: '0' }));
+    run.note(`not settled: the client reclaimed the whole escrow (${settlement.refunded}) after its deadline`);
+  } else {
+    run.note(`settled: ${settlement.paidToHosts} to hosts, ${settlement.commission} commission, ${settlement.refunded} refunded, ${status.slashed} slashed`);
+  }
 
   // Reputation: what this job did for or to each host, for the next match.
   if (patched('reputation')) {
