@@ -145,6 +145,10 @@ describe('API edge', () => {
     const get = await fetch(`${url}/api/wallet/faucet`);
     expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
     expect((await fetch(`${url}/api/jobs/not-a-uuid`, { method: 'PUT' })).status).toBe(405);
+    // A concrete path is not its templated neighbour: GET /jobs/quote is no GET /jobs/{jobId} of a job named quote.
+    const quote = await fetch(`${url}/api/jobs/quote`);
+    expect([quote.status, quote.headers.get('allow')]).toEqual([405, 'POST']);
+    expect((await fetch(`${url}/api/deals/quote`)).status).toBe(405);
     expect((await fetch(`${url}/api/nowhere`, { method: 'PUT' })).status).toBe(404);
     const polluting = await send('/api/hosts/some-host/status', json('{"status":"offline","__proto__":{"admin":true}}'));
     expect(polluting.status).toBe(401);
