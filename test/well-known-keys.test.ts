@@ -31,7 +31,8 @@ beforeAll(async () => {
   await provider.send('anvil_setBalance', [deployer.address, '0x' + (10n ** 20n).toString(16)]);
   provider.destroy();
   const [treasury, settler, governor] = [0, 1, 2].map(() => Wallet.createRandom().address);
-  deployment = await deployContracts({ rpcUrl: anvil.url, deployerKey: deployer.privateKey, treasury, settler, governor });
+  // Off anvil's chain a deployment needs its timelock (a day at least), as a real one has.
+  deployment = await deployContracts({ rpcUrl: anvil.url, deployerKey: deployer.privateKey, treasury, settler, governor, timelockDelaySeconds: 24 * 3600 });
   deploymentFile = saveDeployment(deployment, dir);
 });
 
