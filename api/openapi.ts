@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage } from 'node:http';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { ZodTypeAny } from 'zod';
 import { createOpenApiNodeHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
 import { contextFor, type ApiDeps } from './context';
@@ -125,6 +126,8 @@ export async function registerOpenApi(scope: FastifyInstance, deps: ApiDeps): Pr
     onError({ path, error }) {
       if (error.code === 'INTERNAL_SERVER_ERROR') console.error(`${OPENAPI_BASE} ${path} failed:`, error.cause ?? error);
     },
+    // tRPC's own status of each error, as /trpc answers it: the adapter's table lacks codes (PAYMENT_REQUIRED) and answers 500 for them.
+    responseMeta: ({ errors }) => (errors[0] ? { status: getHTTPStatusCodeFromError(errors[0]) } : {}),
   });
   scope.route({
     // Every method, so that one a path's operations lack is answered 405 naming those they have (OPTIONS stays CORS's).
@@ -132,7 +135,10 @@ export async function registerOpenApi(scope: FastifyInstance, deps: ApiDeps): Pr
     url: `${OPENAPI_BASE}/*`,
     onRequest: async (request, reply) => {
       const path = new URL(request.url, 'http://api.invalid').pathname.slice(OPENAPI_BASE.length).replace(/(.)\/+$/, '$1');
-      const allowed = [...new Set(openApiRoutes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+      const matching = openApiRoutes.filter((r) => r.pattern.test(path));
+      // A concrete path is matched before a templated one (OpenAPI 3, path templating): /jobs/quote is not /jobs/{jobId}.
+      const concrete = Math.min(...matching.map((r) => r.params.length));
+      const allowed = [...new Set(matching.filter((r) => r.params.length === concrete).map((r) => r.method))];
       if (!allowed.length || allowed.includes(request.method as (typeof allowed)[number])) return;
       return reply.code(405).header('allow', allowed.join(', ')).send({ message: `${request.method} is not an operation here: use ${allowed.join(' or ')}`, code: 'METHOD_NOT_SUPPORTED' });
     },

@@ -3,6 +3,7 @@ import type { OpenAPIV3 } from 'openapi-types';
 import { signRequest } from '../api/signing';
 import type { Database } from '../db/client';
 import { callerAs, CHAIN_ID, startApiServer, type ApiServer } from './support/api-server';
+import { signedJobInput, submitJobAs } from './support/orders';
 
 /**
  * What the edge answers to bad input, over real HTTP: 4xx naming the problem, never a 500, no server internals in the
@@ -24,10 +25,16 @@ describe('API edge', () => {
     return { status: res.status, body: (await res.json()) as ErrorBody };
   };
   const json = (body: string, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  /** alice's order for `spec`, quoted and signed: what jobs.submit takes besides the spec. */
+  const orderFor = async (of: typeof spec) => {
+    const { spec: _spec, ...order } = await signedJobInput(callerAs(server.deps, alice), alice, of);
+    return order;
+  };
 
   beforeAll(async () => {
     server = await startApiServer({ rateLimitPerMinute: 1_000_000 });
     ({ db, url } = server);
+    await server.fund(alice.address, '100');
   }, 120_000);
 
   afterAll(async () => {
@@ -74,7 +81,7 @@ describe('API edge', () => {
   it('takes a POST without a body where the body is optional (the faucet)', async () => {
     const headers = await signRequest(alice, CHAIN_ID, 'wallet.faucet', {});
     const { status, body } = await send('/api/wallet/faucet', { method: 'POST', headers });
-    // This API has no chain: the faucet is refused for that, not for the missing body.
+    // This API has a chain but no faucet: the faucet is refused for that, not for the missing body.
     expect(status).toBe(412);
     expect(body.message).toBe('this API has no faucet (devnet only: FAUCET_KEY)');
   });
@@ -83,7 +90,8 @@ describe('API edge', () => {
     ['0', /^must be more than 0/],
     [(2n ** 96n).toString(), /^the escrow \(79228162514264337593543950336 base units\) is more than JobEscrow holds/],
   ])('refuses maxPrice %s at the edge, naming the field, and creates nothing', async (maxPrice, message) => {
-    const input = { spec: { ...spec, maxPrice } };
+    // Under a well-formed signed order, so that the spec's field is all the schema refuses.
+    const input = { ...(await orderFor(spec)), spec: { ...spec, maxPrice } };
     const viaApi = await send('/api/jobs', json(JSON.stringify(input), await signRequest(alice, CHAIN_ID, 'jobs.submit', input)));
     expect(viaApi.status).toBe(400);
     expect(viaApi.body.issues).toEqual([expect.objectContaining({ path: ['spec', 'maxPrice'], message: expect.stringMatching(message) })]);
@@ -98,7 +106,7 @@ describe('API edge', () => {
     [{ challengeWindowSeconds: null }, 'spec.challengeWindowSeconds'],
     [{ timeoutSeconds: '60' }, 'spec.timeoutSeconds'],
   ])('takes numbers only as JSON numbers: %j is refused over /api and /trpc alike', async (field, path) => {
-    const input = { spec: { ...spec, ...field } };
+    const input = { ...(await orderFor(spec)), spec: { ...spec, ...field } };
     for (const route of ['/api/jobs', '/trpc/jobs.submit', '/api/jobs']) {
       const { status, body } = await send(route, json(JSON.stringify(input), await signRequest(alice, CHAIN_ID, 'jobs.submit', input)));
       expect([route, status]).toEqual([route, 400]);
@@ -110,7 +118,8 @@ describe('API edge', () => {
   it('documents every status an operation answers, each with the error body schema', async () => {
     const doc = (await (await fetch(`${url}/openapi.json`)).json()) as OpenAPIV3.Document;
     const statuses = (path: string, method: 'get' | 'post') => Object.keys(doc.paths[path]![method]!.responses).sort();
-    expect(statuses('/jobs', 'post')).toEqual(['200', '400', '401', '413', '415', '429', '503']);
+    expect(statuses('/jobs', 'post')).toEqual(['200', '400', '401', '402', '403', '409', '412', '413', '415', '429', '503']);
+    expect(statuses('/deals', 'post')).toEqual(['200', '400', '401', '402', '403', '409', '412', '413', '415', '429', '503']);
     expect(statuses('/jobs/{jobId}', 'get')).toEqual(['200', '400', '401', '404', '429']);
     expect(statuses('/jobs/{jobId}/cancel', 'post')).toEqual(['200', '400', '401', '404', '409', '413', '415', '429']);
     expect(statuses('/hosts', 'post')).toEqual(['200', '400', '401', '403', '409', '413', '415', '429']);
@@ -136,6 +145,10 @@ describe('API edge', () => {
     const get = await fetch(`${url}/api/wallet/faucet`);
     expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
     expect((await fetch(`${url}/api/jobs/not-a-uuid`, { method: 'PUT' })).status).toBe(405);
+    // A concrete path is not its templated neighbour: GET /jobs/quote is no GET /jobs/{jobId} of a job named quote.
+    const quote = await fetch(`${url}/api/jobs/quote`);
+    expect([quote.status, quote.headers.get('allow')]).toEqual([405, 'POST']);
+    expect((await fetch(`${url}/api/deals/quote`)).status).toBe(405);
     expect((await fetch(`${url}/api/nowhere`, { method: 'PUT' })).status).toBe(404);
     const polluting = await send('/api/hosts/some-host/status', json('{"status":"offline","__proto__":{"admin":true}}'));
     expect(polluting.status).toBe(401);
@@ -151,7 +164,7 @@ describe('API edge', () => {
   });
 
   it('answers 503 within seconds to a live status no worker can answer (this API runs none)', async () => {
-    const input = { spec };
+    const input = { spec, ...(await orderFor(spec)) };
     const submitted = await send('/api/jobs', json(JSON.stringify(input), await signRequest(alice, CHAIN_ID, 'jobs.submit', input)));
     expect(submitted.status).toBe(200);
     const jobId = (submitted.body as unknown as { job: { id: string } }).job.id;
@@ -182,7 +195,7 @@ describe('API edge', () => {
   // Last: it leaves a job row behind, which the tests above count as nothing created.
   it('answers 409, not 500, to cancelling a job whose workflow has ended though its row has not (terminated from Temporal)', async () => {
     const client = callerAs(server.deps, alice);
-    const { job } = await client.jobs.submit({ spec });
+    const { job } = await submitJobAs(client, alice, spec);
     await server.temporal.workflow.getHandle(`job-${job.id}`).terminate('ended by the operator');
     await expect(client.jobs.cancel({ jobId: job.id })).rejects.toMatchObject({
       code: 'CONFLICT', message: `jobId: job ${job.id} has ended and cannot be cancelled`,

@@ -3,15 +3,19 @@ import { Wallet } from 'ethers';
 import fc from 'fast-check';
 import type { ZodTypeAny } from 'zod';
 import { ZodFastCheck } from 'zod-fast-check';
+import { signJobQuote } from '../api/order-signing';
 import { appRouter } from '../api/routers';
 import { signRequest } from '../api/signing';
+import type { JobSpecInput } from '../domain/job-spec';
 import { cidOf, STORAGE_CHUNK_BYTES, storageDealSpecSchema } from '../domain/storage';
 import type { Database } from '../db/client';
-import { CHAIN_ID, startApiServer, type ApiServer } from './support/api-server';
+import { callerAs, CHAIN_ID, startApiServer, type ApiServer } from './support/api-server';
 
 /**
  * Every procedure, called over real HTTP with inputs generated from its own zod schema (valid ones), and with
  * arbitrary JSON (mostly invalid), signed and unsigned: never a 500, and a refusal never leaves a row or a workflow.
+ * A generated order is a random one (refused: its signature, its terms); so that valid submits get through too, some
+ * generated jobs carry instead the order the API quotes for their spec, signed by the funded caller.
  */
 type ProcedureDef = { _def: { type: 'query' | 'mutation'; inputs: ZodTypeAny[] } };
 const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, ProcedureDef>);
@@ -75,18 +79,33 @@ describe('API fuzz', () => {
     return { status: res.status, text, changed: after.some((n, i) => n !== before[i]) };
   }
 
+  /** `input` with the order the API quotes for its spec, signed by `signer`; unchanged when its spec gets no quote. */
+  async function withQuotedOrder(input: unknown, signer: Wallet): Promise<unknown> {
+    const { spec } = (input ?? {}) as { spec: JobSpecInput };
+    try {
+      const { jobId, quote } = await callerAs(server.deps, signer).jobs.quote({ spec });
+      return { ...(input as object), jobId, ...(await signJobQuote(signer, spec, quote)) };
+    } catch {
+      return input;
+    }
+  }
+
   it.each(procedures.map(([name, p]) => [name, p] as const))('%s: never a 500, and a refusal creates nothing', async (name, procedure) => {
     const schema = procedure._def.inputs[0];
     const valid = schema ? withPatterns(ZodFastCheck(), schema).inputOf(schema) : fc.constant(undefined);
     const signer = new Wallet(Wallet.createRandom().privateKey);
+    if (name === 'jobs.submit') await server.fund(signer.address, '1000000');
     const workflowsBefore = (await temporal.workflow.count()).count;
     let accepted = 0;
-    await fc.assert(fc.asyncProperty(fc.oneof(valid, fc.jsonValue()), fc.boolean(), async (input, signed) => {
+    // Three signed jobs in four carry the quoted order; enough runs that some of them get through every time.
+    const quoted = fc.integer({ min: 0, max: 3 }).map((n) => n > 0);
+    await fc.assert(fc.asyncProperty(fc.oneof(valid, fc.jsonValue()), fc.boolean(), quoted, async (generated, signed, withQuote) => {
+      const input = name === 'jobs.submit' && signed && withQuote ? await withQuotedOrder(generated, signer) : generated;
       const { status, text, changed } = await call(name, procedure._def.type, input, signed ? signer : null);
       if (status >= 500) throw new Error(`${name} answered ${status} to ${JSON.stringify(input)}: ${text}`);
       if (status >= 400 && changed) throw new Error(`${name} refused ${JSON.stringify(input)} with ${status} but changed the database`);
       if (status < 400 && name === 'jobs.submit') accepted++;
-    }), { numRuns: 40 });
+    }), { numRuns: name === 'jobs.submit' ? 100 : 40 });
     // Only accepted submits started workflows.
     expect((await temporal.workflow.count()).count - workflowsBefore).toBe(accepted);
     // The generated valid inputs really get through: the property is not only about refusals.

@@ -4,9 +4,11 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { Wallet } from 'ethers';
 import type { OpenAPIV3 } from 'openapi-types';
 import { createApiClient, type ApiClient } from '../api/client';
+import { signJobQuote, type OrderQuote } from '../api/order-signing';
 import { signRequest } from '../api/signing';
 import type { Database } from '../db/client';
 import { callerAs, CHAIN_ID, startApiServer, type ApiServer, type AppCaller } from './support/api-server';
+import { signedJobInput, submitJobAs } from './support/orders';
 
 /**
  * The API's edge, over real HTTP, on a real database and a real Temporal server: every call that acts for someone is
@@ -37,6 +39,7 @@ describe('API identity and limits', () => {
     asAlice = createApiClient(url, { signer: aliceKey, chainId: CHAIN_ID });
     alice = callerAs(server.deps, aliceKey);
     bob = callerAs(server.deps, bobKey);
+    await Promise.all([server.fund(aliceKey.address, '100'), server.fund(bobKey.address, '100')]);
   }, 120_000);
 
   afterAll(async () => {
@@ -44,21 +47,23 @@ describe('API identity and limits', () => {
   });
 
   it('refuses an unsigned or tampered call with 401 and creates nothing', async () => {
-    const unsigned = await post('jobs.submit', { spec });
+    // A whole submit, its order signed: only the request's own signature is missing or wrong.
+    const input = await signedJobInput(alice, aliceKey, spec);
+    const unsigned = await post('jobs.submit', input);
     expect(unsigned.status).toBe(401);
     expect(JSON.stringify(await unsigned.json())).toContain('this call must be signed');
 
-    const headers = await signRequest(aliceKey, CHAIN_ID, 'jobs.submit', { spec });
-    const tampered = await post('jobs.submit', { spec: { ...spec, command: ['rm', '-rf', '/'] } }, headers);
+    const headers = await signRequest(aliceKey, CHAIN_ID, 'jobs.submit', input);
+    const tampered = await post('jobs.submit', { ...input, spec: { ...spec, command: ['rm', '-rf', '/'] } }, headers);
     expect(tampered.status).toBe(401);
     expect(JSON.stringify(await tampered.json())).toContain('the signature does not match this request and address');
-    const elsewhere = await post('jobs.cancel', { spec }, headers);
+    const elsewhere = await post('jobs.cancel', input, headers);
     expect(elsewhere.status).toBe(401);
     expect(await db.job.count()).toBe(0);
   });
 
   it('refuses a replayed request: the same signed call twice creates one job', async () => {
-    const body = { spec, idempotencyKey: 'replay-test' };
+    const body = await signedJobInput(alice, aliceKey, spec, { idempotencyKey: 'replay-test' });
     const headers = await signRequest(aliceKey, CHAIN_ID, 'jobs.submit', body);
     const first = await post('jobs.submit', body, headers);
     expect(first.status).toBe(200);
@@ -69,7 +74,7 @@ describe('API identity and limits', () => {
   });
 
   it('keeps each client to its own jobs: another key finds nothing and changes nothing', async () => {
-    const { job } = await alice.jobs.submit({ spec });
+    const { job } = await submitJobAs(alice, aliceKey, spec);
     expect(job.state).toBe('SUBMITTED');
     for (const attempt of [
       bob.jobs.get({ jobId: job.id }),
@@ -108,7 +113,7 @@ describe('API identity and limits', () => {
     expect(after).toMatchObject({ status: 'online', lastSeenAt: before.lastSeenAt });
     await alice.hosts.heartbeat({ hostId: 'alice-host' });
 
-    const { job } = await bob.jobs.submit({ spec });
+    const { job } = await submitJobAs(bob, bobKey, spec);
     const challenge = await refusedBy(bob.jobs.challenge({ jobId: job.id, verifierHostId: 'alice-host' }));
     expect(challenge.code).toBe('FORBIDDEN');
     expect(challenge.message).toBe('verifierHostId: host alice-host is not yours: sign with its key');
@@ -160,11 +165,18 @@ describe('API identity and limits', () => {
       throw new Error(`no operation ${operationId}`);
     };
 
-    const submit = find('jobs-submit');
-    const body = { spec: { image: 'zansoc/busybox:1', command: ['echo', 'from plain HTTP'] } };
-    const created = await fetch(`${base}${submit.path}`, {
-      method: submit.method, headers: { 'content-type': 'application/json', ...(await signRequest(aliceKey, CHAIN_ID, 'jobs.submit', body)) }, body: JSON.stringify(body),
-    });
+    // As a client in any language does it: ask for a quote, sign its order and permit (EIP-712), submit them.
+    const plainPost = async (operationId: string, procedure: string, body: unknown) => {
+      const { path, method } = find(operationId);
+      return fetch(`${base}${path}`, {
+        method, headers: { 'content-type': 'application/json', ...(await signRequest(aliceKey, CHAIN_ID, procedure, body)) }, body: JSON.stringify(body),
+      });
+    };
+    const jobSpec = { image: 'zansoc/busybox:1', command: ['echo', 'from plain HTTP'] };
+    const quoted = await plainPost('jobs-quote', 'jobs.quote', { spec: jobSpec });
+    expect(quoted.status).toBe(200);
+    const { jobId, quote } = (await quoted.json()) as { jobId: string; quote: OrderQuote };
+    const created = await plainPost('jobs-submit', 'jobs.submit', { spec: jobSpec, jobId, ...(await signJobQuote(aliceKey, jobSpec, quote)) });
     expect(created.status).toBe(200);
     const { job } = (await created.json()) as { job: { id: string; state: string } };
     expect(job.state).toBe('SUBMITTED');

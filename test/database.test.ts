@@ -16,6 +16,8 @@ import { deployPostgresMigrations } from '../db/postgres-migrate';
 import { startPostgres, type LocalPostgres } from '../scripts/postgres';
 import { EMPTY_MIGRATION, MIGRATIONS, migrationNames, pendingMigrations, postgresSchemaSql } from '../scripts/prisma-schemas';
 import { startTemporalServer, type TemporalServer } from '../scripts/temporal-server';
+import { signJobQuote } from '../api/order-signing';
+import { startTestChain, type TestChain } from './support/chain';
 
 const CHAIN_ID = 31337;
 const createCaller = createCallerFactory(appRouter);
@@ -110,14 +112,16 @@ describe('database', () => {
   let pg: LocalPostgres;
   let temporalServer: TemporalServer;
   let temporal: Client;
+  let chain: TestChain;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'zansoc-db-'));
-    [pg, temporalServer] = await Promise.all([startPostgres(), startTemporalServer({ headless: true })]);
+    [pg, temporalServer, chain] = await Promise.all([startPostgres(), startTemporalServer({ headless: true }), startTestChain(join(dir, 'deployments'))]);
     temporal = new Client({ connection: await Connection.connect({ address: temporalServer.address }) });
   }, 120_000);
   afterAll(async () => {
     await temporal?.connection.close();
     await temporalServer?.stop();
+    await chain?.stop();
     await pg?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -165,7 +169,7 @@ describe('database', () => {
     beforeAll(async () => {
       await migrateDatabase(databaseUrl());
       db = openDatabase(databaseUrl());
-      deps = { db, temporal, staging: new StagingStore(join(dir, 'staging')), publicUrl: 'http://127.0.0.1', chainId: CHAIN_ID };
+      deps = { db, temporal, staging: new StagingStore(join(dir, 'staging')), publicUrl: 'http://127.0.0.1', chainId: CHAIN_ID, wallet: chain.wallet };
       call = apiOn(deps);
       await call(host, 'hosts.register', offer(), (api) => api.hosts.register(offer()));
     });
@@ -175,10 +179,11 @@ describe('database', () => {
 
     it('makes one job of two concurrent submits with one idempotency key', async () => {
       const staging = new StagingBarrier(join(dir, 'staging'), 2);
-      const input = {
-        spec: { image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 0.5, memoryMiB: 64 }, inputs: { 'in.txt': await staging.put(Buffer.from('raced')) } },
-        idempotencyKey: 'raced',
-      };
+      const spec = { image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 0.5, memoryMiB: 64 }, inputs: { 'in.txt': await staging.put(Buffer.from('raced')) } };
+      // Both submits carry the one order the client signed for this job: a client retrying its own request.
+      await chain.fund(client.address, '1');
+      const { jobId, quote } = await call(client, 'jobs.quote', { spec }, (api) => api.jobs.quote({ spec }));
+      const input = { spec, jobId, ...(await signJobQuote(client, spec, quote)), idempotencyKey: 'raced' };
       const racing = apiOn({ ...deps, staging });
       const [a, b] = await Promise.all([1, 2].map(() => racing(client, 'jobs.submit', input, (api) => api.jobs.submit(input))));
       expect(a.job.id).toBe(b.job.id);

@@ -70,7 +70,7 @@ export const jobsRouter = router({
    * which relays the order. The same idempotency key returns the same job.
    */
   submit: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/jobs', tags: ['jobs'], summary: 'Submit a job with its signed order', protect: true, errorResponses: { 402: 'The balance or allowance does not cover the order; nothing was created', 409: 'The job id or its order was used already', 412: 'This API is not connected to a chain', 503: 'The job could not be started; nothing was created, try again' } } }).output(submittedView)
+    .meta({ openapi: { method: 'POST', path: '/jobs', tags: ['jobs'], summary: 'Submit a job with its signed order', protect: true, errorResponses: { 402: 'The balance or allowance does not cover the order; nothing was created', 403: 'The order is another client\'s: sign it with the key you call with', 409: 'The job id or its order was used already', 412: 'This API is not connected to a chain', 503: 'The job could not be started; nothing was created, try again' } } }).output(submittedView)
     .input(z.object({ spec: jobSpecSchema, idempotencyKey: z.string().min(1).max(128).optional(), jobId: z.string().uuid(), ...signedJobOrderInput }))
     .mutation(async ({ ctx, input }) => {
       const { spec, idempotencyKey, jobId } = input;

@@ -120,7 +120,7 @@ export const storageRouter = router({
    * same deal.
    */
   create: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/deals', tags: ['storage'], summary: 'Ask for a storage deal with its signed order', protect: true, errorResponses: { 402: 'The balance or allowance does not cover the order; nothing was created', 409: 'The deal id or its order was used already', 412: 'This API is not connected to a chain', 503: 'The deal could not be started; nothing was created, try again' } } }).output(dealCreatedView)
+    .meta({ openapi: { method: 'POST', path: '/deals', tags: ['storage'], summary: 'Ask for a storage deal with its signed order', protect: true, errorResponses: { 402: 'The balance or allowance does not cover the order; nothing was created', 403: 'The order is another client\'s: sign it with the key you call with', 409: 'The deal id or its order was used already', 412: 'This API is not connected to a chain', 503: 'The deal could not be started; nothing was created, try again' } } }).output(dealCreatedView)
     .input(z.object({ spec: storageDealSpecSchema, idempotencyKey: z.string().min(1).max(128).optional(), dealId: z.string().uuid(), ...signedDealOrderInput }))
     .mutation(async ({ ctx, input }) => {
       const { spec, idempotencyKey, dealId } = input;
@@ -225,7 +225,7 @@ export const storageRouter = router({
     }),
 
   renew: signedProcedure
-    .meta({ openapi: { method: 'POST', path: '/deals/{dealId}/renew', tags: ['storage'], summary: 'Renew a deal for longer with the signed order of its new term', protect: true, errorResponses: { 402: 'The balance or allowance does not cover the order', 409: 'The deal cannot be renewed now (not ACTIVE, or the deposit was refused)', 412: 'This API is not connected to a chain', 503: 'The deal\'s workflow does not answer now; try again' } } }).output(renewView)
+    .meta({ openapi: { method: 'POST', path: '/deals/{dealId}/renew', tags: ['storage'], summary: 'Renew a deal for longer with the signed order of its new term', protect: true, errorResponses: { 402: 'The balance or allowance does not cover the order', 403: 'The order is another client\'s: sign it with the key you call with', 409: 'The deal cannot be renewed now (not ACTIVE, or the deposit was refused)', 412: 'This API is not connected to a chain', 503: 'The deal\'s workflow does not answer now; try again' } } }).output(renewView)
     .input(dealIdInput.extend({ durationSeconds: z.number().int().min(1).max(MAX_DEAL_SECONDS), ...signedDealOrderInput }))
     .mutation(async ({ ctx, input }) => {
       const deal = await findOwnDeal(ctx, input.dealId);

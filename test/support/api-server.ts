@@ -10,6 +10,8 @@ import { createCallerFactory } from '../../api/trpc';
 import { StagingStore } from '../../api/staging';
 import { migrateDatabase, openDatabase, type Database } from '../../db/client';
 import { startTemporalServer, type TemporalServer } from '../../scripts/temporal-server';
+import type { Deployment } from '../../contracts/deployment';
+import { startTestChain, type TestChain } from './chain';
 
 export const CHAIN_ID = 31337;
 
@@ -21,6 +23,11 @@ export interface ApiServer {
   temporal: Client;
   /** What the server's procedures use: for calls in-process (`callerAs`). */
   deps: ApiDeps;
+  /** The server's own chain (anvil) and the contracts its orders are signed for. */
+  rpcUrl: string;
+  deployment: Deployment;
+  /** Sends `zsc` whole ZSC from the treasury to `address`: what a client needs before its orders are taken. */
+  fund(address: string, zsc: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,37 +54,51 @@ export function callerAs(deps: ApiDeps, signer: RequestSigner): AppCaller {
 }
 
 /**
- * The API alone, in this process, over real HTTP on a free port, with a real SQLite database and a real Temporal
- * server (no workers: submitted jobs just wait). For tests of the API's edge.
+ * The API alone, in this process, over real HTTP on a free port, with a real SQLite database, a real Temporal server
+ * (no workers: submitted jobs just wait) and a real chain (anvil with the contracts deployed; no faucet), whose
+ * balances, allowances and escrows the API checks orders against. For tests of the API's edge.
  */
 export async function startApiServer(opts: { rateLimitPerMinute: number; maxRequestBytes?: number }): Promise<ApiServer> {
   const dir = mkdtempSync(join(tmpdir(), 'zansoc-api-'));
   let temporalServer: TemporalServer | null = null;
+  let chain: TestChain | null = null;
   try {
-    temporalServer = await startTemporalServer({ headless: true });
-    const temporal = new Client({ connection: await Connection.connect({ address: temporalServer.address }) });
+    // Side by side, and both awaited even when one fails, so that the catch below stops whichever did start.
+    const [temporalStarted, chainStarted] = await Promise.allSettled([startTemporalServer({ headless: true }), startTestChain(join(dir, 'deployments'))]);
+    if (temporalStarted.status === 'fulfilled') temporalServer = temporalStarted.value;
+    if (chainStarted.status === 'fulfilled') chain = chainStarted.value;
+    if (temporalStarted.status === 'rejected') throw temporalStarted.reason;
+    if (chainStarted.status === 'rejected') throw chainStarted.reason;
+    const started = temporalStarted.value;
+    const startedChain = chainStarted.value;
+    const temporal = new Client({ connection: await Connection.connect({ address: started.address }) });
     const databaseUrl = `file:${join(dir, 'api.db')}`;
     await migrateDatabase(databaseUrl);
     const db = openDatabase(databaseUrl);
-    const deps: ApiDeps = { db, temporal, staging: new StagingStore(join(dir, 'staging')), publicUrl: 'http://127.0.0.1', chainId: CHAIN_ID, spotCheckFraction: 0 };
+    const deps: ApiDeps = {
+      db, temporal, staging: new StagingStore(join(dir, 'staging')), publicUrl: 'http://127.0.0.1', chainId: CHAIN_ID, spotCheckFraction: 0,
+      wallet: startedChain.wallet,
+    };
     const api = createServer({
       deps,
       host: '127.0.0.1', port: 0, maxBlobBytes: 1024 * 1024, ...opts,
     });
     const url = await api.start();
-    const started = temporalServer;
     return {
       url, temporalAddress: started.address, db, temporal, deps,
+      rpcUrl: startedChain.rpcUrl, deployment: startedChain.deployment, fund: startedChain.fund,
       async stop() {
         await api.stop();
         await temporal.connection.close();
         await db.$disconnect();
         await started.stop();
+        await startedChain.stop();
         rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
     await temporalServer?.stop();
+    await chain?.stop();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
