@@ -1,0 +1,246 @@
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Connection } from '@temporalio/client';
+import { SearchAttributeType } from '@temporalio/common';
+import { parse, stringify } from 'yaml';
+import { ALL_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
+import { freePort } from './free-port';
+import { startPostgres, type LocalPostgres } from './postgres';
+import { resolveTemporalCli } from './temporal-server';
+
+/**
+ * A Temporal cluster as production runs one, on this machine: Zansoc's Temporal server (temporal-server/) with
+ * PostgreSQL persistence and visibility, frontend, history, matching and worker each in its own process, and the
+ * Web UI in another, on free loopback ports. Namespace `default` has the project's search attributes.
+ */
+export const CLUSTER_SERVICES = ['frontend', 'history', 'matching', 'worker'] as const;
+export type ClusterService = (typeof CLUSTER_SERVICES)[number];
+
+export interface TemporalCluster {
+  /** The frontend's gRPC address. */
+  address: string;
+  uiUrl: string;
+  namespace: string;
+  /** Stops one service's process (SIGTERM unless told, SIGKILL for a crash) and starts it again on the same ports. */
+  restartService(name: ClusterService, opts?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
+  /** The process ids of the services and the UI that are running now. */
+  pids(): number[];
+  /** Stops every process it started and PostgreSQL, and removes the cluster's folder. */
+  stop(): Promise<void>;
+}
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function installed(flag: '--server' | '--sql-tool'): string {
+  const out = execFileSync(join(__dirname, 'install-temporal'), [flag], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return out.trim().split('\n').pop()!;
+}
+
+/** Where go.temporal.io/server's module lies in the Go module cache, at the version temporal-server/go.mod pins. */
+function serverModuleDir(): string {
+  return execFileSync('go', ['list', '-m', '-f', '{{.Dir}}', 'go.temporal.io/server'], {
+    cwd: join(__dirname, '../temporal-server'), encoding: 'utf8', env: { ...process.env, GOFLAGS: '-mod=mod -buildvcs=false' },
+  }).trim();
+}
+
+/** Creates `temporal` and `temporal_visibility` and migrates them with the module's versioned schemas. */
+async function setUpDatabases(sqlTool: string, pg: LocalPostgres, moduleDir: string): Promise<void> {
+  const url = new URL(pg.url);
+  const schemas = { temporal: 'temporal', temporal_visibility: 'visibility' };
+  for (const [db, schema] of Object.entries(schemas)) {
+    const base = ['--plugin', 'postgres12', '--ep', url.hostname, '-p', url.port, '-u', url.username, '--db', db];
+    await run(sqlTool, [...base, 'create']);
+    await run(sqlTool, [...base, 'setup-schema', '-v', '0.0']);
+    await run(sqlTool, [...base, 'update-schema', '-d', join(moduleDir, 'schema/postgresql/v12', schema, 'versioned')]);
+  }
+}
+
+interface Ports { grpcPort: number; membershipPort: number; httpPort?: number }
+
+/** The module's config/development-postgres12.yaml pointed at this cluster's database and ports. */
+function clusterConfig(moduleDir: string, pg: LocalPostgres, ports: Record<ClusterService, Ports>, dynamicConfigFile: string): string {
+  const config = parse(readFileSync(join(moduleDir, 'config/development-postgres12.yaml'), 'utf8'));
+  const url = new URL(pg.url);
+  for (const store of Object.values(config.persistence.datastores) as { sql: Record<string, unknown> }[]) {
+    Object.assign(store.sql, { connectAddr: `${url.hostname}:${url.port}`, user: url.username, password: '' });
+  }
+  config.log = { stdout: true, level: 'warn' };
+  // One config for every process: a fixed pprof or metrics port would be bound by the first process only.
+  delete config.global.pprof;
+  delete config.global.metrics;
+  delete config.archival;
+  delete config.namespaceDefaults;
+  for (const service of CLUSTER_SERVICES) config.services[service].rpc = { ...ports[service], bindOnLocalHost: true };
+  config.clusterMetadata.clusterInformation.active.rpcAddress = `127.0.0.1:${ports.frontend.grpcPort}`;
+  config.dynamicConfigClient = { filepath: dynamicConfigFile, pollInterval: '10s' };
+  return stringify(config);
+}
+
+const DYNAMIC_CONFIG = {
+  // The version check calls out to the internet.
+  'frontend.enableServerVersionCheck': [{ value: false }],
+  'limit.maxIDLength': [{ value: 255 }],
+};
+
+/**
+ * A free loopback port below 32768: the schema keeps a member's membership port in a SMALLINT, and the kernel's
+ * ephemeral ports (what freePort hands out) lie above it.
+ */
+async function freeMembershipPort(): Promise<number> {
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Retries `attempt` until it resolves or `ms` pass, then rethrows its last error with `what`. */
+async function until<T>(what: string, ms: number, attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what} within ${ms / 1000}s: ${(err as Error).message}`, { cause: err });
+      await sleep(500);
+    }
+  }
+}
+
+const CLI_TYPE: Record<string, string> = { [SearchAttributeType.KEYWORD]: 'Keyword', [SearchAttributeType.KEYWORD_LIST]: 'KeywordList' };
+
+export async function startTemporalCluster(opts: { namespace?: string } = {}): Promise<TemporalCluster> {
+  const namespace = opts.namespace ?? 'default';
+  const server = installed('--server');
+  const sqlTool = installed('--sql-tool');
+  const cli = resolveTemporalCli();
+  const moduleDir = serverModuleDir();
+  const dir = mkdtempSync(join(tmpdir(), 'zansoc-temporal-'));
+  const processes = new Map<string, { child: ChildProcess; exited: Promise<void> }>();
+  let pg: LocalPostgres | undefined;
+
+  function spawnLogged(name: string, args: string[]): void {
+    const log = openSync(join(dir, `${name}.log`), 'a');
+    const child = spawn(server, args, { stdio: ['ignore', log, log] });
+    closeSync(log);
+    processes.set(name, { child, exited: new Promise((resolve) => child.once('exit', () => resolve())) });
+  }
+  const logTail = (name: string) => readFileSync(join(dir, `${name}.log`), 'utf8').slice(-3000);
+  async function waitListening(name: string, port: number): Promise<void> {
+    const { child } = processes.get(name)!;
+    const deadline = Date.now() + 60_000;
+    while (!(await listening(port))) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited at start:\n${logTail(name)}`);
+      if (Date.now() > deadline) throw new Error(`${name} did not listen on ${port} within 60s:\n${logTail(name)}`);
+      await sleep(200);
+    }
+  }
+  async function kill(name: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    const proc = processes.get(name);
+    if (!proc) return;
+    if (proc.child.exitCode === null && proc.child.signalCode === null) {
+      proc.child.kill(signal);
+      const killer = setTimeout(() => proc.child.kill('SIGKILL'), 15_000);
+      await proc.exited;
+      clearTimeout(killer);
+    }
+    processes.delete(name);
+  }
+  async function stop(): Promise<void> {
+    // The UI and the frontend first, so no client sees a half-stopped cluster answering.
+    for (const name of ['ui', 'frontend', 'worker', 'matching', 'history']) await kill(name);
+    await pg?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  try {
+    pg = await startPostgres();
+    await setUpDatabases(sqlTool, pg, moduleDir);
+    const ports = {} as Record<ClusterService, Ports>;
+    for (const service of CLUSTER_SERVICES) ports[service] = { grpcPort: await freePort(), membershipPort: await freeMembershipPort() };
+    ports.frontend.httpPort = await freePort();
+    const dynamicConfigFile = join(dir, 'dynamicconfig.yaml');
+    writeFileSync(dynamicConfigFile, stringify(DYNAMIC_CONFIG));
+    const configFile = join(dir, 'cluster.yaml');
+    writeFileSync(configFile, clusterConfig(moduleDir, pg, ports, dynamicConfigFile));
+
+    const startService = async (name: ClusterService) => {
+      spawnLogged(name, ['--config', configFile, '--services', name]);
+      // The worker service serves no gRPC, only membership.
+      await waitListening(name, name === 'worker' ? ports[name].membershipPort : ports[name].grpcPort);
+    };
+    // One at a time: each process initialises the cluster's metadata in the database on its first start.
+    for (const service of ['history', 'matching', 'frontend', 'worker'] as const) await startService(service);
+
+    const address = `127.0.0.1:${ports.frontend.grpcPort}`;
+    const uiPort = await freePort();
+    spawnLogged('ui', ['ui', '--temporal-address', address, '--ip', '127.0.0.1', '--port', String(uiPort)]);
+    const uiUrl = `http://127.0.0.1:${uiPort}`;
+
+    const temporal = (...args: string[]) => run(cli, [...args, '--address', address]);
+    await until('namespace creation failed', 60_000, () =>
+      temporal('operator', 'namespace', 'create', '--namespace', namespace, '--retention', '72h').catch((err: Error & { stderr?: string }) => {
+        if (!/already (exists|registered)/i.test(err.stderr ?? '')) throw new Error(err.stderr || err.message);
+      }));
+    await until('search attributes could not be created', 30_000, () =>
+      temporal('operator', 'search-attribute', 'create', '--namespace', namespace,
+        ...ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--name', key.name, '--type', CLI_TYPE[key.type]])));
+    // A new search attribute is mapped to a visibility column only once the services reload the namespace.
+    const query = ALL_SEARCH_ATTRIBUTES.map((key) => `${key.name} = "none"`).join(' AND ');
+    const connection = await Connection.connect({ address });
+    try {
+      await until('the search attributes did not become usable', 60_000, () =>
+        connection.workflowService.listWorkflowExecutions({ namespace, query, pageSize: 1 }));
+    } finally {
+      await connection.close();
+    }
+    await until(`the UI did not answer on ${uiUrl}`, 30_000, async () => {
+      const res = await fetch(uiUrl);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    });
+
+    return {
+      address,
+      uiUrl,
+      namespace,
+      async restartService(name, { signal = 'SIGTERM' } = {}) {
+        await kill(name, signal);
+        await startService(name);
+      },
+      pids: () => [...processes.values()].flatMap(({ child }) => (child.exitCode === null && child.pid ? [child.pid] : [])),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  startTemporalCluster().then((cluster) => {
+    console.log(`Temporal frontend ${cluster.address}, Web UI ${cluster.uiUrl}`);
+    const stop = () => void cluster.stop().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  }).catch((error: Error) => {
+    console.error(error.message);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,114 @@
+// Command zansoc-temporal-server is Zansoc's build of the Temporal server: go.temporal.io/server as a library with
+// PostgreSQL persistence and visibility, the authorizer and claim mapper where the next issue confines hosts, TLS
+// from the config file, and the Web UI as a subcommand.
+//
+//	zansoc-temporal-server --config cluster.yaml --services frontend,history
+//	zansoc-temporal-server ui --temporal-address 127.0.0.1:7233 --port 8233
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	_ "time/tzdata" // timezones for cron schedules on hosts without tzdata
+
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/headers"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
+	"go.temporal.io/server/common/metrics"
+	_ "go.temporal.io/server/common/persistence/sql/sqlplugin/postgresql" // the postgres12 plugin
+	"go.temporal.io/server/common/rpc/encryption"
+	"go.temporal.io/server/temporal"
+	"gopkg.in/validator.v2"
+	"gopkg.in/yaml.v3"
+)
+
+func main() {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "ui" {
+		err = runUI(os.Args[2:])
+	} else {
+		err = runServer(os.Args[1:])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func runServer(args []string) error {
+	fs := flag.NewFlagSet("zansoc-temporal-server", flag.ExitOnError)
+	configFile := fs.String("config", "", "the server's YAML config file (as go.temporal.io/server's config/*.yaml)")
+	services := fs.String("services", strings.Join(temporal.DefaultServices, ","), "comma-separated services this process runs")
+	version := fs.Bool("version", false, "print the Temporal server version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *version {
+		fmt.Println(headers.ServerVersion)
+		return nil
+	}
+	if *configFile == "" || fs.NArg() > 0 {
+		return fmt.Errorf("usage: zansoc-temporal-server --config <file> [--services frontend,history,matching,worker] | ui [flags]")
+	}
+	cfg, err := loadConfig(*configFile)
+	if err != nil {
+		return err
+	}
+	logger := log.NewZapLogger(log.BuildZapLogger(cfg.Log))
+	logger.Info("Starting Zansoc's Temporal server.", tag.NewStringTag("server-version", headers.ServerVersion),
+		tag.NewStringTag("services", *services))
+
+	dynamicConfig := dynamicconfig.Client(dynamicconfig.NewNoopClient())
+	if cfg.DynamicConfigClient != nil {
+		if dynamicConfig, err = dynamicconfig.NewFileBasedClient(cfg.DynamicConfigClient, logger, temporal.InterruptCh()); err != nil {
+			return fmt.Errorf("dynamic config: %w", err)
+		}
+	}
+	opts := []temporal.ServerOption{
+		temporal.ForServices(strings.Split(*services, ",")),
+		temporal.WithConfig(cfg),
+		temporal.WithLogger(logger),
+		temporal.WithDynamicConfigClient(dynamicConfig),
+		temporal.InterruptOn(temporal.InterruptCh()),
+		temporal.WithAuthorizer(newHostAuthorizer()),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return authorization.NewNoopClaimMapper() }),
+	}
+	if !reflect.ValueOf(cfg.Global.TLS).IsZero() {
+		tls, err := encryption.NewTLSConfigProviderFromConfig(cfg.Global.TLS, metrics.NoopMetricsHandler, logger, nil)
+		if err != nil {
+			return fmt.Errorf("global.tls: %w", err)
+		}
+		opts = append(opts, temporal.WithTLSConfigFactory(tls))
+	}
+	server, err := temporal.NewServer(opts...)
+	if err != nil {
+		return fmt.Errorf("creating the server: %w", err)
+	}
+	// Start blocks until SIGINT or SIGTERM, then stops the services.
+	if err := server.Start(); err != nil {
+		return fmt.Errorf("starting the server: %w", err)
+	}
+	return nil
+}
+
+// loadConfig reads one config file, where config.LoadConfig would merge a directory's base.yaml and <env>.yaml.
+func loadConfig(file string) (*config.Config, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &config.Config{}
+	if err := yaml.Unmarshal(data, cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if err := validator.Validate(cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return cfg, nil
+}
