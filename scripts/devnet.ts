@@ -17,6 +17,8 @@ import { buildJobImages, JOB_IMAGE } from './build-images';
 import { ensureDockerEngine } from './docker-engine';
 import { freePort } from './free-port';
 import { startPrometheus } from './prometheus';
+import { startPostgres } from './postgres';
+import { startTemporalCluster, type TemporalCluster } from './temporal-cluster';
 import { startTemporalServer } from './temporal-server';
 
 /**
@@ -48,6 +50,13 @@ export interface DevnetOptions {
   log?: (line: string) => void;
   /** When a role that died is started again (defaults: RESTART_POLICY). */
   restart?: Partial<RestartPolicy>;
+  /**
+   * Runs on Temporal as production does instead of the dev server: a cluster of Zansoc's Temporal server on
+   * PostgreSQL (scripts/temporal-cluster.ts), and the read model on PostgreSQL too (unless `databaseUrl` is given).
+   */
+  cluster?: boolean;
+  /** How many orchestrator workers run (`orchestrator`, `orchestrator-2` …): 1, or 2 on a cluster. */
+  orchestrators?: number;
 }
 
 /**
@@ -75,6 +84,10 @@ export interface Devnet {
   apiUrl: string;
   temporalAddress: string;
   temporalUiUrl: string | null;
+  /** The Temporal cluster when the devnet runs on one (`cluster`), to restart its services; null on the dev server. */
+  temporalCluster: TemporalCluster | null;
+  /** The orchestrator workers' role names. */
+  orchestratorRoles: string[];
   rpcUrl: string;
   deployment: Deployment;
   databaseUrl: string;
@@ -141,11 +154,13 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     const image = await buildJobImages(engine.docker);
     log(`devnet: job image ${image.reference} ready`);
 
-    const temporal = await startTemporalServer({
-      port: opts.temporalPort, uiPort: opts.temporalUiPort, headless: opts.headless, dbFile: join(dir, 'temporal.db'),
-    });
+    const cluster = opts.cluster ? await startTemporalCluster() : null;
+    const temporal = cluster
+      ? { address: cluster.address, uiUrl: cluster.uiUrl, stop: () => cluster.stop() }
+      : await startTemporalServer({ port: opts.temporalPort, uiPort: opts.temporalUiPort, headless: opts.headless, dbFile: join(dir, 'temporal.db') });
     cleanups.push(() => temporal.stop());
-    log(`devnet: Temporal server on ${temporal.address}${temporal.uiUrl ? `, Web UI ${temporal.uiUrl}` : ''}`);
+    log(`devnet: Temporal ${cluster ? 'cluster (frontend, history, matching, worker on PostgreSQL)' : 'dev server'} on ${temporal.address}` +
+      `${temporal.uiUrl ? `, Web UI ${temporal.uiUrl}` : ''}`);
 
     const anvil = await startAnvil({ port: opts.anvilPort });
     cleanups.push(() => anvil.stop());
@@ -163,7 +178,13 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     await createChainActivities({ chain }).fundClient({ address: address(DEVNET_KEYS.faucet), amount: FAUCET_FUNDING.toString() });
     log(`devnet: chain ${anvil.url} (id ${deployment.chainId}), ZSC ${deployment.token}, JobEscrow ${deployment.jobEscrow}`);
 
-    const databaseUrl = opts.databaseUrl ?? `file:${join(dir, 'zansoc.db')}`;
+    let databaseUrl = opts.databaseUrl ?? `file:${join(dir, 'zansoc.db')}`;
+    if (cluster && !opts.databaseUrl) {
+      const pg = await startPostgres();
+      cleanups.push(() => pg.stop());
+      databaseUrl = pg.url;
+      log(`devnet: read model on PostgreSQL ${pg.url}`);
+    }
     await migrateDatabase(databaseUrl);
 
     const apiPort = opts.apiPort ?? (await freePort());
@@ -171,8 +192,9 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     const common = { TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: databaseUrl };
     const hostCount = opts.hosts ?? 2;
     const hostIds = Array.from({ length: hostCount }, (_, i) => `host-${i + 1}`);
+    const orchestratorRoles = Array.from({ length: opts.orchestrators ?? (cluster ? 2 : 1) }, (_, i) => (i === 0 ? 'orchestrator' : `orchestrator-${i + 1}`));
     const metricsPorts: Record<string, number> = {};
-    for (const role of ['orchestrator', 'orchestrator-temporal', ...hostIds]) metricsPorts[role] = await freePort();
+    for (const role of [...orchestratorRoles.flatMap((o) => [o, `${o}-temporal`]), ...hostIds]) metricsPorts[role] = await freePort();
     const metricsUrls: Record<string, string> = {
       api: `${apiUrl}/metrics`,
       ...Object.fromEntries(Object.entries(metricsPorts).map(([role, port]) => [role, `http://127.0.0.1:${port}/metrics`])),
@@ -188,14 +210,14 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
         },
         ready: /api listening/,
       },
-      orchestrator: {
+      ...Object.fromEntries(orchestratorRoles.map((role) => [role, {
         entry: 'orchestrator/main.ts',
         env: {
           ...common, RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile, SETTLER_KEY: DEVNET_KEYS.settler,
-          METRICS_ADDRESS: `127.0.0.1:${metricsPorts.orchestrator}`, TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${metricsPorts['orchestrator-temporal']}`,
+          METRICS_ADDRESS: `127.0.0.1:${metricsPorts[role]}`, TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${metricsPorts[`${role}-temporal`]}`,
         },
         ready: /orchestrator worker polling/,
-      },
+      }])),
     };
     // Host keys are made here first so each host can be given gas and ZSC to stake before it joins.
     for (const hostId of hostIds) {
@@ -277,10 +299,12 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       return child;
     };
     await startRole('api');
-    await Promise.all([startRole('orchestrator', opts.orchestratorEnv), ...hostIds.map((id) => startRole(id))]);
+    await Promise.all([
+      startRole('orchestrator', opts.orchestratorEnv), ...orchestratorRoles.slice(1).map((role) => startRole(role)), ...hostIds.map((id) => startRole(id)),
+    ]);
 
     return {
-      apiUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, rpcUrl: anvil.url, deployment, databaseUrl,
+      apiUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, temporalCluster: cluster, orchestratorRoles, rpcUrl: anvil.url, deployment, databaseUrl,
       hostIds, metricsUrls, api: createApiClient(apiUrl, { signer: new Wallet(DEVNET_KEYS.client), chainId: deployment.chainId }), processes,
       startRole, stopRole, stop,
       async apiAsHost(hostId: string) {
@@ -392,7 +416,9 @@ export async function waitForJob(
 }
 
 async function main(): Promise<void> {
-  const devnet = await startDevnet({ dir: join(ROOT, '.devnet'), apiPort: 3000, temporalPort: 7233, temporalUiPort: 8233, anvilPort: 8545 });
+  // `npm run cluster` (--cluster): Temporal as a cluster of Zansoc's server on PostgreSQL, two orchestrator workers.
+  const cluster = process.argv.includes('--cluster');
+  const devnet = await startDevnet({ dir: join(ROOT, '.devnet'), apiPort: 3000, temporalPort: 7233, temporalUiPort: 8233, anvilPort: 8545, cluster });
   // Prometheus (Debian's, installed by scripts/setup) scraping every role, when it is there.
   const prometheus = await startPrometheus(join(ROOT, '.devnet', 'prometheus'), devnet.metricsUrls, 9090).catch((err: Error) => {
     console.log(`(no Prometheus: ${err.message.split('\n')[0]})`);
@@ -431,7 +457,8 @@ async function main(): Promise<void> {
     `Zansoc devnet is up (Ctrl-C stops everything):`,
     `  API          ${devnet.apiUrl}/trpc   (staging store ${devnet.apiUrl}/blobs)`,
     `  Temporal UI  ${devnet.temporalUiUrl}/namespaces/default/workflows/job-${done.id}`,
-    `  Temporal     ${devnet.temporalAddress}`,
+    `  Temporal     ${devnet.temporalAddress}${devnet.temporalCluster ? ' (a cluster: frontend, history, matching, worker on PostgreSQL)' : ' (dev server)'}`,
+    `  orchestrator ${devnet.orchestratorRoles.length} worker(s): ${devnet.orchestratorRoles.join(', ')}`,
     `  chain RPC    ${devnet.rpcUrl} (chain id ${devnet.deployment.chainId})`,
     `  hosts        ${devnet.hostIds.join(', ')}`,
     `  Swagger UI   ${devnet.apiUrl}/docs   (OpenAPI ${devnet.apiUrl}/openapi.json)`,
