@@ -85,7 +85,7 @@ export const lifecycle: Benchmark = {
   },
 };
 
-async function runJob(devnet: Devnet): Promise<void> {
+export async function runJob(devnet: Devnet): Promise<void> {
   const { job } = await devnet.api.jobs.submit.mutate({ spec: TRIVIAL });
   const done = await waitForJob(devnet.api, job.id, undefined, 120_000, 25);
   if (done.state !== 'SUCCEEDED') throw new Error(`job ${job.id} ended ${done.state}: ${done.stateReason}`);
@@ -110,10 +110,10 @@ async function saturate(seconds: number, concurrency: number, task: () => Promis
   return { done, failed, seconds: (performance.now() - start) / 1000 };
 }
 
-function percentile(samples: number[], p: number): number {
+export function percentile(samples: number[], p: number): number {
   if (samples.length === 0) return NaN;
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-const ms = (value: number): string => `${value.toFixed(0)} ms`;
+export const ms = (value: number): string => `${value.toFixed(0)} ms`;
