@@ -3,14 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Wallet } from 'ethers';
-import { connectJobEscrow } from '../contracts/bindings';
-import { createProvider } from '../contracts/provider';
 import type { JobSpecInput } from '../domain/job-spec';
-import { jobEscrowId } from '../domain/orders';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { castBalanceOf } from './support/cast';
-import { printRolesOnFailure, tearDownDevnet } from './support/devnet';
+import { printRolesOnFailure, settlementsOf, tearDownDevnet, untilJobState } from './support/devnet';
 
 /**
  * The devnet on Temporal as production runs it: Zansoc's Temporal server as a cluster on PostgreSQL (each service its
@@ -27,18 +24,8 @@ describe('the devnet on a Temporal cluster', () => {
   const job = (command: string[], extra: Partial<JobSpecInput> = {}): JobSpecInput => ({
     image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB: 64 }, timeoutSeconds: 120, ...extra,
   });
-  /** JobSettled events on chain for a job: exactly one when its money moved once. */
-  const settlements = async (jobId: string) => {
-    const escrow = connectJobEscrow(devnet.deployment.jobEscrow, createProvider(devnet.rpcUrl));
-    return (await escrow.queryFilter(escrow.filters.JobSettled(jobEscrowId(client, jobId)))).length;
-  };
-  const untilState = async (jobId: string, state: string) => {
-    for (let i = 0; i < 600; i++) {
-      if ((await devnet.api.jobs.get.query({ jobId })).state === state) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`job ${jobId} never reached ${state}`);
-  };
+  const settlements = (jobId: string) => settlementsOf(devnet, client, jobId);
+  const untilState = (jobId: string, state: string) => untilJobState(devnet, jobId, state, 60_000);
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'zansoc-cluster-'));

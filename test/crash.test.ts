@@ -11,7 +11,7 @@ import { jobEscrowId } from '../domain/orders';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { castBalanceOf } from './support/cast';
-import { chainReader, keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
+import { chainReader, keepHistory, printRolesOnFailure, settlementsOf, tearDownDevnet, untilJobState } from './support/devnet';
 
 /**
  * Crashes on the devnet, with kill -9: the orchestrator worker while a slot runs, the orchestrator right after the
@@ -27,19 +27,9 @@ describe('crashes', () => {
   const client = new Wallet(DEVNET_KEYS.client).address;
   const balanceOf = (address: string) => chainReader(devnet).balanceOf(address);
   const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
-  /** How many settlement events the chain holds for a job: exactly one when money moved once. */
-  const settlements = async (jobId: string) => {
-    const escrow = connectJobEscrow(devnet.deployment.jobEscrow, createProvider(devnet.rpcUrl));
-    return (await escrow.queryFilter(escrow.filters.JobSettled(jobEscrowId(client, jobId)))).length;
-  };
+  const settlements = (jobId: string) => settlementsOf(devnet, client, jobId);
   const job = (command: string[]): JobSpecInput => ({ image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB: 64 }, timeoutSeconds: 120 });
-  const untilState = async (jobId: string, state: string) => {
-    for (let i = 0; i < 300; i++) {
-      if ((await devnet.api.jobs.get.query({ jobId })).state === state) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`job ${jobId} never reached ${state}`);
-  };
+  const untilState = (jobId: string, state: string) => untilJobState(devnet, jobId, state);
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'zansoc-crash-'));

@@ -2,9 +2,10 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { connectHostRegistry, connectZansocToken } from '../../contracts/bindings';
+import { connectHostRegistry, connectJobEscrow, connectZansocToken } from '../../contracts/bindings';
 import { createProvider } from '../../contracts/provider';
 import type { Database } from '../../db/client';
+import { jobEscrowId } from '../../domain/orders';
 import type { Devnet } from '../../scripts/devnet';
 
 /** After a failed test, prints the roles' last lines: what the processes saw. */
@@ -74,5 +75,25 @@ export async function untilLine(lines: string[], pattern: RegExp, timeoutMs: num
     if (line) return line;
     if (Date.now() > deadline) throw new Error(`no line matched ${pattern} within ${timeoutMs / 1000}s`);
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** How many JobSettled events the chain holds for `client`'s job: exactly one when its money moved once. */
+export async function settlementsOf(devnet: Devnet, client: string, jobId: string): Promise<number> {
+  const provider = createProvider(devnet.rpcUrl);
+  try {
+    const escrow = connectJobEscrow(devnet.deployment.jobEscrow, provider);
+    return (await escrow.queryFilter(escrow.filters.JobSettled(jobEscrowId(client, jobId)))).length;
+  } finally {
+    provider.destroy();
+  }
+}
+
+/** Polls the API until the job is in `state`, for up to `timeoutMs`. */
+export async function untilJobState(devnet: Devnet, jobId: string, state: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await devnet.api.jobs.get.query({ jobId })).state !== state) {
+    if (Date.now() > deadline) throw new Error(`job ${jobId} never reached ${state}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
