@@ -29,8 +29,15 @@ export function bondFreeStake(
   },
 ): Promise<BondResult> {
   const host = parseAddress('host', bond.host);
+  const { consent } = bond;
   const wanted = parseAmount('amount', bond.amount);
   const what = `host ${host} to ${bond.to}`;
+  /** The consent to send with, refused before sending when there is none or it expired (a bond already made needs none). */
+  const usableConsent = (): SignedBondConsent => {
+    if (!consent) throw escrowFailed(`cannot bond ${what}: the host has not consented`);
+    if (consent.deadline <= Math.floor(Date.now() / 1000)) throw escrowFailed(`cannot bond ${what}: the host's consent expired at ${consent.deadline}`);
+    return consent;
+  };
   return sendOnce({
     doing: `bonding ${what}`,
     read: () => chain[bond.escrow].bondOf(bond.id, host),
@@ -43,11 +50,10 @@ export function bondFreeStake(
       if (!(await bond.isOpen())) throw escrowFailed(`cannot bond ${what}: it is not open`);
       const free = await chain.registry.freeStakeOf(host);
       if (free < wanted) throw escrowFailed(`cannot bond ${what}: the host has ${free} ZSC base units of free stake, ${wanted} needed`);
-      if (!bond.consent) throw escrowFailed(`cannot bond ${what}: the host has not consented`);
-      if (bond.consent.deadline <= Math.floor(Date.now() / 1000)) throw escrowFailed(`cannot bond ${what}: the host's consent expired at ${bond.consent.deadline}`);
+      usableConsent();
     },
     send: async () => {
-      const { deadline, signature } = bond.consent!;
+      const { deadline, signature } = usableConsent();
       const receipt = await chain.settler.send(() => chain.settler[bond.escrow].bond(bond.id, host, wanted, deadline, signature));
       return { txHash: receipt.hash, alreadyBonded: false };
     },
