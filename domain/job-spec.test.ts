@@ -29,10 +29,12 @@ describe('job spec', () => {
     expect(escrowFor({ maxPrice: '10', replicas: 3 })).toBe('50');
   });
 
-  it('accepts the largest price whose escrow JobEscrow can hold (uint96)', () => {
-    const limit = 2n ** 96n - 1n;
+  it('accepts the largest price per slot JobEscrow takes (uint88), at any number of replicas', () => {
+    const limit = 2n ** 88n - 1n;
     expect(jobSpecSchema.parse({ ...good, maxPrice: limit.toString() }).maxPrice).toBe(limit.toString());
-    expect(jobSpecSchema.parse({ ...good, replicas: 3, maxPrice: (limit / 5n).toString() }).maxPrice).toBe((limit / 5n).toString());
+    expect(jobSpecSchema.parse({ ...good, replicas: 7, maxPrice: limit.toString() }).maxPrice).toBe(limit.toString());
+    // The escrow of the most slots a job may grow to still fits JobEscrow's 96 bits.
+    expect(BigInt(escrowFor({ maxPrice: limit.toString(), replicas: 7 }))).toBeLessThan(2n ** 96n);
     expect(jobSpecSchema.parse({ ...good, maxPrice: '1' }).maxPrice).toBe('1');
   });
 
@@ -57,9 +59,8 @@ describe('job spec', () => {
     [{ ...good, maxPrice: '1.5' }, /^maxPrice: must be a whole number/],
     [{ ...good, maxPrice: 100 }, /^maxPrice: Expected string, received number/],
     [{ ...good, maxPrice: '0' }, /^maxPrice: must be more than 0/],
-    [{ ...good, maxPrice: (2n ** 96n).toString() }, /^maxPrice: the escrow \(79228162514264337593543950336 base units\) is more than JobEscrow holds/],
-    // Three replicas escrow for five (two more on disagreement): a price a fifth of the limit is already too much.
-    [{ ...good, replicas: 3, maxPrice: ((2n ** 96n) / 5n + 1n).toString() }, /^maxPrice: the escrow \(\d+ base units\) is more than JobEscrow holds/],
+    [{ ...good, maxPrice: (2n ** 88n).toString() }, /^maxPrice: 309485009821345068724781056 base units is more than JobEscrow takes as a price per slot/],
+    [{ ...good, replicas: 3, maxPrice: (2n ** 96n).toString() }, /^maxPrice: 79228162514264337593543950336 base units is more than JobEscrow takes as a price per slot/],
     [{ ...good, shards: 2 }, /^\(root\): Unrecognized key\(s\) in object: 'shards'/],
     [{ ...good, replicas: 0 }, /^replicas: Number must be greater than or equal to 1/],
     [{ ...good, replicas: 8 }, /^replicas: Number must be less than or equal to 7/],

@@ -49,8 +49,12 @@ export const resourcesSchema = z
   })
   .strict();
 
-/** JobEscrow keeps a job's escrow in 96 bits (uint96, SafeCast): a larger one would only be refused on chain. */
-export const MAX_ESCROW = 2n ** 96n - 1n;
+/**
+ * JobEscrow keeps a job's price per slot in 88 bits (uint88, beside the client in one storage slot), over 309 million
+ * ZSC: a larger one would only be refused on chain. Its escrow, price × at most MAX_REPLICAS + 2 slots, then always
+ * fits the 96 bits JobEscrow keeps it in.
+ */
+export const MAX_PRICE_PER_SLOT = 2n ** 88n - 1n;
 
 export const jobSpecSchema = z
   .object({
@@ -83,14 +87,13 @@ export const jobSpecSchema = z
   })
   .strict()
   .superRefine((spec, ctx) => {
-    // zod refines after a field failed too: only a valid price and replica count make an escrow.
-    if (!/^[0-9]+$/.test(spec.maxPrice) || !Number.isInteger(spec.replicas)) return;
-    const escrow = BigInt(escrowFor(spec));
-    if (escrow > MAX_ESCROW) {
+    // zod refines after a field failed too: only a whole number is a price.
+    if (!/^[0-9]+$/.test(spec.maxPrice)) return;
+    if (BigInt(spec.maxPrice) > MAX_PRICE_PER_SLOT) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
         path: ['maxPrice'],
-        message: `the escrow (${escrow} base units) is more than JobEscrow holds (${MAX_ESCROW}): lower maxPrice or replicas`,
+        message: `${spec.maxPrice} base units is more than JobEscrow takes as a price per slot (${MAX_PRICE_PER_SLOT})`,
       });
     }
   });

@@ -88,7 +88,7 @@ describe('API edge', () => {
 
   it.each([
     ['0', /^must be more than 0/],
-    [(2n ** 96n).toString(), /^the escrow \(79228162514264337593543950336 base units\) is more than JobEscrow holds/],
+    [(2n ** 88n).toString(), /^309485009821345068724781056 base units is more than JobEscrow takes as a price per slot/],
   ])('refuses maxPrice %s at the edge, naming the field, and creates nothing', async (maxPrice, message) => {
     // Under a well-formed signed order, so that the spec's field is all the schema refuses.
     const input = { ...(await orderFor(spec)), spec: { ...spec, maxPrice } };

@@ -8,11 +8,12 @@ import { TRPCClientError } from '@trpc/client';
 import { Wallet } from 'ethers';
 import { extract } from 'tar-stream';
 import { signRequest } from '../api/signing';
-import { connectHostRegistry } from '../contracts/bindings';
+import { connectHostRegistry, connectJobEscrow } from '../contracts/bindings';
 import { createProvider } from '../contracts/provider';
 import { openDatabase, type Database } from '../db/client';
 import { resultDigestInput } from '../domain/execution';
 import type { JobSpecInput } from '../domain/job-spec';
+import { jobEscrowId } from '../domain/orders';
 import { splitCommission } from '../domain/money';
 import { uploadBlob } from '../runtime/staging-client';
 import { JOB_IMAGE } from '../scripts/build-images';
@@ -106,8 +107,9 @@ describe('compute job on the devnet', () => {
 
     // The host bonded stake to the job while it ran, and got it back at settlement.
     const registry = connectHostRegistry(devnet.deployment.hostRegistry, createProvider(devnet.rpcUrl));
-    const locks = await registry.queryFilter(registry.filters.StakeLocked(host.address));
-    expect(locks.length).toBeGreaterThanOrEqual(1);
+    const escrow = connectJobEscrow(devnet.deployment.jobEscrow, createProvider(devnet.rpcUrl));
+    const bonds = await escrow.queryFilter(escrow.filters.HostBonded(jobEscrowId(client, job.id), host.address));
+    expect(bonds).toHaveLength(1);
     const [, , locked] = await registry.hostOf(host.address);
     expect(locked).toBe(0n);
 

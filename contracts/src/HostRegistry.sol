@@ -14,7 +14,8 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
  * and can slash only what they locked; the rest is free, and a host takes free stake out by requesting to unbond
  * and withdrawing once the unbonding delay has passed, so stake cannot leave faster than a fault can be proven.
  * @dev Only contracts holding ESCROW_ROLE (JobEscrow and StorageEscrow, granted at deployment) may lock, unlock and
- * slash. Amounts are kept in 96 bits, far above the ZSC supply, so a host's stake figures share one storage slot.
+ * slash. Locking and unlocking emit nothing here: the escrow that does it emits HostBonded and BondReleased, naming
+ * the job or deal and the host, so each movement is logged once, where its reason is. Amounts are kept in 96 bits, far above the ZSC supply, so a host's stake figures share one storage slot.
  */
 contract HostRegistry is AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -52,12 +53,6 @@ contract HostRegistry is AccessControl, ReentrancyGuardTransient {
 
     /// @dev Emitted when `host` withdraws `amount` of unbonded stake.
     event StakeWithdrawn(address indexed host, uint256 amount);
-
-    /// @dev Emitted when `escrow` locks `amount` of `host`'s stake for a job or deal.
-    event StakeLocked(address indexed host, address indexed escrow, uint256 amount);
-
-    /// @dev Emitted when `escrow` gives `amount` of `host`'s locked stake back to its free stake.
-    event StakeUnlocked(address indexed host, address indexed escrow, uint256 amount);
 
     /// @dev Emitted when `escrow` takes `amount` of `host`'s locked stake and sends it to `recipient`.
     event StakeSlashed(address indexed host, address indexed escrow, address indexed recipient, uint256 amount);
@@ -210,7 +205,6 @@ contract HostRegistry is AccessControl, ReentrancyGuardTransient {
         unchecked {
             record.locked = uint96(locked + amount);
         }
-        emit StakeLocked(host, msg.sender, amount);
     }
 
     /**
@@ -227,7 +221,6 @@ contract HostRegistry is AccessControl, ReentrancyGuardTransient {
         unchecked {
             record.locked = uint96(locked - amount);
         }
-        emit StakeUnlocked(host, msg.sender, amount);
     }
 
     /**

@@ -36,15 +36,24 @@ contract JobEscrow is Escrow {
         Reclaimed
     }
 
+    /**
+     * @dev A job's record in two slots. The first, what the client signed for, is kept forever: it marks the escrow
+     * id as used. The second, everything bonding and reclaiming touch, lives only while the job is open: settlement
+     * deletes it, which refunds most of what writing it cost. So a record whose second slot is empty and whose
+     * first is not is a settled job; a reclaimed job keeps its second slot with the status Reclaimed.
+     */
     struct Job {
         address client;
-        uint96 pricePerSlot;
-        // Second slot: everything bonding touches.
+        uint88 pricePerSlot;
+        uint8 slots;
+        OpenJob open;
+    }
+
+    struct OpenJob {
         address bondHead;
         uint64 deadline;
         JobStatus status;
         uint8 bondCount;
-        uint8 slots;
     }
 
     /**
@@ -161,7 +170,7 @@ contract JobEscrow is Escrow {
         address client = order.client;
         escrowId = escrowIdOf(client, order.jobId);
         Job storage job = _jobs[escrowId];
-        if (job.status != JobStatus.None) revert JobEscrowJobExists(escrowId);
+        if (job.client != address(0)) revert JobEscrowJobExists(escrowId);
         uint256 slots = order.slots;
         if (order.pricePerSlot == 0 || slots == 0) revert EscrowZeroAmount();
         if (slots > MAX_BONDS) revert JobEscrowTooManySlots(slots, MAX_BONDS);
@@ -169,11 +178,9 @@ contract JobEscrow is Escrow {
         _checkOrder(client, keccak256(abi.encode(_JOB_ORDER_TYPEHASH, order)), order.deadline, order.nonce, signature);
 
         job.client = client;
-        // pricePerSlot <= amount, as slots is positive.
-        job.pricePerSlot = uint96(order.pricePerSlot);
-        job.deadline = order.deadline;
-        job.status = JobStatus.Open;
+        job.pricePerSlot = order.pricePerSlot.toUint88();
         job.slots = uint8(slots);
+        job.open = OpenJob({bondHead: address(0), deadline: order.deadline, status: JobStatus.Open, bondCount: 0});
         emit JobOpened(escrowId, client, order.jobId, order.specHash, amount, order.pricePerSlot, order.deadline);
 
         _pullFrom(client, amount, permit);
@@ -195,12 +202,12 @@ contract JobEscrow is Escrow {
         uint64 consentDeadline,
         bytes calldata hostSignature
     ) external onlyRole(SETTLER_ROLE) nonReentrant {
-        Job storage job = _requireOpen(escrowId);
-        uint256 count = job.bondCount;
-        job.bondHead = _addBond(escrowId, job.bondHead, count, host, amount);
+        OpenJob storage open = _requireOpen(escrowId).open;
+        uint256 count = open.bondCount;
+        open.bondHead = _addBond(escrowId, open.bondHead, count, host, amount);
         // _addBond refuses a count at MAX_BONDS, which fits in 8 bits.
         unchecked {
-            job.bondCount = uint8(count + 1);
+            open.bondCount = uint8(count + 1);
         }
         // After _addBond, so that a replayed consent is refused as the host bonded already.
         _checkConsent(escrowId, host, amount, consentDeadline, hostSignature);
@@ -224,7 +231,8 @@ contract JobEscrow is Escrow {
         Slash[] calldata slashes
     ) external onlyRole(SETTLER_ROLE) nonReentrant {
         Payments memory payments = _newPayments(payouts.length + 2);
-        _settle(escrowId, payouts, slashes, commissionBps(), payments);
+        uint256 commission = _settle(escrowId, payouts, slashes, commissionBps(), payments);
+        _credit(payments, treasury(), commission);
         _payAll(payments);
     }
 
@@ -241,10 +249,13 @@ contract JobEscrow is Escrow {
         }
         Payments memory payments = _newPayments(capacity);
         uint256 bps = commissionBps();
+        // Credited once for the whole batch: the treasury is owed every job's commission.
+        uint256 commission;
         for (uint256 i = 0; i < settlements.length; ++i) {
             Settlement calldata settlement = settlements[i];
-            _settle(settlement.escrowId, settlement.payouts, settlement.slashes, bps, payments);
+            commission += _settle(settlement.escrowId, settlement.payouts, settlement.slashes, bps, payments);
         }
+        _credit(payments, treasury(), commission);
         _payAll(payments);
     }
 
@@ -257,16 +268,14 @@ contract JobEscrow is Escrow {
     function reclaim(bytes32 escrowId) external nonReentrant {
         Job storage job = _requireOpen(escrowId);
         address client = job.client;
-        if (!_checkReclaim(escrowId, client, job.deadline, msg.sender)) {
+        if (!_checkReclaim(escrowId, client, job.open.deadline, msg.sender)) {
             _unlockStake(msg.sender, _takeBackBond(escrowId, msg.sender));
             return;
         }
 
         uint256 amount = _amountOf(job);
-        address head = job.bondHead;
-        job.status = JobStatus.Reclaimed;
-        job.bondHead = address(0);
-        job.bondCount = 0;
+        address head = job.open.bondHead;
+        job.open = OpenJob({bondHead: address(0), deadline: job.open.deadline, status: JobStatus.Reclaimed, bondCount: 0});
         emit JobReclaimed(escrowId, client, amount);
 
         _releaseBonds(escrowId, head);
@@ -278,7 +287,7 @@ contract JobEscrow is Escrow {
      * @return client Who signed the job's order and receives refunds.
      * @return amount What was locked, price per slot × slots, in base units (kept after settlement for the record).
      * @return pricePerSlot The most one host may be paid for the job, as the client signed it.
-     * @return deadline Unix time the reclaim grace period starts from.
+     * @return deadline Unix time the reclaim grace period starts from; zero once the job is settled.
      * @return status None, Open, Settled or Reclaimed.
      */
     function jobOf(
@@ -289,7 +298,7 @@ contract JobEscrow is Escrow {
         returns (address client, uint256 amount, uint256 pricePerSlot, uint64 deadline, JobStatus status)
     {
         Job storage job = _jobs[escrowId];
-        return (job.client, _amountOf(job), job.pricePerSlot, job.deadline, job.status);
+        return (job.client, _amountOf(job), job.pricePerSlot, job.open.deadline, _statusOf(job));
     }
 
     /**
@@ -298,22 +307,26 @@ contract JobEscrow is Escrow {
      * @return amounts Each host's bond, in base units; zero for a host that took its bond back at reclaim.
      */
     function bondsOf(bytes32 escrowId) external view returns (address[] memory hosts, uint256[] memory amounts) {
-        Job storage job = _jobs[escrowId];
-        return _bondsOf(escrowId, job.bondHead, job.bondCount);
+        OpenJob storage open = _jobs[escrowId].open;
+        return _bondsOf(escrowId, open.bondHead, open.bondCount);
     }
 
-    /// @dev Settles one job, adding what it pays to `payments`; the registry pays slashes to their recipients at once.
+    /**
+     * @dev Settles one job, adding what it pays its hosts and client to `payments`, and returns its commission, which
+     * the caller credits to the treasury; the registry pays slashes to their recipients at once.
+     */
     function _settle(
         bytes32 escrowId,
         Payout[] calldata payouts,
         Slash[] calldata slashes,
         uint256 bps,
         Payments memory payments
-    ) private {
+    ) private returns (uint256 commission) {
         Job storage job = _requireOpen(escrowId);
-        address head = job.bondHead;
+        address head = job.open.bondHead;
         uint256 price = job.pricePerSlot;
-        (uint256 gross, uint256 commission) = _creditPayouts(escrowId, price, payouts, bps, payments);
+        uint256 gross;
+        (gross, commission) = _creditPayouts(escrowId, price, payouts, bps, payments);
         uint256 locked;
         // price × slots was checked to fit in 96 bits when the job opened.
         unchecked {
@@ -328,12 +341,9 @@ contract JobEscrow is Escrow {
             paidToHosts = gross - commission;
         }
 
-        job.status = JobStatus.Settled;
-        job.bondHead = address(0);
-        job.bondCount = 0;
+        delete job.open;
         emit JobSettled(escrowId, paidToHosts, commission, refunded);
 
-        _credit(payments, treasury(), commission);
         _credit(payments, job.client, refunded);
         _slash(escrowId, slashes);
         _releaseBonds(escrowId, head);
@@ -383,7 +393,14 @@ contract JobEscrow is Escrow {
 
     function _requireOpen(bytes32 escrowId) private view returns (Job storage job) {
         job = _jobs[escrowId];
-        if (job.status != JobStatus.Open) revert JobEscrowJobNotOpen(escrowId, job.status);
+        if (job.open.status != JobStatus.Open) revert JobEscrowJobNotOpen(escrowId, _statusOf(job));
+    }
+
+    /// @dev Open or Reclaimed as its open record says; Settled when that record is gone, None when there is none.
+    function _statusOf(Job storage job) private view returns (JobStatus) {
+        JobStatus status = job.open.status;
+        if (status == JobStatus.None && job.client != address(0)) return JobStatus.Settled;
+        return status;
     }
 
     /// @dev What `job` locked: its price per slot times its slots.
