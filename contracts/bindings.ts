@@ -162,6 +162,7 @@ export const JOB_ESCROW_ABI = [
   'error JobEscrowJobExists(bytes32 escrowId)',
   'error JobEscrowJobNotOpen(bytes32 escrowId, uint8 status)',
   'error JobEscrowPayAboveSignedPrice(bytes32 escrowId, address host, uint256 paid, uint256 pricePerSlot)',
+  'error JobEscrowCompensationAboveEscrow(bytes32 escrowId, uint256 compensation, uint256 locked)',
   'error JobEscrowPayoutExceedsEscrow(bytes32 escrowId, uint256 payouts, uint256 locked)',
   'error JobEscrowTooManySlots(uint256 slots, uint256 max)',
   'event JobOpened(bytes32 indexed escrowId, address indexed client, bytes32 indexed jobId, bytes32 specHash, uint256 amount, uint256 pricePerSlot, uint64 deadline)',

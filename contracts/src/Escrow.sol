@@ -28,7 +28,7 @@ import {HostRegistry} from "./HostRegistry.sol";
  * costs one new storage slot and settlement can release every bond without being told which exist. The list ends in
  * `_END` rather than zero, so a host's own slot tells whether it is in the list: one read, however long the list.
  * The list is also who may be paid: payouts go only to hosts in it, slash shares only to the treasury and hosts in
- * it. A bond in the list may be zero (taken back by its host at reclaim) and its host is still a party of `id`. A host
+ * it (and, for a job, to its client, up to what it locked). A bond in the list may be zero (taken back by its host at reclaim) and its host is still a party of `id`. A host
  * that leaves the list while `id` is open keeps `_LEFT` in its slot, so that no consent of it bonds it again.
  */
 abstract contract Escrow is AccessControl, ReentrancyGuardTransient, EIP712 {
@@ -133,7 +133,7 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient, EIP712 {
     /// @dev `payee` is not a host bonded to `id`, and only those are paid for its work.
     error EscrowPayeeNotBonded(bytes32 id, address payee);
 
-    /// @dev `recipient` is neither the treasury nor a party bonded to `id`, and only those receive its slash shares.
+    /// @dev `recipient` is neither the treasury nor a party bonded to `id` (nor, for a job, its client): only those get its slash shares.
     error EscrowRecipientNotParty(bytes32 id, address recipient);
 
     /// @dev `id` cannot be reclaimed before `reclaimableAt` (its deadline plus the grace period).
@@ -277,12 +277,14 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient, EIP712 {
     }
 
     /**
-     * @dev Records that `amount` of `host`'s bond for `id` goes to `recipient` (the treasury or a party of `id`) and
-     * returns what is left of the bond; the caller then moves the stake with `_slashStake`. A bond left at zero stays
-     * in the list until the caller unlinks or releases it.
+     * @dev Records that `amount` of `host`'s bond for `id` goes to `recipient` (the treasury, a party of `id`, or
+     * `client`: the client of `id` where the caller lets it be compensated, else zero) and returns what is left of the
+     * bond; the caller then moves the stake with `_slashStake`. A bond left at zero stays in the list until the caller
+     * unlinks or releases it.
      */
     function _reduceBond(
         bytes32 id,
+        address client,
         address host,
         uint256 amount,
         address recipient
@@ -292,7 +294,9 @@ abstract contract Escrow is AccessControl, ReentrancyGuardTransient, EIP712 {
         Bond storage bond = _bonds[id][host];
         uint256 bonded = bond.amount;
         if (amount > bonded) revert EscrowSlashExceedsBond(id, host, amount, bonded);
-        if (recipient != _treasury && !_isParty(id, recipient)) revert EscrowRecipientNotParty(id, recipient);
+        if (recipient != _treasury && recipient != client && !_isParty(id, recipient)) {
+            revert EscrowRecipientNotParty(id, recipient);
+        }
 
         // amount <= bonded, checked above.
         unchecked {

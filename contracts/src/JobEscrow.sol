@@ -16,7 +16,9 @@ import {HostRegistry} from "./HostRegistry.sol";
  * they did minus the network's commission, hosts at fault lose (part of) the stake they bonded to the job to the
  * challengers, replacements or treasury the settlement names, every other bond returns to its host, and the client
  * gets back whatever was not spent. Only hosts bonded to the job are paid, and slash shares go only to the
- * treasury and parties bonded to the job (challengers, arbiters, replacements all bond to it). A job that is never
+ * treasury, parties bonded to the job (challengers, arbiters, replacements all bond to it) and the client, which a
+ * settlement may compensate from the bonds of hosts at fault up to what it locked, never more: so no client, nor a
+ * settler that signs orders of its own, profits from slashing a host of its job. A job that is never
  * settled can be reclaimed after its deadline plus a grace period by its client; a host bonded to it may take back
  * its own bond then, and the job stays open for the settlement or the client. So neither funds nor stake depend on
  * the orchestrator staying alive.
@@ -132,6 +134,9 @@ contract JobEscrow is Escrow {
     /// @dev `host` would be paid `paid` gross for `escrowId`, more than the `pricePerSlot` its client signed.
     error JobEscrowPayAboveSignedPrice(bytes32 escrowId, address host, uint256 paid, uint256 pricePerSlot);
 
+    /// @dev Slash shares of `escrowId` to its client add up to `compensation`, more than the `locked` escrow.
+    error JobEscrowCompensationAboveEscrow(bytes32 escrowId, uint256 compensation, uint256 locked);
+
     /// @dev An order's `slots` must be at most `max`, the most hosts that may bond to one job.
     error JobEscrowTooManySlots(uint256 slots, uint256 max);
 
@@ -222,8 +227,8 @@ contract JobEscrow is Escrow {
      * @param escrowId The open job to settle.
      * @param payouts Gross pay per host, each bonded to the job; a host may appear more than once, and is paid at
      * most the job's price per slot in all; the sum may not exceed the escrow.
-     * @param slashes Bond shares to take, each from a host bonded to the job, sent to its recipient (the treasury or
-     * a party bonded to the job); a host may be slashed several times, to several recipients, up to its bond.
+     * @param slashes Bond shares to take, each from a host bonded to the job, sent to its recipient (the treasury,
+     * a party bonded to the job, or the client, at most what it locked in all); a host may be slashed several times, to several recipients, up to its bond.
      */
     function settle(
         bytes32 escrowId,
@@ -345,7 +350,7 @@ contract JobEscrow is Escrow {
         emit JobSettled(escrowId, paidToHosts, commission, refunded);
 
         _credit(payments, job.client, refunded);
-        _slash(escrowId, slashes);
+        if (slashes.length != 0) _slash(escrowId, job.client, locked, slashes);
         _releaseBonds(escrowId, head);
     }
 
@@ -379,11 +384,19 @@ contract JobEscrow is Escrow {
         }
     }
 
-    /// @dev Takes each slash from its host's bond for `escrowId`, then has the registry pay them.
-    function _slash(bytes32 escrowId, Slash[] calldata slashes) private {
+    /**
+     * @dev Takes each slash from its host's bond for `escrowId`, then has the registry pay them. Shares to the job's
+     * `client` compensate it: together they may not exceed what it `locked`.
+     */
+    function _slash(bytes32 escrowId, address client, uint256 locked, Slash[] calldata slashes) private {
+        uint256 toClient;
         for (uint256 i = 0; i < slashes.length; ++i) {
             Slash calldata slash = slashes[i];
-            _reduceBond(escrowId, slash.host, slash.amount, slash.recipient);
+            _reduceBond(escrowId, client, slash.host, slash.amount, slash.recipient);
+            if (slash.recipient == client) {
+                toClient += slash.amount;
+                if (toClient > locked) revert JobEscrowCompensationAboveEscrow(escrowId, toClient, locked);
+            }
         }
         for (uint256 i = 0; i < slashes.length; ++i) {
             Slash calldata slash = slashes[i];

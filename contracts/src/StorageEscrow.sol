@@ -277,7 +277,8 @@ contract StorageEscrow is Escrow {
 
         _slashedFaults[escrowId][faultId] = true;
         emit FaultSlashed(escrowId, faultId, host);
-        if (_reduceBond(escrowId, host, amount, recipient) == 0) {
+        // No client: a deal's client is refunded its unspent deposit, never paid from a bond.
+        if (_reduceBond(escrowId, address(0), host, amount, recipient) == 0) {
             deal.bondHead = _unlink(escrowId, deal.bondHead, host);
             // The host was in the list, so there is at least one bond.
             unchecked {

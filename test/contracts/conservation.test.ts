@@ -144,11 +144,14 @@ function pickBonded(bonds: Bonds, index: number): string {
 const ascending = (addresses: string[]) => [...addresses].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
 /** Addresses a settler must never pay unless they are bonded: every wallet and contract of the fixture. */
 const outsiders = () => [...everyone.map((w) => w.address), f.deployment.jobEscrow, f.deployment.storageEscrow, f.deployment.hostRegistry];
-/** Usually a party of `bonds` (a bonded host or, for slash shares, the treasury), one time in five anyone. */
-function pickParty(bonds: Bonds, index: number, treasuryToo: boolean): string {
-  const parties = [...bonds.keys(), ...(treasuryToo ? [f.deployment.treasury] : [])];
+/** Usually a party of `bonds` (a bonded host or, for slash shares, the treasury and the client), one time in five anyone. */
+function pickParty(bonds: Bonds, index: number, slashOf?: { client: string }): string {
+  const parties = [...bonds.keys(), ...(slashOf ? [f.deployment.treasury, slashOf.client] : [])];
   return parties.length > 0 && index % 5 !== 4 ? pick(parties, Math.floor(index / 5)) : pick(outsiders(), index);
 }
+/** Whether a slash share of `target` may go to `recipient`: the treasury, a party bonded to it, or a job's client. */
+const mayGetSlash = (target: { client: string; bonds: Bonds }, recipient: string, clientToo: boolean) =>
+  recipient === f.deployment.treasury || target.bonds.has(recipient) || (clientToo && recipient === target.client);
 /** Who may receive tokens when `target` is settled, ended, reclaimed or released. */
 function partiesOf(m: Model, target: { client: string; bonds: Bonds }): void {
   for (const address of [target.client, f.deployment.treasury, ...target.bonds.keys()]) m.mayReceive.add(address);
@@ -242,10 +245,10 @@ const slashArb: fc.Arbitrary<SlashShares> = fc.array(fc.record({ host: fc.nat(),
 function settlementOf(job: JobModel, payouts: PayoutShares, slashes: SlashShares) {
   const bonded = [...job.bonds.keys()];
   return {
-    payouts: payouts.map((p) => ({ host: pickParty(job.bonds, p.host, false), amount: (job.amount * BigInt(p.share)) / 100n })),
+    payouts: payouts.map((p) => ({ host: pickParty(job.bonds, p.host), amount: (job.amount * BigInt(p.share)) / 100n })),
     slashes: bonded.length === 0 ? [] : slashes.map((s) => {
       const host = pick(bonded, s.host);
-      return { host, recipient: pickParty(job.bonds, s.recipient, true), amount: (((job.bonds.get(host) ?? 0n) * BigInt(s.share)) / 100n) || 1n };
+      return { host, recipient: pickParty(job.bonds, s.recipient, job), amount: (((job.bonds.get(host) ?? 0n) * BigInt(s.share)) / 100n) || 1n };
     }),
   };
 }
@@ -260,7 +263,9 @@ function settleInModel(m: Model, job: JobModel, s: ReturnType<typeof settlementO
   for (const p of s.payouts) paidTo.set(p.host, (paidTo.get(p.host) ?? 0n) + p.amount);
   if ([...paidTo.values()].some((paid) => paid > job.price)) return false;
   if (gross > job.amount) return false;
-  if (s.slashes.some((x) => x.recipient !== f.deployment.treasury && !job.bonds.has(x.recipient))) return false;
+  if (s.slashes.some((x) => !mayGetSlash(job, x.recipient, true))) return false;
+  // The client is compensated at most what it locked.
+  if (s.slashes.reduce((sum, x) => sum + (x.recipient === job.client ? x.amount : 0n), 0n) > job.amount) return false;
   const left = new Map(job.bonds);
   for (const slash of s.slashes) {
     const bond = left.get(slash.host) ?? 0n;
@@ -466,10 +471,10 @@ const slashDeal = fc
         const host = pickBonded(deal.bonds, a.host);
         const bond = deal.bonds.get(host) ?? 0n;
         const amount = (bond * BigInt(a.share)) / 100n || 1n;
-        const recipient = pickParty(deal.bonds, a.recipient, true);
+        const recipient = pickParty(deal.bonds, a.recipient, deal);
         const caller = callerOf(a.caller);
         const valid = caller.settler && deal.status === DealStatus.Active && !deal.faults.has(a.fault) && amount <= bond &&
-          (recipient === f.deployment.treasury || deal.bonds.has(recipient));
+          mayGetSlash(deal, recipient, false);
         partiesOf(m, deal);
         await expectOutcome(valid, () => f.storage(caller.wallet).slash(deal.chainId, id(`fault-${a.fault}`), host, amount, recipient));
         if (!valid) return;

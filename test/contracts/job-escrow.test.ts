@@ -416,8 +416,11 @@ describe('who a settlement may pay', () => {
     const escrow = f.escrow(settler);
     const drain = [{ host: host1.address, recipient: settler.address, amount: free }];
 
-    await expectRevert(escrow.settle(jobId, [], drain), escrow, 'EscrowRecipientNotParty', [jobId, settler.address]);
-    await expectRevert(escrow.settleBatch([{ escrowId: jobId, payouts: [], slashes: drain }]), escrow, 'EscrowRecipientNotParty', [jobId, settler.address]);
+    // As the job's client the settler may be compensated, but never beyond the 1 wei it locked.
+    await expectRevert(escrow.settle(jobId, [], drain), escrow, 'JobEscrowCompensationAboveEscrow', [jobId, free, 1n]);
+    await expectRevert(escrow.settleBatch([{ escrowId: jobId, payouts: [], slashes: drain }]), escrow, 'JobEscrowCompensationAboveEscrow', [jobId, free, 1n]);
+    const splitDrain = [{ host: host1.address, recipient: settler.address, amount: 1n }, { host: host1.address, recipient: settler.address, amount: 1n }];
+    await expectRevert(escrow.settle(jobId, [], splitDrain), escrow, 'JobEscrowCompensationAboveEscrow', [jobId, 2n, 1n]);
     await settle(jobId, []);
     expect(await f.registry().freeStakeOf(host1.address)).toBe(free);
   });
@@ -445,7 +448,7 @@ describe('who a settlement may pay', () => {
     await (await escrow.settleBatch([{ escrowId: jobId, payouts: pay(host1.address), slashes: [] }, { escrowId: other, payouts: pay(host2.address), slashes: [] }])).wait();
   });
 
-  it('sends slash shares only to the treasury and to parties bonded to the same job, never to the client', async () => {
+  it('sends slash shares only to the treasury, parties bonded to the same job and, up to its escrow, the client', async () => {
     const { clientA: client, settler, treasury, host1, host2, host3, challenger } = f.wallets;
     const escrow = f.escrow(settler);
     const { jobId } = await openJob(client, zsc('10'));
@@ -454,13 +457,22 @@ describe('who a settlement may pay', () => {
     await bond(other, host3, zsc('10'));
     const slash = (host: Wallet, recipient: string, amount = zsc('10')) => ({ host: host.address, recipient, amount });
 
-    for (const outsider of [host3.address, client.address, settler.address]) {
+    // host3 is bonded to another job, the settler to none.
+    for (const outsider of [host3.address, settler.address]) {
       await expectRevert(escrow.settle(jobId, [], [slash(host1, outsider)]), escrow, 'EscrowRecipientNotParty', [jobId, outsider]);
     }
-    // host1's bond goes to the challenger, then host2's to host1: a party slashed to nothing is still a party.
-    const [challengerBefore, host1Before, treasuryBefore] = await balances(challenger, host1, treasury);
-    await settle(jobId, [], [slash(host1, challenger.address), slash(host2, host1.address, zsc('6')), slash(host2, treasury.address, zsc('4'))]);
-    expect(await balances(challenger, host1, treasury)).toEqual([challengerBefore + zsc('10'), host1Before + zsc('6'), treasuryBefore + zsc('4')]);
+    // host1's bond goes to the challenger, then host2's to host1 (a party slashed to nothing is still a party), the
+    // treasury and the client the fault harmed; the client also gets its whole escrow back, as nobody was paid.
+    await expectRevert(escrow.settle(jobId, [], [slash(host1, client.address), slash(host2, client.address, 1n)]), escrow, 'JobEscrowCompensationAboveEscrow', [
+      jobId, zsc('10') + 1n, zsc('10'),
+    ]);
+    const [challengerBefore, host1Before, treasuryBefore, clientBefore] = await balances(challenger, host1, treasury, client);
+    await settle(jobId, [], [
+      slash(host1, challenger.address), slash(host2, host1.address, zsc('6')), slash(host2, treasury.address, zsc('3')), slash(host2, client.address, zsc('1')),
+    ]);
+    expect(await balances(challenger, host1, treasury, client)).toEqual([
+      challengerBefore + zsc('10'), host1Before + zsc('6'), treasuryBefore + zsc('3'), clientBefore + zsc('1') + zsc('10'),
+    ]);
     await settle(other, []);
   });
 });
