@@ -1,4 +1,5 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,11 +12,17 @@ import { ALL_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { freePort } from './free-port';
 import { startPostgres, type LocalPostgres } from './postgres';
 import { resolveTemporalCli } from './temporal-server';
+import { certPair, createCertificateAuthority, type CertificateFiles } from './tls-certificates';
 
 /**
  * A Temporal cluster as production runs one, on this machine: Zansoc's Temporal server (temporal-server/) with
  * PostgreSQL persistence and visibility, frontend, history, matching and worker each in its own process, and the
  * Web UI in another, on free loopback ports. Namespace `default` has the project's search attributes.
+ *
+ * With `tls: true`, every connection uses mTLS, as in production: a CA made in the cluster's folder signs the
+ * frontend's certificate and every client's, whose CommonName is its identity (temporal-server/identity.go), and the
+ * frontend refuses a connection without one. The services talk to each other with certificates of a second CA,
+ * which no client certificate is signed by, so a client cannot reach history or matching directly.
  */
 export const CLUSTER_SERVICES = ['frontend', 'history', 'matching', 'worker'] as const;
 export type ClusterService = (typeof CLUSTER_SERVICES)[number];
@@ -27,10 +34,30 @@ export interface TemporalCluster {
   namespace: string;
   /** Stops one service's process (SIGTERM unless told, SIGKILL for a crash) and starts it again on the same ports. */
   restartService(name: ClusterService, opts?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
+  /** What a service (or the UI) has logged so far. */
+  log(name: ClusterService | 'ui'): string;
   /** The process ids of the services and the UI that are running now. */
   pids(): number[];
   /** Stops every process it started and PostgreSQL, and removes the cluster's folder. */
   stop(): Promise<void>;
+  /** What clients need, when the cluster was started with `tls: true`. */
+  tls?: ClusterTls;
+}
+
+export interface ClusterTls {
+  /** The CA that signed the frontend's certificate and the clients': clients trust it, the frontend requires it. */
+  caFile: string;
+  caPem: Buffer;
+  /** `zansoc-orchestrator`: admin, for the orchestrator's workers and tools. */
+  orchestrator: CertificateFiles;
+  /** `zansoc-operator:cluster`: admin, for the UI and the temporal CLI. */
+  operator: CertificateFiles;
+  /** Signs a client certificate for a CommonName such as `zansoc-host:h1` or `zansoc-api:api`. */
+  issueClientCertificate(commonName: string): CertificateFiles;
+  /** `tls` for Connection.connect and NativeConnection.connect, presenting `cert`. */
+  connectionTls(cert: CertificateFiles): { serverRootCACertificate: Buffer; serverNameOverride: string; clientCertPair: { crt: Buffer; key: Buffer } };
+  /** The temporal CLI's flags to connect presenting `cert`. */
+  cliFlags(cert: CertificateFiles): string[];
 }
 
 const run = promisify(execFile);
@@ -62,8 +89,39 @@ async function setUpDatabases(sqlTool: string, pg: LocalPostgres, moduleDir: str
 
 interface Ports { grpcPort: number; membershipPort: number; httpPort?: number }
 
+/** The certificates the services present and trust (ServerTls files). */
+interface ServerTls {
+  /** Signs the frontend's certificate and every client's. */
+  caFile: string;
+  frontend: CertificateFiles;
+  /** The worker service's (and the frontend's own) client certificate for the frontend. */
+  systemWorker: CertificateFiles;
+  /** Signs only the services' internode certificate. */
+  internodeCaFile: string;
+  internode: CertificateFiles;
+  /** The frontend's secret that binds task tokens to the host they are handed to. */
+  taskTokenKeyFile: string;
+}
+
+/** global.tls: the frontend requires a client certificate of the CA; the services require the internode CA's. */
+function tlsConfig(tls: ServerTls): Record<string, unknown> {
+  const client = (caFile: string) => ({ serverName: '127.0.0.1', rootCaFiles: [caFile] });
+  return {
+    internode: {
+      server: { certFile: tls.internode.certFile, keyFile: tls.internode.keyFile, requireClientAuth: true, clientCaFiles: [tls.internodeCaFile] },
+      client: client(tls.internodeCaFile),
+    },
+    frontend: {
+      server: { certFile: tls.frontend.certFile, keyFile: tls.frontend.keyFile, requireClientAuth: true, clientCaFiles: [tls.caFile] },
+      client: client(tls.caFile),
+    },
+    systemWorker: { certFile: tls.systemWorker.certFile, keyFile: tls.systemWorker.keyFile, client: client(tls.caFile) },
+  };
+}
+
 /** The module's config/development-postgres12.yaml pointed at this cluster's database and ports. */
-function clusterConfig(moduleDir: string, pg: LocalPostgres, ports: Record<ClusterService, Ports>, dynamicConfigFile: string): string {
+function clusterConfig(moduleDir: string, pg: LocalPostgres, ports: Record<ClusterService, Ports>, dynamicConfigFile: string,
+  tls: ServerTls | undefined): string {
   const config = parse(readFileSync(join(moduleDir, 'config/development-postgres12.yaml'), 'utf8'));
   const url = new URL(pg.url);
   for (const store of Object.values(config.persistence.datastores) as { sql: Record<string, unknown> }[]) {
@@ -78,6 +136,7 @@ function clusterConfig(moduleDir: string, pg: LocalPostgres, ports: Record<Clust
   for (const service of CLUSTER_SERVICES) config.services[service].rpc = { ...ports[service], bindOnLocalHost: true };
   config.clusterMetadata.clusterInformation.active.rpcAddress = `127.0.0.1:${ports.frontend.grpcPort}`;
   config.dynamicConfigClient = { filepath: dynamicConfigFile, pollInterval: '10s' };
+  if (tls) config.global.tls = tlsConfig(tls);
   return stringify(config);
 }
 
@@ -126,7 +185,33 @@ async function until<T>(what: string, ms: number, attempt: () => Promise<T>): Pr
 
 const CLI_TYPE: Record<string, string> = { [SearchAttributeType.KEYWORD]: 'Keyword', [SearchAttributeType.KEYWORD_LIST]: 'KeywordList' };
 
-export async function startTemporalCluster(opts: { namespace?: string } = {}): Promise<TemporalCluster> {
+/** Makes the cluster's two CAs and the certificates of the services, the orchestrator and an operator in `dir`. */
+function makeCertificates(dir: string): { server: ServerTls; clients: ClusterTls } {
+  const ca = createCertificateAuthority(join(dir, 'ca'), 'Zansoc cluster CA');
+  const internodeCa = createCertificateAuthority(join(dir, 'internode-ca'), 'Zansoc internode CA');
+  const server: ServerTls = {
+    caFile: ca.certFile,
+    frontend: ca.issueServer('zansoc-frontend'),
+    systemWorker: ca.issueClient('zansoc-system-worker'),
+    internodeCaFile: internodeCa.certFile,
+    internode: internodeCa.issueServer('zansoc-internode'),
+    taskTokenKeyFile: join(dir, 'task-token.key'),
+  };
+  writeFileSync(server.taskTokenKeyFile, randomBytes(32), { mode: 0o600 });
+  const clients: ClusterTls = {
+    caFile: ca.certFile,
+    caPem: ca.pem,
+    orchestrator: ca.issueClient('zansoc-orchestrator'),
+    operator: ca.issueClient('zansoc-operator:cluster'),
+    issueClientCertificate: (commonName) => ca.issueClient(commonName),
+    // The frontend's certificate names 127.0.0.1 and localhost; the name, not the IP, keeps Node's TLS from warning.
+    connectionTls: (cert) => ({ serverRootCACertificate: ca.pem, serverNameOverride: 'localhost', clientCertPair: certPair(cert) }),
+    cliFlags: (cert) => ['--tls-ca-path', ca.certFile, '--tls-cert-path', cert.certFile, '--tls-key-path', cert.keyFile],
+  };
+  return { server, clients };
+}
+
+export async function startTemporalCluster(opts: { namespace?: string; tls?: boolean } = {}): Promise<TemporalCluster> {
   const namespace = opts.namespace ?? 'default';
   const server = installed('--server');
   const sqlTool = installed('--sql-tool');
@@ -178,11 +263,14 @@ export async function startTemporalCluster(opts: { namespace?: string } = {}): P
     ports.frontend.httpPort = await freePort();
     const dynamicConfigFile = join(dir, 'dynamicconfig.yaml');
     writeFileSync(dynamicConfigFile, stringify(DYNAMIC_CONFIG));
+    const certificates = opts.tls ? makeCertificates(join(dir, 'tls')) : undefined;
+    const tls = certificates?.clients;
     const configFile = join(dir, 'cluster.yaml');
-    writeFileSync(configFile, clusterConfig(moduleDir, pg, ports, dynamicConfigFile));
+    writeFileSync(configFile, clusterConfig(moduleDir, pg, ports, dynamicConfigFile, certificates?.server));
 
     const startService = async (name: ClusterService) => {
-      spawnLogged(name, ['--config', configFile, '--services', name]);
+      const tokenKey = certificates ? ['--task-token-key-file', certificates.server.taskTokenKeyFile] : [];
+      spawnLogged(name, ['--config', configFile, '--services', name, '--namespace', namespace, ...tokenKey]);
       // The worker service serves no gRPC, only membership.
       await waitListening(name, name === 'worker' ? ports[name].membershipPort : ports[name].grpcPort);
     };
@@ -191,10 +279,12 @@ export async function startTemporalCluster(opts: { namespace?: string } = {}): P
 
     const address = `127.0.0.1:${ports.frontend.grpcPort}`;
     const uiPort = await freePort();
-    spawnLogged('ui', ['ui', '--temporal-address', address, '--ip', '127.0.0.1', '--port', String(uiPort)]);
+    // The UI reaches the frontend as an operator.
+    const uiTls = tls ? ['--tls-ca', tls.caFile, '--tls-cert', tls.operator.certFile, '--tls-key', tls.operator.keyFile, '--tls-server-name', '127.0.0.1'] : [];
+    spawnLogged('ui', ['ui', '--temporal-address', address, '--ip', '127.0.0.1', '--port', String(uiPort), ...uiTls]);
     const uiUrl = `http://127.0.0.1:${uiPort}`;
 
-    const temporal = (...args: string[]) => run(cli, [...args, '--address', address]);
+    const temporal = (...args: string[]) => run(cli, [...args, '--address', address, ...(tls ? tls.cliFlags(tls.orchestrator) : [])]);
     await until('namespace creation failed', 60_000, () =>
       temporal('operator', 'namespace', 'create', '--namespace', namespace, '--retention', '72h').catch((err: Error & { stderr?: string }) => {
         if (!/already (exists|registered)/i.test(err.stderr ?? '')) throw new Error(err.stderr || err.message);
@@ -204,7 +294,7 @@ export async function startTemporalCluster(opts: { namespace?: string } = {}): P
         ...ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--name', key.name, '--type', CLI_TYPE[key.type]])));
     // A new search attribute is mapped to a visibility column only once the services reload the namespace.
     const query = ALL_SEARCH_ATTRIBUTES.map((key) => `${key.name} = "none"`).join(' AND ');
-    const connection = await Connection.connect({ address });
+    const connection = await Connection.connect({ address, tls: tls?.connectionTls(tls.orchestrator) });
     try {
       await until('the search attributes did not become usable', 60_000, () =>
         connection.workflowService.listWorkflowExecutions({ namespace, query, pageSize: 1 }));
@@ -226,6 +316,8 @@ export async function startTemporalCluster(opts: { namespace?: string } = {}): P
       },
       pids: () => [...processes.values()].flatMap(({ child }) => (child.exitCode === null && child.pid ? [child.pid] : [])),
       stop,
+      tls,
+      log: (name) => readFileSync(join(dir, `${name}.log`), 'utf8'),
     };
   } catch (err) {
     await stop();
@@ -234,8 +326,9 @@ export async function startTemporalCluster(opts: { namespace?: string } = {}): P
 }
 
 if (require.main === module) {
-  startTemporalCluster().then((cluster) => {
+  startTemporalCluster({ tls: process.argv.includes('--tls') }).then((cluster) => {
     console.log(`Temporal frontend ${cluster.address}, Web UI ${cluster.uiUrl}`);
+    if (cluster.tls) console.log(`mTLS: CA ${cluster.tls.caFile}, operator ${cluster.tls.operator.certFile} (key ${cluster.tls.operator.keyFile})`);
     const stop = () => void cluster.stop().then(() => process.exit(0));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

@@ -1,9 +1,16 @@
 // Command zansoc-temporal-server is Zansoc's build of the Temporal server: go.temporal.io/server as a library with
-// PostgreSQL persistence and visibility, the authorizer and claim mapper where the next issue confines hosts, TLS
-// from the config file, and the Web UI as a subcommand.
+// PostgreSQL persistence and visibility, TLS from the config file, Zansoc's claim mapper and authorizer, and the Web
+// UI as a subcommand.
 //
-//	zansoc-temporal-server --config cluster.yaml --services frontend,history
-//	zansoc-temporal-server ui --temporal-address 127.0.0.1:7233 --port 8233
+//	zansoc-temporal-server --config cluster.yaml --services frontend,history [--namespace default]
+//	zansoc-temporal-server ui --temporal-address 127.0.0.1:7233 --port 8233 [--tls-ca … --tls-cert … --tls-key …]
+//
+// Two modes, chosen by the config:
+//   - global.tls.frontend.server set: every caller presents a client certificate of the cluster's CA
+//     (requireClientAuth must be on, or the server refuses to start), its CommonName is its identity
+//     (identity.go), and the authorizer (authorizer.go) confines the API and hosts to what its tables allow; the
+//     task tokens a host polls are bound to it (tasktoken.go), with the key of --task-token-key-file.
+//   - no frontend TLS: a development cluster on loopback, where every caller is admin (npm run cluster).
 package main
 
 import (
@@ -45,6 +52,8 @@ func runServer(args []string) error {
 	fs := flag.NewFlagSet("zansoc-temporal-server", flag.ExitOnError)
 	configFile := fs.String("config", "", "the server's YAML config file (as go.temporal.io/server's config/*.yaml)")
 	services := fs.String("services", strings.Join(temporal.DefaultServices, ","), "comma-separated services this process runs")
+	namespace := fs.String("namespace", "default", "the namespace the API and hosts work in (with mTLS)")
+	tokenKeyFile := fs.String("task-token-key-file", "", "a secret of at least 32 bytes, the same for every frontend, that binds task tokens to hosts (with mTLS)")
 	version := fs.Bool("version", false, "print the Temporal server version and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -76,8 +85,25 @@ func runServer(args []string) error {
 		temporal.WithLogger(logger),
 		temporal.WithDynamicConfigClient(dynamicConfig),
 		temporal.InterruptOn(temporal.InterruptCh()),
-		temporal.WithAuthorizer(newHostAuthorizer()),
-		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return authorization.NewNoopClaimMapper() }),
+	}
+	if frontend := cfg.Global.TLS.Frontend.Server; frontend.CertFile != "" || frontend.CertData != "" {
+		if !frontend.RequireClientAuth || (len(frontend.ClientCAFiles) == 0 && len(frontend.ClientCAData) == 0) {
+			return fmt.Errorf("global.tls.frontend.server: requireClientAuth and clientCaFiles are needed: identities come from client certificates")
+		}
+		key, err := os.ReadFile(*tokenKeyFile)
+		if err != nil || len(key) < 32 {
+			return fmt.Errorf("--task-token-key-file: a file of at least 32 secret bytes is needed with mTLS (%v)", err)
+		}
+		tokens := taskTokenBinder{key: key}
+		opts = append(opts,
+			temporal.WithAuthorizer(newZansocAuthorizer(*namespace, tokens, logger)),
+			temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return certificateClaimMapper{} }),
+			temporal.WithChainedFrontendGrpcInterceptors(tokens.interceptor))
+	} else {
+		logger.Warn("No TLS on the frontend: a development cluster, every caller is admin.")
+		opts = append(opts,
+			temporal.WithAuthorizer(authorization.NewNoopAuthorizer()),
+			temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return authorization.NewNoopClaimMapper() }))
 	}
 	if !reflect.ValueOf(cfg.Global.TLS).IsZero() {
 		tls, err := encryption.NewTLSConfigProviderFromConfig(cfg.Global.TLS, metrics.NoopMetricsHandler, logger, nil)

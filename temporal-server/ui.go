@@ -42,6 +42,8 @@ func runUI(args []string) error {
 			CertFile:   *tlsCert,
 			KeyFile:    *tlsKey,
 			ServerName: *tlsServerName,
+			// Verify the frontend's certificate whenever a CA is given (ui-server skips the check unless told).
+			EnableHostVerification: *tlsCA != "",
 		},
 	}
 	ui := uiserver.NewServer(uiserveroptions.WithConfigProvider(cfg))
