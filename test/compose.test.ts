@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { JsonRpcProvider, NonceManager, Wallet, parseUnits } from 'ethers';
+import { parse } from 'yaml';
 import { createApiClient } from '../api/client';
 import { connectZansocToken } from '../contracts/bindings';
 import { deploymentSchema } from '../contracts/deployment';
@@ -37,6 +38,19 @@ describe('production stack files', () => {
     expect(stdout.trim().split('\n').sort()).toEqual([
       'api', 'chain', 'deploy', 'grafana', 'host-1', 'host-2', 'orchestrator', 'postgres', 'prometheus', 'temporal', 'temporal-setup', 'temporal-ui',
     ]);
+  });
+
+  it('docker-compose.override.yml publishes the stack\'s ports for a plain `docker-compose up`', async () => {
+    const { stdout } = await run('docker-compose', ['config'], { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...keys } });
+    const services = parse(stdout).services as Record<string, { ports?: { published: number | string }[] }>;
+    const published = Object.fromEntries(Object.entries(services).filter(([, s]) => s.ports).map(([name, s]) => [name, s.ports!.map((p) => Number(p.published))]));
+    expect(published).toEqual({ api: [3000], temporal: [7233], 'temporal-ui': [8233], chain: [8545], prometheus: [9090], grafana: [3001] });
+  });
+
+  it('docker-compose.loopback.yml runs every service in the host\'s network, publishing no port', async () => {
+    const { stdout } = await compose(['-f', 'docker-compose.loopback.yml', 'config'], keys);
+    const services = parse(stdout).services as Record<string, { network_mode?: string; ports?: unknown[] }>;
+    for (const [name, service] of Object.entries(services)) expect({ name, network: service.network_mode, ports: service.ports }).toEqual({ name, network: 'host', ports: undefined });
   });
 
   it.each(Object.keys(keys))('docker-compose.yml refuses to start without %s, naming it', async (missing) => {
