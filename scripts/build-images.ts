@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import tar from 'tar-stream';
 import { connectDocker } from '../runtime/docker';
+import { buildStackImages } from './stack-images';
 
 /** The image the project's jobs and tests run; built locally because nothing can be pulled from a registry. */
 export const JOB_IMAGE = 'zansoc/busybox:1';
@@ -100,11 +101,17 @@ async function followBuild(stream: NodeJS.ReadableStream): Promise<void> {
   }
 }
 
+/** `--stack` also builds docker-compose.yml's images offline (scripts/stack-images.ts). */
+async function main(): Promise<void> {
+  const docker = connectDocker();
+  const image = await buildJobImages(docker);
+  console.log(`${image.reference} ${image.id}`);
+  if (process.argv.includes('--stack')) await buildStackImages(docker, (line) => console.log(line));
+}
+
 if (require.main === module) {
-  buildJobImages(connectDocker())
-    .then((image) => console.log(`${image.reference} ${image.id}`))
-    .catch((error: Error) => {
-      console.error(error.message);
-      process.exit(1);
-    });
+  main().catch((error: Error) => {
+    console.error(error.message);
+    process.exit(1);
+  });
 }
