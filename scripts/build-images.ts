@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import tar from 'tar-stream';
 import { connectDocker } from '../runtime/docker';
-import { buildStackImages } from './stack-images';
+import { buildStackImages, inspectImage } from './stack-images';
 
 /** The image the project's jobs and tests run; built locally because nothing can be pulled from a registry. */
 export const JOB_IMAGE = 'zansoc/busybox:1';
@@ -77,14 +77,6 @@ async function busyboxContext(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function inspectImage(docker: Dockerode, reference: string): Promise<Dockerode.ImageInspectInfo | undefined> {
-  try {
-    return await docker.getImage(reference).inspect();
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-    throw error;
-  }
-}
 
 /** The build API answers 200 and reports failures inside the stream, so the stream has to be read to know. */
 async function followBuild(stream: NodeJS.ReadableStream): Promise<void> {

@@ -311,7 +311,8 @@ function anvilBinary(): string {
   return path.join(path.dirname(require.resolve(`@foundry-rs/anvil-linux-${process.arch === 'x64' ? 'amd64' : process.arch}/package.json`)), 'bin', 'anvil');
 }
 
-async function inspectImage(docker: Dockerode, reference: string): Promise<Dockerode.ImageInspectInfo | undefined> {
+/** The image `reference`, or undefined when the engine has none. */
+export async function inspectImage(docker: Dockerode, reference: string): Promise<Dockerode.ImageInspectInfo | undefined> {
   try {
     return await docker.getImage(reference).inspect();
   } catch (error) {

@@ -162,7 +162,8 @@ async function freeMembershipPort(): Promise<number> {
   }
 }
 
-function listening(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+export function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     socket.once('connect', () => { socket.destroy(); resolve(true); });
@@ -171,7 +172,7 @@ function listening(port: number): Promise<boolean> {
 }
 
 /** Retries `attempt` until it resolves or `ms` pass, then rethrows its last error with `what`. */
-async function until<T>(what: string, ms: number, attempt: () => Promise<T>): Promise<T> {
+export async function until<T>(what: string, ms: number, attempt: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {

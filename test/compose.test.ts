@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,6 +12,7 @@ import { loadOrCreateHostKey } from '../host-worker/identity';
 import { connectDocker } from '../runtime/docker';
 import { buildJobImages, JOB_IMAGE } from '../scripts/build-images';
 import { buildStackImages } from '../scripts/stack-images';
+import { listening, until } from '../scripts/temporal-cluster';
 
 /**
  * The production stack: its files checked by the tools that read them (docker-compose validates docker-compose.yml,
@@ -74,23 +74,6 @@ const LOOPBACK = {
   api: 23000, postgres: 25432, temporal: 27233, temporalUi: 28233, chain: 28545, prometheus: 29090, temporalMetrics: 28000,
   orchestratorMetrics: 29464, orchestratorSdkMetrics: 29465, host1Metrics: 29466, host2Metrics: 29467,
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const listening = (port: number) => new Promise<boolean>((resolve) => {
-  const socket = connect(port, '127.0.0.1');
-  socket.once('connect', () => { socket.destroy(); resolve(true); });
-  socket.once('error', () => resolve(false));
-});
-async function until<T>(what: string, ms: number, attempt: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${what} within ${ms / 1000} s: ${(err as Error).message}`, { cause: err });
-      await sleep(1000);
-    }
-  }
-}
 
 describe('the production stack, started: docker-compose.yml with docker-compose.loopback.yml on the offline images', () => {
   const project = `zansoc-compose-${process.pid}`;

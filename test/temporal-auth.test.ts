@@ -11,6 +11,7 @@ import { BOND_CONSENT_TYPES, chainJobId, escrowDomain, escrowIdOf, JOB_ESCROW_DO
 import { startTemporalCluster, type TemporalCluster } from '../scripts/temporal-cluster';
 import { certPair, createCertificateAuthority, type CertificateFiles } from '../scripts/tls-certificates';
 import { finish, hostProbe, hostProbeState, poke, type HostProbeState } from './workflows/host-probe';
+import { eventually } from './support/eventually';
 
 /**
  * Zansoc's Temporal server with mTLS, as production runs it: the frontend refuses a connection without a certificate
@@ -88,15 +89,6 @@ function startProbe(by: Client, activity = 'consentToBond', hostQueue = 'host.h1
   });
 }
 
-async function eventually<T>(ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const found = await check().catch(() => undefined);
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`not within ${ms / 1000}s`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 const settled = (handle: WorkflowHandle<typeof hostProbe>) =>
   eventually(20_000, async () => {

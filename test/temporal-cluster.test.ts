@@ -4,6 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { JOB_STATE } from '../domain/search-attributes';
 import { startTemporalCluster, type TemporalCluster } from '../scripts/temporal-cluster';
 import { clusterProbe } from './workflows/cluster-probe';
+import { eventually } from './support/eventually';
 
 /**
  * Zansoc's Temporal server as a cluster on PostgreSQL, each service in its own process: a workflow's search
@@ -44,15 +45,6 @@ afterAll(async () => {
 const probe = (state: string, sleepMs = 0): Promise<WorkflowHandle<typeof clusterProbe>> =>
   client.workflow.start(clusterProbe, { taskQueue: TASK_QUEUE, workflowId: `probe-${randomUUID()}`, args: [{ state, sleepMs }] });
 
-async function eventually<T>(ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const found = await check().catch(() => undefined);
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`not within ${ms / 1000}s`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 it('lists a workflow by the JobState it upserted, through PostgreSQL visibility', async () => {
   const state = `PROBE_${randomUUID().slice(0, 8)}`;
