@@ -168,6 +168,10 @@ describe('the production stack, started: docker-compose.yml with docker-compose.
 
     const ui = await fetch(`http://127.0.0.1:${LOOPBACK.temporalUi}/namespaces/default/workflows/job-${job.id}`);
     expect(ui.status).toBe(200);
+    // The UI's own API answers from Temporal: the UI really reaches the frontend.
+    const described = await fetch(`http://127.0.0.1:${LOOPBACK.temporalUi}/api/v1/namespaces/default/workflows/job-${job.id}`);
+    expect(described.status).toBe(200);
+    expect(await described.text()).toContain(`job-${job.id}`);
     const prometheus = await fetch(`http://127.0.0.1:${LOOPBACK.prometheus}/-/ready`);
     expect(prometheus.status).toBe(200);
   }, 10 * 60_000);
