@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { FastifyRequest } from 'fastify';
 import type { Database } from '../db/client';
 import type { ApiMetrics } from '../metrics/registry';
+import type { HostCertificates } from './host-certificates';
 import type { StagingStore } from './staging';
 import type { WalletService } from './wallet';
 
@@ -18,6 +19,8 @@ export interface ApiDeps {
   spotCheckFraction?: number;
   /** ZSC balances, and a faucet on a devnet; absent when the API has no chain. */
   wallet?: WalletService;
+  /** The host CA, when the network's Temporal takes mTLS: hosts get their client certificates from it at join. */
+  hostCertificates?: HostCertificates;
   /** Where the API counts what it does (served at /metrics). */
   metrics?: ApiMetrics;
 }

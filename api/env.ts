@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { temporalTlsComplete, temporalTlsEnv } from '../domain/env';
 import { describeIssues } from '../domain/job-spec';
 
 /** The API's configuration, validated at boot so a typo fails fast with the variable's name. */
@@ -10,6 +11,7 @@ export const apiEnvSchema = z.object({
   DATABASE_URL: z.string().min(1).default('file:./.devnet/zansoc.db'),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
+  ...temporalTlsEnv,
   STAGING_DIR: z.string().default('./.devnet/staging'),
   MAX_BLOB_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
   /** tRPC calls a minute per identity (the signer; the IP address for unsigned calls). */
@@ -28,6 +30,23 @@ export const apiEnvSchema = z.object({
   CHAIN_ID: z.coerce.number().int().positive().default(31337),
   /** The share of single-replica jobs re-run on a verifier host to check the result (0 to 1). */
   SPOT_CHECK_FRACTION: z.coerce.number().min(0).max(1).default(0.05),
+  /**
+   * The host CA (PEM certificate and P-256 key): with both, the API certifies each host that proves its key and its
+   * stake with a short-lived Temporal client certificate (`zansoc-host:<id>`), renewed while it heartbeats. Zansoc's
+   * Temporal server takes a certificate of this CA as a host's and no one else's (its --host-ca-file).
+   */
+  HOST_CA_CERT_FILE: z.string().min(1).optional(),
+  HOST_CA_KEY_FILE: z.string().min(1).optional(),
+  /** How long a host certificate is valid; hosts renew it from half its life. */
+  HOST_CERT_HOURS: z.coerce.number().min(0.01).max(720).default(24),
+}).superRefine(temporalTlsComplete).superRefine((env, ctx) => {
+  if ((env.HOST_CA_CERT_FILE === undefined) !== (env.HOST_CA_KEY_FILE === undefined)) {
+    const missing = env.HOST_CA_CERT_FILE === undefined ? 'HOST_CA_CERT_FILE' : 'HOST_CA_KEY_FILE';
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: [missing], message: 'the host CA takes its certificate and its key' });
+  }
+  if (env.HOST_CA_CERT_FILE !== undefined && env.TEMPORAL_TLS_CA_FILE === undefined) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['TEMPORAL_TLS_CA_FILE'], message: 'is needed with HOST_CA_CERT_FILE: hosts are told which CA the Temporal frontend\'s certificate comes from' });
+  }
 });
 export type ApiEnv = z.output<typeof apiEnvSchema>;
 

@@ -1,9 +1,11 @@
 import { Client, Connection } from '@temporalio/client';
 import { chainIdAt, refuseWellKnownKeys } from '../contracts/well-known-keys';
 import { migrateDatabase, openDatabase } from '../db/client';
+import { temporalTlsFrom } from '../runtime/temporal';
 import { createApiMetrics } from '../metrics/registry';
 import { readApiEnv } from './env';
 import { createWalletService } from './wallet';
+import { createHostCertificates } from './host-certificates';
 import { createServer } from './server';
 import { StagingStore } from './staging';
 
@@ -14,12 +16,18 @@ async function main(): Promise<void> {
   if (env.RPC_URL && env.FAUCET_KEY) refuseWellKnownKeys(await chainIdAt(env.RPC_URL), { FAUCET_KEY: env.FAUCET_KEY });
   await migrateDatabase(env.DATABASE_URL);
   const db = openDatabase(env.DATABASE_URL);
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS, tls: temporalTlsFrom(env) });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
   const publicUrl = env.PUBLIC_URL ?? `http://${env.API_HOST}:${env.API_PORT}`;
   const api = createServer({
     deps: { db, temporal, staging: new StagingStore(env.STAGING_DIR), publicUrl, spotCheckFraction: env.SPOT_CHECK_FRACTION, chainId: env.CHAIN_ID,
       metrics: createApiMetrics(),
+      hostCertificates: env.HOST_CA_CERT_FILE && env.HOST_CA_KEY_FILE && env.TEMPORAL_TLS_CA_FILE
+        ? createHostCertificates({
+          caCertFile: env.HOST_CA_CERT_FILE, caKeyFile: env.HOST_CA_KEY_FILE, serverCaFile: env.TEMPORAL_TLS_CA_FILE,
+          serverName: env.TEMPORAL_TLS_SERVER_NAME, lifetimeHours: env.HOST_CERT_HOURS,
+        })
+        : undefined,
       wallet: env.RPC_URL && env.DEPLOYMENT_FILE
         ? createWalletService({ rpcUrl: env.RPC_URL, deploymentFile: env.DEPLOYMENT_FILE, faucetKey: env.FAUCET_KEY, faucetAmount: env.FAUCET_AMOUNT })
         : undefined,

@@ -101,6 +101,14 @@ export const hostView = z.object({
 });
 export const hostStatusView = z.object({ hostId: z.string(), status: z.enum(['draining', 'offline']) });
 export const heartbeatView = z.object({ ok: z.boolean() });
+/** A host's Temporal client certificate; `tls: false` (the rest null) where the network's Temporal takes plaintext. */
+export const hostCertificateView = z.object({
+  tls: z.boolean(),
+  certificate: z.string().nullable(),
+  serverCa: z.string().nullable(),
+  serverName: z.string().nullable(),
+  notAfter: z.string().nullable(),
+});
 
 export const dealView = z.object({
   id: z.string(),

@@ -14,3 +14,27 @@ export function testFixtureOnly(key: string) {
     }
   };
 }
+
+/**
+ * How a role reaches a Temporal server that takes mTLS (Zansoc's own server, temporal-server/): the CA that signed
+ * the frontend's certificate, this role's client certificate and key (PEM files; the certificate's CommonName is the
+ * role's identity), and the name the frontend's certificate carries. None of them set: a plaintext connection (the
+ * dev server of `npm start`).
+ */
+export const temporalTlsEnv = {
+  TEMPORAL_TLS_CA_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).default('localhost'),
+};
+
+/** For `.superRefine`: the TLS files come together or not at all. */
+export function temporalTlsComplete(env: Partial<Record<keyof typeof temporalTlsEnv, string>>, ctx: z.RefinementCtx): void {
+  const files = ['TEMPORAL_TLS_CA_FILE', 'TEMPORAL_TLS_CERT_FILE', 'TEMPORAL_TLS_KEY_FILE'] as const;
+  const set = files.filter((key) => env[key] !== undefined);
+  if (set.length > 0 && set.length < files.length) {
+    for (const key of files.filter((k) => env[k] === undefined)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: `is needed with ${set.join(' and ')}: mTLS takes the CA, the certificate and its key` });
+    }
+  }
+}

@@ -19,6 +19,8 @@ import { reconcileContainers, startReconciling } from './reconcile';
 import { ensureHostStake } from './stake';
 import { didOf } from '../api/signing';
 import { defaultHostId, hostKeyPassphrase, loadOrCreateHostKey } from './identity';
+import { certifyHost, loadOrCreateTemporalKey, type TemporalIdentity } from './temporal-identity';
+import type { TemporalTls } from '../runtime/temporal';
 
 /**
  * Room on the host's own queue for storage work beside its slots: proofs have deadlines and must not wait behind
@@ -84,7 +86,9 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   const { ledger } = runtime;
 
   let draining = false;
+  let renewIdentity = async (): Promise<void> => undefined;
   const heartbeat = setInterval(() => {
+    void renewIdentity();
     // The ledger holds every slot this host runs, adopted containers too: matching counts free slots from this.
     api.hosts.heartbeat.mutate({ hostId, freeSlots: ledger.free().slots }).catch(async (err: unknown) => {
       // The API may have lost the host (a fresh database): announce it again.
@@ -110,21 +114,68 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
     log(`  found ${found.running.length} running container(s) to adopt, removed ${found.removed.length} stale one(s)`);
   }
   const reconciler = startReconciling(docker, hostId, { ledger, workDir, log });
-  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  const worker = await Worker.create({
-    connection,
-    namespace: env.TEMPORAL_NAMESPACE,
-    taskQueue,
-    activities: { ...activities, ...storage, ...consent },
-    maxConcurrentActivityTaskExecutions: offer.maxSlots + STORAGE_TASKS_BESIDE_SLOTS,
-    shutdownGraceTime: `${env.DRAIN_GRACE_SECONDS} seconds`,
+  // Temporal: the host's own certificate from the API's host CA (none where the network's Temporal is plaintext).
+  const temporalKey = loadOrCreateTemporalKey(dataDir);
+  let identity = await certifyHost(api, hostId, temporalKey).catch((err: Error) => {
+    throw new Error(`could not get a Temporal certificate from the API at ${env.API_URL}: ${err.message}`);
   });
-  const done = worker.run().then(async () => {
+  if (identity.tls) log(`  temporal: mTLS as zansoc-host:${hostId}, certificate valid until ${new Date(identity.notAfterMs!).toISOString()}`);
+  const startPolling = async (tls: TemporalTls | undefined): Promise<Polling> => {
+    const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS, tls });
+    const worker = await Worker.create({
+      connection,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue,
+      activities: { ...activities, ...storage, ...consent },
+      maxConcurrentActivityTaskExecutions: offer.maxSlots + STORAGE_TASKS_BESIDE_SLOTS,
+      shutdownGraceTime: `${env.DRAIN_GRACE_SECONDS} seconds`,
+    });
+    return { connection, worker, running: worker.run(), replaced: false };
+  };
+  let polling = await startPolling(identity.tls);
+  // A renewed certificate takes effect on a fresh connection: the worker is swapped for one on it while no slot
+  // runs, so no running slot is handed back for it. (A connection made with the old certificate stays up past its
+  // expiry; only a reconnect would need the new one.)
+  let pendingIdentity: TemporalIdentity | null = null;
+  let rotating = false;
+  renewIdentity = async () => {
+    if (draining || rotating) return;
+    rotating = true;
+    try {
+      if (identity.renewAtMs !== null && Date.now() >= identity.renewAtMs && !pendingIdentity) {
+        pendingIdentity = await certifyHost(api, hostId, temporalKey);
+        log(`host ${hostId} renewed its Temporal certificate, valid until ${new Date(pendingIdentity.notAfterMs!).toISOString()}`);
+        identity = { ...identity, renewAtMs: pendingIdentity.renewAtMs };
+      }
+      if (pendingIdentity && ledger.usage().slots === 0) {
+        const next = await startPolling(pendingIdentity.tls);
+        identity = pendingIdentity;
+        pendingIdentity = null;
+        const old = polling;
+        old.replaced = true;
+        polling = next;
+        if (draining) next.worker.shutdown();
+        old.worker.shutdown();
+        log(`host ${hostId} polls on its renewed certificate`);
+      }
+    } catch (err) {
+      log(`host ${hostId} could not renew its Temporal certificate: ${(err as Error).message}`);
+    } finally {
+      rotating = false;
+    }
+  };
+  const done = (async () => {
+    // The current worker's end is the host's end, unless a renewal replaced it.
+    for (;;) {
+      const current = polling;
+      await current.running;
+      await current.connection.close();
+      if (!current.replaced) break;
+    }
     clearInterval(heartbeat);
     await reconciler.stop();
-    await connection.close();
     metricsServer?.close();
-  });
+  })();
   log(`host ${hostId} polling ${taskQueue}`);
 
   return {
@@ -134,12 +185,20 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
       draining = true;
       log(`host ${hostId} draining: no new work, ${env.DRAIN_GRACE_SECONDS}s for running slots`);
       await api.hosts.setStatus.mutate({ hostId, status: 'draining' }).catch((err: Error) => log(`could not tell the API: ${err.message}`));
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      if (polling.worker.getState() === 'RUNNING') polling.worker.shutdown();
       await done;
       await api.hosts.setStatus.mutate({ hostId, status: 'offline' }).catch((err: Error) => log(`could not tell the API: ${err.message}`));
       log(`host ${hostId} left`);
     },
   };
+}
+
+/** One worker on the host's queue and its connection; a certificate renewal replaces both. */
+interface Polling {
+  connection: NativeConnection;
+  worker: Worker;
+  running: Promise<void>;
+  replaced: boolean;
 }
 
 /** The test fixture for cheaters: runs the job, then reports a digest of its own making (a different one per host). */

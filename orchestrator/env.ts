@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { listenAddress, testFixtureOnly } from '../domain/env';
+import { listenAddress, temporalTlsComplete, temporalTlsEnv, testFixtureOnly } from '../domain/env';
 import { describeIssues } from '../domain/job-spec';
 
 const privateKey = z.string().regex(/^0x[a-fA-F0-9]{64}$/, 'must be a 0x-prefixed 32-byte hex private key');
@@ -8,6 +8,7 @@ const privateKey = z.string().regex(/^0x[a-fA-F0-9]{64}$/, 'must be a 0x-prefixe
 export const orchestratorEnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
+  ...temporalTlsEnv,
   DATABASE_URL: z.string().min(1).default('file:./.devnet/zansoc.db'),
   RPC_URL: z.string().url().default('http://127.0.0.1:8545'),
   /** deployments/<chainId>.json as written by `npm run contracts:deploy`. */
@@ -30,7 +31,7 @@ export const orchestratorEnvSchema = z.object({
    */
   ZANSOC_TEST_CRASH: z.enum(['after-settle']).optional(),
   NODE_ENV: z.string().optional(),
-}).superRefine(testFixtureOnly('ZANSOC_TEST_CRASH'));
+}).superRefine(testFixtureOnly('ZANSOC_TEST_CRASH')).superRefine(temporalTlsComplete);
 export type OrchestratorEnv = z.output<typeof orchestratorEnvSchema>;
 
 export function readOrchestratorEnv(env: NodeJS.ProcessEnv = process.env): OrchestratorEnv {

@@ -9,7 +9,7 @@ import { chainIdAt, refuseWellKnownKeys } from '../contracts/well-known-keys';
 import { migrateDatabase, openDatabase } from '../db/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../domain/execution';
 import { readOrchestratorEnv } from './env';
-import { installWorkerRuntime } from '../runtime/temporal';
+import { installWorkerRuntime, temporalTlsFrom } from '../runtime/temporal';
 
 /** The orchestrator worker: runs every workflow and the activities that touch the read model and the chain. */
 async function main(): Promise<void> {
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     confirmations: env.CHAIN_CONFIRMATIONS,
   });
   const activities = metered(createOrchestratorActivities({ db, chain, reputationWeight: env.REPUTATION_WEIGHT, metrics }), metrics);
-  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS, tls: temporalTlsFrom(env) });
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 
 /**
@@ -17,4 +18,23 @@ export function installWorkerRuntime(temporalMetricsAddress?: string): void {
       },
     } : {}),
   });
+}
+
+/** The `tls` option of Connection.connect and NativeConnection.connect. */
+export interface TemporalTls {
+  serverRootCACertificate: Buffer;
+  serverNameOverride: string;
+  clientCertPair: { crt: Buffer; key: Buffer };
+}
+
+/** The connection's mTLS from a role's TEMPORAL_TLS_* files (domain/env.ts temporalTlsEnv), or none when unset. */
+export function temporalTlsFrom(env: {
+  TEMPORAL_TLS_CA_FILE?: string; TEMPORAL_TLS_CERT_FILE?: string; TEMPORAL_TLS_KEY_FILE?: string; TEMPORAL_TLS_SERVER_NAME: string;
+}): TemporalTls | undefined {
+  if (!env.TEMPORAL_TLS_CA_FILE || !env.TEMPORAL_TLS_CERT_FILE || !env.TEMPORAL_TLS_KEY_FILE) return undefined;
+  return {
+    serverRootCACertificate: readFileSync(env.TEMPORAL_TLS_CA_FILE),
+    serverNameOverride: env.TEMPORAL_TLS_SERVER_NAME,
+    clientCertPair: { crt: readFileSync(env.TEMPORAL_TLS_CERT_FILE), key: readFileSync(env.TEMPORAL_TLS_KEY_FILE) },
+  };
 }

@@ -20,6 +20,7 @@ import { startPrometheus } from './prometheus';
 import { startPostgres } from './postgres';
 import { startTemporalCluster, type TemporalCluster } from './temporal-cluster';
 import { startTemporalServer } from './temporal-server';
+import type { TemporalTls } from '../runtime/temporal';
 
 /**
  * The embedded default, in one call: a Temporal dev server (SQLite, Web UI), anvil with the contracts deployed,
@@ -57,6 +58,8 @@ export interface DevnetOptions {
   cluster?: boolean;
   /** How many orchestrator workers run (`orchestrator`, `orchestrator-2` …): 1, or 2 on a cluster. */
   orchestrators?: number;
+  /** On a cluster: how long the host certificates the API issues live (its HOST_CERT_HOURS). */
+  hostCertHours?: number;
 }
 
 /**
@@ -86,6 +89,13 @@ export interface Devnet {
   temporalUiUrl: string | null;
   /** The Temporal cluster when the devnet runs on one (`cluster`), to restart its services; null on the dev server. */
   temporalCluster: TemporalCluster | null;
+  /**
+   * On a cluster every Temporal connection is mTLS: this is the operator's (`zansoc-operator:cluster`), for tests
+   * and tools to connect with (Connection.connect({ address: temporalAddress, tls })); undefined on the dev server.
+   */
+  temporalTls: TemporalTls | undefined;
+  /** The temporal CLI's flags for the same identity (none on the dev server). */
+  temporalCliFlags: string[];
   /** The orchestrator workers' role names. */
   orchestratorRoles: string[];
   rpcUrl: string;
@@ -154,7 +164,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     const image = await buildJobImages(engine.docker);
     log(`devnet: job image ${image.reference} ready`);
 
-    const cluster = opts.cluster ? await startTemporalCluster() : null;
+    const cluster = opts.cluster ? await startTemporalCluster({ tls: true }) : null;
     const temporal = cluster
       ? { address: cluster.address, uiUrl: cluster.uiUrl, stop: () => cluster.stop() }
       : await startTemporalServer({ port: opts.temporalPort, uiPort: opts.temporalUiPort, headless: opts.headless, dbFile: join(dir, 'temporal.db') });
@@ -190,6 +200,14 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     const apiPort = opts.apiPort ?? (await freePort());
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const common = { TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: databaseUrl };
+    // On the cluster each role presents its own identity: the API and the orchestrator certificates of the cluster's
+    // CA, and hosts the ones the API's host CA issues them at join.
+    const clusterTls = cluster?.tls;
+    const tlsEnv = (commonName: string): Record<string, string> => {
+      if (!clusterTls) return {};
+      const cert = clusterTls.issueClientCertificate(commonName);
+      return { TEMPORAL_TLS_CA_FILE: clusterTls.caFile, TEMPORAL_TLS_CERT_FILE: cert.certFile, TEMPORAL_TLS_KEY_FILE: cert.keyFile, TEMPORAL_TLS_SERVER_NAME: 'localhost' };
+    };
     const hostCount = opts.hosts ?? 2;
     const hostIds = Array.from({ length: hostCount }, (_, i) => `host-${i + 1}`);
     const orchestratorRoles = Array.from({ length: opts.orchestrators ?? (cluster ? 2 : 1) }, (_, i) => (i === 0 ? 'orchestrator' : `orchestrator-${i + 1}`));
@@ -203,7 +221,9 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       api: {
         entry: 'api/main.ts',
         env: {
-          ...common, API_PORT: String(apiPort), STAGING_DIR: join(dir, 'staging'), CHAIN_ID: String(deployment.chainId),
+          ...common, ...tlsEnv('zansoc-api:api'), API_PORT: String(apiPort), STAGING_DIR: join(dir, 'staging'), CHAIN_ID: String(deployment.chainId),
+          ...(clusterTls ? { HOST_CA_CERT_FILE: clusterTls.hostCa.certFile, HOST_CA_KEY_FILE: clusterTls.hostCa.keyFile } : {}),
+          ...(opts.hostCertHours !== undefined ? { HOST_CERT_HOURS: String(opts.hostCertHours) } : {}),
           RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile, FAUCET_KEY: DEVNET_KEYS.faucet,
           ...(opts.spotCheckFraction !== undefined ? { SPOT_CHECK_FRACTION: String(opts.spotCheckFraction) } : {}),
           ...(opts.rateLimitPerMinute !== undefined ? { RATE_LIMIT_PER_MINUTE: String(opts.rateLimitPerMinute) } : {}),
@@ -213,7 +233,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       ...Object.fromEntries(orchestratorRoles.map((role) => [role, {
         entry: 'orchestrator/main.ts',
         env: {
-          ...common, RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile, SETTLER_KEY: DEVNET_KEYS.settler,
+          ...common, ...tlsEnv('zansoc-orchestrator'), RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile, SETTLER_KEY: DEVNET_KEYS.settler,
           METRICS_ADDRESS: `127.0.0.1:${metricsPorts[role]}`, TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${metricsPorts[`${role}-temporal`]}`,
         },
         ready: /orchestrator worker polling/,
@@ -304,7 +324,8 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     ]);
 
     return {
-      apiUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, temporalCluster: cluster, orchestratorRoles, rpcUrl: anvil.url, deployment, databaseUrl,
+      apiUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, temporalCluster: cluster, orchestratorRoles,
+      temporalTls: clusterTls?.connectionTls(clusterTls.operator), temporalCliFlags: clusterTls ? clusterTls.cliFlags(clusterTls.operator) : [], rpcUrl: anvil.url, deployment, databaseUrl,
       hostIds, metricsUrls, api: createApiClient(apiUrl, { signer: new Wallet(DEVNET_KEYS.client), chainId: deployment.chainId }), processes,
       startRole, stopRole, stop,
       async apiAsHost(hostId: string) {

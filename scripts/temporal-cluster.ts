@@ -52,6 +52,11 @@ export interface ClusterTls {
   orchestrator: CertificateFiles;
   /** `zansoc-operator:cluster`: admin, for the UI and the temporal CLI. */
   operator: CertificateFiles;
+  /**
+   * The CA that certifies hosts at join, which the API runs (api/host-certificates.ts): the frontend trusts it, and
+   * takes a certificate it issued as a host's or no one's.
+   */
+  hostCa: CertificateFiles;
   /** Signs a client certificate for a CommonName such as `zansoc-host:h1` or `zansoc-api:api`. */
   issueClientCertificate(commonName: string): CertificateFiles;
   /** `tls` for Connection.connect and NativeConnection.connect, presenting `cert`. */
@@ -96,6 +101,8 @@ interface ServerTls {
   frontend: CertificateFiles;
   /** The worker service's (and the frontend's own) client certificate for the frontend. */
   systemWorker: CertificateFiles;
+  /** The host CA: trusted beside `caFile` by the frontend, for host identities only (--host-ca-file). */
+  hostCaFile: string;
   /** Signs only the services' internode certificate. */
   internodeCaFile: string;
   internode: CertificateFiles;
@@ -112,7 +119,7 @@ function tlsConfig(tls: ServerTls): Record<string, unknown> {
       client: client(tls.internodeCaFile),
     },
     frontend: {
-      server: { certFile: tls.frontend.certFile, keyFile: tls.frontend.keyFile, requireClientAuth: true, clientCaFiles: [tls.caFile] },
+      server: { certFile: tls.frontend.certFile, keyFile: tls.frontend.keyFile, requireClientAuth: true, clientCaFiles: [tls.caFile, tls.hostCaFile] },
       client: client(tls.caFile),
     },
     systemWorker: { certFile: tls.systemWorker.certFile, keyFile: tls.systemWorker.keyFile, client: client(tls.caFile) },
@@ -190,8 +197,10 @@ const CLI_TYPE: Record<string, string> = { [SearchAttributeType.KEYWORD]: 'Keywo
 function makeCertificates(dir: string): { server: ServerTls; clients: ClusterTls } {
   const ca = createCertificateAuthority(join(dir, 'ca'), 'Zansoc cluster CA');
   const internodeCa = createCertificateAuthority(join(dir, 'internode-ca'), 'Zansoc internode CA');
+  const hostCa = createCertificateAuthority(join(dir, 'host-ca'), 'Zansoc host CA');
   const server: ServerTls = {
     caFile: ca.certFile,
+    hostCaFile: hostCa.certFile,
     frontend: ca.issueServer('zansoc-frontend'),
     systemWorker: ca.issueClient('zansoc-system-worker'),
     internodeCaFile: internodeCa.certFile,
@@ -204,6 +213,7 @@ function makeCertificates(dir: string): { server: ServerTls; clients: ClusterTls
     caPem: ca.pem,
     orchestrator: ca.issueClient('zansoc-orchestrator'),
     operator: ca.issueClient('zansoc-operator:cluster'),
+    hostCa: { commonName: hostCa.commonName, certFile: hostCa.certFile, keyFile: hostCa.keyFile },
     issueClientCertificate: (commonName) => ca.issueClient(commonName),
     // The frontend's certificate names 127.0.0.1 and localhost; the name, not the IP, keeps Node's TLS from warning.
     connectionTls: (cert) => ({ serverRootCACertificate: ca.pem, serverNameOverride: 'localhost', clientCertPair: certPair(cert) }),
@@ -270,7 +280,8 @@ export async function startTemporalCluster(opts: { namespace?: string; tls?: boo
     writeFileSync(configFile, clusterConfig(moduleDir, pg, ports, dynamicConfigFile, certificates?.server));
 
     const startService = async (name: ClusterService) => {
-      const tokenKey = certificates ? ['--task-token-key-file', certificates.server.taskTokenKeyFile] : [];
+      const tokenKey = certificates
+        ? ['--task-token-key-file', certificates.server.taskTokenKeyFile, '--host-ca-file', certificates.server.hostCaFile] : [];
       spawnLogged(name, ['--config', configFile, '--services', name, '--namespace', namespace, ...tokenKey]);
       // The worker service serves no gRPC, only membership.
       await waitListening(name, name === 'worker' ? ports[name].membershipPort : ports[name].grpcPort);

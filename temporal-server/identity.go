@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"fmt"
 	"regexp"
 	"strings"
@@ -91,11 +92,17 @@ func parseCommonName(cn string) (caller, error) {
 // certificateClaimMapper maps the verified client certificate of a connection to claims. Admins (orchestrator,
 // system worker, operator) get the system admin role; the API and hosts get no role at all, so nothing that checks
 // roles lets them through, and the authorizer decides their calls from its tables alone.
-type certificateClaimMapper struct{}
+//
+// hostCA, when set, is the CA the API runs to certify hosts at join (api/host-certificates.ts): the frontend trusts
+// it beside the operator's CA, but a certificate it issued names a host or no one, so the API's key can mint host
+// identities and nothing more.
+type certificateClaimMapper struct {
+	hostCA *x509.Certificate
+}
 
 var _ authorization.ClaimMapper = certificateClaimMapper{}
 
-func (certificateClaimMapper) GetClaims(info *authorization.AuthInfo) (*authorization.Claims, error) {
+func (m certificateClaimMapper) GetClaims(info *authorization.AuthInfo) (*authorization.Claims, error) {
 	// TLSSubject is set from the first verified chain only: an unverified certificate never gets here.
 	if info == nil || info.TLSSubject == nil {
 		return nil, fmt.Errorf("no verified client certificate")
@@ -103,6 +110,15 @@ func (certificateClaimMapper) GetClaims(info *authorization.AuthInfo) (*authoriz
 	who, err := parseCommonName(info.TLSSubject.CommonName)
 	if err != nil {
 		return nil, err
+	}
+	if m.hostCA != nil && who.kind != kindHost {
+		fromHostCA, err := issuedBy(info, m.hostCA)
+		if err != nil {
+			return nil, err
+		}
+		if fromHostCA {
+			return nil, fmt.Errorf("certificate CommonName %q: the host CA issues host identities only", info.TLSSubject.CommonName)
+		}
 	}
 	claims := &authorization.Claims{Subject: info.TLSSubject.CommonName, Extensions: who}
 	switch who.kind {
@@ -114,3 +130,17 @@ func (certificateClaimMapper) GetClaims(info *authorization.AuthInfo) (*authoriz
 
 // AuthInfoRequired: a call with no certificate is never mapped (the authorizer then sees nil claims and denies).
 func (certificateClaimMapper) AuthInfoRequired() bool { return true }
+
+// issuedBy says whether a verified chain of the connection ends at ca. Without the connection's chains it cannot
+// tell, and says so (the caller then denies).
+func issuedBy(info *authorization.AuthInfo, ca *x509.Certificate) (bool, error) {
+	if info.TLSConnection == nil || len(info.TLSConnection.State.VerifiedChains) == 0 {
+		return false, fmt.Errorf("no verified certificate chain to tell its issuer by")
+	}
+	for _, chain := range info.TLSConnection.State.VerifiedChains {
+		if len(chain) > 0 && chain[len(chain)-1].Equal(ca) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -14,6 +14,8 @@
 package main
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"os"
@@ -54,6 +56,7 @@ func runServer(args []string) error {
 	services := fs.String("services", strings.Join(temporal.DefaultServices, ","), "comma-separated services this process runs")
 	namespace := fs.String("namespace", "default", "the namespace the API and hosts work in (with mTLS)")
 	tokenKeyFile := fs.String("task-token-key-file", "", "a secret of at least 32 bytes, the same for every frontend, that binds task tokens to hosts (with mTLS)")
+	hostCAFile := fs.String("host-ca-file", "", "with mTLS: the CA (PEM) that certifies hosts at join; it must be among the frontend's clientCaFiles, and a certificate it issued may only name a host")
 	version := fs.Bool("version", false, "print the Temporal server version and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -95,9 +98,15 @@ func runServer(args []string) error {
 			return fmt.Errorf("--task-token-key-file: a file of at least 32 secret bytes is needed with mTLS (%v)", err)
 		}
 		tokens := taskTokenBinder{key: key}
+		mapper := certificateClaimMapper{}
+		if *hostCAFile != "" {
+			if mapper.hostCA, err = readCertificate(*hostCAFile); err != nil {
+				return fmt.Errorf("--host-ca-file: %w", err)
+			}
+		}
 		opts = append(opts,
 			temporal.WithAuthorizer(newZansocAuthorizer(*namespace, tokens, logger)),
-			temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return certificateClaimMapper{} }),
+			temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return mapper }),
 			temporal.WithChainedFrontendGrpcInterceptors(tokens.interceptor))
 	} else {
 		logger.Warn("No TLS on the frontend: a development cluster, every caller is admin.")
@@ -121,6 +130,19 @@ func runServer(args []string) error {
 		return fmt.Errorf("starting the server: %w", err)
 	}
 	return nil
+}
+
+// readCertificate reads the first PEM certificate of a file.
+func readCertificate(file string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("%s: no PEM certificate", file)
+	}
+	return x509.ParseCertificate(block.Bytes)
 }
 
 // loadConfig reads one config file, where config.LoadConfig would merge a directory's base.yaml and <env>.yaml.

@@ -1,11 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CancelledFailure, Client, Connection, isGrpcServiceError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Wallet, verifyTypedData } from 'ethers';
+import { createHostCertificates } from '../api/host-certificates';
 import { createConsentActivities } from '../host-worker/activities/consent';
+import { issueClientCertificate } from '../runtime/x509';
 import { JOB_STATE } from '../domain/search-attributes';
 import { BOND_CONSENT_TYPES, chainJobId, escrowDomain, escrowIdOf, JOB_ESCROW_DOMAIN_NAME } from '../domain/orders';
 import { startTemporalCluster, type TemporalCluster } from '../scripts/temporal-cluster';
@@ -286,6 +288,49 @@ describe('an operator (zansoc-operator:cluster)', () => {
     const res = await fetch(`${cluster.uiUrl}/api/v1/namespaces/${cluster.namespace}`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { namespaceInfo: { name: string } }).namespaceInfo.name).toBe(cluster.namespace);
+  });
+});
+
+describe('the host CA the API runs (api/host-certificates.ts)', () => {
+  const issuer = () => ({ certificatePem: readFileSync(cluster.tls!.hostCa.certFile, 'utf8'), keyPem: readFileSync(cluster.tls!.hostCa.keyFile, 'utf8') });
+  /** A certificate of the host CA for a key made here, written where certPair reads it. */
+  const fromHostCa = (commonName: string): CertificateFiles => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const base = join(foreignDir, commonName.replace(/[^a-z0-9-]/gi, '_'));
+    writeFileSync(`${base}.pem`, issueClientCertificate(issuer(), { commonName, publicKey, notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3600_000) }));
+    writeFileSync(`${base}.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    return { commonName, certFile: `${base}.pem`, keyFile: `${base}.key` };
+  };
+
+  it('certifies a host that then works its own queue, and nothing else', async () => {
+    const certificates = createHostCertificates({
+      caCertFile: cluster.tls!.hostCa.certFile, caKeyFile: cluster.tls!.hostCa.keyFile, serverCaFile: cluster.tls!.caFile, serverName: 'localhost', lifetimeHours: 1,
+    });
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const issued = certificates.issue('h9', publicKey.export({ type: 'spki', format: 'pem' }) as string);
+    const tls = { serverRootCACertificate: Buffer.from(issued.serverCa), serverNameOverride: issued.serverName, clientCertPair: { crt: Buffer.from(issued.certificate), key: Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string) } };
+    const connection = await NativeConnection.connect({ address: cluster.address, tls });
+    connections.push(connection);
+    const consent = createConsentActivities({ wallet: hostWallet, chainId: CHAIN_ID, escrows: ESCROWS, maxBond: 10n ** 18n });
+    const worker = await Worker.create({ connection, namespace: cluster.namespace, taskQueue: 'host.h9', activities: consent });
+    workers.push({ worker, run: worker.run() });
+    const probe = await startProbe(orchestrator, 'consentToBond', 'host.h9');
+    expect((await settled(probe)).consent?.signature).toMatch(/^0x[0-9a-f]{130}$/);
+    await probe.signal(finish);
+    await probe.result();
+    const h9 = new Client({ connection: await Connection.connect({ address: cluster.address, tls }), namespace: cluster.namespace });
+    connections.push(h9.connection);
+    await expectDenied(soon(h9.connection as Connection, () => h9.workflowService.pollActivityTaskQueue({ namespace: cluster.namespace, taskQueue: { name: 'zansoc-orchestrator' }, identity: 'h9' })));
+    await expectDenied(h9.workflow.getHandle(probe.workflowId).fetchHistory());
+  });
+
+  it('cannot mint any identity but a host\'s: its orchestrator, operator or API certificates are refused', async () => {
+    for (const commonName of ['zansoc-orchestrator', 'zansoc-operator:mallory', 'zansoc-api:api', 'zansoc-system-worker']) {
+      await expectDenied(connect(fromHostCa(commonName)));
+    }
+    // The same CA's host certificate is taken.
+    const host = await connect(fromHostCa('zansoc-host:h8'));
+    await expect(host.workflowService.getSystemInfo({})).resolves.toBeDefined();
   });
 });
 

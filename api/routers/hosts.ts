@@ -4,7 +4,8 @@ import { HOST_OFFLINE_AFTER_MS } from '../../activities/db';
 import { tokenAmount } from '../../domain/money';
 import type { Prisma } from '../../db/client';
 import type { Caller, Context } from '../context';
-import { heartbeatView, hostStatusView, hostView } from '../views';
+import { BadPublicKeyError } from '../host-certificates';
+import { heartbeatView, hostCertificateView, hostStatusView, hostView } from '../views';
 import { publicProcedure, router, signedProcedure } from '../trpc';
 
 const hostId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes');
@@ -99,6 +100,33 @@ export const hostsRouter = router({
       // A heartbeat without them (an older host) leaves matching to count the host's RUNNING rows, not a stale report.
       await ctx.db.host.updateMany({ where: ownHost(ctx, input.hostId), data: { lastSeenAt: new Date(), freeSlots: freeSlots ?? null } });
       return { ok: true };
+    }),
+
+  /**
+   * A host's Temporal client certificate, `zansoc-host:<hostId>`, for the key pair it made: issued only to the key
+   * the host registered with and only while that address has stake on HostRegistry (read from the chain now).
+   * Hosts call it at join and again from half the certificate's life.
+   */
+  certificate: signedProcedure
+    .meta({ openapi: { method: 'POST', path: '/hosts/{hostId}/certificate', tags: ['hosts'], summary: 'A Temporal client certificate for your host', protect: true, errorResponses: { 400: 'Not a P-256 public key', 404: 'No host of yours under this id', 412: 'No stake on HostRegistry, or no chain to read it from' } } })
+    .output(hostCertificateView)
+    .input(z.object({ hostId, publicKey: z.string().min(1).max(4096) }).strict())
+    .mutation(async ({ ctx, input }) => {
+      const host = await ctx.db.host.findFirst({ where: ownHost(ctx, input.hostId), select: { address: true, status: true } });
+      if (!host) throw new TRPCError({ code: 'NOT_FOUND', message: `hostId: no host ${input.hostId}, register first` });
+      if (!ctx.hostCertificates) return { tls: false, certificate: null, serverCa: null, serverName: null, notAfter: null };
+      if (host.status === 'offline') throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `hostId: ${input.hostId} left the network; register again to join` });
+      if (!ctx.wallet) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'this API has no chain to read host stakes from (RPC_URL, DEPLOYMENT_FILE)' });
+      const stake = await ctx.wallet.stakeOf(host.address);
+      if (BigInt(stake) === 0n) {
+        throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `hostId: ${host.address} has no stake on HostRegistry; stake before joining (the host worker stakes STAKE)` });
+      }
+      try {
+        return { tls: true, ...ctx.hostCertificates.issue(input.hostId, input.publicKey) };
+      } catch (err) {
+        if (err instanceof BadPublicKeyError) throw new TRPCError({ code: 'BAD_REQUEST', message: err.message });
+        throw err;
+      }
     }),
 
   list: publicProcedure.meta({ openapi: { method: 'GET', path: '/hosts', tags: ['hosts'], summary: 'Every host', protect: false } }).output(z.array(hostView)).input(z.object({}).optional()).query(async ({ ctx }) => (await ctx.db.host.findMany({ orderBy: { id: 'asc' }, select: hostSelect })).map(present)),
