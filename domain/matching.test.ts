@@ -50,7 +50,13 @@ describe('matching', () => {
   });
 
   it('ranks the host with more stake first among equally cheap ones, before load', () => {
-    const hosts = [host('a', { stake: '5', freeSlots: 9 }), host('b', { stake: '50', freeSlots: 1 }), host('c', { pricePerCpuSecond: '90', stake: '0' })];
+    const hosts = [host('a', { stake: '5', freeSlots: 9 }), host('b', { stake: '50', freeSlots: 1 }), host('c', { pricePerCpuSecond: '90', stake: '1' })];
     expect(rankHosts(hosts, small).map((h) => h.id)).toEqual(['c', 'b', 'a']);
+  });
+
+  it('never matches a host with nothing staked, however cheap, and says why', () => {
+    const hosts = [host('free', { pricePerCpuSecond: '1', stake: '0' }), host('staked', { stake: '5' })];
+    expect(rankHosts(hosts, small).map((h) => h.id)).toEqual(['staked']);
+    expect(explainWait(hosts.slice(0, 1), small)).toBe('waiting for a host that fits (free: no stake on HostRegistry)');
   });
 });

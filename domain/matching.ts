@@ -29,6 +29,8 @@ export function unfitReason(host: HostCandidate, resources: Resources): string |
   if (host.diskMiB < resources.diskMiB) return `diskMiB ${host.diskMiB} < ${resources.diskMiB}`;
   if (host.gpus < resources.gpu) return `gpu ${host.gpus} < ${resources.gpu}`;
   if (host.freeSlots < 1) return 'no free slot';
+  // A host with nothing staked has nothing to bond: matching it would only wait for a consent that cannot come.
+  if (host.stake !== undefined && BigInt(host.stake) === 0n) return 'no stake on HostRegistry';
   return null;
 }
 

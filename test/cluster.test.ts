@@ -1,12 +1,16 @@
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Wallet } from 'ethers';
+import { createApiClient } from '../api/client';
+import { didOf } from '../api/signing';
 import type { JobSpecInput } from '../domain/job-spec';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { castBalanceOf } from './support/cast';
+import { eventually } from './support/eventually';
 import { printRolesOnFailure, settlementsOf, tearDownDevnet, untilJobState } from './support/devnet';
 
 /**
@@ -29,8 +33,9 @@ describe('the devnet on a Temporal cluster', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'zansoc-cluster-'));
-    devnet = await startDevnet({ dir, hosts: 2, headless: true, spotCheckFraction: 0, cluster: true, orchestrators: 3, log: (line) => lines.push(line) });
-    temporal = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress }) });
+    // Host certificates live 36 s here, so the hosts renew them (from half their life) while the test runs.
+    devnet = await startDevnet({ dir, hosts: 2, headless: true, spotCheckFraction: 0, cluster: true, orchestrators: 3, hostCertHours: 0.01, log: (line) => lines.push(line) });
+    temporal = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress, tls: devnet.temporalTls }) });
   }, 300_000);
 
   afterAll(async () => {
@@ -44,6 +49,70 @@ describe('the devnet on a Temporal cluster', () => {
     expect(devnet.orchestratorRoles).toEqual(['orchestrator', 'orchestrator-2', 'orchestrator-3']);
     expect((await fetch(devnet.temporalUiUrl!)).status).toBe(200);
   });
+
+  it('runs every role on mTLS: each host on the certificate the API issued it at join; plaintext is refused', async () => {
+    for (const hostId of devnet.hostIds) {
+      expect(lines.some((line) => line.includes(`${hostId}`) && line.includes(`temporal: mTLS as zansoc-host:${hostId}`))).toBe(true);
+    }
+    const plain = Connection.connect({ address: devnet.temporalAddress, connectTimeout: 5_000 }).then(async (c) => {
+      try { await c.workflowService.getSystemInfo({}); } finally { await c.close(); }
+    });
+    await expect(plain).rejects.toThrow();
+  });
+
+  it('certifies only a registered, staked host, for its own key and id', async () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    // A stranger's key registers a host of its own but has staked nothing.
+    const stranger = Wallet.createRandom();
+    const api = createApiClient(devnet.apiUrl, { signer: stranger, chainId: devnet.deployment.chainId });
+    await api.hosts.register.mutate({
+      hostId: 'stranger', address: stranger.address, did: didOf(devnet.deployment.chainId, stranger.address), arch: 'x86_64', cpus: 1, memoryMiB: 512,
+      diskMiB: 1024, gpus: 0, maxSlots: 1, pricePerCpuSecond: '1',
+    });
+    await expect(api.hosts.certificate.mutate({ hostId: 'stranger', publicKey: publicKeyPem })).rejects.toThrow(/no stake on HostRegistry/);
+    // Nor may it ask for another host's certificate.
+    await expect(api.hosts.certificate.mutate({ hostId: 'host-1', publicKey: publicKeyPem })).rejects.toThrow(/no host host-1/);
+    const host1 = await devnet.apiAsHost('host-1');
+    await expect(host1.hosts.certificate.mutate({ hostId: 'host-1', publicKey: 'not a key' })).rejects.toThrow(/publicKey: not a PEM public key/);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    await expect(host1.hosts.certificate.mutate({ hostId: 'host-1', publicKey: rsa })).rejects.toThrow(/publicKey: must be an ECDSA P-256 key/);
+  });
+
+  it('confines a host holding the certificate it was issued: no orchestrator queue, no job\'s history, query or termination', async () => {
+    const { job: submitted } = await devnet.api.jobs.submit.mutate({ spec: job(['sh', '-c', 'echo mine > /out/a.txt']) });
+    const done = await waitForJob(devnet.api, submitted.id, undefined, 120_000);
+    expect(done.state).toBe('SUCCEEDED');
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const issued = await (await devnet.apiAsHost('host-1')).hosts.certificate.mutate({ hostId: 'host-1', publicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string });
+    expect(issued.tls).toBe(true);
+    expect(new X509Certificate(issued.certificate!).subject).toMatch(/CN=zansoc-host:host-1/);
+    const connection = await Connection.connect({ address: devnet.temporalAddress, tls: {
+      serverRootCACertificate: Buffer.from(issued.serverCa!), serverNameOverride: issued.serverName!,
+      clientCertPair: { crt: Buffer.from(issued.certificate!), key: Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string) },
+    } });
+    try {
+      const host = new Client({ connection });
+      const handle = host.workflow.getHandle(`job-${submitted.id}`);
+      const denied = async (call: Promise<unknown>) => expect(await call.then(() => 'allowed', (err: Error) => `${err.message} ${(err.cause as Error | undefined)?.message ?? ''}`)).toMatch(/unauthorized|PermissionDenied|permission/i);
+      await denied(handle.describe());
+      await denied(handle.fetchHistory());
+      await denied(handle.query('jobStatus'));
+      await denied(handle.terminate('a host ends a job'));
+      await denied(connection.withDeadline(Date.now() + 10_000, () =>
+        connection.workflowService.pollActivityTaskQueue({ namespace: 'default', taskQueue: { name: 'zansoc-orchestrator' }, identity: 'host-1' })));
+      await denied(connection.withDeadline(Date.now() + 10_000, () =>
+        connection.workflowService.pollActivityTaskQueue({ namespace: 'default', taskQueue: { name: 'host.host-2' }, identity: 'host-1' })));
+    } finally {
+      await connection.close();
+    }
+  }, 180_000);
+
+  it('renews host certificates while the hosts heartbeat, and the hosts keep working on the new ones', async () => {
+    await eventually(90_000, async () => (devnet.hostIds.every((id) => lines.some((line) => line.includes(`host ${id} polls on its renewed certificate`))) ? true : undefined));
+    const { job: submitted } = await devnet.api.jobs.submit.mutate({ spec: job(['sh', '-c', 'echo renewed > /out/a.txt']) });
+    expect((await waitForJob(devnet.api, submitted.id, undefined, 120_000)).state).toBe('SUCCEEDED');
+  }, 180_000);
 
   it('ends every job correctly, settled once, through a killed worker and restarted history and frontend services', async () => {
     const before = await castBalanceOf(devnet.rpcUrl, devnet.deployment.token, client);
