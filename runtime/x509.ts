@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, KeyObject, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, sign, X509Certificate } from 'node:crypto';
 
 /**
  * Just enough X.509 to issue a client certificate for a public key someone else holds: DER encoding of a v3
@@ -19,7 +19,8 @@ const sequence = (...items: Buffer[]) => tlv(0x30, Buffer.concat(items));
 const set = (...items: Buffer[]) => tlv(0x31, Buffer.concat(items));
 const explicit = (n: number, body: Buffer) => tlv(0xa0 + n, body);
 const octetString = (body: Buffer) => tlv(0x04, body);
-const bitString = (body: Buffer) => tlv(0x03, Buffer.concat([Buffer.from([0]), body]));
+/** A BIT STRING of `body`, whose last `unusedBits` bits are padding (DER: a named-bit list drops trailing zeros). */
+const bitString = (body: Buffer, unusedBits = 0) => tlv(0x03, Buffer.concat([Buffer.from([unusedBits]), body]));
 const boolean = (value: boolean) => tlv(0x01, Buffer.from([value ? 0xff : 0]));
 const utf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
 
@@ -56,6 +57,8 @@ const OID = {
   keyUsage: '2.5.29.15',
   extendedKeyUsage: '2.5.29.37',
   clientAuth: '1.3.6.1.5.5.7.3.2',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  subjectAltName: '2.5.29.17',
   subjectKeyIdentifier: '2.5.29.14',
   authorityKeyIdentifier: '2.5.29.35',
 };
@@ -90,6 +93,35 @@ export interface Issuer {
  * `request.publicKey`, signed by `issuer`. Returns it as PEM.
  */
 export function issueClientCertificate(issuer: Issuer, request: ClientCertificateRequest): string {
+  return issueCertificate(issuer, { ...request, usage: 'client' });
+}
+
+/**
+ * Issues a server certificate for the names and addresses a service is dialled by (subjectAltName), usable as a
+ * client too (extendedKeyUsage serverAuth and clientAuth), as Temporal's internode TLS wants.
+ */
+export function issueServerCertificate(issuer: Issuer, request: ClientCertificateRequest & { dnsNames: string[]; ipAddresses: string[] }): string {
+  return issueCertificate(issuer, { ...request, usage: 'server' });
+}
+
+/** A new self-signed P-256 certificate authority (CA:TRUE, path length 0: it signs leaves only). */
+export function createCertificateAuthorityPem(commonName: string, notAfter: Date, notBefore = new Date(Date.now() - BACKDATE_MS)): Issuer {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const subject = name('Zansoc', commonName);
+  const extensions = [
+    extension(OID.basicConstraints, true, sequence(boolean(true), integer(Buffer.from([0])))),
+    extension(OID.keyUsage, true, bitString(Buffer.from([0x06]), 1)), // keyCertSign, cRLSign
+    extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(spki))),
+  ];
+  const certificatePem = signTbs(privateKey, subject, subject, spki, notBefore, notAfter, extensions);
+  return { certificatePem, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+}
+
+/** Clock skew allowed for a new CA: valid from a little before it was made. */
+const BACKDATE_MS = 5 * 60_000;
+
+function issueCertificate(issuer: Issuer, request: ClientCertificateRequest & { usage: 'client' | 'server'; dnsNames?: string[]; ipAddresses?: string[] }): string {
   const ca = new X509Certificate(issuer.certificatePem);
   const caKey = createPrivateKey(issuer.keyPem);
   if (caKey.asymmetricKeyType !== 'ec' || caKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
@@ -97,33 +129,42 @@ export function issueClientCertificate(issuer: Issuer, request: ClientCertificat
   }
   const holderKey = request.publicKey instanceof KeyObject && request.publicKey.type === 'public' ? request.publicKey : createPublicKey(request.publicKey);
   const spki = holderKey.export({ type: 'spki', format: 'der' });
-  const issuerName = issuerNameDer(ca);
+  const caSpki = ca.publicKey.export({ type: 'spki', format: 'der' });
+  const extensions = [
+    extension(OID.basicConstraints, true, sequence()),
+    extension(OID.keyUsage, true, bitString(Buffer.from([0x80]), 7)), // digitalSignature
+    extension(OID.extendedKeyUsage, false, sequence(...(request.usage === 'server' ? [oid(OID.serverAuth)] : []), oid(OID.clientAuth))),
+    ...(request.usage === 'server' ? [extension(OID.subjectAltName, false, sequence(
+      ...(request.dnsNames ?? []).map((dns) => tlv(0x82, Buffer.from(dns, 'ascii'))),
+      ...(request.ipAddresses ?? []).map((ip) => tlv(0x87, Buffer.from(ip.split('.').map(Number)))),
+    ))] : []),
+    extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(spki))),
+    extension(OID.authorityKeyIdentifier, false, sequence(tlv(0x80, keyIdentifier(caSpki)))),
+  ];
+  const pem = signTbs(caKey, issuerNameDer(ca), name('Zansoc', request.commonName), spki, request.notBefore, request.notAfter, extensions);
+  if (!new X509Certificate(pem).verify(ca.publicKey)) throw new Error('the issued certificate does not verify against its CA');
+  return pem;
+}
+
+/** Builds the TBSCertificate, signs it ECDSA-with-SHA256 with `signingKey`, and returns the certificate as PEM. */
+function signTbs(signingKey: KeyObject, issuerName: Buffer, subject: Buffer, spki: Buffer, notBefore: Date, notAfter: Date, extensions: Buffer[]): string {
   const algorithm = sequence(oid(OID.ecdsaWithSha256));
   // 20 random bytes with the top bit clear: unique and positive (RFC 5280 §4.1.2.2).
   const serial = randomBytes(20);
   serial[0] &= 0x7f;
-  const caSpki = ca.publicKey.export({ type: 'spki', format: 'der' });
   const tbs = sequence(
     explicit(0, integer(Buffer.from([2]))), // v3
     integer(serial),
     algorithm,
     issuerName,
-    sequence(time(request.notBefore), time(request.notAfter)),
-    name('Zansoc', request.commonName),
+    sequence(time(notBefore), time(notAfter)),
+    subject,
     spki,
-    explicit(3, sequence(
-      extension(OID.basicConstraints, true, sequence()),
-      extension(OID.keyUsage, true, bitString(Buffer.from([0x80]))), // digitalSignature
-      extension(OID.extendedKeyUsage, false, sequence(oid(OID.clientAuth))),
-      extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(spki))),
-      extension(OID.authorityKeyIdentifier, false, sequence(tlv(0x80, keyIdentifier(caSpki)))),
-    )),
+    explicit(3, sequence(...extensions)),
   );
-  const signature = sign('sha256', tbs, caKey); // DER ECDSA-Sig-Value, as X.509 wants it
+  const signature = sign('sha256', tbs, signingKey); // DER ECDSA-Sig-Value, as X.509 wants it
   const der = sequence(tbs, algorithm, bitString(signature));
-  const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
-  if (!new X509Certificate(pem).verify(ca.publicKey)) throw new Error('the issued certificate does not verify against its CA');
-  return pem;
+  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
 /** The key identifier of RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */

@@ -304,6 +304,7 @@ function temporalSources(): Sources {
     'search-attributes': Buffer.from(ALL_SEARCH_ATTRIBUTES.map((key) => `${key.name} ${cliType[key.type]}\n`).join('')),
     'entrypoint.sh': path.join(ROOT, 'deploy/images/temporal/entrypoint.sh'),
     'setup.sh': path.join(ROOT, 'deploy/images/temporal/setup.sh'),
+    'cli.sh': path.join(ROOT, 'deploy/images/temporal/cli.sh'),
   };
 }
 

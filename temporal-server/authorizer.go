@@ -67,7 +67,12 @@ var apiRules = map[string]rule{
 	// Updates with an answer (a challenge accepted or refused); the poll waits for an update's outcome.
 	workflowservice.WorkflowService_UpdateWorkflowExecution_FullMethodName:     inOwnNamespace,
 	workflowservice.WorkflowService_PollWorkflowExecutionUpdate_FullMethodName: inOwnNamespace,
+	// Readiness (/readyz): whether an orchestrator worker polls its queue; no other queue.
+	workflowservice.WorkflowService_DescribeTaskQueue_FullMethodName: describesOrchestratorQueue,
 }
+
+// orchestratorTaskQueue is domain/execution.ts's ORCHESTRATOR_TASK_QUEUE.
+const orchestratorTaskQueue = "zansoc-orchestrator"
 
 // hostActivityTypes are the activities host workers register (host-worker/activities): the only ones a host may
 // answer. A chain, database or settlement activity is the orchestrator's, whichever queue it sits on.
@@ -130,6 +135,20 @@ func answersHostActivity(a *zansocAuthorizer, who caller, target *authorization.
 	}
 	if !slices.Contains(hostActivityTypes, token.GetActivityType()) {
 		return fmt.Errorf("activity type %q is not a host's", token.GetActivityType())
+	}
+	return nil
+}
+
+func describesOrchestratorQueue(a *zansocAuthorizer, who caller, target *authorization.CallTarget) error {
+	if err := inOwnNamespace(a, who, target); err != nil {
+		return err
+	}
+	req, ok := target.Request.(*workflowservice.DescribeTaskQueueRequest)
+	if !ok {
+		return fmt.Errorf("unexpected request %T", target.Request)
+	}
+	if queue := req.GetTaskQueue().GetName(); queue != orchestratorTaskQueue {
+		return fmt.Errorf("task queue %q is not the orchestrator's", queue)
 	}
 	return nil
 }

@@ -284,6 +284,21 @@ func TestAPIStartsAndReadsButNeverTouchesTasks(t *testing.T) {
 	}
 }
 
+// Readiness: the API may see who polls the orchestrator's queue, and no other queue (a host's pollers included).
+func TestAPIDescribesOnlyTheOrchestratorQueue(t *testing.T) {
+	api := claimsOf(t, "zansoc-api:api")
+	method := workflowservice.WorkflowService_DescribeTaskQueue_FullMethodName
+	describe := func(queue string) *workflowservice.DescribeTaskQueueRequest {
+		return &workflowservice.DescribeTaskQueueRequest{Namespace: ns, TaskQueue: &taskqueuepb.TaskQueue{Name: queue}}
+	}
+	expectAllowed(t, api, method, ns, describe("zansoc-orchestrator"))
+	expectDenied(t, api, method, "other", describe("zansoc-orchestrator"))
+	for _, queue := range []string{"host.h1", "zansoc-orchestrator-x", "/_sys/zansoc-orchestrator/1"} {
+		expectDenied(t, api, method, ns, describe(queue))
+	}
+	expectDenied(t, claimsOf(t, "zansoc-host:h1"), method, ns, describe("zansoc-orchestrator"))
+}
+
 // A bound token still reads, to every part of the server, as the token history issued.
 func TestBoundTokenReadsAsTheOriginal(t *testing.T) {
 	raw := rawActivityToken(t, "executeSlot")

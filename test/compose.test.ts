@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Connection } from '@temporalio/client';
 import { JsonRpcProvider, NonceManager, Wallet, parseUnits } from 'ethers';
 import { parse } from 'yaml';
 import { createApiClient } from '../api/client';
@@ -36,7 +37,7 @@ describe('production stack files', () => {
     await compose(['config', '--quiet'], keys);
     const { stdout } = await compose(['config', '--services'], keys);
     expect(stdout.trim().split('\n').sort()).toEqual([
-      'api', 'chain', 'deploy', 'grafana', 'host-1', 'host-2', 'orchestrator', 'postgres', 'prometheus', 'temporal', 'temporal-setup', 'temporal-ui',
+      'api', 'certificates', 'chain', 'deploy', 'grafana', 'host-1', 'host-2', 'orchestrator', 'postgres', 'prometheus', 'temporal', 'temporal-setup', 'temporal-ui',
     ]);
   });
 
@@ -174,5 +175,16 @@ describe('the production stack, started: docker-compose.yml with docker-compose.
     expect(await described.text()).toContain(`job-${job.id}`);
     const prometheus = await fetch(`http://127.0.0.1:${LOOPBACK.prometheus}/-/ready`);
     expect(prometheus.status).toBe(200);
+
+    // Every Temporal connection in the stack is mTLS: the hosts on the certificates the API issued them at join, and
+    // a plaintext client is refused.
+    for (const host of ['host-1', 'host-2']) {
+      const { stdout: logs } = await stack(['logs', '--no-color', host]);
+      expect(logs).toContain(`temporal: mTLS as zansoc-host:${host}`);
+    }
+    const plain = Connection.connect({ address: `127.0.0.1:${LOOPBACK.temporal}`, connectTimeout: 5_000 }).then(async (c) => {
+      try { await c.workflowService.getSystemInfo({}); } finally { await c.close(); }
+    });
+    await expect(plain).rejects.toThrow();
   }, 10 * 60_000);
 });

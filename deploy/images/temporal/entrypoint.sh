@@ -9,6 +9,10 @@
 #   TEMPORAL_BIND_IP       where the services listen (0.0.0.0)
 #   TEMPORAL_BROADCAST_ADDRESS   the address the services reach each other on (this container's IP)
 #   TEMPORAL_METRICS_ADDRESS     where the server's Prometheus metrics are served (0.0.0.0:8000)
+#   TEMPORAL_TLS_DIR       the certificates of runtime/cluster-certificates.ts (docker-compose's `tls` volume): with
+#                          it every connection is mTLS, the frontend takes identities from client certificates and
+#                          enforces Zansoc's authorizer, and the host CA certifies hosts only; without it, a
+#                          development server where every caller is admin
 set -eu
 : "${POSTGRES_HOST:=postgres}" "${POSTGRES_PORT:=5432}" "${POSTGRES_USER:?set POSTGRES_USER}" "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}"
 : "${TEMPORAL_PORT:=7233}" "${TEMPORAL_BIND_IP:=0.0.0.0}" "${TEMPORAL_METRICS_ADDRESS:=0.0.0.0:8000}"
@@ -66,8 +70,24 @@ YAML
 global:
   membership: { maxJoinDuration: 30s, broadcastAddress: "$TEMPORAL_BROADCAST_ADDRESS" }
   metrics: { prometheus: { framework: tally, timerType: histogram, listenAddress: "$TEMPORAL_METRICS_ADDRESS" } }
-services:
 YAML
+  if [ -n "${TEMPORAL_TLS_DIR:-}" ]; then
+    t=$TEMPORAL_TLS_DIR
+    cat <<YAML
+  tls:
+    internode:
+      server: { certFile: $t/internode.pem, keyFile: $t/internode.key, requireClientAuth: true, clientCaFiles: [$t/internode-ca.pem] }
+      client: { serverName: localhost, rootCaFiles: [$t/internode-ca.pem] }
+    frontend:
+      server: { certFile: $t/frontend.pem, keyFile: $t/frontend.key, requireClientAuth: true, clientCaFiles: [$t/ca.pem, $t/host-ca.pem] }
+      client: { serverName: localhost, rootCaFiles: [$t/ca.pem] }
+    systemWorker:
+      certFile: $t/system-worker.pem
+      keyFile: $t/system-worker.key
+      client: { serverName: localhost, rootCaFiles: [$t/ca.pem] }
+YAML
+  fi
+  echo "services:"
   service frontend "$p" $((p + 10))
   echo "      httpPort: $((p + 4))"
   service history $((p + 1)) $((p + 11))
@@ -90,4 +110,9 @@ cat > "$dir/dynamicconfig.yaml" <<YAML
 frontend.enableServerVersionCheck: [{ value: false }]
 limit.maxIDLength: [{ value: 255 }]
 YAML
-exec zansoc-temporal-server --config "$dir/config.yaml" --services frontend,history,matching,worker
+if [ -n "${TEMPORAL_TLS_DIR:-}" ]; then
+  set -- --task-token-key-file "$TEMPORAL_TLS_DIR/task-token.key" --host-ca-file "$TEMPORAL_TLS_DIR/host-ca.pem"
+else
+  set --
+fi
+exec zansoc-temporal-server --config "$dir/config.yaml" --services frontend,history,matching,worker "$@"

@@ -5,7 +5,7 @@
 # will: what exists is kept.
 set -eu
 : "${TEMPORAL_ADDRESS:=temporal:7233}" "${TEMPORAL_NAMESPACE:=default}"
-t() { temporal "$@" --address "$TEMPORAL_ADDRESS"; }
+t() { zansoc-temporal-cli "$@" --address "$TEMPORAL_ADDRESS"; }
 until t operator namespace describe --namespace "$TEMPORAL_NAMESPACE" >/dev/null 2>&1; do
   t operator namespace create --namespace "$TEMPORAL_NAMESPACE" --retention 72h >/dev/null 2>&1 || sleep 1
 done
