@@ -17,7 +17,7 @@ import type { ResourceLedger } from '../host-worker/ledger';
 import { LABEL_EXECUTION } from '../host-worker/sandbox';
 import { buildJobImages } from '../scripts/build-images';
 import { connectDocker } from '../runtime/docker';
-import { removeContainersOfJob, slotMaker } from './support/slots';
+import { jobImageAllowList, removeContainersOfJob, slotMaker } from './support/slots';
 
 const jobId = `host-activities-test-${randomUUID().slice(0, 8)}`;
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -26,6 +26,7 @@ let docker: Dockerode;
 let workDir: string;
 let activities: HostActivities;
 let ledger: ResourceLedger;
+let allowedImages: string[];
 const offer = { cpus: 2, memoryMiB: 512, diskMiB: 256, gpus: 0, maxSlots: 4 };
 const nothingHeld = { slots: 0, cpu: 0, memoryMiB: 0, diskMiB: 0, gpu: 0 };
 let staging: http.Server;
@@ -51,7 +52,8 @@ beforeAll(async () => {
   docker = connectDocker();
   await buildJobImages(docker);
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zansoc-host-'));
-  ({ activities, ledger } = createHostRuntime({ docker, hostId: 'test-host', workDir, offer }));
+  allowedImages = await jobImageAllowList(docker);
+  ({ activities, ledger } = createHostRuntime({ docker, hostId: 'test-host', workDir, allowedImages, offer }));
   staging = await startStaging();
   stagingUrl = `http://127.0.0.1:${(staging.address() as AddressInfo).port}`;
 });
@@ -213,7 +215,7 @@ describe('work the offer does not cover is refused for good before any container
 });
 
 test('a slot that does not fit beside the running ones is refused for now, naming what is short', async () => {
-  const small = createHostRuntime({ docker, hostId: 'test-host', workDir, offer: { cpus: 2, memoryMiB: 128, diskMiB: 64, gpus: 0, maxSlots: 2 } });
+  const small = createHostRuntime({ docker, hostId: 'test-host', workDir, allowedImages, offer: { cpus: 2, memoryMiB: 128, diskMiB: 64, gpus: 0, maxSlots: 2 } });
   const since = Date.now();
   const first = slot('busy-first', 'sleep 2; echo first > /out/first', { resources: { cpu: 1, memoryMiB: 100, diskMiB: 16, gpu: 0 } });
   const second = slot('busy-second', 'echo second', { resources: { cpu: 1, memoryMiB: 64, diskMiB: 16, gpu: 0 } });

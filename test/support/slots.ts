@@ -1,5 +1,6 @@
 import type Dockerode from 'dockerode';
 import type { SlotExecution } from '../../domain/execution';
+import { resolveAllowList } from '../../host-worker/images';
 import { LABEL_JOB } from '../../host-worker/sandbox';
 import { JOB_IMAGE } from '../../scripts/build-images';
 
@@ -23,4 +24,9 @@ export function slotMaker(jobId: string, defaults: Partial<SlotExecution>) {
 export async function removeContainersOfJob(docker: Dockerode, jobId: string): Promise<void> {
   const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_JOB}=${jobId}`] } });
   await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+}
+
+/** The allow-list of a host that runs only the project's job image, pinned by its local digest as a host pins it at start. */
+export async function jobImageAllowList(docker: Dockerode): Promise<string[]> {
+  return (await resolveAllowList(docker, [JOB_IMAGE])).images;
 }
