@@ -17,7 +17,7 @@ import type { ResourceLedger } from '../host-worker/ledger';
 import { LABEL_EXECUTION } from '../host-worker/sandbox';
 import { buildJobImages } from '../scripts/build-images';
 import { connectDocker } from '../runtime/docker';
-import { jobImageAllowList, removeContainersOfJob, slotMaker } from './support/slots';
+import { jobImageAllowList, removeContainersOfJob, removeWorkDir, slotMaker } from './support/slots';
 
 const jobId = `host-activities-test-${randomUUID().slice(0, 8)}`;
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -60,7 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeContainersOfJob(docker, jobId);
-  fs.rmSync(workDir, { recursive: true, force: true });
+  await removeWorkDir(workDir);
   await new Promise((resolve) => staging.close(resolve));
 });
 
@@ -140,7 +140,7 @@ test('two concurrent attempts of one execution share one container', async () =>
 /** A first host process starts the slot, then dies without any chance to clean up. */
 async function startSlotThenKillHost(exec: SlotExecution): Promise<void> {
   const sandboxCall = `require('./host-worker/sandbox').runSandboxed(require('./runtime/docker').connectDocker(),
-    ${JSON.stringify(exec)}, { hostId: 'test-host', workDir: ${JSON.stringify(workDir)}, logLimitBytes: 65536, outputLimitBytes: 1048576 })`;
+    ${JSON.stringify(exec)}, { hostId: 'test-host', workDir: ${JSON.stringify(workDir)}, allowedImages: ${JSON.stringify(allowedImages)}, logLimitBytes: 65536, outputLimitBytes: 1048576 })`;
   const host = spawn(process.execPath, ['-r', 'tsx/cjs', '-e', sandboxCall], { cwd: path.resolve(__dirname, '..'), stdio: 'inherit' });
   await waitUntilState(exec, 'running');
   host.kill('SIGKILL');

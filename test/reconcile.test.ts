@@ -16,7 +16,7 @@ import { reconcileContainers } from '../host-worker/reconcile';
 import { containerName, LABEL_EXECUTION } from '../host-worker/sandbox';
 import { buildJobImages } from '../scripts/build-images';
 import { connectDocker } from '../runtime/docker';
-import { jobImageAllowList, removeContainersOfJob, slotMaker } from './support/slots';
+import { jobImageAllowList, removeContainersOfJob, removeWorkDir, slotMaker } from './support/slots';
 
 const jobId = `reconcile-test-${randomUUID().slice(0, 8)}`;
 const hostId = `reconcile-host-${randomUUID().slice(0, 8)}`;
@@ -41,7 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeContainersOfJob(docker, jobId);
-  fs.rmSync(workDir, { recursive: true, force: true });
+  await removeWorkDir(workDir);
   await new Promise((resolve) => staging.close(resolve));
 });
 

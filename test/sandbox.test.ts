@@ -10,7 +10,7 @@ import { resultDigestInput, type SlotExecution } from '../domain/execution';
 import { LABEL_EXECUTION, runSandboxed, type SandboxOptions } from '../host-worker/sandbox';
 import { buildJobImages } from '../scripts/build-images';
 import { connectDocker } from '../runtime/docker';
-import { jobImageAllowList, removeContainersOfJob, slotMaker } from './support/slots';
+import { jobImageAllowList, removeContainersOfJob, removeWorkDir, slotMaker } from './support/slots';
 
 const jobId = `sandbox-test-${randomUUID().slice(0, 8)}`;
 let docker: Dockerode;
@@ -26,7 +26,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeContainersOfJob(docker, jobId);
-  fs.rmSync(workDir, { recursive: true, force: true });
+  await removeWorkDir(workDir);
 });
 
 const slot = slotMaker(jobId, {});

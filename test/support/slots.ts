@@ -1,6 +1,9 @@
 import type Dockerode from 'dockerode';
 import type { SlotExecution } from '../../domain/execution';
+import fs from 'node:fs';
+import path from 'node:path';
 import { resolveAllowList } from '../../host-worker/images';
+import { releaseSlotDisk } from '../../host-worker/slot-disk';
 import { LABEL_JOB } from '../../host-worker/sandbox';
 import { JOB_IMAGE } from '../../scripts/build-images';
 
@@ -29,4 +32,11 @@ export async function removeContainersOfJob(docker: Dockerode, jobId: string): P
 /** The allow-list of a host that runs only the project's job image, pinned by its local digest as a host pins it at start. */
 export async function jobImageAllowList(docker: Dockerode): Promise<string[]> {
   return (await resolveAllowList(docker, [JOB_IMAGE])).images;
+}
+
+/** Removes a test's work folder, unmounting first any slot disk left in it (a removed folder would otherwise be busy). */
+export async function removeWorkDir(workDir: string): Promise<void> {
+  const entries = fs.existsSync(workDir) ? fs.readdirSync(workDir) : [];
+  for (const name of entries.filter((entry) => entry.startsWith('zansoc-') && !entry.endsWith('.disk'))) await releaseSlotDisk(path.join(workDir, name));
+  fs.rmSync(workDir, { recursive: true, force: true });
 }

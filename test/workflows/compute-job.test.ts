@@ -371,7 +371,7 @@ describe('computeJob workflow', () => {
   it('keeps a job whose image no host runs QUEUED, naming the image, and runs nothing', async () => {
     const executeSlot = jest.fn(async () => okResult);
     const spec = jobSpecSchema.parse({ image: 'nosuch/image:1', command: ['true'], resources: { cpu: 1 }, queueTimeoutSeconds: 3 });
-    const { status, updates } = await runJob({ hosts: { h1: executeSlot, h2: executeSlot } }, spec);
+    const { status, updates } = await runJob({ orchestrator: {}, hosts: { h1: executeSlot, h2: executeSlot } }, spec);
     expect(updates.map((u) => u.stateReason)).toContain('waiting for a host that runs image nosuch/image:1: no online host has it on its allow-list');
     expect(updates.find((u) => u.stateReason?.includes('nosuch/image:1'))?.state).toBe('QUEUED');
     expect(status.state).toBe('FAILED');
