@@ -414,8 +414,8 @@ interface Supervision {
 
 /**
  * Waits for the container to stop while its logs are read live, killing it at its deadline, on abort, or as soon as
- * its /out grows past the output limit (the bind mount has no size limit of its own, so an unwatched job could fill
- * the host's disk).
+ * its /out grows past the output limit (the slot disk under /out holds the cap plus ext4's room, so a full one packs
+ * to more than the cap: killing it early saves the job's time, not the host's disk).
  */
 async function supervise(container: Dockerode.Container, info: Dockerode.ContainerInspectInfo, supervision: Supervision): Promise<Supervised> {
   const { timeoutSeconds, logLimitBytes, outDir, outputLimitBytes, outputPollMs = DEFAULT_OUTPUT_POLL_MS, signal, onProgress } = supervision;
@@ -454,8 +454,8 @@ async function supervise(container: Dockerode.Container, info: Dockerode.Contain
  * Measures /out every `pollMs` and kills the job the first time it exceeds the limit. One walk at a time, and a walk
  * stops as soon as it passes the limit, so its cost is bounded by the limit (every entry counts at least a tar block);
  * a job that keeps /out full of tiny files just under the limit is walked less often, so the host spends at most a
- * fifth of a core on it. Between two polls a job can still write as fast as the disk takes it (the fsize limit keeps
- * any one file under the cap): the bound is the limit plus what the job writes in one interval.
+ * fifth of a core on it. Between two polls a job can write as fast as the disk takes it, up to what its slot disk
+ * holds (with SLOT_DISK_QUOTA=off, up to the limit plus what it writes in one interval).
  */
 function watchOutput(outDir: string, limitBytes: number, pollMs: number, kill: () => Promise<unknown>): { stop: () => Promise<number | undefined> } {
   let stopped = false;

@@ -115,18 +115,27 @@ export async function prepareWorkDir(workDir: string): Promise<void> {
   await fs.chmod(workDir, 0o700);
 }
 
+/** Unmounts every slot disk mounted anywhere under `dir`, so that the folder can be removed (a devnet's, a test's). */
+export async function unmountSlotDisksUnder(dir: string): Promise<void> {
+  const root = `${path.resolve(dir)}${path.sep}`;
+  for (const mountPoint of (await mountPoints()).filter((point) => point.startsWith(root)).reverse()) {
+    await exec('umount', [mountPoint]).catch(() => exec('umount', ['-l', mountPoint]));
+  }
+}
+
 async function mountSlotDisk(slotDir: string): Promise<void> {
   await exec('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev,noatime', diskFileOf(slotDir), slotDir]);
 }
 
 /** Whether a folder is a mount point, from the kernel's own table (its paths escape spaces and the like as octal). */
 export async function isMountPoint(dir: string): Promise<boolean> {
-  const target = path.resolve(dir);
+  return (await mountPoints()).includes(path.resolve(dir));
+}
+
+async function mountPoints(): Promise<string[]> {
   const table = await fs.readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  return table.split('\n').some((line) => {
-    const mountPoint = line.split(' ')[4];
-    return mountPoint !== undefined && mountPoint.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))) === target;
-  });
+  return table.split('\n').map((line) => line.split(' ')[4]).filter((point): point is string => point !== undefined)
+    .map((point) => point.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))));
 }
 
 async function handTo(dir: string, mode: number): Promise<void> {

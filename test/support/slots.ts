@@ -1,9 +1,8 @@
 import type Dockerode from 'dockerode';
 import type { SlotExecution } from '../../domain/execution';
 import fs from 'node:fs';
-import path from 'node:path';
 import { resolveAllowList } from '../../host-worker/images';
-import { releaseSlotDisk } from '../../host-worker/slot-disk';
+import { unmountSlotDisksUnder } from '../../host-worker/slot-disk';
 import { LABEL_JOB } from '../../host-worker/sandbox';
 import { JOB_IMAGE } from '../../scripts/build-images';
 
@@ -36,7 +35,6 @@ export async function jobImageAllowList(docker: Dockerode): Promise<string[]> {
 
 /** Removes a test's work folder, unmounting first any slot disk left in it (a removed folder would otherwise be busy). */
 export async function removeWorkDir(workDir: string): Promise<void> {
-  const entries = fs.existsSync(workDir) ? fs.readdirSync(workDir) : [];
-  for (const name of entries.filter((entry) => entry.startsWith('zansoc-') && !entry.endsWith('.disk'))) await releaseSlotDisk(path.join(workDir, name));
+  await unmountSlotDisksUnder(workDir);
   fs.rmSync(workDir, { recursive: true, force: true });
 }
