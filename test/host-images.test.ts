@@ -1,6 +1,8 @@
 import type { TRPCError } from '@trpc/server';
 import { Wallet } from 'ethers';
+import type { ZodError } from 'zod';
 import { createDbActivities } from '../activities/db';
+import { describeIssues } from '../domain/job-spec';
 import { rankHosts } from '../domain/matching';
 import { callerAs, CHAIN_ID, startApiServer, type ApiServer } from './support/api-server';
 
@@ -34,7 +36,8 @@ describe('hosts advertise the images they run', () => {
       (err: unknown) => err as TRPCError,
     );
     expect(error.code).toBe('BAD_REQUEST');
-    expect(error.message).toMatch(/images\.0: must be an image pinned by digest/);
+    // What a client reads over HTTP (the error formatter's line per field).
+    expect(describeIssues(error.cause as ZodError)).toMatch(/^images\.0: must be an image pinned by digest/);
     expect(await server.db.host.count()).toBe(0);
   });
 
