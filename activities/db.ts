@@ -2,6 +2,7 @@ import type { Database } from '../db/client';
 import type { OrchestratorMetrics } from '../metrics/registry';
 import type { JobState } from '../domain/job-state';
 import type { DealState } from '../domain/storage';
+import { advertisedImagesFrom } from '../domain/images';
 import type { HostCandidate } from '../domain/matching';
 import { reputationPenaltyBps, summarise, type HostRecordEntry, type SlotOutcome } from '../domain/reputation';
 
@@ -149,6 +150,7 @@ export function createDbActivities({ db, reputationWeight = 1, metrics }: { db: 
         penaltyBps: reputationPenaltyBps(h, reputationWeight),
         operator: h.operator,
         stake: h.stake,
+        images: advertisedImagesFrom(h.images),
       }));
     },
   };

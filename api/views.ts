@@ -83,6 +83,7 @@ export const hostView = z.object({
   gpus: z.number().int(),
   gpuModel: z.string().nullable(),
   maxSlots: z.number().int(),
+  images: z.array(z.string()),
   operator: z.string().nullable(),
   stake: amount,
   pricePerCpuSecond: amount,

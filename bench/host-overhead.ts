@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type Dockerode from 'dockerode';
 import type { SlotExecution } from '../domain/execution';
+import { resolveAllowList } from '../host-worker/images';
 import { runSandboxed } from '../host-worker/sandbox';
 import { buildJobImages, JOB_IMAGE } from '../scripts/build-images';
 import { connectDocker } from '../runtime/docker';
@@ -15,7 +16,7 @@ const WARMUP_RUNS = 3;
 export const COMMAND = ['sh', '-c', 'echo hello'];
 const GOAL_RATIO = 1.2;
 
-type Variant = 'sandbox' | 'raw' | 'rawNoNetwork' | 'cli';
+type Variant = 'sandbox' | 'sandboxNoQuota' | 'raw' | 'rawNoNetwork' | 'cli';
 
 /**
  * Host-side cost of one slot — runSandboxed: look for an earlier container, create the hardened container and its
@@ -31,10 +32,12 @@ export const hostOverhead: Benchmark = {
     await buildJobImages(docker);
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zansoc-bench-'));
     const cli = await dockerCli();
-    const variants: Variant[] = ['sandbox', 'raw', 'rawNoNetwork', ...(cli ? ['cli' as const] : [])];
-    const timings: Record<Variant, number[]> = { sandbox: [], raw: [], rawNoNetwork: [], cli: [] };
+    const { images: allowedImages } = await resolveAllowList(docker, [JOB_IMAGE]);
+    const variants: Variant[] = ['sandbox', 'sandboxNoQuota', 'raw', 'rawNoNetwork', ...(cli ? ['cli' as const] : [])];
+    const timings: Record<Variant, number[]> = { sandbox: [], sandboxNoQuota: [], raw: [], rawNoNetwork: [], cli: [] };
     const runOnce: Record<Variant, (round: number) => Promise<void>> = {
-      sandbox: (round) => sandboxRun(docker, workDir, round),
+      sandbox: (round) => sandboxRun(docker, workDir, allowedImages, round, true),
+      sandboxNoQuota: (round) => sandboxRun(docker, workDir, allowedImages, round, false),
       raw: () => rawRun(docker),
       rawNoNetwork: () => rawRun(docker, 'none'),
       cli: () => cliRun(cli ?? 'docker'),
@@ -58,6 +61,8 @@ export const hostOverhead: Benchmark = {
     const rawNoNetwork = summarize(timings.rawNoNetwork);
     const row = (label: string, t: Summary) => log(`  ${label.padEnd(48)} p50 ${ms(t.p50)}  mean ${ms(t.mean)}  min ${ms(t.min)}  max ${ms(t.max)}`);
     row('runSandboxed (hardened, excl. staging upload)', sandbox);
+    row('runSandboxed, SLOT_DISK_QUOTA=off (no slot disk)', summarize(timings.sandboxNoQuota));
+    log(`  the slot disk (mkfs.ext4 + loop mount + unmount) adds: p50 ${ms(sandbox.p50 - summarize(timings.sandboxNoQuota).p50)}`);
     row('docker run --rm via dockerode', raw);
     row('docker run --rm --network none via dockerode', rawNoNetwork);
     if (cli) row('docker run --rm via the docker CLI', summarize(timings.cli));
@@ -74,9 +79,9 @@ export const hostOverhead: Benchmark = {
   },
 };
 
-async function sandboxRun(docker: Dockerode, workDir: string, round: number): Promise<void> {
+async function sandboxRun(docker: Dockerode, workDir: string, allowedImages: string[], round: number, diskQuota: boolean): Promise<void> {
   const exec: SlotExecution = {
-    executionId: `bench-${process.pid}-${round}`,
+    executionId: `bench-${process.pid}-${round}-${diskQuota ? 'quota' : 'plain'}`,
     jobId: 'bench',
     image: JOB_IMAGE,
     command: COMMAND,
@@ -85,7 +90,7 @@ async function sandboxRun(docker: Dockerode, workDir: string, round: number): Pr
     timeoutSeconds: 60,
     stagingUrl: 'http://staging.invalid',
   };
-  const { result, logs } = await runSandboxed(docker, exec, { hostId: 'bench', workDir, logLimitBytes: 1024 * 1024, outputLimitBytes: 64 * 1024 * 1024 });
+  const { result, logs } = await runSandboxed(docker, exec, { hostId: 'bench', workDir, allowedImages, diskQuota, logLimitBytes: 1024 * 1024, outputLimitBytes: 64 * 1024 * 1024 });
   if (result.exitCode !== 0 || logs.toString() !== 'hello\n') throw new Error(`sandboxed run failed: exit ${result.exitCode}, logs ${logs.toString()}`);
 }
 

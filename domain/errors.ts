@@ -3,6 +3,8 @@ export enum ZansocErrorType {
   InvalidSpec = 'InvalidSpec',
   NoHostAvailable = 'NoHostAvailable',
   ImageNotFound = 'ImageNotFound',
+  /** The host's allow-list does not hold the image (by digest): refused before any container exists. */
+  ImageNotAllowed = 'ImageNotAllowed',
   CapabilityMismatch = 'CapabilityMismatch',
   InsufficientFunds = 'InsufficientFunds',
   OutputTooLarge = 'OutputTooLarge',

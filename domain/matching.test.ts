@@ -59,4 +59,16 @@ describe('matching', () => {
     expect(rankHosts(hosts, small).map((h) => h.id)).toEqual(['staked']);
     expect(explainWait(hosts.slice(0, 1), small)).toBe('waiting for a host that fits (free: no stake on HostRegistry)');
   });
+
+  it('matches only hosts that advertise the job\'s image, and names an image nobody runs', () => {
+    const pinned = `zansoc/busybox:1@sha256:${'1'.repeat(64)}`;
+    const hosts = [host('a', { images: [pinned] }), host('b', { images: [] }), host('c')];
+    expect(rankHosts(hosts, small, [], [], 'zansoc/busybox:1').map((h) => h.id)).toEqual(['a']);
+    expect(rankHosts(hosts, small, [], [], `sha256:${'1'.repeat(64)}`).map((h) => h.id)).toEqual(['a']);
+    expect(rankHosts(hosts, small, [], [], `zansoc/busybox:1@sha256:${'2'.repeat(64)}`)).toEqual([]);
+    expect(explainWait(hosts, small, [], [], 'nosuch/image:1')).toBe(
+      'waiting for a host that runs image nosuch/image:1: no online host has it on its allow-list');
+    expect(explainWait([host('a', { images: [pinned], freeSlots: 0 }), host('b')], small, [], [], 'zansoc/busybox:1')).toBe(
+      'waiting for a host that fits (a: no free slot; b: does not run image zansoc/busybox:1)');
+  });
 });

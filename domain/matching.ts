@@ -1,3 +1,4 @@
+import { advertisesImage } from './images';
 import type { Resources } from './job-spec';
 import { BPS, type ResourcePrices } from './money';
 
@@ -17,13 +18,16 @@ export interface HostCandidate extends ResourcePrices {
   operator?: string | null;
   /** ZSC base units the host has staked: among hosts as cheap as each other, more stake ranks first. */
   stake?: string;
+  /** The images it runs, as `name@sha256:<digest>` (its allow-list); absent only in runs recorded before hosts said. */
+  images?: string[];
 }
 
 /** The operator a host counts for: its declared operator, or itself. */
 export const operatorOf = (host: Pick<HostCandidate, 'address' | 'operator'>): string => (host.operator ?? host.address).toLowerCase();
 
-/** Why a host cannot take a job, or null when it can. */
-export function unfitReason(host: HostCandidate, resources: Resources): string | null {
+/** Why a host cannot take a job, or null when it can; with `image`, a host that does not advertise it cannot. */
+export function unfitReason(host: HostCandidate, resources: Resources, image?: string): string | null {
+  if (image !== undefined && !advertisesImage(host.images ?? [], image)) return `does not run image ${image}`;
   if (host.cpus < resources.cpu) return `cpu ${host.cpus} < ${resources.cpu}`;
   if (host.memoryMiB < resources.memoryMiB) return `memoryMiB ${host.memoryMiB} < ${resources.memoryMiB}`;
   if (host.diskMiB < resources.diskMiB) return `diskMiB ${host.diskMiB} < ${resources.diskMiB}`;
@@ -51,10 +55,10 @@ function pricePerSecond(host: HostCandidate, resources: Resources): bigint {
  * (spreads load), then by id so equal hosts rank the same every time.
  */
 export function rankHosts(
-  hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = [], excludeOperators: readonly string[] = [],
+  hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = [], excludeOperators: readonly string[] = [], image?: string,
 ): HostCandidate[] {
   return hosts
-    .filter((h) => !exclude.includes(h.id) && !excludeOperators.includes(operatorOf(h)) && unfitReason(h, resources) === null)
+    .filter((h) => !exclude.includes(h.id) && !excludeOperators.includes(operatorOf(h)) && unfitReason(h, resources, image) === null)
     .sort((a, b) => {
       const price = pricePerSecond(a, resources) - pricePerSecond(b, resources);
       if (price !== 0n) return price < 0n ? -1 : 1;
@@ -64,12 +68,15 @@ export function rankHosts(
     });
 }
 
-/** One line for the client on why its job is still waiting. */
+/** One line for the client on why its job is still waiting; an image no online host runs is named first. */
 export function explainWait(
-  hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = [], excludeOperators: readonly string[] = [],
+  hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = [], excludeOperators: readonly string[] = [], image?: string,
 ): string {
   if (hosts.length === 0) return 'no host is online';
+  if (image !== undefined && !hosts.some((h) => advertisesImage(h.images ?? [], image))) {
+    return `waiting for a host that runs image ${image}: no online host has it on its allow-list`;
+  }
   const reasons = hosts.map((h) => `${h.id}: ${exclude.includes(h.id) ? 'already tried'
-    : excludeOperators.includes(operatorOf(h)) ? 'its operator already runs a slot of this job' : unfitReason(h, resources)}`);
+    : excludeOperators.includes(operatorOf(h)) ? 'its operator already runs a slot of this job' : unfitReason(h, resources, image)}`);
   return `waiting for a host that fits (${reasons.join('; ')})`;
 }

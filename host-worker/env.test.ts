@@ -32,3 +32,20 @@ describe('host offer', () => {
     expect(readHostEnv({ ZANSOC_TEST_CHEAT: 'corrupt-digest', NODE_ENV: 'test' }).ZANSOC_TEST_CHEAT).toBe('corrupt-digest');
   });
 });
+
+describe('host image allow-list', () => {
+  it('reads a comma-separated list of names and pinned images, and names the bad entry', () => {
+    const pinned = `zansoc/tool@sha256:${'a'.repeat(64)}`;
+    expect(readHostEnv({ ALLOWED_IMAGES: ` zansoc/busybox:1, ${pinned} ` }).ALLOWED_IMAGES).toEqual(['zansoc/busybox:1', pinned]);
+    expect(readHostEnv({}).ALLOWED_IMAGES).toBeUndefined();
+    expect(() => readHostEnv({ ALLOWED_IMAGES: 'Bad Image' })).toThrow(/ALLOWED_IMAGES\.0: each entry must be an image name/);
+    expect(() => readHostEnv({ ALLOWED_IMAGES: 'zansoc/x@sha256:123' })).toThrow(/ALLOWED_IMAGES\.0: /);
+    expect(() => readHostEnv({ ALLOWED_IMAGES: ' , ' })).toThrow(/ALLOWED_IMAGES: must name at least one image/);
+  });
+
+  it('puts slot folders on disks of their own unless told off', () => {
+    expect(readHostEnv({}).SLOT_DISK_QUOTA).toBe('loop');
+    expect(readHostEnv({ SLOT_DISK_QUOTA: 'off' }).SLOT_DISK_QUOTA).toBe('off');
+    expect(() => readHostEnv({ SLOT_DISK_QUOTA: 'maybe' })).toThrow(/SLOT_DISK_QUOTA: /);
+  });
+});

@@ -2,7 +2,11 @@ import { z } from 'zod';
 import type { HostOffer, MachineCapabilities } from '../domain/capabilities';
 import { listenAddress, testFixtureOnly } from '../domain/env';
 import { describeIssues } from '../domain/job-spec';
+import { MAX_ADVERTISED_IMAGES } from '../domain/images';
 import { tokenAmount } from '../domain/money';
+
+/** An image a job may name, a name optionally pinned by digest (`zansoc/busybox:1`, `name@sha256:<64 hex>`). */
+const allowedImage = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 /** The host worker's configuration, validated at boot: where to connect, and the operator's offer. */
 export const hostEnvSchema = z.object({
@@ -37,6 +41,25 @@ export const hostEnvSchema = z.object({
   STAKE: tokenAmount.default('100000000000000000000'),
   /** The most of its stake this host lets one job or deal term bond (it signs a consent for each bond); default STAKE. */
   MAX_BOND: tokenAmount.optional(),
+  /**
+   * The images this host runs, comma-separated: `name` (pinned at start to the local image's ID) or
+   * `name@sha256:<digest>`. Jobs are matched only for these, and the sandbox checks the local image's digest, not its
+   * name, before any container exists. Unset: the project's job image (zansoc/busybox:1), when it is built here.
+   */
+  ALLOWED_IMAGES: z
+    .string()
+    .transform((list) => list.split(',').map((entry) => entry.trim()).filter(Boolean))
+    .pipe(z
+      .array(z.string().max(400).regex(allowedImage, 'each entry must be an image name such as "zansoc/busybox:1", optionally pinned as name@sha256:<64 hex>'))
+      .min(1, 'must name at least one image')
+      .max(MAX_ADVERTISED_IMAGES, `at most ${MAX_ADVERTISED_IMAGES} images`))
+    .optional(),
+  /**
+   * `loop` (the default): every slot's folders sit on a filesystem of its own (an ext4 file, loop-mounted), so the
+   * kernel caps its disk; the host refuses to start where it cannot make one. `off`: plain folders, watched by a poll
+   * only (a fast writer can outrun it) — for machines without loop devices, and said loudly at start.
+   */
+  SLOT_DISK_QUOTA: z.enum(['loop', 'off']).default('loop'),
   /** How long a draining host lets running slots finish before handing them back to be re-matched. */
   DRAIN_GRACE_SECONDS: z.coerce.number().min(0).max(86_400).default(30),
   /**

@@ -25,6 +25,30 @@ describe('ResourceLedger', () => {
     expect(ledger.reserve('b', slot({ memoryMiB: 512 })).granted).toBe(true);
   });
 
+  test('books a slot\'s input files on its disk, refusing them when they do not fit, and frees them on release', () => {
+    const ledger = new ResourceLedger(offer);
+    const a = ledger.reserve('a', slot({ diskMiB: 100 }));
+    expect(ledger.reserveInputs('a', 300 * 1024 * 1024 + 1)).toEqual([]);
+    expect(ledger.usage().diskMiB).toBe(401);
+    // Booking the same inputs again (a retry) adds nothing.
+    expect(ledger.reserveInputs('a', 300 * 1024 * 1024)).toEqual([]);
+    expect(ledger.usage().diskMiB).toBe(401);
+
+    const b = ledger.reserve('b', slot({ diskMiB: 64 }));
+    expect(ledger.reserveInputs('b', 100 * 1024 * 1024)).toEqual([{ resource: 'diskMiB', wanted: 100, available: 47 }]);
+    expect(ledger.usage().diskMiB).toBe(465);
+    // Files already on disk (an adopted container's) are counted whether or not they fit.
+    expect(ledger.reserveInputs('b', 100 * 1024 * 1024, true)).toEqual([]);
+    expect(ledger.usage().diskMiB).toBe(565);
+    expect(() => ledger.reserveInputs('nobody', 1)).toThrow(/no reservation for nobody/);
+
+    if (a.granted) a.release();
+    if (b.granted) b.release();
+    expect(ledger.usage().diskMiB).toBe(0);
+    expect(ledger.holdForAdoption('c', slot({ diskMiB: 10 }), 5 * 1024 * 1024)).toBe(true);
+    expect(ledger.usage().diskMiB).toBe(15);
+  });
+
   test('never holds more slots than offered', () => {
     const ledger = new ResourceLedger({ ...offer, cpus: 8, maxSlots: 2 });
     expect(ledger.reserve('a', slot({ memoryMiB: 16 })).granted).toBe(true);

@@ -28,12 +28,17 @@ const MILLI = 1000;
 
 interface Entry {
   usage: LedgerUsage;
+  /** Of usage.diskMiB, what its input files take (booked once they are fetched). */
+  inputMiB: number;
   holders: number;
   /** Held for a container found running after a restart, until the retried activity claims it. */
   awaitingAdoption: boolean;
 }
 
 const toMilli = (cpu: number): number => Math.round(cpu * MILLI);
+const MiB = 1024 * 1024;
+/** Input files are booked in whole MiB, rounded up, on the slot's disk reservation. */
+export const inputMiBOf = (bytes: number): number => Math.ceil(Math.max(0, bytes) / MiB);
 
 function usageOf(resources: Resources): LedgerUsage {
   return { slots: 1, cpu: toMilli(resources.cpu), memoryMiB: resources.memoryMiB, diskMiB: resources.diskMiB, gpu: resources.gpu };
@@ -74,18 +79,39 @@ export class ResourceLedger {
       .filter((resource) => wanted[resource] > free[resource])
       .map((resource) => ({ resource, wanted: fromMilli(resource, wanted[resource]), available: fromMilli(resource, free[resource]) }));
     if (short.length > 0) return { granted: false, short };
-    const entry: Entry = { usage: wanted, holders: 1, awaitingAdoption: false };
+    const entry: Entry = { usage: wanted, inputMiB: 0, holders: 1, awaitingAdoption: false };
     this.entries.set(key, entry);
     return { granted: true, release: this.releaser(key, entry) };
   }
 
   /**
-   * Counts a container that is already running (found after a restart) whether or not it fits: its resources are in
-   * use. The first `reserve` of the same key takes the reservation over. Returns false when the key is already held.
+   * Adds the bytes of a reserved slot's input files to its disk reservation, before they are written: refused (the
+   * shortfall returned, nothing booked) when they do not fit beside what the other slots hold, unless `force` (files
+   * already on disk, of a container being adopted). Setting it again for the same key books the difference only.
    */
-  holdForAdoption(key: string, resources: Resources): boolean {
+  reserveInputs(key: string, bytes: number, force = false): Shortfall[] {
+    const entry = this.entries.get(key);
+    if (!entry) throw new Error(`no reservation for ${key} to add its inputs to`);
+    const more = inputMiBOf(bytes) - entry.inputMiB;
+    if (more <= 0) return [];
+    const available = this.freeMilli().diskMiB;
+    if (more > available && !force) return [{ resource: 'diskMiB', wanted: more, available }];
+    entry.inputMiB += more;
+    entry.usage.diskMiB += more;
+    return [];
+  }
+
+  /**
+   * Counts a container that is already running (found after a restart) whether or not it fits: its resources, and
+   * the input files on its disk, are in use. The first `reserve` of the same key takes the reservation over. Returns
+   * false when the key is already held.
+   */
+  holdForAdoption(key: string, resources: Resources, inputBytes = 0): boolean {
     if (this.entries.has(key)) return false;
-    this.entries.set(key, { usage: usageOf(resources), holders: 0, awaitingAdoption: true });
+    const usage = usageOf(resources);
+    const inputMiB = inputMiBOf(inputBytes);
+    usage.diskMiB += inputMiB;
+    this.entries.set(key, { usage, inputMiB, holders: 0, awaitingAdoption: true });
     return true;
   }
 

@@ -3,7 +3,8 @@ import path from 'node:path';
 import type Dockerode from 'dockerode';
 import type { Resources } from '../domain/job-spec';
 import type { ResourceLedger } from './ledger';
-import { isExecutionInFlight, LABEL_EXECUTION, LABEL_HOST, LABEL_RESOURCES, LABEL_TIMEOUT, mountedFolders } from './sandbox';
+import { folderBytes, isExecutionInFlight, LABEL_EXECUTION, LABEL_HOST, LABEL_RESOURCES, LABEL_TIMEOUT, slotDirsOf } from './sandbox';
+import { diskFileOf, isMountPoint, releaseSlotDisk } from './slot-disk';
 
 export const DEFAULT_RECONCILE_MAX_AGE_MS = 10 * 60_000;
 
@@ -62,7 +63,8 @@ export async function reconcileContainers(docker: Dockerode, hostId: string, opt
         log(`reconcile: killed ${executionId}: past its ${timeoutSeconds}s limit with no activity watching it`);
         continue;
       }
-      ledger?.holdForAdoption(executionId, resourcesOf(info));
+      const inDir = info.Mounts.find((mount) => mount.Destination === '/in')?.Source;
+      ledger?.holdForAdoption(executionId, resourcesOf(info), inDir ? await folderBytes(inDir) : 0);
       summary.running.push(executionId);
       log(`reconcile: ${executionId} is still running; its retried activity will adopt it`);
       continue;
@@ -76,12 +78,12 @@ export async function reconcileContainers(docker: Dockerode, hostId: string, opt
       summary.kept.push(executionId);
       continue;
     }
-    const folders = mountedFolders(info);
+    const slotDirs = slotDirsOf(info);
     // Container first, as the sandbox does: a crash in between leaves a stray folder, never a container without /out.
     await container.remove({ force: true }).catch((error: unknown) => {
       if ((error as { statusCode?: number }).statusCode !== 404) throw error;
     });
-    for (const folder of folders) await fs.rm(folder, { recursive: true, force: true });
+    for (const slotDir of slotDirs) await releaseSlotDisk(slotDir);
     summary.removed.push(executionId);
     log(`reconcile: removed ${executionId}: stopped ${Math.round((now() - stoppedAt) / 1000)}s ago and never collected`);
   }
@@ -150,19 +152,30 @@ function resourcesOf(info: Dockerode.ContainerInspectInfo): Resources {
   };
 }
 
+/**
+ * Slot folders (and slot disks) no container uses, older than maxAgeMs: left by a crash between removing a container
+ * and its folder. A slot disk still mounted is unmounted before its folder goes, so its contents never spill.
+ */
 async function removeStrayFolders(docker: Dockerode, workDir: string, maxAgeMs: number, now: number): Promise<string[]> {
   // Any Zansoc container on the engine, whichever host owns it: a folder something still mounts is never stray.
   const all = await docker.listContainers({ all: true, filters: { label: [LABEL_EXECUTION] } });
-  const mounted = new Set(all.flatMap((c) => c.Mounts.map((mount) => path.resolve(mount.Source))));
+  const inUse = new Set(all.flatMap((c) => slotDirsOf({ Mounts: c.Mounts as Dockerode.ContainerInspectInfo['Mounts'] }).map((dir) => path.resolve(dir))));
   const removed: string[] = [];
   const entries = await fs.readdir(workDir, { withFileTypes: true }).catch(() => []);
+  const names = new Set(entries.map((entry) => entry.name));
   for (const entry of entries) {
-    if (!entry.isDirectory() || !entry.name.startsWith('zansoc-')) continue;
-    const folder = path.resolve(workDir, entry.name);
-    if (mounted.has(folder)) continue;
-    const stat = await fs.stat(folder).catch(() => undefined);
+    if (!entry.name.startsWith('zansoc-')) continue;
+    const isFolder = entry.isDirectory();
+    // A disk file whose folder has gone is stray on its own; one with its folder goes with it.
+    const isLoneDisk = entry.isFile() && entry.name.endsWith('.disk') && !names.has(entry.name.slice(0, -'.disk'.length));
+    if (!isFolder && !isLoneDisk) continue;
+    const slotDir = path.resolve(workDir, isFolder ? entry.name : entry.name.slice(0, -'.disk'.length));
+    if (inUse.has(slotDir)) continue;
+    // A mounted disk's mount point takes the disk's times; its file's modification time is when it was last written.
+    const stamp = (await isMountPoint(slotDir)) ? diskFileOf(slotDir) : path.resolve(workDir, entry.name);
+    const stat = await fs.stat(stamp).catch(() => undefined);
     if (!stat || now - stat.mtimeMs < maxAgeMs) continue;
-    await fs.rm(folder, { recursive: true, force: true });
+    await releaseSlotDisk(slotDir);
     removed.push(entry.name);
   }
   return removed;

@@ -13,6 +13,8 @@ import { createConsentActivities } from './activities/consent';
 import { createStorageHostActivities } from './activities/storage';
 import type { HostActivities } from './activities/types';
 import { detectCapabilities } from './capabilities';
+import { resolveAllowList } from './images';
+import { prepareWorkDir, probeSlotDisks } from './slot-disk';
 import { ChunkStore } from './chunk-store';
 import { buildOffer, type HostEnv } from './env';
 import { reconcileContainers, startReconciling } from './reconcile';
@@ -48,6 +50,7 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   const dataDir = resolve(env.HOST_DATA_DIR);
   const workDir = join(dataDir, 'work');
   mkdirSync(workDir, { recursive: true });
+  await prepareWorkDir(workDir);
   const { wallet, created } = await loadOrCreateHostKey(dataDir, await hostKeyPassphrase());
   const hostId = env.HOST_ID ?? defaultHostId(wallet.address);
   const did = didOf(env.CHAIN_ID, wallet.address);
@@ -60,6 +63,17 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
     `${machine.gpus.length ? machine.gpus.map((g) => `${g.model} (${g.memoryMiB} MiB)`).join(', ') : 'no GPU'}`);
   log(`  offers:   ${offer.cpus} cpus, ${offer.memoryMiB} MiB memory, ${offer.diskMiB} MiB disk, ${offer.gpus} GPUs, ` +
     `${offer.maxSlots} slots; per second: ${offer.pricePerCpuSecond}/cpu, ${offer.pricePerGibSecond}/GiB, ${offer.pricePerGpuSecond}/GPU (ZSC base units)`);
+
+  const docker = connectDocker();
+  const allowList = await resolveAllowList(docker, env.ALLOWED_IMAGES);
+  for (const missing of allowList.missing) log(`  WARNING:  the default job image ${missing} is not built here; set ALLOWED_IMAGES to the images this host runs`);
+  log(`  runs:     ${allowList.images.length ? allowList.images.join(', ') : 'no image (no compute job will be matched here)'}`);
+  const diskQuota = env.SLOT_DISK_QUOTA === 'loop';
+  if (diskQuota) {
+    log(`  disks:    each slot on a filesystem of its own (loop-mounted ext4; ${await probeSlotDisks(workDir)} ms to make one and throw it away)`);
+  } else {
+    log('  WARNING:  SLOT_DISK_QUOTA=off: job slots have NO disk quota; only a poll of /out stands between a job and this machine\'s disk');
+  }
 
   let deployment: Deployment | null = null;
   if (env.RPC_URL && env.DEPLOYMENT_FILE) {
@@ -74,15 +88,14 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   const { arch, cpus, memoryMiB, diskMiB, gpus, gpuModel, maxSlots, pricePerCpuSecond, pricePerGibSecond, pricePerGpuSecond } = offer;
   const registration = {
     hostId, address: wallet.address, did, arch, cpus, memoryMiB, diskMiB, gpus, gpuModel, maxSlots,
-    pricePerCpuSecond, pricePerGibSecond, pricePerGpuSecond, operator: env.OPERATOR ?? null,
+    pricePerCpuSecond, pricePerGibSecond, pricePerGpuSecond, operator: env.OPERATOR ?? null, images: allowList.images,
   };
   await api.hosts.register.mutate(registration).catch((err: Error) => {
     throw new Error(`could not register with the API at ${env.API_URL}: ${err.message}`);
   });
 
-  const docker = connectDocker();
   const metrics = createHostMetrics();
-  const runtime = createHostRuntime({ docker, hostId, workDir, offer, metrics });
+  const runtime = createHostRuntime({ docker, hostId, workDir, allowedImages: allowList.images, diskQuota, offer, metrics });
   const { ledger } = runtime;
 
   let draining = false;

@@ -6,6 +6,8 @@ import type Dockerode from 'dockerode';
 import tar from 'tar-stream';
 import { ZansocErrorType } from '../domain/errors';
 import { resultDigestInput, type SlotExecution, type SlotResult } from '../domain/execution';
+import { advertisesImage, parseImageReference } from '../domain/images';
+import { createSlotDisk, prepareWorkDir, releaseSlotDisk, remountSlotDisk, SANDBOX_GID, SANDBOX_UID, slotDiskBytes, slotFolders } from './slot-disk';
 
 /** Labels every job container carries, so a host can find the containers it owns after a restart. */
 export const LABEL_EXECUTION = 'zansoc.execution';
@@ -15,9 +17,6 @@ export const LABEL_JOB = 'zansoc.job';
 export const LABEL_RESOURCES = 'zansoc.resources';
 export const LABEL_TIMEOUT = 'zansoc.timeout-seconds';
 
-/** Jobs run as nobody; the image's passwd and the /out folder's owner agree on it. */
-const SANDBOX_UID = 65534;
-const SANDBOX_GID = 65534;
 const PIDS_LIMIT = 256;
 const PROGRESS_INTERVAL_MS = 2_000;
 export const DEFAULT_OUTPUT_POLL_MS = 500;
@@ -33,11 +32,26 @@ export interface SandboxProgress {
 
 export interface SandboxOptions {
   hostId: string;
-  /** Parent of the per-execution /out folders; must be a path the Docker engine sees as well. */
+  /** Parent of the per-execution slot folders; must be a path the Docker engine sees as well. */
   workDir: string;
+  /**
+   * The host's allow-list, as it advertises it (`name@sha256:<digest>`): a job's image runs only when the local image
+   * it names has one of these digests. Anything else is refused before a container exists.
+   */
+  allowedImages: readonly string[];
   logLimitBytes: number;
-  /** Largest /out archive; a running job whose /out grows past it is killed at the next poll. */
+  /**
+   * Largest /out archive, and largest file. /out sits on the slot's own filesystem, sized to this or the job's diskMiB
+   * (the smaller), so the kernel stops writes past it; a running job whose /out packs to more is killed at the next poll.
+   */
   outputLimitBytes: number;
+  /** Slot folders on loop-mounted filesystems of their own (true unless set): SLOT_DISK_QUOTA=off turns it off. */
+  diskQuota?: boolean;
+  /**
+   * Books the bytes of the slot's input files (fetched, not yet written) beside its other resources; throws to refuse
+   * them. `adopted`: the files are on disk already, from a run this one adopts, so they must be counted, fitting or not.
+   */
+  reserveInputs?: (bytes: number, adopted: boolean) => void;
   /** How often the size of /out is measured while the job runs; 500 ms unless set. */
   outputPollMs?: number;
   onProgress?: (progress: SandboxProgress) => void;
@@ -171,16 +185,24 @@ function slotResult(finished: Dockerode.ContainerInspectInfo, timeoutSeconds: nu
 
 async function findOrCreateContainer(docker: Dockerode, exec: SlotExecution, opts: SandboxOptions): Promise<Dockerode.Container> {
   const existing = await findExecutionContainer(docker, exec.executionId);
-  if (existing) return existing;
+  if (existing) {
+    await adoptSlotFolders(await existing.inspect(), opts);
+    return existing;
+  }
 
-  await requireLocalImage(docker, exec.image);
+  const imageId = await allowedLocalImage(docker, exec.image, opts.allowedImages);
   const name = containerName(exec.executionId);
-  const outDir = path.join(opts.workDir, name);
-  await prepareOutDir(opts.workDir, outDir);
-  const inDir = Object.keys(exec.inputs ?? {}).length > 0 ? `${outDir}.in` : null;
-  if (inDir) await prepareInDir(inDir, exec.inputs!, opts.fetchInput);
+  const slotDir = path.join(opts.workDir, name);
+  await prepareWorkDir(opts.workDir);
+  // Read before anything lands on disk, so their bytes are booked before they take room.
+  const inputs = await fetchInputs(exec.inputs ?? {}, opts.fetchInput);
+  const inputSizes = inputs.map(({ data }) => data.length);
+  opts.reserveInputs?.(inputSizes.reduce((total, size) => total + size, 0), false);
+  const folders = await createSlotDisk(slotDir, slotDiskBytes(outputCapBytes(exec, opts), inputSizes), opts.diskQuota ?? true);
   try {
-    return await docker.createContainer(containerSpec(exec, opts, name, outDir, inDir));
+    const inDir = inputs.length > 0 ? folders.inDir : null;
+    if (inDir) await writeInputs(inDir, inputs);
+    return await docker.createContainer(containerSpec(exec, opts, name, imageId, folders.outDir, inDir));
   } catch (error) {
     // Another process created it between our look and our create: adopt theirs.
     if (statusCode(error) === 409) {
@@ -188,9 +210,30 @@ async function findOrCreateContainer(docker: Dockerode, exec: SlotExecution, opt
       if (raced) return raced;
       throw new Error(`container name ${name} is taken by a container of another execution`, { cause: error });
     }
+    await releaseSlotDisk(slotDir);
     if (statusCode(error) === 404) throw imageNotFound(exec.image);
     throw error;
   }
+}
+
+/** What /out may hold: the host's output cap, or less when the job asked for less disk. */
+const outputCapBytes = (exec: SlotExecution, opts: SandboxOptions): number => Math.min(opts.outputLimitBytes, exec.resources.diskMiB * MiB);
+
+/** A container found from an earlier run keeps its slot disk: mounted again if the machine restarted, its inputs booked. */
+async function adoptSlotFolders(info: Dockerode.ContainerInspectInfo, opts: SandboxOptions): Promise<void> {
+  for (const slotDir of slotDirsOf(info)) await remountSlotDisk(slotDir);
+  const inDir = info.Mounts.find((mount) => mount.Destination === '/in')?.Source;
+  if (inDir) opts.reserveInputs?.(await folderBytes(inDir), true);
+}
+
+/** The bytes of the files under a folder (0 when it is gone). */
+export async function folderBytes(dir: string): Promise<number> {
+  const dirents = await fs.readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
+  let total = 0;
+  for (const dirent of dirents) {
+    if (dirent.isFile()) total += (await fs.lstat(path.join(dirent.parentPath, dirent.name)).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
 }
 
 async function findExecutionContainer(docker: Dockerode, executionId: string): Promise<Dockerode.Container | undefined> {
@@ -198,16 +241,36 @@ async function findExecutionContainer(docker: Dockerode, executionId: string): P
   return found.length > 0 ? docker.getContainer(found[0].Id) : undefined;
 }
 
-async function requireLocalImage(docker: Dockerode, image: string): Promise<void> {
+/**
+ * The local image the job names, when its digest (image ID or repository digest) is on the host's allow-list; its
+ * ID, which the container is created from, so a tag moved after this check cannot swap in other bytes. Images are
+ * never pulled.
+ */
+async function allowedLocalImage(docker: Dockerode, image: string, allowed: readonly string[]): Promise<string> {
+  let info: Dockerode.ImageInspectInfo;
   try {
-    await docker.getImage(image).inspect();
+    info = await docker.getImage(image).inspect();
   } catch (error) {
-    if (statusCode(error) === 404) throw imageNotFound(image);
-    throw error;
+    if (statusCode(error) !== 404) throw error;
+    // Advertised but gone is the host's failure; never allowed is the job's image being refused.
+    throw advertisedImage(allowed, image) ? imageNotFound(image) : imageNotAllowed(image, null);
+  }
+  const local = new Set([info.Id, ...(info.RepoDigests ?? []).map((repoDigest) => repoDigest.slice(repoDigest.indexOf('@') + 1))]);
+  if (!allowed.some((entry) => local.has(digestOf(entry) ?? ''))) throw imageNotAllowed(image, info.Id);
+  return info.Id;
+}
+
+function advertisedImage(allowed: readonly string[], image: string): boolean {
+  try {
+    return advertisesImage(allowed, image);
+  } catch {
+    return false;
   }
 }
 
-/** Images are never pulled: a host runs only what it already holds, so a missing image is the job's problem, not a retry's. */
+const digestOf = (entry: string): string | null => parseImageReference(entry).digest;
+
+/** Images are never pulled: a host runs only what it already holds. */
 function imageNotFound(image: string): ApplicationFailure {
   return ApplicationFailure.create({
     type: ZansocErrorType.ImageNotFound,
@@ -216,40 +279,51 @@ function imageNotFound(image: string): ApplicationFailure {
   });
 }
 
-async function prepareOutDir(workDir: string, outDir: string): Promise<void> {
-  // The job's output travels through this folder, so other local users must not reach into it.
-  await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
-  // A folder left by a crash after its container was removed holds a previous attempt's output.
-  await fs.rm(outDir, { recursive: true, force: true });
-  await fs.mkdir(outDir, { mode: 0o755 });
-  try {
-    await fs.chown(outDir, SANDBOX_UID, SANDBOX_GID);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
-    throw new Error(`cannot hand ${outDir} to uid ${SANDBOX_UID}: the host worker must run as root (it drives the Docker engine anyway)`, { cause: error });
-  }
+function imageNotAllowed(image: string, localId: string | null): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: ZansocErrorType.ImageNotAllowed,
+    message: localId
+      ? `image ${image} is ${localId} here, a digest not on this host's allow-list (ALLOWED_IMAGES): refused before any container was created`
+      : `image ${image} is not on this host's allow-list (ALLOWED_IMAGES): refused before any container was created`,
+    nonRetryable: true,
+  });
 }
 
-/** Writes the slot's input files, read-only for everyone, into a fresh folder mounted at /in. */
-async function prepareInDir(inDir: string, inputs: Record<string, string>, fetchInput: SandboxOptions['fetchInput']): Promise<void> {
+interface InputFile {
+  name: string;
+  data: Buffer;
+}
+
+async function fetchInputs(inputs: Record<string, string>, fetchInput: SandboxOptions['fetchInput']): Promise<InputFile[]> {
+  const entries = Object.entries(inputs);
+  if (entries.length === 0) return [];
   if (!fetchInput) throw new Error('this slot has input files but the sandbox was given no way to fetch them');
-  await fs.rm(inDir, { recursive: true, force: true });
-  await fs.mkdir(inDir, { mode: 0o755 });
-  for (const [name, sha256] of Object.entries(inputs)) {
+  const files: InputFile[] = [];
+  for (const [name, sha256] of entries) files.push({ name, data: await fetchInput(sha256) });
+  return files;
+}
+
+/** Writes the slot's input files, read-only, into the slot's /in folder; the job's user may only read them. */
+async function writeInputs(inDir: string, inputs: InputFile[]): Promise<void> {
+  for (const { name, data } of inputs) {
     const file = path.join(inDir, name);
     // The spec's schema allows only plain relative paths; this guards the host against anything else all the same.
     if (!file.startsWith(`${inDir}${path.sep}`)) throw new Error(`input path ${name} leaves /in`);
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
-    await fs.writeFile(file, await fetchInput(sha256), { mode: 0o444 });
+    await fs.writeFile(file, data, { mode: 0o444 });
   }
+  await fs.chown(inDir, SANDBOX_UID, SANDBOX_GID);
+  await fs.chmod(inDir, 0o500);
 }
 
-function containerSpec(exec: SlotExecution, opts: SandboxOptions, name: string, outDir: string, inDir: string | null): Dockerode.ContainerCreateOptions {
+function containerSpec(
+  exec: SlotExecution, opts: SandboxOptions, name: string, imageId: string, outDir: string, inDir: string | null,
+): Dockerode.ContainerCreateOptions {
   const memoryBytes = exec.resources.memoryMiB * MiB;
-  const largestFile = Math.max(opts.outputLimitBytes, exec.resources.diskMiB * MiB);
   return {
     name,
-    Image: exec.image,
+    // By ID: the bytes the allow-list check saw, whatever the name points at by now.
+    Image: imageId,
     Cmd: exec.command,
     Env: Object.entries(exec.env).map(([key, value]) => `${key}=${value}`),
     User: `${SANDBOX_UID}:${SANDBOX_GID}`,
@@ -271,9 +345,10 @@ function containerSpec(exec: SlotExecution, opts: SandboxOptions, name: string, 
       // Equal to Memory: no swap, so the memory limit is a real limit and a hog is OOM-killed.
       MemorySwap: memoryBytes,
       NanoCpus: Math.round(exec.resources.cpu * 1e9),
+      // A tmpfs has its size for a quota (and is counted in the memory limit).
       Tmpfs: { '/tmp': `rw,nosuid,nodev,noexec,size=${exec.resources.diskMiB}m` },
-      // No single file may outgrow /out's cap (or /tmp): the poll of /out is only as quick as its interval, a write is not.
-      Ulimits: [{ Name: 'fsize', Soft: largestFile, Hard: largestFile }],
+      // No single file may outgrow the output cap, in /out or /tmp.
+      Ulimits: [{ Name: 'fsize', Soft: opts.outputLimitBytes, Hard: opts.outputLimitBytes }],
       // Mounts, unlike Binds, fail instead of creating a root-owned folder when the source has gone.
       Mounts: [
         { Type: 'bind', Source: outDir, Target: '/out', ReadOnly: false },
@@ -339,8 +414,8 @@ interface Supervision {
 
 /**
  * Waits for the container to stop while its logs are read live, killing it at its deadline, on abort, or as soon as
- * its /out grows past the output limit (the bind mount has no size limit of its own, so an unwatched job could fill
- * the host's disk).
+ * its /out grows past the output limit (the slot disk under /out holds the cap plus ext4's room, so a full one packs
+ * to more than the cap: killing it early saves the job's time, not the host's disk).
  */
 async function supervise(container: Dockerode.Container, info: Dockerode.ContainerInspectInfo, supervision: Supervision): Promise<Supervised> {
   const { timeoutSeconds, logLimitBytes, outDir, outputLimitBytes, outputPollMs = DEFAULT_OUTPUT_POLL_MS, signal, onProgress } = supervision;
@@ -379,8 +454,8 @@ async function supervise(container: Dockerode.Container, info: Dockerode.Contain
  * Measures /out every `pollMs` and kills the job the first time it exceeds the limit. One walk at a time, and a walk
  * stops as soon as it passes the limit, so its cost is bounded by the limit (every entry counts at least a tar block);
  * a job that keeps /out full of tiny files just under the limit is walked less often, so the host spends at most a
- * fifth of a core on it. Between two polls a job can still write as fast as the disk takes it (the fsize limit keeps
- * any one file under the cap): the bound is the limit plus what the job writes in one interval.
+ * fifth of a core on it. Between two polls a job can write as fast as the disk takes it, up to what its slot disk
+ * holds (with SLOT_DISK_QUOTA=off, up to the limit plus what it writes in one interval).
  */
 function watchOutput(outDir: string, limitBytes: number, pollMs: number, kill: () => Promise<unknown>): { stop: () => Promise<number | undefined> } {
   let stopped = false;
@@ -536,15 +611,24 @@ function outputTooLarge(bytes: number, limitBytes: number, killedWhileRunning = 
 async function discardExecution(docker: Dockerode, executionId: string): Promise<void> {
   const container = await findExecutionContainer(docker, executionId);
   if (!container) return;
-  const folders = mountedFolders(await container.inspect());
+  const slotDirs = slotDirsOf(await container.inspect());
   // Container first: a crash in between leaves a stray folder, never a container whose /out has vanished.
   await container.remove({ force: true });
-  for (const folder of folders) await fs.rm(folder, { recursive: true, force: true });
+  for (const slotDir of slotDirs) await releaseSlotDisk(slotDir);
 }
 
-/** The execution's own folders on the host: its /out and, when it has inputs, its /in. */
-export function mountedFolders(info: Pick<Dockerode.ContainerInspectInfo, 'Mounts'>): string[] {
-  return info.Mounts.filter((m) => m.Destination === '/out' || m.Destination === '/in').map((m) => m.Source);
+/**
+ * The execution's own folders on the host: the slot folder its /out and /in are on (a slot disk's mount point), or,
+ * for a container from before slot disks, its /out and /in folders themselves.
+ */
+export function slotDirsOf(info: Pick<Dockerode.ContainerInspectInfo, 'Mounts'>): string[] {
+  const sources = info.Mounts.filter((m) => m.Destination === '/out' || m.Destination === '/in').map((m) => m.Source);
+  const dirs = sources.map((source) => {
+    const slotDir = path.dirname(source);
+    const onSlotDisk = path.basename(slotDir).startsWith('zansoc-') && source === slotFolders(slotDir)[path.basename(source) === 'in' ? 'inDir' : 'outDir'];
+    return onSlotDisk ? slotDir : source;
+  });
+  return [...new Set(dirs)];
 }
 
 function sha256(data: Buffer | string): string {

@@ -4,11 +4,15 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import tar from 'tar-stream';
+import { DEFAULT_JOB_IMAGE } from '../domain/images';
 import { connectDocker } from '../runtime/docker';
 import { buildStackImages, inspectImage } from './stack-images';
 
-/** The image the project's jobs and tests run; built locally because nothing can be pulled from a registry. */
-export const JOB_IMAGE = 'zansoc/busybox:1';
+/**
+ * The image the project's jobs and tests run; built locally because nothing can be pulled from a registry. Hosts
+ * allow it unless ALLOWED_IMAGES says otherwise.
+ */
+export const JOB_IMAGE = DEFAULT_JOB_IMAGE;
 
 const BUSYBOX = '/bin/busybox';
 const CONTEXT_LABEL = 'zansoc.context-sha256';

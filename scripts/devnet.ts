@@ -13,6 +13,7 @@ import { loadOrCreateHostKey } from '../host-worker/identity';
 import { isFinalJobState } from '../domain/job-state';
 import type { JobSpecInput } from '../domain/job-spec';
 import { ANVIL_KEYS, startAnvil } from './anvil';
+import { unmountSlotDisksUnder } from '../host-worker/slot-disk';
 import { buildJobImages, JOB_IMAGE } from './build-images';
 import { ensureDockerEngine } from './docker-engine';
 import { freePort } from './free-port';
@@ -138,6 +139,8 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const dir = resolve(opts.dir);
   refuseIfRunning(dir);
+  // A previous run's hosts may have left slot disks mounted in it.
+  await unmountSlotDisksUnder(dir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'devnet.pid'), `${process.pid}\n`);

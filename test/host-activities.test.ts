@@ -17,7 +17,7 @@ import type { ResourceLedger } from '../host-worker/ledger';
 import { LABEL_EXECUTION } from '../host-worker/sandbox';
 import { buildJobImages } from '../scripts/build-images';
 import { connectDocker } from '../runtime/docker';
-import { removeContainersOfJob, slotMaker } from './support/slots';
+import { jobImageAllowList, removeContainersOfJob, removeWorkDir, slotMaker } from './support/slots';
 
 const jobId = `host-activities-test-${randomUUID().slice(0, 8)}`;
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -26,6 +26,7 @@ let docker: Dockerode;
 let workDir: string;
 let activities: HostActivities;
 let ledger: ResourceLedger;
+let allowedImages: string[];
 const offer = { cpus: 2, memoryMiB: 512, diskMiB: 256, gpus: 0, maxSlots: 4 };
 const nothingHeld = { slots: 0, cpu: 0, memoryMiB: 0, diskMiB: 0, gpu: 0 };
 let staging: http.Server;
@@ -51,14 +52,15 @@ beforeAll(async () => {
   docker = connectDocker();
   await buildJobImages(docker);
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zansoc-host-'));
-  ({ activities, ledger } = createHostRuntime({ docker, hostId: 'test-host', workDir, offer }));
+  allowedImages = await jobImageAllowList(docker);
+  ({ activities, ledger } = createHostRuntime({ docker, hostId: 'test-host', workDir, allowedImages, offer }));
   staging = await startStaging();
   stagingUrl = `http://127.0.0.1:${(staging.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
   await removeContainersOfJob(docker, jobId);
-  fs.rmSync(workDir, { recursive: true, force: true });
+  await removeWorkDir(workDir);
   await new Promise((resolve) => staging.close(resolve));
 });
 
@@ -138,7 +140,7 @@ test('two concurrent attempts of one execution share one container', async () =>
 /** A first host process starts the slot, then dies without any chance to clean up. */
 async function startSlotThenKillHost(exec: SlotExecution): Promise<void> {
   const sandboxCall = `require('./host-worker/sandbox').runSandboxed(require('./runtime/docker').connectDocker(),
-    ${JSON.stringify(exec)}, { hostId: 'test-host', workDir: ${JSON.stringify(workDir)}, logLimitBytes: 65536, outputLimitBytes: 1048576 })`;
+    ${JSON.stringify(exec)}, { hostId: 'test-host', workDir: ${JSON.stringify(workDir)}, allowedImages: ${JSON.stringify(allowedImages)}, logLimitBytes: 65536, outputLimitBytes: 1048576 })`;
   const host = spawn(process.execPath, ['-r', 'tsx/cjs', '-e', sandboxCall], { cwd: path.resolve(__dirname, '..'), stdio: 'inherit' });
   await waitUntilState(exec, 'running');
   host.kill('SIGKILL');
@@ -213,7 +215,7 @@ describe('work the offer does not cover is refused for good before any container
 });
 
 test('a slot that does not fit beside the running ones is refused for now, naming what is short', async () => {
-  const small = createHostRuntime({ docker, hostId: 'test-host', workDir, offer: { cpus: 2, memoryMiB: 128, diskMiB: 64, gpus: 0, maxSlots: 2 } });
+  const small = createHostRuntime({ docker, hostId: 'test-host', workDir, allowedImages, offer: { cpus: 2, memoryMiB: 128, diskMiB: 64, gpus: 0, maxSlots: 2 } });
   const since = Date.now();
   const first = slot('busy-first', 'sleep 2; echo first > /out/first', { resources: { cpu: 1, memoryMiB: 100, diskMiB: 16, gpu: 0 } });
   const second = slot('busy-second', 'echo second', { resources: { cpu: 1, memoryMiB: 64, diskMiB: 16, gpu: 0 } });

@@ -16,7 +16,7 @@ import { reconcileContainers } from '../host-worker/reconcile';
 import { containerName, LABEL_EXECUTION } from '../host-worker/sandbox';
 import { buildJobImages } from '../scripts/build-images';
 import { connectDocker } from '../runtime/docker';
-import { removeContainersOfJob, slotMaker } from './support/slots';
+import { jobImageAllowList, removeContainersOfJob, removeWorkDir, slotMaker } from './support/slots';
 
 const jobId = `reconcile-test-${randomUUID().slice(0, 8)}`;
 const hostId = `reconcile-host-${randomUUID().slice(0, 8)}`;
@@ -24,6 +24,7 @@ const MINUTE = 60_000;
 
 let docker: Dockerode;
 let workDir: string;
+let allowedImages: string[];
 let staging: http.Server;
 let stagingUrl: string;
 
@@ -31,6 +32,7 @@ beforeAll(async () => {
   docker = connectDocker();
   await buildJobImages(docker);
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zansoc-reconcile-'));
+  allowedImages = await jobImageAllowList(docker);
   // Accepts every blob: this file is about containers, not staging.
   staging = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(201).end()));
   await new Promise<void>((resolve) => staging.listen(0, '127.0.0.1', resolve));
@@ -39,7 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeContainersOfJob(docker, jobId);
-  fs.rmSync(workDir, { recursive: true, force: true });
+  await removeWorkDir(workDir);
   await new Promise((resolve) => staging.close(resolve));
 });
 
@@ -64,7 +66,7 @@ async function waitUntilState(exec: SlotExecution, state: 'running' | 'exited'):
 /** A host process starts these slots, then dies without any chance to clean up: what a restarted host finds. */
 async function startSlotsThenKillHost(slots: Array<{ exec: SlotExecution; host: string }>): Promise<void> {
   const calls = slots.map(({ exec, host }) => `runSandboxed(docker, ${JSON.stringify(exec)},
-    { hostId: ${JSON.stringify(host)}, workDir: ${JSON.stringify(workDir)}, logLimitBytes: 65536, outputLimitBytes: 1048576 })`);
+    { hostId: ${JSON.stringify(host)}, workDir: ${JSON.stringify(workDir)}, allowedImages: ${JSON.stringify(allowedImages)}, logLimitBytes: 65536, outputLimitBytes: 1048576 })`);
   const script = `const { runSandboxed } = require('./host-worker/sandbox');
     const docker = require('./runtime/docker').connectDocker();
     ${calls.join(';\n')}`;
@@ -130,7 +132,7 @@ test('a restarted host leaves running containers to be adopted, kills the overdu
   expect((await containersOf(otherHosts))[0].State).toBe('running');
 
   // The retried activity adopts the running container and takes the reservation over; nothing is booked twice.
-  const { activities } = createHostRuntime({ docker, hostId, workDir, offer: ledger.offer, ledger });
+  const { activities } = createHostRuntime({ docker, hostId, workDir, allowedImages, offer: ledger.offer, ledger });
   const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
   const result = await env.run<[SlotExecution], SlotResult, HostActivities['executeSlot']>(activities.executeSlot, adoptable);
   expect(result.exitCode).toBe(0);
@@ -140,7 +142,7 @@ test('a restarted host leaves running containers to be adopted, kills the overdu
 
 test('an execution this process is running is never touched', async () => {
   const exec = slot('in-flight', 'sleep 2; echo ok', { timeoutSeconds: 5 });
-  const { activities } = createHostRuntime({ docker, hostId, workDir, offer: { cpus: 1, memoryMiB: 64, diskMiB: 16, gpus: 0, maxSlots: 1 } });
+  const { activities } = createHostRuntime({ docker, hostId, workDir, allowedImages, offer: { cpus: 1, memoryMiB: 64, diskMiB: 16, gpus: 0, maxSlots: 1 } });
   const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
   const running = env.run<[SlotExecution], SlotResult, HostActivities['executeSlot']>(activities.executeSlot, exec);
   await waitUntilState(exec, 'running');

@@ -10,27 +10,29 @@ import { resultDigestInput, type SlotExecution } from '../domain/execution';
 import { LABEL_EXECUTION, runSandboxed, type SandboxOptions } from '../host-worker/sandbox';
 import { buildJobImages } from '../scripts/build-images';
 import { connectDocker } from '../runtime/docker';
-import { removeContainersOfJob, slotMaker } from './support/slots';
+import { jobImageAllowList, removeContainersOfJob, removeWorkDir, slotMaker } from './support/slots';
 
 const jobId = `sandbox-test-${randomUUID().slice(0, 8)}`;
 let docker: Dockerode;
 let workDir: string;
+let allowedImages: string[];
 
 beforeAll(async () => {
   docker = connectDocker();
   await buildJobImages(docker);
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zansoc-sandbox-'));
+  allowedImages = await jobImageAllowList(docker);
 });
 
 afterAll(async () => {
   await removeContainersOfJob(docker, jobId);
-  fs.rmSync(workDir, { recursive: true, force: true });
+  await removeWorkDir(workDir);
 });
 
 const slot = slotMaker(jobId, {});
 
 function run(exec: SlotExecution, opts: Partial<SandboxOptions> = {}) {
-  return runSandboxed(docker, exec, { hostId: 'test-host', workDir, logLimitBytes: 64 * 1024, outputLimitBytes: 1024 * 1024, ...opts });
+  return runSandboxed(docker, exec, { hostId: 'test-host', workDir, allowedImages, logLimitBytes: 64 * 1024, outputLimitBytes: 1024 * 1024, ...opts });
 }
 
 async function containersOf(exec: SlotExecution): Promise<Dockerode.ContainerInfo[]> {
@@ -232,10 +234,11 @@ test('a fork bomb hits the pids limit, ends as the job failing, and leaves the h
   expect((await run(slot('after-fork-bomb', ['echo', 'fine']))).logs.toString()).toBe('fine\n');
 });
 
-test('a missing image is refused without pulling it', async () => {
+test('a missing image the host advertised is refused without pulling it', async () => {
   const since = Math.floor(Date.now() / 1000) - 1;
   const exec = slot('missing-image', ['true'], { image: 'zansoc/not-built-here:1' });
-  const error = await refusal(run(exec));
+  // On the allow-list, gone from the engine: the host's failure (the workflow re-matches the slot), never a pull.
+  const error = await refusal(run(exec, { allowedImages: [...allowedImages, `zansoc/not-built-here:1@sha256:${'0'.repeat(64)}`] }));
   expect(error.type).toBe(ZansocErrorType.ImageNotFound);
   expect(error.nonRetryable).toBe(true);
   expect(await containersOf(exec)).toHaveLength(0);

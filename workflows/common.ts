@@ -32,6 +32,8 @@ export interface HostWait {
   /** Hosts (and their operators) already involved: never picked again. */
   exclude: string[];
   excludeOperators: string[];
+  /** The image the work runs: only hosts that advertise it are matched. */
+  image?: string;
   /** Told why nothing fits, each time the reason changes. */
   tellWaiting?: (reason: string) => Promise<void>;
 }
@@ -41,11 +43,13 @@ export interface HostWait {
  * claimed (added to the exclusions) before anything else runs, so that slots matching at the same time never pick
  * the same host or operator.
  */
-export async function waitForHost({ resources, giveUpAtMs, exclude, excludeOperators, tellWaiting }: HostWait): Promise<HostCandidate | null> {
+export async function waitForHost({ resources, giveUpAtMs, exclude, excludeOperators, image: wanted, tellWaiting }: HostWait): Promise<HostCandidate | null> {
   let lastReason = '';
+  // Runs recorded before hosts advertised their images matched on resources alone.
+  const image = wanted !== undefined && patched('match-hosts-by-image') ? wanted : undefined;
   for (;;) {
     const hosts = await readModel.listOnlineHosts();
-    const [best] = rankHosts(hosts, resources, exclude, excludeOperators);
+    const [best] = rankHosts(hosts, resources, exclude, excludeOperators, image);
     if (best) {
       exclude.push(best.id);
       excludeOperators.push(operatorOf(best));
@@ -53,7 +57,7 @@ export async function waitForHost({ resources, giveUpAtMs, exclude, excludeOpera
     }
     if (Date.now() >= giveUpAtMs) return null;
     if (tellWaiting) {
-      const reason = explainWait(hosts, resources, exclude, excludeOperators);
+      const reason = explainWait(hosts, resources, exclude, excludeOperators, image);
       if (reason !== lastReason) await tellWaiting(reason);
       lastReason = reason;
     }

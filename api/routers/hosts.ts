@@ -1,6 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { HOST_OFFLINE_AFTER_MS } from '../../activities/db';
+import { ADVERTISED_IMAGE, advertisedImagesFrom, MAX_ADVERTISED_IMAGES } from '../../domain/images';
 import { tokenAmount } from '../../domain/money';
 import type { Prisma } from '../../db/client';
 import type { Caller, Context } from '../context';
@@ -27,13 +28,18 @@ export const hostRegistrationSchema = z
     pricePerGpuSecond: tokenAmount.default('0'),
     /** The operator running this host, when it runs several: replicas of a job go to distinct operators. */
     operator: z.string().regex(/^0x[a-fA-F0-9]{40}$/, 'must be a 0x-prefixed Ethereum address').nullable().default(null),
+    /** The images on the host's allow-list, by digest: it is matched only to jobs that run one of them. */
+    images: z
+      .array(z.string().max(400).regex(ADVERTISED_IMAGE, 'must be an image pinned by digest, such as "zansoc/busybox:1@sha256:<64 hex>"'))
+      .max(MAX_ADVERTISED_IMAGES, `at most ${MAX_ADVERTISED_IMAGES} images`)
+      .default([]),
   })
   .strict();
 export type HostRegistration = z.output<typeof hostRegistrationSchema>;
 
 const hostSelect = {
   id: true, address: true, did: true, arch: true, cpus: true, memoryMiB: true, diskMiB: true, gpus: true, gpuModel: true,
-  maxSlots: true, operator: true, stake: true, pricePerCpuSecond: true, pricePerGibSecond: true, pricePerGpuSecond: true, status: true, lastSeenAt: true,
+  maxSlots: true, images: true, operator: true, stake: true, pricePerCpuSecond: true, pricePerGibSecond: true, pricePerGpuSecond: true, status: true, lastSeenAt: true,
   createdAt: true, jobsDone: true, jobsFailed: true, timesSlashed: true, earned: true, slashed: true, meanSlotMs: true,
 } as const;
 
@@ -42,6 +48,7 @@ type HostRow = Prisma.HostGetPayload<{ select: typeof hostSelect }>;
 /** A host is online while it says so and has heartbeated lately; silence makes it offline without a word. */
 const present = (row: HostRow) => ({
   ...row,
+  images: advertisedImagesFrom(row.images),
   online: row.status === 'online' && Date.now() - row.lastSeenAt.getTime() < HOST_OFFLINE_AFTER_MS,
 });
 
@@ -51,7 +58,8 @@ const ownHost = (ctx: Context & { caller: Caller }, id: string) => ({ id, addres
 export const hostsRouter = router({
   /** A host worker announces itself and what it offers; registering again updates the offer. */
   register: signedProcedure.meta({ openapi: { method: 'POST', path: '/hosts', tags: ['hosts'], summary: 'Register a host and its offer', protect: true, errorResponses: { 403: 'The address is not the signer\'s', 409: 'The host id or the address is registered to another' } } }).output(hostView).input(hostRegistrationSchema).mutation(async ({ ctx, input }) => {
-    const { hostId: id, ...offer } = input;
+    const { hostId: id, images, ...rest } = input;
+    const offer = { ...rest, images: JSON.stringify(images) };
     if (input.address.toLowerCase() !== ctx.caller.address.toLowerCase()) {
       throw new TRPCError({ code: 'FORBIDDEN', message: 'address: must be the address of the key that signs the registration' });
     }

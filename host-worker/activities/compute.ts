@@ -16,8 +16,12 @@ export const DEFAULT_OUTPUT_LIMIT_BYTES = 64 * 1024 * 1024;
 export interface HostActivityDeps {
   docker: Dockerode;
   hostId: string;
-  /** Parent of the per-execution /out folders. */
+  /** Parent of the per-execution slot folders. */
   workDir: string;
+  /** The images this host runs, as it advertises them (`name@sha256:<digest>`, host-worker/images.ts). */
+  allowedImages: readonly string[];
+  /** Slot folders on filesystems of their own (true unless set; SLOT_DISK_QUOTA=off). */
+  diskQuota?: boolean;
   /** What the operator shares: no slot may ask for more, and all running slots together hold at most this. */
   offer: ResourceOffer;
   /** The host's ledger of what running slots hold; one is made from `offer` when none is given. */
@@ -54,6 +58,8 @@ export function createHostActivities({
   docker,
   hostId,
   workDir,
+  allowedImages,
+  diskQuota,
   offer,
   ledger = new ResourceLedger(offer),
   logLimitBytes = DEFAULT_LOG_LIMIT_BYTES,
@@ -91,9 +97,21 @@ export function createHostActivities({
         const { result, logs, outputArchive } = await runSandboxed(docker, exec, {
           hostId,
           workDir,
+          allowedImages,
+          diskQuota,
           logLimitBytes,
           outputLimitBytes,
           signal,
+          reserveInputs: (bytes, adopted) => {
+            const short = ledger.reserveInputs(exec.executionId, bytes, adopted);
+            if (short.length > 0) {
+              throw ApplicationFailure.create({
+                type: ZansocErrorType.HostBusy,
+                message: `host ${hostId} has no room for the input files of slot ${exec.executionId} right now: ${describeShortfalls(short)}`,
+                nonRetryable: false,
+              });
+            }
+          },
           fetchInput: (sha256) => downloadBlob(exec.stagingUrl, sha256, signal),
           onProgress: (progress) => context.heartbeat(progress),
         });

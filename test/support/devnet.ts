@@ -1,4 +1,5 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { unmountSlotDisksUnder } from '../../host-worker/slot-disk';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -21,7 +22,11 @@ export async function tearDownDevnet(parts: { temporal?: Client; db?: Database; 
   await parts.temporal?.connection.close();
   await parts.db?.$disconnect();
   await parts.devnet?.stop();
-  if (parts.dir) rmSync(parts.dir, { recursive: true, force: true });
+  if (parts.dir) {
+    // A host killed mid-slot leaves its slot disk mounted in the devnet's folder.
+    await unmountSlotDisksUnder(parts.dir);
+    rmSync(parts.dir, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -350,29 +350,56 @@ describe('computeJob workflow', () => {
     expect(status.replicas.map((r) => r.hostId).sort()).toEqual(['h1', 'h3']);
   });
 
-  it('fails a job whose image the host lacks without trying other hosts, and refunds it', async () => {
+  it('takes the slot from a host that advertised the image but lacks it, counts it lost, and runs the slot elsewhere', async () => {
     const onH1 = jest.fn(async (): Promise<SlotResult> => {
-      throw ApplicationFailure.create({ type: ZansocErrorType.ImageNotFound, nonRetryable: true, message: 'image nope:1 is not on this host' });
+      throw ApplicationFailure.create({ type: ZansocErrorType.ImageNotFound, nonRetryable: true, message: 'image zansoc/busybox:1 is not present on this host' });
+    });
+    const onH2 = jest.fn(async () => okResult);
+    const settleJob = jest.fn(async (_: Settle) => settled);
+    const { status, handle } = await runJob({ orchestrator: { settleJob }, hosts: { h1: onH1, h2: onH2 } });
+    expect(status).toMatchObject({ state: 'SUCCEEDED', hostId: 'h2' });
+    expect(status.replicas[0].lostBy).toEqual(['h1']);
+    expect(onH1).toHaveBeenCalledTimes(1);
+    expect(onH2).toHaveBeenCalledTimes(1);
+    const [{ payouts, slashes }] = settleJob.mock.calls[0];
+    expect(payouts.map((p) => p.host)).toEqual([host('h2').address]);
+    // Its bond pays the host that took over and the treasury, as a vanished host's does.
+    expect([...new Set(slashes?.map((x) => x.host))]).toEqual([host('h1').address]);
+    await keepHistory('compute-job-image-not-found-host-fault', handle);
+  });
+
+  it('keeps a job whose image no host runs QUEUED, naming the image, and runs nothing', async () => {
+    const executeSlot = jest.fn(async () => okResult);
+    const spec = jobSpecSchema.parse({ image: 'nosuch/image:1', command: ['true'], resources: { cpu: 1 }, queueTimeoutSeconds: 3 });
+    const { status, updates } = await runJob({ orchestrator: {}, hosts: { h1: executeSlot, h2: executeSlot } }, spec);
+    expect(updates.map((u) => u.stateReason)).toContain('waiting for a host that runs image nosuch/image:1: no online host has it on its allow-list');
+    expect(updates.find((u) => u.stateReason?.includes('nosuch/image:1'))?.state).toBe('QUEUED');
+    expect(status.state).toBe('FAILED');
+    expect(executeSlot).not.toHaveBeenCalled();
+  });
+
+  it('fails a job whose output is too large without trying other hosts, and refunds it', async () => {
+    const onH1 = jest.fn(async (): Promise<SlotResult> => {
+      throw ApplicationFailure.create({ type: ZansocErrorType.OutputTooLarge, nonRetryable: true, message: 'the job\'s /out archive is 99 bytes, over this host\'s limit' });
     });
     const onH2 = jest.fn(async () => okResult);
     const settleJob = jest.fn(async () => ({ txHash: '0x2', alreadySettled: false, paidToHosts: '0', commission: '0', refunded: '1' }));
     const { status } = await runJob({ orchestrator: { settleJob }, hosts: { h1: onH1, h2: onH2 } });
-    expect(status).toMatchObject({ state: 'FAILED', reason: 'host h1: image nope:1 is not on this host' });
+    expect(status).toMatchObject({ state: 'FAILED', reason: 'host h1: the job\'s /out archive is 99 bytes, over this host\'s limit' });
     expect(onH1).toHaveBeenCalledTimes(1);
     expect(onH2).not.toHaveBeenCalled();
     expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), client: CLIENT, payouts: [] });
   });
 
   it('fails a single-replica job whose slot gave no result, even with a challenge window, and refunds it', async () => {
-    const missing = async (): Promise<SlotResult> => {
-      throw ApplicationFailure.create({ type: ZansocErrorType.ImageNotFound, nonRetryable: true, message: 'image nosuch/image:1 is not on this host' });
+    const tooLarge = async (): Promise<SlotResult> => {
+      throw ApplicationFailure.create({ type: ZansocErrorType.OutputTooLarge, nonRetryable: true, message: 'the job\'s /out archive is too large' });
     };
     const settleJob = jest.fn(async (_: Settle) => settled);
-    const windowed = jobSpecSchema.parse({ image: 'nosuch/image:1', command: ['true'], resources: { cpu: 1 }, challengeWindowSeconds: 20 });
-    const { status, handle } = await runJob({ orchestrator: { settleJob }, hosts: { h1: missing } }, windowed);
-    expect(status).toMatchObject({ state: 'FAILED', reason: 'host h1: image nosuch/image:1 is not on this host', challengeWindowEndsAt: null });
+    const windowed = jobSpecSchema.parse({ image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 1 }, challengeWindowSeconds: 20 });
+    const { status } = await runJob({ orchestrator: { settleJob }, hosts: { h1: tooLarge } }, windowed);
+    expect(status).toMatchObject({ state: 'FAILED', reason: 'host h1: the job\'s /out archive is too large', challengeWindowEndsAt: null });
     expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), client: CLIENT, payouts: [] });
-    await keepHistory('compute-job-lone-slot-failed', handle);
   });
 
   it('waits QUEUED, saying why, until a host that fits comes online', async () => {

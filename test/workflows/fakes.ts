@@ -10,11 +10,14 @@ import { dealPeriods, ratePerHostPeriod, type StorageDealSpec } from '../../doma
 import type { ConsentActivities } from '../../host-worker/activities/types';
 
 /** Stand-ins for the workflows' tests, typed as the real activities so they cannot drift. */
+/** The image every stand-in host advertises: the project's job image, at a made-up digest. */
+export const JOB_IMAGE_PINNED = `zansoc/busybox:1@sha256:${'9'.repeat(64)}`;
+
 export const TREASURY = '0x00000000000000000000000000000000000000aa';
 
 export const host = (id: string, price = '1000'): HostCandidate => ({
   id, address: `0x${id.replace(/\D/g, '').padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0,
-  freeSlots: 2, pricePerCpuSecond: price, pricePerGibSecond: '0', pricePerGpuSecond: '0',
+  freeSlots: 2, pricePerCpuSecond: price, pricePerGibSecond: '0', pricePerGpuSecond: '0', images: [JOB_IMAGE_PINNED],
 });
 
 export const okResult: SlotResult = {

@@ -61,6 +61,7 @@ export async function runSlot(run: JobRun, role: ReplicaStatus['role']): Promise
   while (attempts < MAX_SLOT_ATTEMPTS) {
     const host = await waitForHost({
       resources: spec.resources, giveUpAtMs: Date.now() + spec.queueTimeoutSeconds * 1000, exclude: run.used, excludeOperators: run.usedOperators,
+      image: spec.image,
       // Waiting for a later slot's host does not take a running or provisional job back to QUEUED.
       tellWaiting: (reason) => run.moveTo(status.state === 'RUNNING' || status.state === 'PROVISIONAL' ? status.state : 'QUEUED', reason),
     });
@@ -199,14 +200,22 @@ export function resultFields(slot: Slot) {
   };
 }
 
-/** Failures that are the job's own (bad image, too much output): trying another host would not help. */
+/** Failures that are the job's own (too much output): trying another host would not help. */
 function isJobFault(err: unknown): boolean {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure && (cause.type === ZansocErrorType.ImageNotFound || cause.type === ZansocErrorType.OutputTooLarge);
+  if (!(cause instanceof ApplicationFailure)) return false;
+  // Hosts are matched only for images they advertise: one that then lacks it (or refuses it) failed, not the job.
+  if (cause.type === ZansocErrorType.ImageNotFound) return !imageRefusalIsHostFault(cause);
+  return cause.type === ZansocErrorType.OutputTooLarge;
 }
 
-/** The host went silent: it stopped heartbeating, or never picked the slot up. */
+/** The host went silent (it stopped heartbeating, or never picked the slot up), or lacked an image it advertised. */
 function isHostLost(err: unknown): boolean {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof TimeoutFailure;
+  return cause instanceof TimeoutFailure || imageRefusalIsHostFault(cause);
+}
+
+function imageRefusalIsHostFault(cause: unknown): boolean {
+  return cause instanceof ApplicationFailure && (cause.type === ZansocErrorType.ImageNotFound || cause.type === ZansocErrorType.ImageNotAllowed) &&
+    patched('image-not-found-is-host-fault');
 }

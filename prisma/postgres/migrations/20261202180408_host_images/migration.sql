@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Host" ADD COLUMN     "images" TEXT NOT NULL DEFAULT '[]';
+
