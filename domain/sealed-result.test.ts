@@ -10,7 +10,7 @@ const result: SlotResult = {
 };
 
 /** A host sealing `result` as the real one does (host-worker/activities/compute.ts): ethers signs, the domain code checks. */
-async function seal(wallet: Wallet, jobId: string, executionId: string, r: SlotResult, chainId = CHAIN) {
+async function seal(wallet: Pick<Wallet, 'address' | 'signTypedData'>, jobId: string, executionId: string, r: SlotResult, chainId = CHAIN) {
   const salt = `0x${randomBytes(32).toString('hex')}`;
   const commitment = commitmentOf(r.resultDigest, wallet.address, salt);
   const signed: SignedCommitment = { executionId, commitment, signature: await wallet.signTypedData(resultDomain(chainId), COMMITMENT_TYPES, { jobId, executionId, commitment }) };
