@@ -64,6 +64,8 @@ export const jobStatusView = z.object({
     slashed: amount.default('0'),
     lostBy: z.array(z.string()).default([]),
     failedTestBy: z.array(z.string()).default([]),
+    forgedBy: z.array(z.string()).default([]),
+    measuredMs: z.number().nullable().default(null),
   })),
   challengeWindowEndsAt: z.string().nullable().default(null),
   challenges: z.array(z.object({

@@ -19,6 +19,8 @@ export enum ZansocErrorType {
   ReplicaMissing = 'ReplicaMissing',
   /** A replica that does not unseal to its chunk's CID: its host cannot be a repair's source. */
   ReplicaCorrupt = 'ReplicaCorrupt',
+  /** The host has no sealed result of the execution it is asked to reveal (it never committed, or lost it): its fault. */
+  NothingToReveal = 'NothingToReveal',
   /** No holder of a deal's chunk could serve it. */
   RetrievalFailed = 'RetrievalFailed',
 }

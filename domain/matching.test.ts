@@ -1,15 +1,16 @@
-import { explainWait, operatorOf, rankHosts, type HostCandidate } from './matching';
+import { MIN_PRICE_PER_CPU_SECOND } from './money';
+import { drawWeighted, eligibleHosts, explainWait, operatorOf, rankHosts, rankingPrice, type HostCandidate } from './matching';
 
 const host = (id: string, over: Partial<HostCandidate> = {}): HostCandidate => ({
   id, address: `0x${id.padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0, freeSlots: 2,
-  pricePerCpuSecond: '100', pricePerGibSecond: '0', pricePerGpuSecond: '0', ...over,
+  pricePerCpuSecond: '100000', pricePerGibSecond: '0', pricePerGpuSecond: '0', ...over,
 });
 const small = { cpu: 1, memoryMiB: 128, diskMiB: 64, gpu: 0 };
 
 describe('matching', () => {
   it('drops hosts that cannot run the job and ranks the rest cheapest first', () => {
     const ranked = rankHosts(
-      [host('a', { pricePerCpuSecond: '300' }), host('b', { memoryMiB: 64 }), host('c', { pricePerCpuSecond: '200' }), host('d', { freeSlots: 0 })],
+      [host('a', { pricePerCpuSecond: '300000' }), host('b', { memoryMiB: 64 }), host('c', { pricePerCpuSecond: '200000' }), host('d', { freeSlots: 0 })],
       small,
     );
     expect(ranked.map((h) => h.id)).toEqual(['c', 'a']);
@@ -26,14 +27,14 @@ describe('matching', () => {
   });
 
   it('ranks by what this job would cost, memory and GPUs included', () => {
-    const cheapCpuDearMemory = host('a', { pricePerCpuSecond: '10', pricePerGibSecond: '1000' });
-    const dearCpuCheapMemory = host('b', { pricePerCpuSecond: '100', pricePerGibSecond: '0' });
+    const cheapCpuDearMemory = host('a', { pricePerCpuSecond: '10000', pricePerGibSecond: '1000000' });
+    const dearCpuCheapMemory = host('b', { pricePerCpuSecond: '100000', pricePerGibSecond: '0' });
     expect(rankHosts([cheapCpuDearMemory, dearCpuCheapMemory], { ...small, memoryMiB: 2048 })[0].id).toBe('b');
     expect(rankHosts([cheapCpuDearMemory, dearCpuCheapMemory], { ...small, memoryMiB: 16 })[0].id).toBe('a');
   });
 
   it('compares prices as integers, not strings', () => {
-    expect(rankHosts([host('a', { pricePerCpuSecond: '900' }), host('b', { pricePerCpuSecond: '1000' })], small)[0].id).toBe('a');
+    expect(rankHosts([host('a', { pricePerCpuSecond: '900000' }), host('b', { pricePerCpuSecond: '1000000' })], small)[0].id).toBe('a');
   });
 
   it('says why a job waits', () => {
@@ -50,7 +51,7 @@ describe('matching', () => {
   });
 
   it('ranks the host with more stake first among equally cheap ones, before load', () => {
-    const hosts = [host('a', { stake: '5', freeSlots: 9 }), host('b', { stake: '50', freeSlots: 1 }), host('c', { pricePerCpuSecond: '90', stake: '1' })];
+    const hosts = [host('a', { stake: '5', freeSlots: 9 }), host('b', { stake: '50', freeSlots: 1 }), host('c', { pricePerCpuSecond: '90000', stake: '1' })];
     expect(rankHosts(hosts, small).map((h) => h.id)).toEqual(['c', 'b', 'a']);
   });
 
@@ -70,5 +71,87 @@ describe('matching', () => {
       'waiting for a host that runs image nosuch/image:1: no online host has it on its allow-list');
     expect(explainWait([host('a', { images: [pinned], freeSlots: 0 }), host('b')], small, [], [], 'zansoc/busybox:1')).toBe(
       'waiting for a host that fits (a: no free slot; b: does not run image zansoc/busybox:1)');
+  });
+
+  it('reads a price below the floor as the floor: asking nothing does not rank first', () => {
+    const floor = MIN_PRICE_PER_CPU_SECOND.toString();
+    const free = host('a', { pricePerCpuSecond: '0', stake: '1' });
+    const atFloor = host('b', { pricePerCpuSecond: floor, stake: '9' });
+    expect(rankingPrice(free, small)).toBe(rankingPrice(atFloor, small));
+    // Equal once floored: the stake decides, not the zero price.
+    expect(rankHosts([free, atFloor], small).map((h) => h.id)).toEqual(['b', 'a']);
+  });
+
+  it('adds the reputation penalty, so it weighs on a host at the floor too', () => {
+    const floor = MIN_PRICE_PER_CPU_SECOND.toString();
+    const clean = host('clean', { pricePerCpuSecond: floor });
+    const cheat = host('cheat', { pricePerCpuSecond: '0', penaltyBps: 5000 });
+    // 1 cpu at the floor: floor × 1024000 per second; the penalty adds half of (price + floor's price).
+    const perSecond = MIN_PRICE_PER_CPU_SECOND * 1024n * 1000n;
+    expect(rankingPrice(clean, small)).toBe(perSecond);
+    expect(rankingPrice(cheat, small)).toBe(perSecond + (2n * perSecond * 5000n) / 10_000n);
+    expect(rankHosts([cheat, clean], small).map((h) => h.id)).toEqual(['clean', 'cheat']);
+    // A dearer host with a clean record beats a floor-priced one with a bad record.
+    const dear = host('dear', { pricePerCpuSecond: (MIN_PRICE_PER_CPU_SECOND * 19n / 10n).toString() });
+    expect(rankHosts([cheat, dear], small).map((h) => h.id)).toEqual(['dear', 'cheat']);
+  });
+
+  describe('drawWeighted', () => {
+    /** A seeded generator (mulberry32), as workflow code's Math.random is seeded. */
+    const seeded = (seed: number) => () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+
+    it('draws nothing from nobody, and the same host from the same randomness whatever the order', () => {
+      expect(drawWeighted([], Math.random)).toBeNull();
+      const hosts = [host('a', { stake: '1' }), host('b', { stake: '3' })];
+      expect(drawWeighted(hosts, () => 0.5)!.id).toBe(drawWeighted([...hosts].reverse(), () => 0.5)!.id);
+      expect(drawWeighted(hosts, () => 0)!.id).toBe('a');
+      expect(drawWeighted(hosts, () => 0.2499)!.id).toBe('a');
+      expect(drawWeighted(hosts, () => 0.25)!.id).toBe('b');
+      expect(drawWeighted(hosts, () => 0.9999999)!.id).toBe('b');
+    });
+
+    it('never draws a host without stake beside staked ones, and draws evenly when nobody has stake', () => {
+      const random = seeded(7);
+      const staked = [host('a', { stake: '0' }), host('b', { stake: '10' })];
+      for (let i = 0; i < 200; i++) expect(drawWeighted(staked, random)!.id).toBe('b');
+      const counts: Record<string, number> = {};
+      const unstaked = [host('a'), host('b')];
+      for (let i = 0; i < 2000; i++) {
+        const { id } = drawWeighted(unstaked, random)!;
+        counts[id] = (counts[id] ?? 0) + 1;
+      }
+      expect(counts.a / 2000).toBeGreaterThan(0.4);
+      expect(counts.b / 2000).toBeGreaterThan(0.4);
+    });
+
+    it('lets a zero-price Sybil cluster win spot checks only in proportion to its stake', () => {
+      // 5 Sybil hosts at price 0 (matching reads them as the floor) with minimal stake, 3 honest hosts with large stake.
+      const minimal = 10n ** 18n;
+      const large = 100n * 10n ** 18n;
+      const sybils = Array.from({ length: 5 }, (_, i) => host(`sybil-${i}`, { pricePerCpuSecond: '0', stake: minimal.toString(), operator: `0x${'5'.repeat(39)}${i}` }));
+      const honest = Array.from({ length: 3 }, (_, i) => host(`honest-${i}`, { pricePerCpuSecond: '5000000', stake: large.toString() }));
+      const all = [...sybils, ...honest];
+      // Cheapest-first would hand every check to a Sybil.
+      expect(rankHosts(all, small)[0].id).toMatch(/^sybil-/);
+      const random = seeded(42);
+      const draws = 20_000;
+      let sybilWins = 0;
+      for (let i = 0; i < draws; i++) if (drawWeighted(eligibleHosts(all, small), random)!.id.startsWith('sybil-')) sybilWins++;
+      const share = Number(5n * minimal) / Number(5n * minimal + 3n * large); // 5 / 305 ≈ 1.6%
+      expect(sybilWins / draws).toBeGreaterThan(share * 0.7);
+      expect(sybilWins / draws).toBeLessThan(share * 1.3);
+    });
+
+    it('draws only among the eligible: fit, not yet used, distinct operators', () => {
+      const op = '0x00000000000000000000000000000000000000f1';
+      const hosts = [host('a', { stake: '100', operator: op }), host('b', { stake: '100', cpus: 0.5 }), host('c', { stake: '1' }), host('d', { stake: '100' })];
+      const random = seeded(1);
+      for (let i = 0; i < 100; i++) expect(drawWeighted(eligibleHosts(hosts, small, ['d'], [op]), random)!.id).toBe('c');
+    });
   });
 });

@@ -19,6 +19,19 @@ export interface ResourcePrices {
 }
 
 /**
+ * The least a host may ask per cpu-second, in ZSC base units: registration below it is refused, and matching reads a
+ * lower price as this one. Without a floor a host asking nothing ranks first whatever its record, and a cluster of
+ * free hosts wins every match.
+ */
+export const MIN_PRICE_PER_CPU_SECOND = 1000n;
+
+/** Prices as matching reads them: never below the floor. */
+export function flooredPrices(prices: ResourcePrices): ResourcePrices {
+  const cpu = BigInt(prices.pricePerCpuSecond);
+  return { ...prices, pricePerCpuSecond: (cpu < MIN_PRICE_PER_CPU_SECOND ? MIN_PRICE_PER_CPU_SECOND : cpu).toString() };
+}
+
+/**
  * What a host earns for a run: (cpus × cpu price + GiB of memory × memory price + GPUs × GPU price) × seconds,
  * rounded up to a base unit, never above the job's cap. Computed in millionths so fractional cpus stay exact.
  */

@@ -17,7 +17,7 @@ describe('reputation', () => {
   });
 
   it('ranks a cheaper host with a bad record behind a dearer one with a clean record', () => {
-    const ranked = rankHosts([host('cheat', '100', 15_000), host('clean', '200', 0), host('new', '240')], resources);
+    const ranked = rankHosts([host('cheat', '100000', 15_000), host('clean', '200000', 0), host('new', '240000')], resources);
     expect(ranked.map((h) => h.id)).toEqual(['clean', 'new', 'cheat']);
   });
 

@@ -13,9 +13,9 @@ const PRIOR_GOOD = 2;
 const SLASH_WEIGHT = 2;
 
 /**
- * How much more a host's price counts in matching because of its record, in basis points of its price: with
- * weight 1, a host that was slashed in half its jobs ranks as if it asked twice its price. `weight` 0 turns
- * reputation off. New hosts start at 0.
+ * How much a host's record adds to its price in matching, in basis points of its price and of the floor price (added
+ * on top, so a bad record weighs on a host at the floor too): with weight 1, a host that was slashed in half its jobs
+ * ranks as if it asked twice its price plus the floor. `weight` 0 turns reputation off. New hosts start at 0.
  */
 export function reputationPenaltyBps(record: TrackRecord, weight = 1): number {
   const bad = record.jobsFailed + SLASH_WEIGHT * record.timesSlashed;

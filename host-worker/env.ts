@@ -66,7 +66,7 @@ export const hostEnvSchema = z.object({
    * Test fixture: a host that forges its result digest, so tests can see cheaters caught and slashed. Refused unless
    * NODE_ENV is `test`, so no production configuration can turn it on.
    */
-  ZANSOC_TEST_CHEAT: z.enum(['corrupt-digest']).optional(),
+  ZANSOC_TEST_CHEAT: z.enum(['corrupt-digest', 'forge-signature']).optional(),
   NODE_ENV: z.string().optional(),
 }).superRefine(testFixtureOnly('ZANSOC_TEST_CHEAT'));
 export type HostEnv = z.output<typeof hostEnvSchema>;

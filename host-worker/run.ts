@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { Wallet } from 'ethers';
 import { createApiClient } from '../api/client';
 import { createHostMetrics, serveMetrics } from '../metrics/registry';
 import { loadDeployment, type Deployment } from '../contracts/deployment';
 import type { HostOffer } from '../domain/capabilities';
 import { hostTaskQueue } from '../domain/execution';
 import { connectDocker } from '../runtime/docker';
-import { createHostRuntime } from './activities/compute';
+import { createHostRuntime, sealResults, type ResultSealing } from './activities/compute';
 import { createConsentActivities } from './activities/consent';
 import { createStorageHostActivities } from './activities/storage';
 import type { HostActivities } from './activities/types';
@@ -95,7 +96,9 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   });
 
   const metrics = createHostMetrics();
-  const runtime = createHostRuntime({ docker, hostId, workDir, allowedImages: allowList.images, diskQuota, offer, metrics });
+  // Results are sealed with the host's own key: the workflow checks every commitment and reveal against its address.
+  const seal: ResultSealing = { signer: wallet, chainId: env.CHAIN_ID, dir: join(dataDir, 'sealed') };
+  const runtime = createHostRuntime({ docker, hostId, workDir, allowedImages: allowList.images, diskQuota, offer, metrics, seal });
   const { ledger } = runtime;
 
   let draining = false;
@@ -111,7 +114,7 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   }, env.HEARTBEAT_SECONDS * 1000);
 
   const metricsServer = env.METRICS_ADDRESS ? await serveMetrics(metrics.registry, env.METRICS_ADDRESS) : null;
-  const activities = env.ZANSOC_TEST_CHEAT ? cheating(runtime.activities, hostId) : runtime.activities;
+  const activities = env.ZANSOC_TEST_CHEAT ? cheating(runtime.activities, hostId, env.ZANSOC_TEST_CHEAT, seal) : runtime.activities;
   if (env.ZANSOC_TEST_CHEAT) log(`host ${hostId} CHEATS (${env.ZANSOC_TEST_CHEAT}): a test fixture`);
   const chunksDir = join(dataDir, 'chunks');
   const store = new ChunkStore(chunksDir);
@@ -214,14 +217,17 @@ interface Polling {
   replaced: boolean;
 }
 
-/** The test fixture for cheaters: runs the job, then reports a digest of its own making (a different one per host). */
-function cheating(activities: HostActivities, hostId: string): HostActivities {
-  return {
-    ...activities,
-    async executeSlot(exec) {
-      const result = await activities.executeSlot(exec);
-      const forged = createHash('sha256').update(`forged by ${hostId}:${result.resultDigest}`).digest('hex');
-      return { ...result, resultDigest: forged };
-    },
+/**
+ * The test fixture for cheaters. corrupt-digest: runs the job, then reports (and commits to) a digest of its own making,
+ * a different one per host. forge-signature: runs the job honestly but signs its commitment with a key that is not the
+ * host's, as a host passing off another's result would.
+ */
+function cheating(activities: HostActivities, hostId: string, how: 'corrupt-digest' | 'forge-signature', seal: ResultSealing): HostActivities {
+  if (how === 'forge-signature') return { ...activities, ...sealResults(activities.executeSlot, { ...seal, signer: Wallet.createRandom() }) };
+  const executeSlot: HostActivities['executeSlot'] = async (exec) => {
+    const result = await activities.executeSlot(exec);
+    const forged = createHash('sha256').update(`forged by ${hostId}:${result.resultDigest}`).digest('hex');
+    return { ...result, resultDigest: forged };
   };
+  return { ...activities, executeSlot, ...sealResults(executeSlot, seal) };
 }

@@ -77,7 +77,9 @@ const orchestratorTaskQueue = "zansoc-orchestrator"
 // hostActivityTypes are the activities host workers register (host-worker/activities): the only ones a host may
 // answer. A chain, database or settlement activity is the orchestrator's, whichever queue it sits on.
 var hostActivityTypes = []string{
-	"executeSlot",   // a job's slot in the sandbox (compute.ts)
+	"executeSlot",   // a job's slot in the sandbox (compute.ts), as runs before sealed results call it
+	"commitSlot",    // a slot run in the sandbox, answered with a signed commitment to its result (compute.ts)
+	"revealSlot",    // the result and salt behind a commitment, once the round has committed
 	"storeReplica",  // a storage deal's replica (storage.ts)
 	"proveReplica",  //
 	"serveReplica",  //

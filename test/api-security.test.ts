@@ -96,7 +96,7 @@ describe('API identity and limits', () => {
   it('lets only a host\'s own key register it, heartbeat, change its status or challenge with it', async () => {
     const offer = {
       hostId: 'alice-host', address: aliceKey.address, did: `did:ethr:${CHAIN_ID}:${aliceKey.address}`, arch: 'x86_64', cpus: 2,
-      memoryMiB: 1024, diskMiB: 1000, gpus: 0, maxSlots: 1, pricePerCpuSecond: '1',
+      memoryMiB: 1024, diskMiB: 1000, gpus: 0, maxSlots: 1, pricePerCpuSecond: '1000',
     };
     const impostor = await refusedBy(bob.hosts.register(offer));
     expect(impostor.code).toBe('FORBIDDEN');

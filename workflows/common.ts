@@ -3,7 +3,7 @@ import type { BondConsentRequest, ConsentActivities } from '../host-worker/activ
 import { hostTaskQueue } from '../domain/execution';
 import type { SignedBondConsent } from '../domain/orders';
 import type { Resources } from '../domain/job-spec';
-import { explainWait, operatorOf, rankHosts, type HostCandidate } from '../domain/matching';
+import { drawWeighted, eligibleHosts, explainWait, operatorOf, rankHosts, type HostCandidate } from '../domain/matching';
 import { readModel } from './presets';
 
 /** Helpers every workflow shares: work pinned to a host, waiting for a host that fits, readable failures. */
@@ -36,20 +36,25 @@ export interface HostWait {
   image?: string;
   /** Told why nothing fits, each time the reason changes. */
   tellWaiting?: (reason: string) => Promise<void>;
+  /**
+   * Draw the host at random, weighted by stake, with this randomness (workflow Math.random) instead of taking the
+   * cheapest: how verifiers and arbiters are picked, so that no price wins a check.
+   */
+  draw?: () => number;
 }
 
 /**
- * Polls for the best fitting online host not excluded until one is free or the wait gives up; the host found is
+ * Polls for the best fitting online host not excluded (or one drawn by stake) until one is free or the wait gives up; the host found is
  * claimed (added to the exclusions) before anything else runs, so that slots matching at the same time never pick
  * the same host or operator.
  */
-export async function waitForHost({ resources, giveUpAtMs, exclude, excludeOperators, image: wanted, tellWaiting }: HostWait): Promise<HostCandidate | null> {
+export async function waitForHost({ resources, giveUpAtMs, exclude, excludeOperators, image: wanted, tellWaiting, draw }: HostWait): Promise<HostCandidate | null> {
   let lastReason = '';
   // Runs recorded before hosts advertised their images matched on resources alone.
   const image = wanted !== undefined && patched('match-hosts-by-image') ? wanted : undefined;
   for (;;) {
     const hosts = await readModel.listOnlineHosts();
-    const [best] = rankHosts(hosts, resources, exclude, excludeOperators, image);
+    const best = draw ? drawWeighted(eligibleHosts(hosts, resources, exclude, excludeOperators, image), draw) : rankHosts(hosts, resources, exclude, excludeOperators, image)[0];
     if (best) {
       exclude.push(best.id);
       excludeOperators.push(operatorOf(best));

@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { HOST_OFFLINE_AFTER_MS } from '../../activities/db';
 import { ADVERTISED_IMAGE, advertisedImagesFrom, MAX_ADVERTISED_IMAGES } from '../../domain/images';
-import { tokenAmount } from '../../domain/money';
+import { MIN_PRICE_PER_CPU_SECOND, tokenAmount } from '../../domain/money';
 import type { Prisma } from '../../db/client';
 import type { Caller, Context } from '../context';
 import { BadPublicKeyError } from '../host-certificates';
@@ -23,7 +23,8 @@ export const hostRegistrationSchema = z
     gpus: z.number().int().min(0).max(64),
     gpuModel: z.string().max(128).nullable().default(null),
     maxSlots: z.number().int().min(1).max(1024),
-    pricePerCpuSecond: tokenAmount,
+    // The floor: a host asking nothing would rank first whatever its record.
+    pricePerCpuSecond: tokenAmount.refine((p) => !/^\d+$/.test(p) || BigInt(p) >= MIN_PRICE_PER_CPU_SECOND, `must be at least the floor of ${MIN_PRICE_PER_CPU_SECOND} base units per cpu-second`),
     pricePerGibSecond: tokenAmount.default('0'),
     pricePerGpuSecond: tokenAmount.default('0'),
     /** The operator running this host, when it runs several: replicas of a job go to distinct operators. */

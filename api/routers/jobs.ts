@@ -111,7 +111,7 @@ export const jobsRouter = router({
         await ctx.temporal.workflow.start<typeof computeJob>('computeJob', {
           workflowId: `job-${jobId}`,
           taskQueue: ORCHESTRATOR_TASK_QUEUE,
-          args: [{ jobId, spec, payment, stagingUrl: ctx.publicUrl, spotCheckFraction: ctx.spotCheckFraction ?? 0 }],
+          args: [{ jobId, spec, payment, stagingUrl: ctx.publicUrl, spotCheckFraction: ctx.spotCheckFraction ?? 0, chainId: ctx.chainId }],
           typedSearchAttributes: [
             { key: JOB_ID, value: jobId }, { key: CLIENT_ID, value: ctx.caller.did }, { key: JOB_STATE, value: 'SUBMITTED' },
           ],

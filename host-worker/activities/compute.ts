@@ -1,3 +1,6 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type Dockerode from 'dockerode';
@@ -8,6 +11,7 @@ import { describeShortfalls, ResourceLedger, type ResourceOffer } from '../ledge
 import { runSandboxed } from '../sandbox';
 import { downloadBlob, uploadBlob } from '../../runtime/staging-client';
 import type { HostMetrics } from '../../metrics/registry';
+import { COMMITMENT_TYPES, commitmentOf, RESULT_TYPES, resultDomain, resultMessage, type SignedCommitment, type SlotReveal } from '../../domain/sealed-result';
 import type { HostActivities } from './types';
 
 export const DEFAULT_LOG_LIMIT_BYTES = 1024 * 1024;
@@ -30,6 +34,21 @@ export interface HostActivityDeps {
   outputLimitBytes?: number;
   /** Where the host counts its slots and capacity (served at /metrics). */
   metrics?: HostMetrics;
+  /** How the host seals its results (its key); a host without it answers only executeSlot. */
+  seal?: ResultSealing;
+}
+
+/** The host's key as sealing needs it: an ethers Wallet is one. */
+export interface ResultSigner {
+  readonly address: string;
+  signTypedData(domain: ReturnType<typeof resultDomain>, types: Record<string, { name: string; type: string }[]>, value: Record<string, unknown>): Promise<string>;
+}
+
+export interface ResultSealing {
+  signer: ResultSigner;
+  chainId: number;
+  /** Where sealed results wait for their reveal: they outlive a restart of the host, as the slot's workflow does. */
+  dir: string;
 }
 
 export interface HostRuntime {
@@ -53,6 +72,57 @@ export function createHostRuntime(deps: HostActivityDeps): HostRuntime {
   return { activities: createHostActivities({ ...deps, ledger }), ledger };
 }
 
+interface SealedRecord {
+  jobId: string;
+  result: SlotResult;
+  salt: string;
+  commitment: string;
+}
+
+/**
+ * Commit and reveal around a way to run a slot: the run's result and a fresh salt are kept on the host's disk, only the
+ * signed commitment goes back; the reveal reads them back and signs the result. A retried commit finds the sealed
+ * result of the first one instead of running the slot again.
+ */
+export function sealResults(execute: HostActivities['executeSlot'], { signer, chainId, dir }: ResultSealing): Pick<HostActivities, 'commitSlot' | 'revealSlot'> {
+  const fileOf = (executionId: string) => path.join(dir, `${createHash('sha256').update(executionId).digest('hex')}.json`);
+  const read = async (executionId: string): Promise<SealedRecord | null> => {
+    try {
+      return JSON.parse(await fs.readFile(fileOf(executionId), 'utf8')) as SealedRecord;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  };
+  const signCommitment = async (executionId: string, record: SealedRecord): Promise<SignedCommitment> => ({
+    executionId, commitment: record.commitment,
+    signature: await signer.signTypedData(resultDomain(chainId), COMMITMENT_TYPES, { jobId: record.jobId, executionId, commitment: record.commitment }),
+  });
+  return {
+    async commitSlot(exec) {
+      const sealed = await read(exec.executionId);
+      if (sealed) return signCommitment(exec.executionId, sealed);
+      const result = await execute(exec);
+      const salt = `0x${randomBytes(32).toString('hex')}`;
+      const record: SealedRecord = { jobId: exec.jobId, result, salt, commitment: commitmentOf(result.resultDigest, signer.address, salt) };
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      // Written whole or not at all: a crash mid-write leaves no half record to reveal.
+      const file = fileOf(exec.executionId);
+      await fs.writeFile(`${file}.tmp`, JSON.stringify(record), { mode: 0o600 });
+      await fs.rename(`${file}.tmp`, file);
+      return signCommitment(exec.executionId, record);
+    },
+    async revealSlot({ jobId, executionId }): Promise<SlotReveal> {
+      const sealed = await read(executionId);
+      if (!sealed || sealed.jobId !== jobId) {
+        throw ApplicationFailure.create({ type: ZansocErrorType.NothingToReveal, nonRetryable: true, message: `no sealed result of execution ${executionId} of job ${jobId} on this host` });
+      }
+      const signature = await signer.signTypedData(resultDomain(chainId), RESULT_TYPES, resultMessage(jobId, executionId, sealed.commitment, sealed.result));
+      return { result: sealed.result, salt: sealed.salt, signature };
+    },
+  };
+}
+
 /** The compute activities a host worker runs on its own task queue. */
 export function createHostActivities({
   docker,
@@ -65,8 +135,9 @@ export function createHostActivities({
   logLimitBytes = DEFAULT_LOG_LIMIT_BYTES,
   outputLimitBytes = DEFAULT_OUTPUT_LIMIT_BYTES,
   metrics,
+  seal,
 }: HostActivityDeps): HostActivities {
-  return {
+  const run: Pick<HostActivities, 'executeSlot'> = {
     /**
      * Runs one slot in the sandbox and stores its logs and output archive in staging; only their digests go back
      * through Temporal. A retry finds the container of an earlier attempt instead of starting the job again.
@@ -135,4 +206,8 @@ export function createHostActivities({
       }
     },
   };
+  const unsealed = async (): Promise<never> => {
+    throw ApplicationFailure.create({ type: ZansocErrorType.CapabilityMismatch, nonRetryable: true, message: `host ${hostId} has no key to seal results with` });
+  };
+  return { ...run, ...(seal ? sealResults(run.executeSlot, seal) : { commitSlot: unsealed, revealSlot: unsealed }) };
 }

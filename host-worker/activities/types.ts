@@ -1,5 +1,6 @@
 import type { SlotExecution, SlotResult } from '../../domain/execution';
 import type { SignedBondConsent } from '../../domain/orders';
+import type { RevealRequest, SignedCommitment, SlotReveal } from '../../domain/sealed-result';
 import type {
   DeleteReplicaInput,
   ProveReplicaInput,
@@ -17,7 +18,15 @@ import type {
 
 /** A job's slots: run in the host's sandbox (./compute.ts). */
 export interface HostActivities {
+  /** Runs the slot and answers its result in the clear (runs from before sealed results). */
   executeSlot(exec: SlotExecution): Promise<SlotResult>;
+  /**
+   * Runs the slot like executeSlot but answers only a signed commitment to its digest; the host keeps the result and
+   * the salt until the workflow asks for them, once every replica of the round has committed.
+   */
+  commitSlot(exec: SlotExecution): Promise<SignedCommitment>;
+  /** Opens a commitment: the result, the salt, and the host's signature of both. */
+  revealSlot(request: RevealRequest): Promise<SlotReveal>;
 }
 
 /** A storage deal's replicas: kept sealed to the host, proven, served and forgotten (./storage.ts). */

@@ -14,7 +14,9 @@ import { jobSpecSchema } from '../../domain/job-spec';
 import type { HostRecordEntry } from '../../domain/reputation';
 import { workflowBundle } from '../support/workflow-bundle';
 import { cancelSignal, challengeUpdate, computeJob, jobStatusQuery, type ComputeJobInput, type JobStatus } from '../../workflows';
-import { CLIENT, fakeConsent, fakeOrchestrator, fakePayment, host, okResult, runUntil, useWorkflowServer, TREASURY } from './fakes';
+import { priceRun } from '../../domain/money';
+import type { HostCandidate } from '../../domain/matching';
+import { CLIENT, fakeConsent, fakeOrchestrator, fakePayment, host, hostActivities, okResult, runUntil, useWorkflowServer, TREASURY, walletOf } from './fakes';
 
 /**
  * The workflow's decisions, on a real Temporal server, with its activities replaced by typed stand-ins: escrow
@@ -32,8 +34,13 @@ async function keepHistory(name: string, handle: WorkflowHandle<typeof computeJo
 
 type Fakes = {
   orchestrator: Partial<OrchestratorActivities>;
-  hosts: Record<string, HostActivities['executeSlot']>;
+  /** Per host: how it runs a slot (sealed with its own key), or all its activities. */
+  hosts: Record<string, HostActivities['executeSlot'] | (HostActivities & ConsentActivities)>;
 };
+
+/** What a host at `h`'s price earns for `ms` of a job of `spec`'s resources (1 cpu unless said). */
+const paidFor = (h: HostCandidate, ms: number | null, spec = jobSpecSchema.parse({ image: 'x', command: ['x'], resources: { cpu: 1 } })) =>
+  priceRun({ ...h, ...spec.resources, durationMs: ms ?? 0, maxPrice: spec.maxPrice });
 
 describe('computeJob workflow', () => {
   const server = useWorkflowServer();
@@ -57,8 +64,8 @@ describe('computeJob workflow', () => {
     const base: Pick<WorkerOptions, 'connection'> = { connection: server().nativeConnection };
     const workers = [
       await Worker.create({ ...base, taskQueue: ORCHESTRATOR_TASK_QUEUE, ...workflowBundle(), activities: orchestrator }),
-      ...(await Promise.all(Object.entries(fakes.hosts).map(([id, executeSlot]) =>
-        Worker.create({ ...base, taskQueue: hostTaskQueue(id), activities: { executeSlot, ...fakeConsent } satisfies HostActivities & ConsentActivities })))),
+      ...(await Promise.all(Object.entries(fakes.hosts).map(([id, activities]) =>
+        Worker.create({ ...base, taskQueue: hostTaskQueue(id), activities: typeof activities === 'function' ? hostActivities(id, activities) : activities })))),
       // The verifier that challenges in these tests: it runs nothing, it only consents to its stake's bond.
       await Worker.create({ ...base, taskQueue: hostTaskQueue('v9'), activities: fakeConsent }),
     ];
@@ -104,13 +111,133 @@ describe('computeJob workflow', () => {
     expect(onH1).toHaveBeenCalledTimes(2); // the activity's own retry, then the slot moves
     expect(onH2).toHaveBeenCalledTimes(1);
     expect(onH1.mock.calls[0][0].executionId).not.toBe(onH2.mock.calls[0][0].executionId);
-    // 1 cpu for 2 s at h2's 2000 per cpu-second.
-    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), client: CLIENT, payouts: [{ host: host('h2').address, amount: '4000' }] });
+    // 1 cpu at h2's 2000 per cpu-second for the time the workflow measured, not the 2 s the host reported.
+    const { measuredMs } = status.replicas[0];
+    expect(measuredMs).toBeGreaterThan(0);
+    expect(measuredMs).toBeLessThan(okResult.durationMs);
+    expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), client: CLIENT, payouts: [{ host: host('h2').address, amount: paidFor(host('h2', '2000'), measuredMs) }] });
     expect(updates.filter((u) => u.state === 'RUNNING').map((u) => u.hostId)).toEqual(['h1', 'h2']);
 
     if (process.env.RECORD_HISTORIES === '1' || !existsSync(HISTORY_FILE)) {
       writeFileSync(HISTORY_FILE, historyToJSON(await handle.fetchHistory()));
     }
+  });
+
+  describe('sealed results', () => {
+    const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const TEST_INPUT = 'd'.repeat(64);
+    const TEST_DIGEST = 'e'.repeat(64);
+    /** An honest host: what it reports follows from what it ran on, nothing else. */
+    const honest = (reportedMs = okResult.durationMs) => async (exec: SlotExecution): Promise<SlotResult> =>
+      ({ ...okResult, durationMs: reportedMs, resultDigest: exec.inputs?.['x.txt'] === TEST_INPUT ? TEST_DIGEST : okResult.resultDigest });
+
+    it('accepts a signed result: the host commits, then reveals; test and job runs look alike; pay follows the time measured', async () => {
+      const seen: SlotExecution[] = [];
+      // The host claims an hour for a run that took well under a second.
+      const onH1 = jest.fn(async (exec: SlotExecution) => {
+        seen.push(exec);
+        return honest(3_600_000)(exec);
+      });
+      const settleJob = jest.fn(async (_: Parameters<OrchestratorActivities['settleJob']>[0]) => ({ txHash: '0x2', alreadySettled: false, paidToHosts: '0', commission: '0', refunded: '0' }));
+      const spec = jobSpecSchema.parse({
+        image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 1 }, inputs: { 'x.txt': 'a'.repeat(64) },
+        tests: [{ inputs: { 'x.txt': TEST_INPUT }, expectedDigest: TEST_DIGEST }],
+      });
+      const { status, handle } = await runJob({ orchestrator: { settleJob }, hosts: { h1: onH1 } }, spec);
+      expect(status).toMatchObject({ state: 'SUCCEEDED', hostId: 'h1', result: { resultDigest: okResult.resultDigest } });
+      // The job's run and the test run: opaque ids of one shape, the same fields, only the inputs' contents differ.
+      expect(seen).toHaveLength(2);
+      for (const exec of seen) expect(exec.executionId).toMatch(UUID);
+      expect(seen[0].executionId).not.toBe(seen[1].executionId);
+      const strip = ({ executionId: _, inputs, ...rest }: SlotExecution) => ({ ...rest, inputPaths: Object.keys(inputs ?? {}) });
+      expect(strip(seen[0])).toEqual(strip(seen[1]));
+      const measured = status.replicas[0].measuredMs!;
+      expect(measured).toBeGreaterThan(0);
+      expect(measured).toBeLessThan(10_000);
+      expect(settleJob.mock.calls[0][0].payouts).toEqual([{ host: host('h1').address, amount: paidFor(host('h1'), measured) }]);
+      expect(BigInt(paidFor(host('h1'), measured))).toBeLessThan(BigInt(paidFor(host('h1'), 3_600_000 * 2)));
+      expect(status.timeline.map((t) => t.step)).toEqual(expect.arrayContaining(['replica 0 committed on h1', 'replica 0 revealed by h1']));
+      await keepHistory('compute-job-sealed-accepted', handle);
+    });
+
+    it('refuses a result the host\'s key did not sign: the host is slashed and the slot goes to another host', async () => {
+      const onH1 = jest.fn(honest());
+      const settleJob = jest.fn(async (_: Parameters<OrchestratorActivities['settleJob']>[0]) => ({ txHash: '0x2', alreadySettled: false, paidToHosts: '0', commission: '0', refunded: '0' }));
+      const { status, handle, reputation } = await runJob({
+        orchestrator: { settleJob },
+        // h1 passes off a result signed by another key (a copied one, say) as its own.
+        hosts: { h1: hostActivities('h1', onH1, walletOf('someone-else')), h2: honest() },
+      });
+      expect(onH1).toHaveBeenCalledTimes(1);
+      expect(status).toMatchObject({ state: 'SUCCEEDED', hostId: 'h2' });
+      expect(status.replicas[0]).toMatchObject({ hostId: 'h2', forgedBy: ['h1'], state: 'DONE' });
+      expect(status.timeline.map((t) => t.step).join('\n')).toMatch(/h1 forged a result: the commitment is signed by 0x[0-9a-f]{40}, not by the host's key/);
+      const [{ payouts, slashes }] = settleJob.mock.calls[0];
+      expect(payouts.map((p) => p.host)).toEqual([host('h2').address]);
+      const maxPrice = jobSpecSchema.parse({ image: 'x', command: ['x'] }).maxPrice;
+      expect(slashes).toEqual([{ host: host('h1').address, recipient: TREASURY, amount: maxPrice }]);
+      expect(reputation.find((r) => r.hostId === 'h1')).toMatchObject({ outcome: 'slashed', slashed: maxPrice });
+      await keepHistory('compute-job-forged-caught', handle);
+    });
+
+    it('commit-reveal with 2 replicas: no digest shows before all have revealed; a reveal that does not open its commitment is forged', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      // h2 runs until the test lets it finish, heartbeating.
+      const slowH2 = async (exec: SlotExecution) => {
+        const ctx = Context.current();
+        let open = false;
+        void gate.then(() => (open = true));
+        while (!open) {
+          ctx.heartbeat();
+          await ctx.sleep(100);
+        }
+        return honest()(exec);
+      };
+      // h1 commits to the right digest but reveals another one, signed with its own key.
+      const h1 = hostActivities('h1', honest());
+      const lyingH1: HostActivities & ConsentActivities = {
+        ...h1,
+        async revealSlot(request) {
+          const reveal = await h1.revealSlot(request);
+          return { ...reveal, result: { ...reveal.result, resultDigest: 'f'.repeat(64) } };
+        },
+      };
+      const settleJob = jest.fn(async (_: Parameters<OrchestratorActivities['settleJob']>[0]) => ({ txHash: '0x2', alreadySettled: false, paidToHosts: '0', commission: '0', refunded: '0' }));
+      const replicated = jobSpecSchema.parse({ image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 1 }, replicas: 2 });
+      const hidden: JobStatus[] = [];
+      const { status, handle } = await runJob({
+        orchestrator: { settleJob, listOnlineHosts: async () => [host('h1'), host('h2', '2000'), host('h3', '3000')] },
+        // h3 takes over h1's slot once h2 has revealed: while h3 runs, h2's digest is known to the workflow but not shown.
+        hosts: {
+          h1: lyingH1, h2: slowH2,
+          h3: async (exec) => {
+            hidden.push(await server().client.workflow.getHandle(`job-${exec.jobId}`).query(jobStatusQuery));
+            return honest()(exec);
+          },
+        },
+      }, replicated, async (job) => {
+        // h1 has committed, h2 still runs: nothing in the status tells h1's digest.
+        hidden.push(await until(job, (s) => s.timeline.some((t) => / committed on h1$/.test(t.step))));
+        await new Promise((r) => setTimeout(r, 500));
+        hidden.push(await job.query(jobStatusQuery));
+        release();
+      });
+      expect(hidden).toHaveLength(3);
+      expect(hidden[2].replicas.find((r) => r.hostId === 'h2')?.state).toBe('DONE');
+      for (const seen of hidden) {
+        expect(seen.replicas.map((r) => r.resultDigest)).toEqual([null, null]);
+        expect(JSON.stringify(seen)).not.toContain(okResult.resultDigest);
+        expect(JSON.stringify(seen)).not.toContain(okResult.outputSha256);
+      }
+      expect(status).toMatchObject({ state: 'SUCCEEDED', result: { resultDigest: okResult.resultDigest } });
+      expect(status.replicas.map((r) => [r.hostId, r.forgedBy]).sort()).toEqual([['h2', []], ['h3', ['h1']]]);
+      expect(status.timeline.map((t) => t.step).join('\n')).toMatch(/h1 forged a result: the revealed digest and salt do not open the commitment/);
+      const [{ payouts, slashes }] = settleJob.mock.calls[0];
+      expect(payouts.map((p) => p.host).sort()).toEqual([host('h2').address, host('h3').address].sort());
+      expect(slashes).toEqual([{ host: host('h1').address, recipient: TREASURY, amount: replicated.maxPrice }]);
+      await keepHistory('compute-job-commit-reveal-2-replicas', handle);
+    });
   });
 
   it('bonds the chosen host\'s stake before running, and moves on when a host cannot bond', async () => {
@@ -143,7 +270,7 @@ describe('computeJob workflow', () => {
       expect(status).toMatchObject({ state: 'SUCCEEDED', result: { resultDigest: 'a'.repeat(64) } });
       expect(status.replicas.map((r) => r.hostId).sort()).toEqual(['h1', 'h2', 'h3']);
       const { payouts, slashes } = settleJob.mock.calls[0][0];
-      expect(payouts.map((p) => p.host).sort()).toEqual([host('h1').address, host('h3').address]);
+      expect(payouts.map((p) => p.host).sort()).toEqual([host('h1').address, host('h3').address].sort());
       expect(slashes).toEqual([{ host: host('h2').address, recipient: TREASURY, amount: replicated.maxPrice }]);
     });
 
@@ -271,14 +398,15 @@ describe('computeJob workflow', () => {
       expect(payouts).toEqual([]);
       const from = (who: string) => slashes!.filter((x) => x.host === host(who).address);
       expect(from('h1').reduce((sum, x) => sum + BigInt(x.amount), 0n)).toBe(BigInt(windowed.maxPrice));
-      // Arbiters get their price first (1 cpu × 2 s at 2000 and 3000 per cpu-second), then the challenger, then the treasury.
+      // Arbiters get their price first (1 cpu at 2000 and 3000 per cpu-second for the time measured), then the challenger, then the treasury.
       const paid = Object.fromEntries(from('h1').map((x) => [x.recipient, x.amount]));
+      const measured = Object.fromEntries(status.replicas.map((r) => [r.hostId, r.measuredMs]));
       expect(from('h1').map((x) => x.recipient).slice(2)).toEqual([host('v9').address, TREASURY]);
-      expect([paid[host('h2').address], paid[host('h3').address]]).toEqual(['4000', '6000']);
+      expect([paid[host('h2').address], paid[host('h3').address]]).toEqual([paidFor(host('h2', '2000'), measured.h2), paidFor(host('h3', '3000'), measured.h3)]);
       // Reputation: the cheat is marked slashed, the arbiters done with what they earned, the challenger rewarded.
       const mark = Object.fromEntries(reputation.map((r) => [r.hostId, r]));
       expect(mark.h1).toMatchObject({ outcome: 'slashed', earned: '0', slashed: windowed.maxPrice });
-      expect(mark.h2).toMatchObject({ outcome: 'done', earned: '4000', slashed: '0' });
+      expect(mark.h2).toMatchObject({ outcome: 'done', earned: paidFor(host('h2', '2000'), measured.h2), slashed: '0' });
       expect(mark.v9.outcome).toBe('neutral');
       expect(BigInt(mark.v9.earned)).toBeGreaterThan(0n);
       await keepHistory('compute-job-challenge-upheld', job);
@@ -296,7 +424,7 @@ describe('computeJob workflow', () => {
       expect(status).toMatchObject({ state: 'SUCCEEDED', hostId: 'h1' });
       expect(status.challenges[0].state).toBe('REJECTED');
       const [{ payouts, slashes }] = settleJob.mock.calls[0];
-      expect(payouts).toEqual([{ host: host('h1').address, amount: '2000' }]);
+      expect(payouts).toEqual([{ host: host('h1').address, amount: paidFor(host('h1'), status.replicas[0].measuredMs) }]);
       expect(slashes!.every((x) => x.host === host('v9').address)).toBe(true);
       expect(slashes!.map((x) => x.recipient).slice(2)).toEqual([host('h1').address, TREASURY]);
       expect(slashes!.map((x) => x.recipient).slice(0, 2).sort()).toEqual([host('h2').address, host('h3').address].sort());
@@ -304,20 +432,26 @@ describe('computeJob workflow', () => {
 
     it('spot-checks a single-replica job on a verifier host and pays it from the escrow when it agrees', async () => {
       const settleJob = jest.fn(async (_: Settle) => settled);
+      // The verifier is drawn by stake: h2 holds all of it.
+      const staked = async () => [host('h1'), { ...host('h2', '2000'), stake: '1' }, { ...host('h3', '3000'), stake: '0' }];
       const { status } = await runJob({
-        orchestrator: { settleJob, listOnlineHosts: three },
+        orchestrator: { settleJob, listOnlineHosts: staked },
         hosts: { h1: digestOf('a'), h2: digestOf('a') },
       }, undefined, undefined, { spotCheckFraction: 1 });
       expect(status.state).toBe('SUCCEEDED');
       expect(status.replicas.map((r) => `${r.role}:${r.hostId}:${r.state}`)).toEqual(['replica:h1:DONE', 'verifier:h2:DONE']);
       const [{ payouts, slashes }] = settleJob.mock.calls[0];
-      expect(payouts).toEqual([{ host: host('h1').address, amount: '2000' }, { host: host('h2').address, amount: '4000' }]);
+      expect(payouts).toEqual([
+        { host: host('h1').address, amount: paidFor(host('h1'), status.replicas[0].measuredMs) },
+        { host: host('h2').address, amount: paidFor(host('h2', '2000'), status.replicas[1].measuredMs) },
+      ]);
       expect(slashes).toBeUndefined();
     });
 
     it('sends a spot check that disagrees to arbiters, who catch the cheat', async () => {
       const settleJob = jest.fn(async (_: Settle) => settled);
-      const four = async () => [host('h1'), host('h2', '2000'), host('h3', '3000'), host('h4', '4000')];
+      // The verifier is drawn by stake (h2 holds all of it), the arbiters from the rest (none: each as likely).
+      const four = async () => [host('h1'), { ...host('h2', '2000'), stake: '1' }, host('h3', '3000'), host('h4', '4000')];
       const { status, handle: job } = await runJob({
         orchestrator: { settleJob, listOnlineHosts: four },
         hosts: { h1: digestOf('f'), h2: digestOf('a'), h3: digestOf('a'), h4: digestOf('a') },

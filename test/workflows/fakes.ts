@@ -1,4 +1,8 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { id as keccakOfText, Wallet } from 'ethers';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { ALL_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
 import { resolveTemporalCli } from '../../scripts/temporal-server';
@@ -7,7 +11,8 @@ import type { SlotResult } from '../../domain/execution';
 import type { HostCandidate } from '../../domain/matching';
 import { NO_PERMIT, type SignedDealOrder, type SignedJobOrder } from '../../domain/orders';
 import { dealPeriods, ratePerHostPeriod, type StorageDealSpec } from '../../domain/storage';
-import type { ConsentActivities } from '../../host-worker/activities/types';
+import { sealResults } from '../../host-worker/activities/compute';
+import type { ConsentActivities, HostActivities } from '../../host-worker/activities/types';
 
 /** Stand-ins for the workflows' tests, typed as the real activities so they cannot drift. */
 /** The image every stand-in host advertises: the project's job image, at a made-up digest. */
@@ -15,8 +20,11 @@ export const JOB_IMAGE_PINNED = `zansoc/busybox:1@sha256:${'9'.repeat(64)}`;
 
 export const TREASURY = '0x00000000000000000000000000000000000000aa';
 
+/** A test host's key: the same for the same id, so its address is known before it signs anything. */
+export const walletOf = (id: string): Wallet => new Wallet(keccakOfText(`zansoc test host ${id}`));
+
 export const host = (id: string, price = '1000'): HostCandidate => ({
-  id, address: `0x${id.replace(/\D/g, '').padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0,
+  id, address: walletOf(id).address, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0,
   freeSlots: 2, pricePerCpuSecond: price, pricePerGibSecond: '0', pricePerGpuSecond: '0', images: [JOB_IMAGE_PINNED],
 });
 
@@ -44,6 +52,15 @@ export function fakeDealPayment(spec: StorageDealSpec, periods = dealPeriods(spe
     },
     signature: '0x', permit: NO_PERMIT,
   };
+}
+
+/**
+ * A host's activities around a stand-in for running its slot: sealed (committed, revealed, signed with the host's key)
+ * by the real host code, host-worker/activities/compute.ts, in a folder of its own.
+ */
+export function hostActivities(id: string, executeSlot: HostActivities['executeSlot'], signer: Wallet = walletOf(id)): HostActivities & ConsentActivities {
+  const dir = mkdtempSync(join(tmpdir(), `zansoc-sealed-${id}-`));
+  return { executeSlot, ...sealResults(executeSlot, { signer, chainId: 31337, dir }), ...fakeConsent };
 }
 
 /** A host that consents to every bond it is asked for (the real one signs BondConsent, host-worker/activities/consent.ts). */

@@ -1,7 +1,7 @@
 import { condition } from '@temporalio/workflow';
 import { ARBITERS, MAX_ARBITERS } from '../../domain/job-limits';
 import type { JobRun } from './run-state';
-import { judge, runSlot, type Slot } from './slots';
+import { judge, runRound, type Slot } from './slots';
 
 export interface Dispute {
   /** The arbiters' finding against the provisional result; null when they could not agree. */
@@ -19,11 +19,10 @@ export async function arbitrate(run: JobRun, provisionalDigest: string, spotChec
   if (pending.length === 0 && !spotCheckDisagreed) return null;
   const by = [...pending.map((c) => c.verifierHostId), ...(spotCheckDisagreed ? ['the spot check'] : [])];
   await run.moveTo(run.status.state, `disputed by ${by.join(', ')}: re-running on fresh arbiter hosts`);
-  const arbiters: Slot[] = [];
-  await Promise.all(Array.from({ length: ARBITERS }, async () => arbiters.push(await runSlot(run, 'arbiter'))));
+  const arbiters: Slot[] = await runRound(run, 'arbiter', ARBITERS);
   let arbitration = judge(arbiters);
   while (arbitration.kind === 'no-majority' && arbiters.length < MAX_ARBITERS) {
-    arbiters.push(await runSlot(run, 'arbiter'));
+    arbiters.push(...(await runRound(run, 'arbiter', 1)));
     arbitration = judge(arbiters);
   }
   arbiters.sort((x, y) => x.status.replica - y.status.replica);

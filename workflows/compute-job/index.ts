@@ -8,7 +8,7 @@ import { acceptChallenges } from './challenges';
 import { cancelSignal, jobStatusQuery, type ComputeJobInput, type JobStatus } from './messages';
 import { JobRun } from './run-state';
 import { settle } from './settlement';
-import { describeVotes, judge, resultFields, runSlot, winnersOf } from './slots';
+import { describeVotes, judge, resultFields, runRound, winnersOf } from './slots';
 
 export * from './messages';
 
@@ -19,7 +19,7 @@ export * from './messages';
 export async function computeJob(input: ComputeJobInput): Promise<JobStatus> {
   const run = new JobRun(input);
   const { jobId, spec, status } = run;
-  setHandler(jobStatusQuery, () => status);
+  setHandler(jobStatusQuery, () => run.visibleStatus());
   setHandler(cancelSignal, (request) => run.requestCancel(request));
   acceptChallenges(run);
 
@@ -48,16 +48,16 @@ export async function computeJob(input: ComputeJobInput): Promise<JobStatus> {
   try {
     // A cancel that came while the escrow was being locked skips the work altogether.
     if (run.cancelReason === null) await run.work.run(async () => {
-      await Promise.all(Array.from({ length: spec.replicas }, () => runSlot(run, 'replica')));
+      await runRound(run, 'replica', spec.replicas);
       verdict = judge(run.replicas());
       // No strict majority: one more replica on a fresh host at a time, up to the cap the escrow covers.
       while (verdict.kind === 'no-majority' && run.replicas().length < spec.replicas + extraReplicasFor(spec.replicas)) {
-        await runSlot(run, 'replica');
+        await runRound(run, 'replica', 1);
         verdict = judge(run.replicas());
       }
       if (verdict.kind !== 'majority') return;
       if (spotChecked) {
-        const check = await runSlot(run, 'verifier');
+        const [check] = await runRound(run, 'verifier', 1);
         if (check.result && check.host && check.result.resultDigest !== verdict.digest) {
           spotCheckDisagreed = true;
           run.accusers.set(check.host.id, check.host.address);

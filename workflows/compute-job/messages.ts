@@ -11,6 +11,8 @@ export interface ComputeJobInput {
   spec: JobSpec;
   /** The client's signed order and permit: the escrow is locked from the client's own wallet, the settler relays. */
   payment: SignedJobOrder;
+  /** The chain hosts sign their results for (the EIP-712 domain of results); 31337, anvil's, when absent. */
+  chainId?: number;
   /** Where hosts upload logs and output (the API's staging store). */
   stagingUrl: string;
   /** The share (0–1) of single-replica jobs re-run on a verifier host to check the result; the API's SPOT_CHECK_FRACTION. */
@@ -35,6 +37,13 @@ export interface ReplicaStatus {
   lostBy: string[];
   /** Hosts that held this slot and gave a wrong digest for one of the client's test inputs: caught and slashed. */
   failedTestBy: string[];
+  /**
+   * Hosts that held this slot and forged its result: a commitment or reveal their key did not sign, or a reveal that
+   * did not open their commitment. Slashed like a failed test.
+   */
+  forgedBy: string[];
+  /** How long the orchestrator measured the finishing host's work (its run and its test run, each capped at the timeout): what it is paid for. */
+  measuredMs: number | null;
 }
 
 export interface ChallengeStatus {
@@ -80,6 +89,7 @@ export interface ChallengeAccepted {
   challengeWindowEndsAt: string;
 }
 
+/** The job as it stands; no digest shows while a slot runs or waits to reveal its result. */
 export const jobStatusQuery = defineQuery<JobStatus>('jobStatus');
 /** Stops the job at any step: running containers are stopped, hosts are paid for the work done, the rest refunded. */
 export const cancelSignal = defineSignal<[CancelRequest]>('cancel');

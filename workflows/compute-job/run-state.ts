@@ -8,6 +8,8 @@ import { readModel } from '../presets';
 import type { CancelRequest, ComputeJobInput, JobStatus } from './messages';
 import type { Slot } from './slots';
 
+const ANVIL_CHAIN_ID = 31337;
+
 type JobRecord = Partial<Parameters<OrchestratorActivities['recordJob']>[0]>;
 
 /** Everything one run of a compute job knows: its status for clients, its slots, and who is already involved. */
@@ -38,9 +40,18 @@ export class JobRun {
   windowClosed = false;
   /** Challenges whose stake is being locked: the window's end waits for them. */
   bonding = 0;
+  /** The chain of the EIP-712 domain hosts sign their results in. */
+  readonly chainId: number;
+  /**
+   * Results are sealed: hosts commit to a signed digest, reveal it once the round has committed, run under opaque
+   * execution ids, and are paid for the time the workflow measured. Runs from before ran in the clear.
+   */
+  readonly sealed: boolean;
+  /** Verifiers and arbiters are drawn by stake rather than taken cheapest first. */
+  readonly drawsCheckers: boolean;
   private readonly searchable: boolean;
 
-  constructor({ jobId, spec, payment, stagingUrl, spotCheckFraction = 0 }: ComputeJobInput) {
+  constructor({ jobId, spec, payment, stagingUrl, spotCheckFraction = 0, chainId = ANVIL_CHAIN_ID }: ComputeJobInput) {
     this.jobId = jobId;
     this.payment = payment;
     // Runs from before clients signed their orders had a custodial payer, which no escrow names any more.
@@ -57,6 +68,15 @@ export class JobRun {
       tests: spec.tests ?? [],
     };
     this.searchable = patched('search-attributes');
+    this.chainId = chainId;
+    this.sealed = patched('sealed-results');
+    this.drawsCheckers = patched('draw-checkers-by-stake');
+  }
+
+  /** The status as queries show it: while a slot runs or waits to reveal, no digest or result shows, so none can be copied. */
+  visibleStatus(): JobStatus {
+    if (!this.slots.some((s) => s.sealed !== null || s.status.state === 'RUNNING')) return this.status;
+    return { ...this.status, result: null, replicas: this.status.replicas.map((r) => ({ ...r, resultDigest: null })) };
   }
 
   note(step: string): void {

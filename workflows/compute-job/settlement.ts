@@ -18,7 +18,7 @@ export async function settle(run: JobRun, verdictDigest: string | null, dispute:
   await run.moveTo('SETTLING', null);
   const now = Date.now();
   const input: JobSettlementInput = {
-    slots: run.slots.map((s) => settledSlot(s, now)), resources: spec.resources, maxPrice: spec.maxPrice, escrow: escrowFor(spec),
+    slots: run.slots.map((s) => settledSlot(run, s, now)), resources: spec.resources, maxPrice: spec.maxPrice, escrow: escrowFor(spec),
     verdictDigest, dispute: dispute && { upheld: dispute.upheld, arbiters: dispute.arbiters.map((s) => run.slots.indexOf(s)) },
     accusers: [...run.accusers], cancelledWork, treasury: TREASURY,
   };
