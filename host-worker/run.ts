@@ -80,7 +80,8 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
 
   const docker = connectDocker();
   const metrics = createHostMetrics();
-  const runtime = createHostRuntime({ docker, hostId, workDir, offer, metrics });
+  const staging = { signer: wallet, chainId: env.CHAIN_ID };
+  const runtime = createHostRuntime({ docker, hostId, workDir, offer, metrics, staging });
   const { ledger } = runtime;
 
   let draining = false;
@@ -98,7 +99,7 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   if (env.ZANSOC_TEST_CHEAT) log(`host ${hostId} CHEATS (${env.ZANSOC_TEST_CHEAT}): a test fixture`);
   const chunksDir = join(dataDir, 'chunks');
   const store = new ChunkStore(chunksDir);
-  const storage = createStorageHostActivities({ store, hostAddress: wallet.address, metrics, hostId });
+  const storage = createStorageHostActivities({ store, hostAddress: wallet.address, metrics, hostId, staging });
   // Off chain there is nothing to bond to, so nothing to consent to.
   const consent = deployment
     ? createConsentActivities({ wallet, chainId: env.CHAIN_ID, escrows: deployment, maxBond: BigInt(env.MAX_BOND ?? env.STAKE), log: (line) => log(`host ${hostId} ${line}`) })

@@ -19,6 +19,7 @@ export class JobRun {
   readonly spec: JobSpec;
   readonly stagingUrl: string;
   readonly spotCheckFraction: number;
+  readonly recipientPublicKey: string | undefined;
   readonly status: JobStatus = {
     state: 'QUEUED', reason: null, hostId: null, result: null, escrowed: '0', paidToHosts: '0', commission: '0', refunded: '0',
     slashed: '0', replicas: [], challengeWindowEndsAt: null, challenges: [], timeline: [],
@@ -40,7 +41,8 @@ export class JobRun {
   bonding = 0;
   private readonly searchable: boolean;
 
-  constructor({ jobId, spec, payment, stagingUrl, spotCheckFraction = 0 }: ComputeJobInput) {
+  constructor({ jobId, spec, payment, stagingUrl, spotCheckFraction = 0, recipientPublicKey }: ComputeJobInput) {
+    this.recipientPublicKey = recipientPublicKey;
     this.jobId = jobId;
     this.payment = payment;
     // Runs from before clients signed their orders had a custodial payer, which no escrow names any more.

@@ -94,6 +94,8 @@ export async function runSlot(run: JobRun, role: ReplicaStatus['role']): Promise
       jobId, image: spec.image, command: spec.command, env: spec.env, resources: spec.resources,
       timeoutSeconds: spec.timeoutSeconds, stagingUrl: run.stagingUrl,
       ...(Object.keys(spec.inputs).length ? { inputs: spec.inputs } : {}),
+      // Only in the activity's input, which replay does not compare: no patch needed.
+      ...(run.recipientPublicKey ? { recipientPublicKey: run.recipientPublicKey } : {}),
     };
     try {
       const { result, failedTest } = await runOnHost(run, slot, host, execution, replica + attempts);
