@@ -11,6 +11,7 @@ import { cidOf, isFinalDealState, STORAGE_CHUNK_BYTES, type StorageDealSpecInput
 import { decryptChunk, encryptChunk, newDataKey, unsealReplica } from '../runtime/storage-crypto';
 import { ChunkStore } from '../host-worker/chunk-store';
 import { downloadBlob, uploadBlob } from '../runtime/staging-client';
+import { devnetClientStaging } from './support/staging';
 import { DEVNET_KEYS, startDevnet, type Devnet } from '../scripts/devnet';
 import { chainReader, keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
 
@@ -40,7 +41,7 @@ describe('storage deals on the devnet', () => {
     for (let at = 0; at < plain.length; at += STORAGE_CHUNK_BYTES - GCM_OVERHEAD) {
       encrypted.push(encryptChunk(key, plain.subarray(at, at + STORAGE_CHUNK_BYTES - GCM_OVERHEAD)));
     }
-    for (const chunk of encrypted) await uploadBlob(devnet.apiUrl, chunk);
+    for (const chunk of encrypted) await uploadBlob(devnet.apiUrl, chunk, { auth: devnetClientStaging(devnet.deployment.chainId) });
     const chunks = encrypted.map((c) => ({ cid: cidOf(c), bytes: c.length }));
     return { key, chunks, sizeBytes: encrypted.reduce((n, c) => n + c.length, 0) };
   }
@@ -61,7 +62,7 @@ describe('storage deals on the devnet', () => {
     const servedBy = new Set<string>();
     for (const { cid } of chunks) {
       const served = await devnet.api.storage.retrieve.mutate({ dealId, cid });
-      const sealed = await downloadBlob(devnet.apiUrl, served.sealedSha256);
+      const sealed = await downloadBlob(devnet.apiUrl, served.sealedSha256, { auth: devnetClientStaging(devnet.deployment.chainId) });
       const replica = unsealReplica({ dealId, hostAddress: served.hostAddress, chunkCid: cid }, sealed);
       expect(cidOf(replica)).toBe(cid);
       parts.push(decryptChunk(key, replica));
