@@ -220,7 +220,11 @@ export class StagingStore {
           if (err instanceof BlobMismatch) return refuse(reply, 422, `sha256: the body hashes to ${err.actual}, not ${sha256}`);
           throw err;
         }
-        if (existing) return reply.code(201).send({ sha256, bytes });
+        if (existing) {
+          // Written again (a repair restaging a chunk, a retried upload): the claim is live again, not swept.
+          await db.blob.update({ where: { id: existing.id }, data: { endedAt: null, retained: false } });
+          return reply.code(201).send({ sha256, bytes });
+        }
         try {
           await db.blob.create({
             data: { sha256, owner: writer, bytes: BigInt(bytes), scope: claim.scope, jobId: binding.jobId, dealId: binding.dealId, kind: claim.kind, plaintextSha256: binding.plaintextSha256 },
@@ -334,14 +338,16 @@ async function holderOfDeal(access: StagingAccess, address: string, dealId: stri
 /**
  * Binds the caller's staged blobs to the job or deal that names them, in `tx` beside the job or deal row: each gets a
  * claim of that scope, and an unbound upload's claim moves there (counted once). Returns the first blob the caller has
- * not staged, naming its field, or null.
+ * no claim on, naming its field, or null. The caller checks that the bytes are still there.
  */
 export async function bindBlobs(
   tx: Pick<Database, 'blob'>, owner: string, scope: { jobId: string } | { dealId: string }, kind: BlobKind, blobs: { field: string; sha256: string }[],
 ): Promise<string | null> {
   const scopeName = 'jobId' in scope ? `job:${scope.jobId}` : `deal:${scope.dealId}`;
   for (const { field, sha256 } of blobs) {
-    const own = await tx.blob.findFirst({ where: { sha256, owner, OR: [{ scope: '' }, { endedAt: null }] }, orderBy: { scope: 'asc' } });
+    // Any claim of the caller's on bytes still staged will do: an upload, or an input of an earlier job (which goes
+    // at the next sweep, while this job's claim keeps the bytes).
+    const own = await tx.blob.findFirst({ where: { sha256, owner }, orderBy: { scope: 'asc' } });
     if (!own) return `${field}: no blob ${sha256} of yours in the staging store; upload the file first (PUT /blobs/${sha256})`;
     const bound = await tx.blob.findUnique({ where: { sha256_owner_scope: { sha256, owner, scope: scopeName } }, select: { id: true } });
     if (bound) continue;
