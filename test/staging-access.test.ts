@@ -192,6 +192,27 @@ describe('the staging store', () => {
     expect(await usage()).toBe(0n);
   }, 240_000);
 
+  it('keeps only the winning host\'s sealed result when a job ends: losing replicas\' outputs and the inputs go', async () => {
+    const jobId = randomUUID();
+    await server.db.job.create({ data: { id: jobId, clientId: didOf(CHAIN_ID, client.address), image: JOB_IMAGE, spec: '{}', state: 'RUNNING', escrowAmount: '1' } });
+    const [winnerOut, winnerLogs, loserOut, input2] = ['winner output', 'winner logs', 'loser output', 'input'].map((t) => sha256(`${t} ${jobId}`));
+    const plainOut = sha256(`plain output ${jobId}`);
+    const plainLogs = sha256(`plain logs ${jobId}`);
+    const claim = (sha: string, owner: string, kind: string, plaintextSha256?: string) =>
+      server.db.blob.create({ data: { sha256: sha, owner, bytes: 10n, scope: `job:${jobId}`, jobId, kind, plaintextSha256 } });
+    await claim(winnerOut, hostA.address, 'output', plainOut);
+    await claim(winnerLogs, hostA.address, 'logs', plainLogs);
+    await claim(loserOut, hostB.address, 'output', sha256('another output'));
+    await claim(input2, client.address, 'input');
+    const { recordJob } = createDbActivities({ db: server.db });
+    await recordJob({ jobId, state: 'SUCCEEDED', hostId: 'host-a', outputSha256: plainOut, logsSha256: plainLogs, finishedAt: new Date().toISOString() });
+    expect(await server.db.job.findUniqueOrThrow({ where: { id: jobId }, select: { sealedOutputSha256: true, sealedLogsSha256: true } }))
+      .toEqual({ sealedOutputSha256: winnerOut, sealedLogsSha256: winnerLogs });
+    const claims = await server.db.blob.findMany({ where: { jobId }, select: { sha256: true, endedAt: true, retained: true } });
+    expect(claims.every((c) => c.endedAt !== null)).toBe(true);
+    expect(claims.filter((c) => c.retained).map((c) => c.sha256).sort()).toEqual([winnerOut, winnerLogs].sort());
+  });
+
   it('streams a 200 MiB upload to disk without holding it in memory, and refuses a write past the quota with 413', async () => {
     const uploader = new Wallet(Wallet.createRandom().privateKey);
     const size = 200 * MIB;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -7,11 +7,12 @@ import { Wallet } from 'ethers';
 import { createApiClient } from '../api/client';
 import { openDatabase, type Database } from '../db/client';
 import { splitCommission } from '../domain/money';
-import { cidOf, isFinalDealState, STORAGE_CHUNK_BYTES, type StorageDealSpecInput } from '../domain/storage';
+import { cidOf, isFinalDealState, sha256OfCid, STORAGE_CHUNK_BYTES, type StorageDealSpecInput } from '../domain/storage';
 import { decryptChunk, encryptChunk, newDataKey, unsealReplica } from '../runtime/storage-crypto';
 import { ChunkStore } from '../host-worker/chunk-store';
 import { downloadBlob, uploadBlob } from '../runtime/staging-client';
 import { devnetClientStaging } from './support/staging';
+import { eventually } from './support/eventually';
 import { DEVNET_KEYS, startDevnet, type Devnet } from '../scripts/devnet';
 import { chainReader, keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
 
@@ -103,6 +104,10 @@ describe('storage deals on the devnet', () => {
 
     const active = await untilDeal(deal.id, (d) => d.state === 'ACTIVE');
     expect(active.hostIds.sort()).toEqual(['host-1', 'host-2']);
+    // Every holder's placement is verified: the staged chunks are done with, and the sweeper deletes them.
+    const stagedChunk = (cid: string) => join(dir, 'staging', sha256OfCid(cid).slice(0, 2), sha256OfCid(cid));
+    await eventually(10_000, async () => ((await db.blob.count({ where: { dealId: deal.id, kind: 'chunk', endedAt: null } })) === 0 ? true : undefined));
+    expect(await db.blob.count({ where: { dealId: deal.id, kind: 'chunk' } })).toBe(chunks.length);
     // Each holder keeps a replica unique to it: same chunks, different sealed bytes, different roots.
     const status = await devnet.api.storage.status.query({ dealId: deal.id });
     const [a, b] = status.holders;
@@ -123,6 +128,10 @@ describe('storage deals on the devnet', () => {
 
     const ended = await untilDeal(deal.id, (d) => isFinalDealState(d.state), 180_000);
     expect(ended).toMatchObject({ state: 'ENDED', periodsReleased: 8, slashed: '0' });
+    // The deal ran 80 s past placement, longer than the API's sweep interval (60 s): its chunks have left staging,
+    // and what is left of it (the replicas served for retrieval) goes at the next sweep.
+    for (const { cid } of chunks) expect(existsSync(stagedChunk(cid))).toBe(false);
+    await eventually(10_000, async () => ((await db.blob.count({ where: { dealId: deal.id, endedAt: null } })) === 0 ? true : undefined));
     const final = await devnet.api.storage.status.query({ dealId: deal.id });
     expect(final.holders.map((h) => [h.hostId, h.proofsOk, h.proofsFailed]).sort()).toEqual([['host-1', 8, 0], ['host-2', 8, 0]]);
     expect(final.terms.map((t) => [t.periods, t.ended])).toEqual([[6, true], [2, true]]);
