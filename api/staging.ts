@@ -225,6 +225,12 @@ export class StagingStore {
           await db.blob.update({ where: { id: existing.id }, data: { endedAt: null, retained: false } });
           return reply.code(201).send({ sha256, bytes });
         }
+        // Two uploads of one writer may race past the check above: the one that lands past the quota is refused.
+        const after = await this.usageOf(db, writer);
+        if (after + BigInt(bytes) > BigInt(this.quotaBytes)) {
+          if ((await db.blob.count({ where: { sha256 } })) === 0) await this.remove(sha256);
+          return refuse(reply, 413, quotaMessage(this.quotaBytes, after, bytes));
+        }
         try {
           await db.blob.create({
             data: { sha256, owner: writer, bytes: BigInt(bytes), scope: claim.scope, jobId: binding.jobId, dealId: binding.dealId, kind: claim.kind, plaintextSha256: binding.plaintextSha256 },
