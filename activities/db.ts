@@ -1,8 +1,9 @@
 import type { Database } from '../db/client';
 import type { OrchestratorMetrics } from '../metrics/registry';
 import type { JobState } from '../domain/job-state';
-import type { DealState } from '../domain/storage';
 import { advertisedImagesFrom } from '../domain/images';
+import { isFinalJobState } from '../domain/job-state';
+import { isFinalDealState, type DealState } from '../domain/storage';
 import type { HostCandidate } from '../domain/matching';
 import { reputationPenaltyBps, summarise, type HostRecordEntry, type SlotOutcome } from '../domain/reputation';
 
@@ -42,6 +43,33 @@ export interface DealUpdate {
   finishedAt?: string;
   /** Proofs checked and repairs made since the last update. */
   counted?: { proofsOk: number; proofsFailed: number; repairs: number };
+}
+
+/**
+ * The staged blob of a job's result as its client fetches it: the one sealed by the winning host (or, without its
+ * claim, by any host) whose plaintext digest is the result's. Null when the host uploaded it unsealed.
+ */
+async function sealedBlobOf(db: Database, jobId: string, kind: 'output' | 'logs', plaintextSha256: string | null, winner: string | null): Promise<string | null> {
+  if (!plaintextSha256) return null;
+  const claims = await db.blob.findMany({ where: { jobId, kind, plaintextSha256 }, select: { sha256: true, owner: true }, orderBy: { createdAt: 'asc' } });
+  const claim = claims.find((c) => c.owner === winner) ?? claims[0];
+  return claim && claim.sha256 !== plaintextSha256 ? claim.sha256 : null;
+}
+
+/**
+ * A job ended: its inputs, test inputs and the losing replicas' outputs and logs leave staging at the next sweep; the
+ * result's output archive and logs (as the winning host staged them) stay for the retention period.
+ */
+async function endJobBlobs(db: Database, jobId: string, job: { outputSha256: string | null; logsSha256: string | null }, winner: string | null): Promise<void> {
+  const now = new Date();
+  const kept = (kind: 'output' | 'logs', plaintext: string | null) => plaintext
+    ? { jobId, kind, plaintextSha256: plaintext, endedAt: null, ...(winner ? { owner: winner } : {}) }
+    : null;
+  for (const where of [kept('output', job.outputSha256), kept('logs', job.logsSha256)]) {
+    if (where) await db.blob.updateMany({ where, data: { endedAt: now, retained: true } });
+  }
+  // The client's own unsealed-output fallback: a host without a sealing key staged the plaintext itself.
+  await db.blob.updateMany({ where: { jobId, endedAt: null }, data: { endedAt: now, retained: false } });
 }
 
 /** Hosts whose last heartbeat is older than this are offline and never matched. */
@@ -86,14 +114,26 @@ export function createDbActivities({ db, reputationWeight = 1, metrics }: { db: 
           metrics.jobDuration.observe({ state: update.state }, (Date.parse(finishedAt) - before.createdAt.getTime()) / 1000);
         }
       }
-      await db.job.update({
+      const job = await db.job.update({
         where: { id: jobId },
         data: {
           ...fields,
           ...(startedAt ? { startedAt: new Date(startedAt) } : {}),
           ...(finishedAt ? { finishedAt: new Date(finishedAt) } : {}),
         },
+        select: { hostId: true, outputSha256: true, logsSha256: true, state: true },
       });
+      const winner = job.hostId ? (await db.host.findUnique({ where: { id: job.hostId }, select: { address: true } }))?.address ?? null : null;
+      if (fields.outputSha256 !== undefined || fields.logsSha256 !== undefined) {
+        await db.job.update({
+          where: { id: jobId },
+          data: {
+            sealedOutputSha256: await sealedBlobOf(db, jobId, 'output', job.outputSha256, winner),
+            sealedLogsSha256: await sealedBlobOf(db, jobId, 'logs', job.logsSha256, winner),
+          },
+        });
+      }
+      if (update.state && isFinalJobState(update.state)) await endJobBlobs(db, jobId, job, winner);
     },
 
     /** Writes the deal's new state; a retry writes the same row (its counts may be counted twice in /metrics). */
@@ -108,7 +148,7 @@ export function createDbActivities({ db, reputationWeight = 1, metrics }: { db: 
         const before = await db.deal.findUnique({ where: { id: dealId }, select: { finishedAt: true } });
         if (before && !before.finishedAt) metrics.dealsFinished.inc({ state: update.state });
       }
-      await db.deal.update({
+      const deal = await db.deal.update({
         where: { id: dealId },
         data: {
           ...fields,
@@ -116,7 +156,17 @@ export function createDbActivities({ db, reputationWeight = 1, metrics }: { db: 
           ...(endsAt ? { endsAt: new Date(endsAt) } : {}),
           ...(finishedAt ? { finishedAt: new Date(finishedAt) } : {}),
         },
+        select: { replicas: true },
       });
+      const now = new Date();
+      if (update.state && isFinalDealState(update.state)) {
+        // The deal is over: nothing of it stays in staging.
+        await db.blob.updateMany({ where: { dealId, endedAt: null }, data: { endedAt: now, retained: false } });
+      } else if (update.state === 'ACTIVE' && hostIds && hostIds.length >= deal.replicas) {
+        // Every replica is placed and its roots checked against the staged chunks: the chunks leave staging (a repair
+        // restages one from a healthy replica, and it goes again once the new holder is placed).
+        await db.blob.updateMany({ where: { dealId, kind: 'chunk', endedAt: null }, data: { endedAt: now, retained: false } });
+      }
     },
 
     /** A registered host's address by id, or null: who a challenge's stake is locked from. */

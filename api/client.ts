@@ -3,6 +3,7 @@ import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import { signDealQuote, signJobQuote, type BeforeSigning } from './order-signing';
 import type { AppRouter } from './routers';
 import { signRequest, type RequestSigner } from './signing';
+import { openSealed } from '../runtime/sealed-box';
 
 export interface ApiClientOptions {
   /** The caller's key: every call is signed with it (EIP-712), and so are its orders. Without one, only public calls work. */
@@ -11,6 +12,11 @@ export interface ApiClientOptions {
   chainId?: number;
   /** Told what each order locks before it is signed, e.g. to show it; throwing stops the call. */
   beforeSigning?: BeforeSigning;
+  /**
+   * The private key (0x-hex) that opens what hosts sealed to the caller (job logs, output archives); by default the
+   * signer's own when it is an ethers Wallet. Without one, `jobs.logs` answers the sealed logs as `sealedLogs`.
+   */
+  decryptionKey?: string;
 }
 
 type Inputs = inferRouterInputs<AppRouter>;
@@ -29,7 +35,11 @@ export type DealRenewal = Inputs['storage']['renew'] | Omit<Inputs['storage']['r
  * order (and, when the allowance is short, a permit) with the caller's own key: the client pays from its own wallet.
  */
 export type ApiClient = Omit<Trpc, 'jobs' | 'storage'> & {
-  jobs: Omit<Trpc['jobs'], 'submit'> & { submit: { mutate(input: JobSubmission): Promise<Outputs['jobs']['submit']> } };
+  jobs: Omit<Trpc['jobs'], 'submit' | 'logs'> & {
+    submit: { mutate(input: JobSubmission): Promise<Outputs['jobs']['submit']> };
+    /** The job's logs, opened on this side with the caller's key when the host sealed them. */
+    logs: { query(input: Inputs['jobs']['logs']): Promise<Outputs['jobs']['logs']> };
+  };
   storage: Omit<Trpc['storage'], 'create' | 'renew'> & {
     create: { mutate(input: DealRequest): Promise<Outputs['storage']['create']> };
     renew: { mutate(input: DealRenewal): Promise<Outputs['storage']['renew']> };
@@ -38,6 +48,7 @@ export type ApiClient = Omit<Trpc, 'jobs' | 'storage'> & {
 
 export function createApiClient(apiUrl: string, opts: ApiClientOptions = {}): ApiClient {
   const { signer, chainId = 31337, beforeSigning } = opts;
+  const decryptionKey = opts.decryptionKey ?? (signer as { privateKey?: unknown } | undefined)?.privateKey;
   const trpc = createTRPCClient<AppRouter>({
     links: [
       httpLink({
@@ -70,11 +81,18 @@ export function createApiClient(apiUrl: string, opts: ApiClientOptions = {}): Ap
     return trpc.storage.renew.mutate({ ...input, ...signed });
   };
 
+  // The API cannot read sealed logs: they are opened here, with the caller's key, and never leave this process opened.
+  const logs = async (input: Inputs['jobs']['logs']) => {
+    const answer = await trpc.jobs.logs.query(input);
+    if (!answer.sealedLogs || typeof decryptionKey !== 'string') return answer;
+    return { ...answer, logs: openSealed(decryptionKey, Buffer.from(answer.sealedLogs, 'base64')).toString('utf8'), sealedLogs: null };
+  };
+
   const overrides: Record<string, Record<string, unknown>> = {
-    jobs: { submit: { mutate: submit } },
+    jobs: { submit: { mutate: submit }, logs: { query: logs } },
     storage: { create: { mutate: create }, renew: { mutate: renew } },
   };
-  // The tRPC client is a proxy of proxies: only the three procedures above are replaced, every other path is its own.
+  // The tRPC client is a proxy of proxies: only the procedures above are replaced, every other path is its own.
   return new Proxy(trpc, {
     get(target, area: string) {
       const own = (target as unknown as Record<string, object>)[area];

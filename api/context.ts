@@ -17,6 +17,8 @@ export interface ApiDeps {
   chainId: number;
   /** Share of single-replica jobs spot-checked by a verifier host. */
   spotCheckFraction?: number;
+  /** The orchestrator's address (the deployment's settler): it may read deals' staged chunks and restage them. */
+  orchestratorAddress?: string;
   /** ZSC balances, and a faucet on a devnet; absent when the API has no chain. */
   wallet?: WalletService;
   /** The host CA, when the network's Temporal takes mTLS: hosts get their client certificates from it at join. */

@@ -14,6 +14,12 @@ export const apiEnvSchema = z.object({
   ...temporalTlsEnv,
   STAGING_DIR: z.string().default('./.devnet/staging'),
   MAX_BLOB_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
+  /** Bytes each identity (signing address) may hold in the staging store at once. */
+  STAGING_QUOTA_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
+  /** How long a finished job's output and logs stay in staging for its client (and unbound uploads wait for a job). */
+  STAGING_RETENTION_HOURS: z.coerce.number().positive().default(168),
+  /** How often the staging sweeper deletes what jobs and deals no longer need. */
+  STAGING_SWEEP_SECONDS: z.coerce.number().positive().default(60),
   /** tRPC calls a minute per identity (the signer; the IP address for unsigned calls). */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
   /** Comma-separated origins browsers may call from; `*` for any. */

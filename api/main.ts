@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { loadDeployment } from '../contracts/deployment';
 import { chainIdAt, refuseWellKnownKeys } from '../contracts/well-known-keys';
 import { migrateDatabase, openDatabase } from '../db/client';
 import { temporalTlsFrom } from '../runtime/temporal';
@@ -18,9 +19,12 @@ async function main(): Promise<void> {
   const db = openDatabase(env.DATABASE_URL);
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS, tls: temporalTlsFrom(env) });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  // The orchestrator is whoever holds the escrows' SETTLER role: it checks and restages deals' chunks.
+  const orchestratorAddress = env.DEPLOYMENT_FILE ? loadDeployment(env.DEPLOYMENT_FILE).settler : undefined;
   const publicUrl = env.PUBLIC_URL ?? `http://${env.API_HOST}:${env.API_PORT}`;
   const api = createServer({
-    deps: { db, temporal, staging: new StagingStore(env.STAGING_DIR), publicUrl, spotCheckFraction: env.SPOT_CHECK_FRACTION, chainId: env.CHAIN_ID,
+    deps: { db, temporal, staging: new StagingStore(env.STAGING_DIR, { quotaBytes: env.STAGING_QUOTA_BYTES, retentionHours: env.STAGING_RETENTION_HOURS }),
+      publicUrl, orchestratorAddress, spotCheckFraction: env.SPOT_CHECK_FRACTION, chainId: env.CHAIN_ID,
       metrics: createApiMetrics(),
       hostCertificates: env.HOST_CA_CERT_FILE && env.HOST_CA_KEY_FILE && env.TEMPORAL_TLS_CA_FILE
         ? createHostCertificates({
@@ -38,6 +42,7 @@ async function main(): Promise<void> {
     maxRequestBytes: env.MAX_REQUEST_BYTES,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     corsOrigins: env.CORS_ORIGINS,
+    stagingSweepMs: env.STAGING_SWEEP_SECONDS * 1000,
   });
   const url = await api.start();
   console.log(`api listening on ${url}`);

@@ -79,7 +79,18 @@ export function openApiDocument(publicUrl: string) {
       '`{ name: "Zansoc API", version: "1", chainId }`, where procedure is the tRPC name (e.g. `jobs.submit`) and ' +
       'inputHash is keccak256 of the canonical JSON (sorted keys, no whitespace) of the whole input — path, query and ' +
       `body fields together. Send the signer's address, the nonce (hex), the expiry (unix seconds, at most 300 s ahead) ` +
-      `and the signature in ${Object.values(SIGNATURE_HEADERS).join(', ')}.`,
+      `and the signature in ${Object.values(SIGNATURE_HEADERS).join(', ')}. ` +
+      'The staging store lives beside this API, outside its base URL, at `PUT /blobs/{sha256}` and `GET /blobs/{sha256}` ' +
+      '(application/octet-stream, streamed). Both are signed the same way: a write as procedure `blobs.put` over ' +
+      '`{ sha256, bytes, ...query }` (bytes: the Content-Length; query: `jobId`, `kind` output|logs and `plaintextSha256` ' +
+      'for a host staging its slot\'s sealed result, `dealId` and `kind` replica|chunk for a deal\'s holder or the ' +
+      'orchestrator), a read as `blobs.get` over `{ sha256 }`. A write answers 201, 400 (a bad parameter, named), 401, ' +
+      '404 (a job or deal the writer has no part in), 411 (no Content-Length), 413 (over MAX_BLOB_BYTES, or over the ' +
+      'writer\'s STAGING_QUOTA_BYTES, naming quota and usage; nothing is stored), 415 or 422 (the body does not hash to its ' +
+      'name). A read answers 200, 401, or 404 to anyone but the blob\'s writer, its job\'s or deal\'s client, and a host ' +
+      'that runs the job or holds the deal now. A job\'s output archive and logs are sealed to its client\'s key ' +
+      '(`sealedOutputSha256`, `sealedLogsSha256`); blobs are deleted when their job or deal ends, the result after ' +
+      'STAGING_RETENTION_HOURS.',
     version: '1.0.0',
     baseUrl: `${publicUrl.replace(/\/$/, '')}${OPENAPI_BASE}`,
     securitySchemes: {

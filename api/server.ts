@@ -23,6 +23,8 @@ export interface ServerOptions {
   corsOrigins?: string[];
   /** A request that takes longer is cut off. */
   requestTimeoutMs?: number;
+  /** How often the staging sweeper runs; unset: it does not (tests call `sweep` themselves). */
+  stagingSweepMs?: number;
 }
 
 /** The API: tRPC under /trpc, the staging store under /blobs, health under /healthz. */
@@ -63,7 +65,8 @@ export function createServer(opts: ServerOptions) {
     await registerOpenApi(scope, opts.deps);
   });
   registerDocs(server, opts.deps.publicUrl);
-  opts.deps.staging.registerRoutes(server, opts.maxBlobBytes);
+  opts.deps.staging.registerRoutes(server, opts.maxBlobBytes, opts.deps);
+  let stopSweeper = () => {};
   server.get('/healthz', async () => ({ ok: true }));
   if (opts.deps.metrics) registerApiMetrics(server, opts.deps.metrics, opts.deps.db);
   /** Ready when the database and Temporal answer and an orchestrator worker polls; 503 naming what is missing. */
@@ -77,11 +80,13 @@ export function createServer(opts: ServerOptions) {
     /** Listens and returns the URL it listens on (the real port when 0 was asked). */
     async start(): Promise<string> {
       await server.listen({ host: opts.host, port: opts.port });
+      if (opts.stagingSweepMs) stopSweeper = opts.deps.staging.startSweeper(opts.deps.db, opts.stagingSweepMs);
       const address = server.server.address();
       const port = typeof address === 'object' && address ? address.port : opts.port;
       return `http://${opts.host}:${port}`;
     },
     async stop(): Promise<void> {
+      stopSweeper();
       await server.close();
     },
   };

@@ -22,6 +22,9 @@ export const jobView = z.object({
   resultDigest: z.string().nullable(),
   outputSha256: z.string().nullable(),
   logsSha256: z.string().nullable(),
+  /** The staged blobs to fetch: output archive and logs sealed to the client's key (outputSha256, logsSha256 are their plaintext's). */
+  sealedOutputSha256: z.string().nullable(),
+  sealedLogsSha256: z.string().nullable(),
   escrowAmount: amount,
   /** Who signed the job's order and pays for it. */
   payer: z.string().nullable(),
@@ -34,7 +37,13 @@ export const jobView = z.object({
 });
 
 export const submittedView = z.object({ job: jobView, created: z.boolean() });
-export const logsView = z.object({ jobId: z.string(), state: z.string(), logs: z.string(), complete: z.boolean() });
+/**
+ * A job's logs. Logs sealed to the client's key come as `sealedLogs` (base64) for the client to open (createApiClient
+ * does, with the caller's private key) and `logs` is empty; logs of a job without a sealing key come as `logs`.
+ */
+export const logsView = z.object({
+  jobId: z.string(), state: z.string(), logs: z.string(), complete: z.boolean(), sealedLogs: z.string().nullable().optional(),
+});
 export const jobPageView = z.object({ jobs: z.array(jobView), nextCursor: z.string().nullable() });
 export const cancelView = z.object({ jobId: z.string(), cancelling: z.boolean() });
 export const challengeView = z.object({ verifierHostId: z.string(), stake: amount, challengeWindowEndsAt: z.string() });

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { Wallet } from 'ethers';
 import { encryptForStorage, retrieveChunks } from '../cli/storage';
 import { isFinalDealState } from '../domain/storage';
 import { downloadBlob, uploadBlob } from '../runtime/staging-client';
-import { startDevnet, type Devnet } from '../scripts/devnet';
+import { DEVNET_KEYS, startDevnet, type Devnet } from '../scripts/devnet';
 import type { Benchmark } from './benchmark';
 
 const FILE_MIB = Number(process.env.BENCH_STORAGE_MIB ?? 32);
@@ -38,7 +39,7 @@ export const storage: Benchmark = {
       const file = encryptForStorage(plain);
       const encryptMs = performance.now() - t;
       t = performance.now();
-      for (const chunk of file.encrypted) await uploadBlob(devnet.apiUrl, chunk);
+      for (const chunk of file.encrypted) await uploadBlob(devnet.apiUrl, chunk, { auth: { signer: new Wallet(DEVNET_KEYS.client), chainId: devnet.deployment.chainId } });
       const uploadMs = performance.now() - t;
       log(`  up:        encrypt ${rate(plain.length, encryptMs)}, upload to staging ${rate(plain.length, uploadMs)} (${file.chunks.length} chunks)`);
 
@@ -60,7 +61,7 @@ export const storage: Benchmark = {
         dealId: deal.id, key: file.key, chunks: file.chunks,
         fetchReplica: async (cid) => {
           const served = await devnet.api.storage.retrieve.mutate({ dealId: deal.id, cid });
-          return { hostId: served.hostId, hostAddress: served.hostAddress, sealed: await downloadBlob(devnet.apiUrl, served.sealedSha256) };
+          return { hostId: served.hostId, hostAddress: served.hostAddress, sealed: await downloadBlob(devnet.apiUrl, served.sealedSha256, { auth: { signer: new Wallet(DEVNET_KEYS.client), chainId: devnet.deployment.chainId } }) };
         },
         write: (piece, offset) => void piece.copy(back, offset),
       });

@@ -6,8 +6,8 @@ import { progressBar } from './format';
  * Downloads `url` to `file`, showing a progress bar with rate and ETA on stderr when `progress` is set, and checks the
  * bytes against `sha256`: a file that does not match is not kept. Returns the size.
  */
-export async function download(url: string, file: string, sha256: string, progress: boolean): Promise<number> {
-  const res = await fetch(url);
+export async function download(url: string, file: string, sha256: string, progress: boolean, headers: Record<string, string> = {}): Promise<number> {
+  const res = await fetch(url, { headers });
   if (!res.ok || !res.body) throw new Error(`download of ${url} failed: HTTP ${res.status}`);
   const total = Number(res.headers.get('content-length') ?? 0);
   const partial = `${file}.partial`;

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,7 +12,8 @@ import { isFinalJobState } from '../domain/job-state';
 import { readHostEnv } from '../host-worker/env';
 import { hostKeyPassphrase, loadOrCreateHostKey } from '../host-worker/identity';
 import { joinNetwork } from '../host-worker/run';
-import { uploadBlob } from '../runtime/staging-client';
+import { openSealed } from '../runtime/sealed-box';
+import { blobHeaders, uploadBlob } from '../runtime/staging-client';
 import { installWorkerRuntime } from '../runtime/temporal';
 import { download } from './download';
 import { table } from './format';
@@ -60,6 +62,30 @@ async function clientKey(create = false): Promise<{ wallet: Wallet; created: boo
   return loadOrCreateHostKey(zansocHome(), passphrase, { file: KEYSTORE, variable: 'ZANSOC_PASSPHRASE', importKey: imported });
 }
 
+/**
+ * Downloads a job's output archive to `out`: the sealed blob, checked against its hash, opened with the client's key
+ * and checked against the digest the job shows (the one replicas voted on); an unsealed one is checked directly.
+ */
+async function downloadOutput(
+  apiUrl: string, job: { id: string; outputSha256: string | null; sealedOutputSha256: string | null }, out: string, wallet: Wallet, chainId: number, progress: boolean,
+): Promise<number> {
+  const fetched = job.sealedOutputSha256 ?? job.outputSha256!;
+  const url = `${apiUrl.replace(/\/$/, '')}/blobs/${fetched}`;
+  const headers = await blobHeaders({ signer: wallet, chainId }, 'blobs.get', { sha256: fetched });
+  if (!job.sealedOutputSha256) return download(url, out, fetched, progress, headers);
+  const sealedFile = `${out}.sealed`;
+  try {
+    await download(url, sealedFile, fetched, progress, headers);
+    const archive = openSealed(wallet.privateKey, readFileSync(sealedFile));
+    const digest = createHash('sha256').update(archive).digest('hex');
+    if (digest !== job.outputSha256) throw new Error(`the output of job ${job.id} opens to sha256 ${digest}, not the result's ${job.outputSha256}`);
+    writeFileSync(out, archive);
+    return archive.length;
+  } finally {
+    rmSync(sealedFile, { force: true });
+  }
+}
+
 /** Exit codes scripts can rely on. */
 const EXIT = { ok: 0, failed: 1, usage: 2, jobFailed: 3 } as const;
 
@@ -92,14 +118,16 @@ async function main(argv: string[]): Promise<number> {
     console.error(`signing an order for ${formatUnits(quote.amount, 18)} ZSC (${quote.explanation}) from your balance of ${formatUnits(quote.balance, 18)} ZSC` +
       (quote.permit ? `; and a permit letting ${quote.permit.message.spender} take ZSC for the orders you sign` : ''));
   };
-  const api = createApiClient(apiUrl, publicOnly ? {} : { signer: (await clientKey()).wallet, chainId, beforeSigning });
+  const wallet = publicOnly ? null : (await clientKey()).wallet;
+  const api = createApiClient(apiUrl, wallet ? { signer: wallet, chainId, beforeSigning } : {});
+  const staging = wallet ? { signer: wallet, chainId } : undefined;
 
   if (area === 'job' && command === 'submit' && arg) {
     const files: LocalInput[] = [];
     const spec = readSpecFile(arg, files);
     // Input files go to the staging store first: the API refuses a job whose inputs are not there.
     for (const input of files) {
-      await uploadBlob(apiUrl, readFileSync(input.file));
+      await uploadBlob(apiUrl, readFileSync(input.file), { auth: staging });
       console.error(`uploaded ${input.file} (${input.bytes} bytes, sha256 ${input.sha256.slice(0, 12)}…)`);
     }
     const { job, created } = await api.jobs.submit.mutate({ spec, idempotencyKey: values.key });
@@ -117,7 +145,7 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (area === 'storage') {
-    const outcome = await storageCommand({ api, apiUrl, home: zansocHome() }, command, arg, values);
+    const outcome = await storageCommand({ api, apiUrl, home: zansocHome(), staging }, command, arg, values);
     if (!outcome) return usage();
     if ('usage' in outcome) {
       console.error(`zansoc storage ${command}: ${outcome.usage}`);
@@ -149,7 +177,7 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.failed;
     }
     const out = values.out ?? `${job.id}.tar`;
-    const bytes = await download(`${apiUrl.replace(/\/$/, '')}/blobs/${job.outputSha256}`, out, job.outputSha256, !values.json);
+    const bytes = await downloadOutput(apiUrl, job, out, wallet!, chainId, !values.json);
     print(`wrote ${out}: ${bytes} bytes, sha256 ${job.outputSha256} (a tar of /out)`, { jobId: job.id, file: out, bytes, sha256: job.outputSha256 });
     return EXIT.ok;
   }

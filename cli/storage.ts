@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { ApiClient } from '../api/client';
 import { cidOf, isRawCid, MAX_DEAL_CHUNKS, SECONDS_PER_MONTH, STORAGE_CHUNK_BYTES, storageDealSpecSchema, type StorageChunk, type StorageDealSpecInput } from '../domain/storage';
 import { decryptChunk, encryptChunk, newDataKey, unsealReplica } from '../runtime/storage-crypto';
-import { downloadBlob, uploadBlob } from '../runtime/staging-client';
+import { downloadBlob, uploadBlob, type StagingAuth } from '../runtime/staging-client';
 import { formatBytes, progressBar, table } from './format';
 
 /** What AES-GCM adds to each chunk (`encryptChunk`: 12-byte nonce in front, 16-byte tag behind). */
@@ -221,6 +221,8 @@ export interface StorageContext {
   apiUrl: string;
   /** $ZANSOC_HOME. */
   home: string;
+  /** The caller's key: staging reads and writes are signed with it. */
+  staging?: StagingAuth;
 }
 
 /** What a command has to say (human text and --json data), or a usage problem. */
@@ -304,7 +306,7 @@ async function putFile(ctx: StorageContext, file: string, opts: StorageOptions):
 
   const progress = progressBar('upload', spec.sizeBytes, !opts.json);
   await inParallel(encrypted.length, PARALLEL_TRANSFERS, async (i) => {
-    await uploadBlob(ctx.apiUrl, encrypted[i]);
+    await uploadBlob(ctx.apiUrl, encrypted[i], { auth: ctx.staging });
     progress.add(encrypted[i].length);
   });
   progress.finish();
@@ -387,7 +389,7 @@ async function getFile(ctx: StorageContext, dealId: string, opts: StorageOptions
     chunks: deal.spec.chunks,
     fetchReplica: async (cid) => {
       const served = await ctx.api.storage.retrieve.mutate({ dealId: deal.id, cid });
-      return { hostId: served.hostId, hostAddress: served.hostAddress, sealed: await downloadBlob(ctx.apiUrl, served.sealedSha256) };
+      return { hostId: served.hostId, hostAddress: served.hostAddress, sealed: await downloadBlob(ctx.apiUrl, served.sealedSha256, { auth: ctx.staging }) };
     },
     write: (plain, offset) => {
       writeSync(fd, plain, 0, plain.length, offset);

@@ -14,6 +14,11 @@ export interface SlotExecution {
   inputs?: Record<string, string>;
   /** Base URL of the staging store the host uploads logs and output to (`PUT <url>/blobs/<sha256>`). */
   stagingUrl: string;
+  /**
+   * The client's secp256k1 public key (0x04…): the host seals the output archive and logs to it before uploading, so
+   * only the client reads them. Digests stay those of the plaintext. Absent in slots from before sealing.
+   */
+  recipientPublicKey?: string;
 }
 
 /** What a host reports back. `resultDigest` is what replicas are compared by; logs and output are blobs in staging. */

@@ -98,7 +98,9 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   const metrics = createHostMetrics();
   // Results are sealed with the host's own key: the workflow checks every commitment and reveal against its address.
   const seal: ResultSealing = { signer: wallet, chainId: env.CHAIN_ID, dir: join(dataDir, 'sealed') };
-  const runtime = createHostRuntime({ docker, hostId, workDir, allowedImages: allowList.images, diskQuota, offer, metrics, seal });
+  // Its reads of inputs and writes of outputs in staging are signed with the same key.
+  const staging = { signer: wallet, chainId: env.CHAIN_ID };
+  const runtime = createHostRuntime({ docker, hostId, workDir, allowedImages: allowList.images, diskQuota, offer, metrics, seal, staging });
   const { ledger } = runtime;
 
   let draining = false;
@@ -118,7 +120,7 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   if (env.ZANSOC_TEST_CHEAT) log(`host ${hostId} CHEATS (${env.ZANSOC_TEST_CHEAT}): a test fixture`);
   const chunksDir = join(dataDir, 'chunks');
   const store = new ChunkStore(chunksDir);
-  const storage = createStorageHostActivities({ store, hostAddress: wallet.address, metrics, hostId });
+  const storage = createStorageHostActivities({ store, hostAddress: wallet.address, metrics, hostId, staging });
   // Off chain there is nothing to bond to, so nothing to consent to.
   const consent = deployment
     ? createConsentActivities({ wallet, chainId: env.CHAIN_ID, escrows: deployment, maxBond: BigInt(env.MAX_BOND ?? env.STAKE), log: (line) => log(`host ${hostId} ${line}`) })

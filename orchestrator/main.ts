@@ -1,4 +1,5 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { Wallet } from 'ethers';
 import { createOrchestratorActivities, type OrchestratorActivities } from '../activities';
 import { connectChain } from '../activities/chain/client';
 import { withHeartbeats } from '../activities/heartbeat';
@@ -20,13 +21,16 @@ async function main(): Promise<void> {
   const metricsServer = env.METRICS_ADDRESS ? await serveMetrics(metrics.registry, env.METRICS_ADDRESS) : null;
   await migrateDatabase(env.DATABASE_URL);
   const db = openDatabase(env.DATABASE_URL);
+  const deployment = loadDeployment(env.DEPLOYMENT_FILE);
   const chain = await connectChain({
     rpcUrl: env.RPC_URL,
-    deployment: loadDeployment(env.DEPLOYMENT_FILE),
+    deployment,
     settlerKey: env.SETTLER_KEY,
     confirmations: env.CHAIN_CONFIRMATIONS,
   });
-  const activities = metered(createOrchestratorActivities({ db, chain, reputationWeight: env.REPUTATION_WEIGHT, metrics }), metrics);
+  const activities = metered(createOrchestratorActivities({
+    db, chain, reputationWeight: env.REPUTATION_WEIGHT, metrics, staging: { signer: new Wallet(env.SETTLER_KEY), chainId: deployment.chainId },
+  }), metrics);
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS, tls: temporalTlsFrom(env) });
   const worker = await Worker.create({
     connection,

@@ -10,6 +10,7 @@ import { createProvider } from '../contracts/provider';
 import type { Database } from '../db/client';
 import { jobSpecSchema } from '../domain/job-spec';
 import { chainJobId, dealOrderAmount, escrowIdOf, NO_PERMIT, specHash, type JobOrder, type PermitSignature } from '../domain/orders';
+import { uploadBlob } from '../runtime/staging-client';
 import { cidOf, ratePerHostPeriod } from '../domain/storage';
 import { callerAs, CHAIN_ID, startApiServer, type ApiServer, type AppCaller } from './support/api-server';
 import { TEST_CHAIN_KEYS } from './support/chain';
@@ -230,6 +231,8 @@ describe('API orders', () => {
     it('buys one deal: its dealId again is 409', async () => {
       const alice = await client('100');
       const input = await signedDealInput(as(alice), alice, dealSpec);
+      // A deal binds chunks its client staged: alice uploads the chunk, signed, as the CLI does.
+      await uploadBlob(server.url, chunk, { auth: { signer: alice, chainId: CHAIN_ID } });
       expect((await as(alice).storage.create(input)).created).toBe(true);
       await expectRefused(as(alice).storage.create(input), 'CONFLICT', `dealId: deal ${input.dealId} exists already; ask for a new quote`);
       expect(await db.deal.count({ where: { payer: alice.address } })).toBe(1);

@@ -16,6 +16,7 @@ import type { JobSpecInput } from '../domain/job-spec';
 import { jobEscrowId } from '../domain/orders';
 import { splitCommission } from '../domain/money';
 import { uploadBlob } from '../runtime/staging-client';
+import { devnetClientStaging, outputOf } from './support/staging';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { castBalanceOf, castEthBalance } from './support/cast';
@@ -87,7 +88,11 @@ describe('compute job on the devnet', () => {
     // host-1 is the cheaper of two idle hosts: the scheduler picks it.
     expect(done.hostId).toBe('host-1');
 
-    const archive = Buffer.from(await (await fetch(`${devnet.apiUrl}/blobs/${done.outputSha256}`)).arrayBuffer());
+    // Staged sealed to the client: what staging holds is no tar, and only the client's key opens it to the digest shown.
+    const { archive, staged } = await outputOf(devnet.apiUrl, done, new Wallet(DEVNET_KEYS.client));
+    expect(done.sealedOutputSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(staged.subarray(0, 4).toString()).toBe('ZSB1');
+    expect(sha256(staged)).not.toBe(done.outputSha256);
     expect(sha256(archive)).toBe(done.outputSha256);
     expect(await untar(archive)).toEqual({ 'answer.txt': '42', 'sub/b.txt': 'nested\n' });
     expect(done.resultDigest).toBe(sha256(resultDigestInput(done.outputSha256!, 0)));
@@ -252,13 +257,13 @@ describe('compute job on the devnet', () => {
 
   it('mounts input files read-only under /in, and refuses a job whose inputs are not staged, naming the field', async () => {
     const data = Buffer.from('line one\nline two\n');
-    const staged = await uploadBlob(devnet.apiUrl, data);
+    const staged = await uploadBlob(devnet.apiUrl, data, { auth: devnetClientStaging(devnet.deployment.chainId) });
     const command = ['sh', '-c', 'cat /in/data/in.txt; wc -l < /in/data/in.txt > /out/lines; (echo x >> /in/data/in.txt) 2>/dev/null && echo writable || echo read-only'];
     const { job } = await submit({ image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB: 64 }, inputs: { 'data/in.txt': staged } });
     const done = await waitForJob(devnet.api, job.id);
     expect(done.state).toBe('SUCCEEDED');
     expect((await devnet.api.jobs.logs.query({ jobId: job.id })).logs).toBe('line one\nline two\nread-only\n');
-    const archive = Buffer.from(await (await fetch(`${devnet.apiUrl}/blobs/${done.outputSha256}`)).arrayBuffer());
+    const { archive } = await outputOf(devnet.apiUrl, done, new Wallet(DEVNET_KEYS.client));
     expect((await untar(archive)).lines.trim()).toBe('2');
 
     const missing = sha256('never uploaded');
@@ -270,8 +275,8 @@ describe('compute job on the devnet', () => {
 
   it('runs the client\'s test input beside every replica and pays for both runs when the host passes it', async () => {
     const command = ['sh', '-c', 'tr a-z A-Z < /in/words > /out/upper'];
-    const testInput = await uploadBlob(devnet.apiUrl, Buffer.from('known answer\n'));
-    const realInput = await uploadBlob(devnet.apiUrl, Buffer.from('real work\n'));
+    const testInput = await uploadBlob(devnet.apiUrl, Buffer.from('known answer\n'), { auth: devnetClientStaging(devnet.deployment.chainId) });
+    const realInput = await uploadBlob(devnet.apiUrl, Buffer.from('real work\n'), { auth: devnetClientStaging(devnet.deployment.chainId) });
     // The client learns the test's right digest once, e.g. from a run it trusts.
     const { job: reference } = await submit({ image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB: 64 }, inputs: { words: testInput } });
     const expectedDigest = (await waitForJob(devnet.api, reference.id)).resultDigest!;
@@ -283,7 +288,7 @@ describe('compute job on the devnet', () => {
     const done = await waitForJob(devnet.api, job.id);
     expect(done.state).toBe('SUCCEEDED');
     expect(done.resultDigest).not.toBe(expectedDigest);
-    const archive = Buffer.from(await (await fetch(`${devnet.apiUrl}/blobs/${done.outputSha256}`)).arrayBuffer());
+    const { archive } = await outputOf(devnet.apiUrl, done, new Wallet(DEVNET_KEYS.client));
     expect((await untar(archive)).upper).toBe('REAL WORK\n');
     const status = await devnet.api.jobs.status.query({ jobId: job.id });
     expect(status.replicas.map((r) => r.failedTestBy)).toEqual([[], []]);

@@ -179,7 +179,10 @@ describe('database', () => {
 
     it('makes one job of two concurrent submits with one idempotency key', async () => {
       const staging = new StagingBarrier(join(dir, 'staging'), 2);
-      const spec = { image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 0.5, memoryMiB: 64 }, inputs: { 'in.txt': await staging.put(Buffer.from('raced')) } };
+      const inFile = Buffer.from('raced');
+      const spec = { image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 0.5, memoryMiB: 64 }, inputs: { 'in.txt': await staging.put(inFile) } };
+      // The claim a signed upload of it by the client records: the job binds its client's own inputs.
+      await db.blob.create({ data: { sha256: spec.inputs['in.txt'], owner: client.address, bytes: BigInt(inFile.length), kind: 'input' } });
       // Both submits carry the one order the client signed for this job: a client retrying its own request.
       await chain.fund(client.address, '1');
       const { jobId, quote } = await call(client, 'jobs.quote', { spec }, (api) => api.jobs.quote({ spec }));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -7,10 +7,12 @@ import { Wallet } from 'ethers';
 import { createApiClient } from '../api/client';
 import { openDatabase, type Database } from '../db/client';
 import { splitCommission } from '../domain/money';
-import { cidOf, isFinalDealState, STORAGE_CHUNK_BYTES, type StorageDealSpecInput } from '../domain/storage';
+import { cidOf, isFinalDealState, sha256OfCid, STORAGE_CHUNK_BYTES, type StorageDealSpecInput } from '../domain/storage';
 import { decryptChunk, encryptChunk, newDataKey, unsealReplica } from '../runtime/storage-crypto';
 import { ChunkStore } from '../host-worker/chunk-store';
 import { downloadBlob, uploadBlob } from '../runtime/staging-client';
+import { devnetClientStaging } from './support/staging';
+import { eventually } from './support/eventually';
 import { DEVNET_KEYS, startDevnet, type Devnet } from '../scripts/devnet';
 import { chainReader, keepHistory, printRolesOnFailure, tearDownDevnet } from './support/devnet';
 
@@ -40,7 +42,7 @@ describe('storage deals on the devnet', () => {
     for (let at = 0; at < plain.length; at += STORAGE_CHUNK_BYTES - GCM_OVERHEAD) {
       encrypted.push(encryptChunk(key, plain.subarray(at, at + STORAGE_CHUNK_BYTES - GCM_OVERHEAD)));
     }
-    for (const chunk of encrypted) await uploadBlob(devnet.apiUrl, chunk);
+    for (const chunk of encrypted) await uploadBlob(devnet.apiUrl, chunk, { auth: devnetClientStaging(devnet.deployment.chainId) });
     const chunks = encrypted.map((c) => ({ cid: cidOf(c), bytes: c.length }));
     return { key, chunks, sizeBytes: encrypted.reduce((n, c) => n + c.length, 0) };
   }
@@ -61,7 +63,7 @@ describe('storage deals on the devnet', () => {
     const servedBy = new Set<string>();
     for (const { cid } of chunks) {
       const served = await devnet.api.storage.retrieve.mutate({ dealId, cid });
-      const sealed = await downloadBlob(devnet.apiUrl, served.sealedSha256);
+      const sealed = await downloadBlob(devnet.apiUrl, served.sealedSha256, { auth: devnetClientStaging(devnet.deployment.chainId) });
       const replica = unsealReplica({ dealId, hostAddress: served.hostAddress, chunkCid: cid }, sealed);
       expect(cidOf(replica)).toBe(cid);
       parts.push(decryptChunk(key, replica));
@@ -102,6 +104,10 @@ describe('storage deals on the devnet', () => {
 
     const active = await untilDeal(deal.id, (d) => d.state === 'ACTIVE');
     expect(active.hostIds.sort()).toEqual(['host-1', 'host-2']);
+    // Every holder's placement is verified: the staged chunks are done with, and the sweeper deletes them.
+    const stagedChunk = (cid: string) => join(dir, 'staging', sha256OfCid(cid).slice(0, 2), sha256OfCid(cid));
+    await eventually(10_000, async () => ((await db.blob.count({ where: { dealId: deal.id, kind: 'chunk', endedAt: null } })) === 0 ? true : undefined));
+    expect(await db.blob.count({ where: { dealId: deal.id, kind: 'chunk' } })).toBe(chunks.length);
     // Each holder keeps a replica unique to it: same chunks, different sealed bytes, different roots.
     const status = await devnet.api.storage.status.query({ dealId: deal.id });
     const [a, b] = status.holders;
@@ -122,6 +128,10 @@ describe('storage deals on the devnet', () => {
 
     const ended = await untilDeal(deal.id, (d) => isFinalDealState(d.state), 180_000);
     expect(ended).toMatchObject({ state: 'ENDED', periodsReleased: 8, slashed: '0' });
+    // The deal ran 80 s past placement, longer than the API's sweep interval (60 s): its chunks have left staging,
+    // and what is left of it (the replicas served for retrieval) goes at the next sweep.
+    for (const { cid } of chunks) expect(existsSync(stagedChunk(cid))).toBe(false);
+    await eventually(10_000, async () => ((await db.blob.count({ where: { dealId: deal.id, endedAt: null } })) === 0 ? true : undefined));
     const final = await devnet.api.storage.status.query({ dealId: deal.id });
     expect(final.holders.map((h) => [h.hostId, h.proofsOk, h.proofsFailed]).sort()).toEqual([['host-1', 8, 0], ['host-2', 8, 0]]);
     expect(final.terms.map((t) => [t.periods, t.ended])).toEqual([[6, true], [2, true]]);

@@ -7,6 +7,7 @@ import { openDatabase, type Database } from '../db/client';
 import { escrowFor, type JobSpecInput } from '../domain/job-spec';
 import { splitCommission } from '../domain/money';
 import { uploadBlob } from '../runtime/staging-client';
+import { devnetClientStaging } from './support/staging';
 import { JOB_IMAGE } from '../scripts/build-images';
 import type { ApiClient } from '../api/client';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
@@ -150,8 +151,8 @@ describe('redundant verification with cheating hosts', () => {
 
   it('catches cheaters with the client\'s test input: each loses its bond and the slot moves on to an honest host', async () => {
     const command = ['sh', '-c', 'sort /in/list > /out/sorted'];
-    const testInput = await uploadBlob(devnet.apiUrl, Buffer.from('b\na\n'));
-    const realInput = await uploadBlob(devnet.apiUrl, Buffer.from('z\ny\n'));
+    const testInput = await uploadBlob(devnet.apiUrl, Buffer.from('b\na\n'), { auth: devnetClientStaging(devnet.deployment.chainId) });
+    const realInput = await uploadBlob(devnet.apiUrl, Buffer.from('z\ny\n'), { auth: devnetClientStaging(devnet.deployment.chainId) });
     const spec = (memoryMiB: number): JobSpecInput => ({
       image: JOB_IMAGE, command, resources: { cpu: 0.5, memoryMiB }, timeoutSeconds: 60, maxPrice: MAX_PRICE.toString(), inputs: { list: realInput },
     });

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
+import { SigningKey, TypedDataEncoder } from 'ethers';
 import { z } from 'zod';
 import { isUniqueViolation, type Prisma } from '../../db/client';
 import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
 import { escrowFor, jobSpecSchema, type JobSpec } from '../../domain/job-spec';
+import { escrowDomain, JOB_ESCROW_DOMAIN_NAME, JOB_ORDER_TYPES, type SignedJobOrder } from '../../domain/orders';
 import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { isFinalJobState, type JobState } from '../../domain/job-state';
 import { CLIENT_ID, JOB_ID, JOB_STATE } from '../../domain/search-attributes';
@@ -13,11 +15,12 @@ import { queryLive, signalRunning } from '../live-status';
 import { cancelView, challengeView, jobPageView, jobStatusView, jobView, logsView, submittedView } from '../views';
 import { router, signedProcedure } from '../trpc';
 import { checkJobOrder, quoteJob, quoteView, signedJobOrderInput } from '../orders';
+import { bindBlobs } from '../staging';
 
 /** What a client sees of a job: explicit, so nothing else in the row leaks. */
 const jobSelect = {
   id: true, state: true, stateReason: true, image: true, spec: true, hostId: true, exitCode: true, timedOut: true,
-  resultDigest: true, outputSha256: true, logsSha256: true, escrowAmount: true, payer: true, paidToHosts: true, commission: true,
+  resultDigest: true, outputSha256: true, logsSha256: true, sealedOutputSha256: true, sealedLogsSha256: true, escrowAmount: true, payer: true, paidToHosts: true, commission: true,
   refunded: true, createdAt: true, startedAt: true, finishedAt: true,
 } as const;
 
@@ -29,6 +32,8 @@ function present(row: JobRow) {
 }
 
 export const LOGS_MAX_BYTES = 1024 * 1024;
+/** What sealing adds to the logs (header, nonce, tag): a sealed box is opened whole or not at all. */
+const SEALED_OVERHEAD_BYTES = 1024;
 
 async function findOwnJob(ctx: Context & { caller: Caller }, jobId: string): Promise<JobRow> {
   const row = await ctx.db.job.findFirst({ where: { id: jobId, clientId: ctx.caller.did }, select: jobSelect });
@@ -38,17 +43,31 @@ async function findOwnJob(ctx: Context & { caller: Caller }, jobId: string): Pro
 
 const jobIdInput = z.object({ jobId: z.string().uuid() });
 
-/** Hosts read a job's input files from staging: a job whose files are not there yet is refused, naming the first. */
-async function requireStagedInputs(ctx: Context, spec: JobSpec): Promise<void> {
-  const wanted = [
+/** Every staged file a job reads, with the field that names it: its inputs and its tests' inputs. */
+function stagedInputsOf(spec: JobSpec): { field: string; sha256: string }[] {
+  return [
     ...Object.entries(spec.inputs).map(([path, sha256]) => ({ field: `spec.inputs.${path}`, sha256 })),
     ...spec.tests.flatMap((test, i) => Object.entries(test.inputs).map(([path, sha256]) => ({ field: `spec.tests.${i}.inputs.${path}`, sha256 }))),
   ];
-  for (const { field, sha256 } of wanted) {
+}
+
+/** Hosts read a job's input files from staging: a job whose files are not there yet is refused, naming the first. */
+async function requireStagedInputs(ctx: Context, spec: JobSpec): Promise<void> {
+  for (const { field, sha256 } of stagedInputsOf(spec)) {
     if (!(await ctx.staging.has(sha256))) {
       throw new TRPCError({ code: 'BAD_REQUEST', message: `${field}: no blob ${sha256} in the staging store; upload the file first (PUT /blobs/${sha256})` });
     }
   }
+}
+
+/**
+ * The client's public key, recovered from its signature of the job's order (checked already): hosts seal the job's
+ * output and logs to it, so only the client reads them.
+ */
+function recipientKeyOf(ctx: Context, payment: SignedJobOrder): string {
+  const deployment = ctx.wallet!.deployment;
+  const domain = escrowDomain(JOB_ESCROW_DOMAIN_NAME, deployment.chainId, deployment.jobEscrow);
+  return SigningKey.recoverPublicKey(TypedDataEncoder.hash(domain, JOB_ORDER_TYPES, payment.order), payment.signature);
 }
 
 export const jobsRouter = router({
@@ -86,14 +105,21 @@ export const jobsRouter = router({
         throw new TRPCError({ code: 'CONFLICT', message: `jobId: job ${jobId} exists already; ask for a new quote` });
       }
       const payment = await checkJobOrder(ctx, jobId, spec, input);
+      const recipientPublicKey = recipientKeyOf(ctx, payment);
       let row: JobRow;
       try {
-        row = await ctx.db.job.create({
-          data: {
-            id: jobId, clientId: ctx.caller.did, idempotencyKey, image: spec.image, spec: JSON.stringify(spec),
-            state: 'SUBMITTED', escrowAmount: escrowFor(spec), payer: payment.order.client,
-          },
-          select: jobSelect,
+        // The job's inputs become the job's, in the same transaction: a refused job binds nothing.
+        row = await ctx.db.$transaction(async (tx) => {
+          const created = await tx.job.create({
+            data: {
+              id: jobId, clientId: ctx.caller.did, idempotencyKey, image: spec.image, spec: JSON.stringify(spec),
+              state: 'SUBMITTED', escrowAmount: escrowFor(spec), payer: payment.order.client,
+            },
+            select: jobSelect,
+          });
+          const unstaged = await bindBlobs(tx, ctx.caller.address, { jobId }, 'input', stagedInputsOf(spec));
+          if (unstaged) throw new TRPCError({ code: 'BAD_REQUEST', message: unstaged });
+          return created;
         });
       } catch (err) {
         if (isUniqueViolation(err) && !idempotencyKey) throw new TRPCError({ code: 'CONFLICT', message: `jobId: job ${jobId} exists already; ask for a new quote` });
@@ -111,7 +137,7 @@ export const jobsRouter = router({
         await ctx.temporal.workflow.start<typeof computeJob>('computeJob', {
           workflowId: `job-${jobId}`,
           taskQueue: ORCHESTRATOR_TASK_QUEUE,
-          args: [{ jobId, spec, payment, stagingUrl: ctx.publicUrl, spotCheckFraction: ctx.spotCheckFraction ?? 0, chainId: ctx.chainId }],
+          args: [{ jobId, spec, payment, stagingUrl: ctx.publicUrl, spotCheckFraction: ctx.spotCheckFraction ?? 0, chainId: ctx.chainId, recipientPublicKey }],
           typedSearchAttributes: [
             { key: JOB_ID, value: jobId }, { key: CLIENT_ID, value: ctx.caller.did }, { key: JOB_STATE, value: 'SUBMITTED' },
           ],
@@ -119,8 +145,11 @@ export const jobsRouter = router({
           memo: { image: spec.image, command: spec.command.join(' ').slice(0, 200), replicas: spec.replicas, maxPrice: spec.maxPrice, client: ctx.caller.did },
         });
       } catch (err) {
-        // Nothing half-created: a job without its workflow would wait forever.
-        await ctx.db.job.delete({ where: { id: jobId } });
+        // Nothing half-created: a job without its workflow would wait forever; its inputs are the client's again.
+        await ctx.db.$transaction([
+          ctx.db.job.delete({ where: { id: jobId } }),
+          ctx.db.blob.deleteMany({ where: { scope: `job:${jobId}` } }),
+        ]);
         throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'could not start the job, try again', cause: err });
       }
       ctx.metrics?.jobsSubmitted.inc();
@@ -129,12 +158,19 @@ export const jobsRouter = router({
 
   get: signedProcedure.meta({ openapi: { method: 'GET', path: '/jobs/{jobId}', tags: ['jobs'], summary: 'One of your jobs', protect: true } }).output(jobView).input(jobIdInput).query(async ({ ctx, input }) => present(await findOwnJob(ctx, input.jobId))),
 
-  /** The job's combined stdout/stderr as the host captured it (capped); empty until the job has run. */
-  logs: signedProcedure.meta({ openapi: { method: 'GET', path: '/jobs/{jobId}/logs', tags: ['jobs'], summary: 'Its logs', protect: true } }).output(logsView).input(jobIdInput).query(async ({ ctx, input }) => {
+  /**
+   * The job's combined stdout/stderr as the host captured it (capped); empty until the job has run. Sealed to the
+   * client's key, they come as `sealedLogs` (base64): the API cannot read them, the client opens them.
+   */
+  logs: signedProcedure.meta({ openapi: { method: 'GET', path: '/jobs/{jobId}/logs', tags: ['jobs'], summary: 'Its logs (sealed to your key)', protect: true } }).output(logsView).input(jobIdInput).query(async ({ ctx, input }) => {
     const job = await findOwnJob(ctx, input.jobId);
-    if (!job.logsSha256) return { jobId: job.id, state: job.state, logs: '', complete: false };
+    if (!job.logsSha256) return { jobId: job.id, state: job.state, logs: '', complete: false, sealedLogs: null };
+    if (job.sealedLogsSha256) {
+      const sealed = await ctx.staging.read(job.sealedLogsSha256, LOGS_MAX_BYTES + SEALED_OVERHEAD_BYTES);
+      return { jobId: job.id, state: job.state, logs: '', complete: sealed !== null, sealedLogs: sealed?.toString('base64') ?? null };
+    }
     const data = await ctx.staging.read(job.logsSha256, LOGS_MAX_BYTES);
-    return { jobId: job.id, state: job.state, logs: data?.toString('utf8') ?? '', complete: data !== null };
+    return { jobId: job.id, state: job.state, logs: data?.toString('utf8') ?? '', complete: data !== null, sealedLogs: null };
   }),
 
   /** The caller's jobs, newest first, a page at a time. */

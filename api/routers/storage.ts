@@ -13,6 +13,7 @@ import { cancelDealSignal, dealStatusQuery, renewUpdate, retrieveUpdate, type st
 import type { Caller, Context } from '../context';
 import { queryLive, signalRunning } from '../live-status';
 import { dealCancelView, dealCreatedView, dealPageView, dealStatusView, dealView, renewView, retrieveView } from '../views';
+import { bindBlobs } from '../staging';
 import { router, signedProcedure } from '../trpc';
 import { checkDealOrder, quoteDealTerm, quoteView, signedDealOrderInput } from '../orders';
 
@@ -137,13 +138,20 @@ export const storageRouter = router({
       const payment = await checkDealOrder(ctx, term, input);
       let row: DealRow;
       try {
-        row = await ctx.db.deal.create({
-          data: {
-            id: dealId, clientId: ctx.caller.did, idempotencyKey, name: spec.name ?? null, spec: JSON.stringify(spec), state: 'ESCROW',
-            sizeBytes: BigInt(spec.sizeBytes), replicas: spec.replicas, periods, deposit: dealDeposit({ ratePerHostPeriod: rate, replicas: spec.replicas, periods }).toString(),
-            payer: payment.order.client,
-          },
-          select: dealSelect,
+        // The staged chunks become the deal's in the same transaction: a refused deal binds nothing.
+        row = await ctx.db.$transaction(async (tx) => {
+          const created = await tx.deal.create({
+            data: {
+              id: dealId, clientId: ctx.caller.did, idempotencyKey, name: spec.name ?? null, spec: JSON.stringify(spec), state: 'ESCROW',
+              sizeBytes: BigInt(spec.sizeBytes), replicas: spec.replicas, periods, deposit: dealDeposit({ ratePerHostPeriod: rate, replicas: spec.replicas, periods }).toString(),
+              payer: payment.order.client,
+            },
+            select: dealSelect,
+          });
+          const chunks = spec.chunks.map((chunk, i) => ({ field: `spec.chunks.${i}.cid`, sha256: sha256OfCid(chunk.cid) }));
+          const unstaged = await bindBlobs(tx, ctx.caller.address, { dealId }, 'chunk', chunks);
+          if (unstaged) throw new TRPCError({ code: 'BAD_REQUEST', message: unstaged });
+          return created;
         });
       } catch (err) {
         if (isUniqueViolation(err) && !idempotencyKey) throw new TRPCError({ code: 'CONFLICT', message: `dealId: deal ${dealId} exists already; ask for a new quote` });
@@ -163,7 +171,7 @@ export const storageRouter = router({
         });
       } catch (err) {
         // Nothing half-created: a deal without its workflow would never start.
-        await ctx.db.deal.delete({ where: { id: dealId } });
+        await ctx.db.$transaction([ctx.db.deal.delete({ where: { id: dealId } }), ctx.db.blob.deleteMany({ where: { scope: `deal:${dealId}` } })]);
         throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'could not start the deal, try again', cause: err });
       }
       return { deal: present(row), created: true };

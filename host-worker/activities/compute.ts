@@ -9,7 +9,8 @@ import { ZansocErrorType } from '../../domain/errors';
 import type { SlotExecution, SlotResult } from '../../domain/execution';
 import { describeShortfalls, ResourceLedger, type ResourceOffer } from '../ledger';
 import { runSandboxed } from '../sandbox';
-import { downloadBlob, uploadBlob } from '../../runtime/staging-client';
+import { sealTo } from '../../runtime/sealed-box';
+import { downloadBlob, uploadBlob, type StagingAuth } from '../../runtime/staging-client';
 import type { HostMetrics } from '../../metrics/registry';
 import { COMMITMENT_TYPES, commitmentOf, RESULT_TYPES, resultDomain, resultMessage, type SignedCommitment, type SlotReveal } from '../../domain/sealed-result';
 import type { HostActivities } from './types';
@@ -34,6 +35,8 @@ export interface HostActivityDeps {
   outputLimitBytes?: number;
   /** Where the host counts its slots and capacity (served at /metrics). */
   metrics?: HostMetrics;
+  /** The host's key: its reads of inputs and writes of outputs in staging are signed with it. */
+  staging?: StagingAuth;
   /** How the host seals its results (its key); a host without it answers only executeSlot. */
   seal?: ResultSealing;
 }
@@ -123,6 +126,17 @@ export function sealResults(execute: HostActivities['executeSlot'], { signer, ch
   };
 }
 
+/**
+ * Uploads a slot's logs or output archive for its job, sealed to the client's key when the slot names one: staging
+ * holds ciphertext only the client opens, and the digest voted on stays the plaintext's.
+ */
+async function stageResult(
+  exec: SlotExecution, kind: 'output' | 'logs', plaintext: Buffer, plaintextSha256: string, auth: StagingAuth | undefined, signal: AbortSignal,
+): Promise<void> {
+  const data = exec.recipientPublicKey ? sealTo(exec.recipientPublicKey, plaintext) : plaintext;
+  await uploadBlob(exec.stagingUrl, data, { auth, signal, bind: auth ? { jobId: exec.jobId, kind, plaintextSha256 } : undefined });
+}
+
 /** The compute activities a host worker runs on its own task queue. */
 export function createHostActivities({
   docker,
@@ -136,6 +150,7 @@ export function createHostActivities({
   outputLimitBytes = DEFAULT_OUTPUT_LIMIT_BYTES,
   metrics,
   seal,
+  staging,
 }: HostActivityDeps): HostActivities {
   const run: Pick<HostActivities, 'executeSlot'> = {
     /**
@@ -183,10 +198,13 @@ export function createHostActivities({
               });
             }
           },
-          fetchInput: (sha256) => downloadBlob(exec.stagingUrl, sha256, signal),
+          fetchInput: (sha256) => downloadBlob(exec.stagingUrl, sha256, { auth: staging, signal }),
           onProgress: (progress) => context.heartbeat(progress),
         });
-        await Promise.all([uploadBlob(exec.stagingUrl, logs, signal), uploadBlob(exec.stagingUrl, outputArchive, signal)]);
+        await Promise.all([
+          stageResult(exec, 'logs', logs, result.logsSha256, staging, signal),
+          stageResult(exec, 'output', outputArchive, result.outputSha256, staging, signal),
+        ]);
         metrics?.slots.inc({ host: hostId, outcome: result.timedOut ? 'timed_out' : result.exitCode === 0 ? 'succeeded' : 'failed' });
         metrics?.slotDuration.observe({ host: hostId }, result.durationMs / 1000);
         return result;

@@ -37,8 +37,17 @@ beforeAll(async () => {
   staging = new StagingStore(join(dir, 'staging'));
   await staging.put(big);
   await staging.put(small);
+  // The blob routes without their access checks (test/staging-access.test.ts tries those): a host's side is tested here.
   server = fastify();
-  staging.registerRoutes(server, 4 * STORAGE_CHUNK_BYTES);
+  server.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 4 * STORAGE_CHUNK_BYTES }, (_req, body, done) => done(null, body));
+  server.put<{ Params: { sha256: string } }>('/blobs/:sha256', async (req, reply) => {
+    const stored = await staging.put(req.body as Buffer);
+    return reply.code(stored === req.params.sha256 ? 201 : 422).send({ sha256: stored });
+  });
+  server.get<{ Params: { sha256: string } }>('/blobs/:sha256', async (req, reply) => {
+    const data = await staging.read(req.params.sha256);
+    return data ? reply.type('application/octet-stream').send(data) : reply.code(404).send({ error: 'no blob' });
+  });
   stagingUrl = await server.listen({ port: 0, host: '127.0.0.1' });
 });
 

@@ -13,7 +13,7 @@ import type {
 import { cidOf, isRawCid, merkleProof, merkleRoot, segmentsOf, sha256OfCid, STORAGE_CHUNK_BYTES } from '../../domain/storage';
 import { sealReplica, unsealReplica } from '../../runtime/storage-crypto';
 import { isDealId, type ChunkStore } from '../chunk-store';
-import { downloadBlob, uploadBlob } from '../../runtime/staging-client';
+import { downloadBlob, uploadBlob, type StagingAuth } from '../../runtime/staging-client';
 import type { HostMetrics } from '../../metrics/registry';
 import type { StorageHostActivities } from './types';
 
@@ -24,6 +24,8 @@ export interface StorageHostDeps {
   metrics?: HostMetrics;
   /** The `host` label of the storage metrics (the host id, as on the other host metrics); the address if not given. */
   hostId?: string;
+  /** The host's key: its reads of chunks and writes of replicas in staging are signed with it. */
+  staging?: StagingAuth;
 }
 
 /** The activity context when running as an activity; undefined when called directly (e.g. from a unit test). */
@@ -51,7 +53,7 @@ function requireCid(cid: string): void {
  * What a host does with the replicas of storage deals: keep them sealed to itself, prove it still has them, hand
  * them out for retrieval, and forget them. Run on the host's own task queue only: each deal is pinned to its hosts.
  */
-export function createStorageHostActivities({ store, hostAddress, metrics, hostId = hostAddress }: StorageHostDeps): StorageHostActivities {
+export function createStorageHostActivities({ store, hostAddress, metrics, hostId = hostAddress, staging }: StorageHostDeps): StorageHostActivities {
   const sealedFor = (dealId: string, cid: string) => ({ dealId, hostAddress, chunkCid: cid });
   // A gauge is never worth failing an activity for: if the count fails, the gauge keeps its last value.
   const reportStoredBytes = async (): Promise<void> => {
@@ -91,7 +93,7 @@ export function createStorageHostActivities({ store, hostAddress, metrics, hostI
           if (!(cid in roots)) {
             let sealed = await intactReplica(dealId, cid);
             if (!sealed) {
-              const data = await downloadBlob(stagingUrl, sha256OfCid(cid), signal);
+              const data = await downloadBlob(stagingUrl, sha256OfCid(cid), { auth: staging, signal });
               if (data.length !== bytes) {
                 throw invalid(`chunk ${cid} of deal ${dealId} is ${data.length} bytes in staging, not the ${bytes} the deal says`);
               }
@@ -144,7 +146,9 @@ export function createStorageHostActivities({ store, hostAddress, metrics, hostI
           nonRetryable: true,
         });
       }
-      const sealedSha256 = await uploadBlob(stagingUrl, sealed, activityContext()?.cancellationSignal);
+      const sealedSha256 = await uploadBlob(stagingUrl, sealed, {
+        auth: staging, signal: activityContext()?.cancellationSignal, bind: staging ? { dealId, kind: 'replica' } : undefined,
+      });
       return { sealedSha256, bytes: sealed.length };
     },
 

@@ -7,7 +7,7 @@ import { appRouter } from '../../api/routers';
 import { createServer } from '../../api/server';
 import { signRequest, type RequestSigner } from '../../api/signing';
 import { createCallerFactory } from '../../api/trpc';
-import { StagingStore } from '../../api/staging';
+import { StagingStore, type StagingOptions } from '../../api/staging';
 import { migrateDatabase, openDatabase, type Database } from '../../db/client';
 import { startTemporalServer, type TemporalServer } from '../../scripts/temporal-server';
 import type { Deployment } from '../../contracts/deployment';
@@ -58,7 +58,9 @@ export function callerAs(deps: ApiDeps, signer: RequestSigner): AppCaller {
  * (no workers: submitted jobs just wait) and a real chain (anvil with the contracts deployed; no faucet), whose
  * balances, allowances and escrows the API checks orders against. For tests of the API's edge.
  */
-export async function startApiServer(opts: { rateLimitPerMinute: number; maxRequestBytes?: number }): Promise<ApiServer> {
+export async function startApiServer(opts: {
+  rateLimitPerMinute: number; maxRequestBytes?: number; maxBlobBytes?: number; staging?: StagingOptions;
+}): Promise<ApiServer> {
   const dir = mkdtempSync(join(tmpdir(), 'zansoc-api-'));
   let temporalServer: TemporalServer | null = null;
   let chain: TestChain | null = null;
@@ -76,12 +78,13 @@ export async function startApiServer(opts: { rateLimitPerMinute: number; maxRequ
     await migrateDatabase(databaseUrl);
     const db = openDatabase(databaseUrl);
     const deps: ApiDeps = {
-      db, temporal, staging: new StagingStore(join(dir, 'staging')), publicUrl: 'http://127.0.0.1', chainId: CHAIN_ID, spotCheckFraction: 0,
-      wallet: startedChain.wallet,
+      db, temporal, staging: new StagingStore(join(dir, 'staging'), opts.staging), publicUrl: 'http://127.0.0.1', chainId: CHAIN_ID, spotCheckFraction: 0,
+      wallet: startedChain.wallet, orchestratorAddress: startedChain.deployment.settler,
     };
+    const { staging: _staging, ...serverOpts } = opts;
     const api = createServer({
       deps,
-      host: '127.0.0.1', port: 0, maxBlobBytes: 1024 * 1024, ...opts,
+      host: '127.0.0.1', port: 0, maxBlobBytes: 1024 * 1024, ...serverOpts,
     });
     const url = await api.start();
     return {

@@ -17,6 +17,8 @@ export interface ComputeJobInput {
   stagingUrl: string;
   /** The share (0–1) of single-replica jobs re-run on a verifier host to check the result; the API's SPOT_CHECK_FRACTION. */
   spotCheckFraction?: number;
+  /** The client's public key (recovered from its order's signature): hosts seal the output and logs to it. */
+  recipientPublicKey?: string;
 }
 
 export interface ReplicaStatus {

@@ -21,6 +21,7 @@ export class JobRun {
   readonly spec: JobSpec;
   readonly stagingUrl: string;
   readonly spotCheckFraction: number;
+  readonly recipientPublicKey: string | undefined;
   readonly status: JobStatus = {
     state: 'QUEUED', reason: null, hostId: null, result: null, escrowed: '0', paidToHosts: '0', commission: '0', refunded: '0',
     slashed: '0', replicas: [], challengeWindowEndsAt: null, challenges: [], timeline: [],
@@ -51,7 +52,8 @@ export class JobRun {
   readonly drawsCheckers: boolean;
   private readonly searchable: boolean;
 
-  constructor({ jobId, spec, payment, stagingUrl, spotCheckFraction = 0, chainId = ANVIL_CHAIN_ID }: ComputeJobInput) {
+  constructor({ jobId, spec, payment, stagingUrl, spotCheckFraction = 0, chainId = ANVIL_CHAIN_ID, recipientPublicKey }: ComputeJobInput) {
+    this.recipientPublicKey = recipientPublicKey;
     this.jobId = jobId;
     this.payment = payment;
     // Runs from before clients signed their orders had a custodial payer, which no escrow names any more.

@@ -145,6 +145,8 @@ async function fillSlot(run: JobRun, slot: Slot): Promise<void> {
       jobId, image: spec.image, command: spec.command, env: spec.env, resources: spec.resources,
       timeoutSeconds: spec.timeoutSeconds, stagingUrl: run.stagingUrl,
       ...(run.sealed || Object.keys(spec.inputs).length ? { inputs: spec.inputs } : {}),
+      // Only in the activity's input, which replay does not compare: no patch needed.
+      ...(run.recipientPublicKey ? { recipientPublicKey: run.recipientPublicKey } : {}),
     };
     try {
       if (run.sealed) {
