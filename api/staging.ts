@@ -298,7 +298,9 @@ export class StagingStore {
         if (sameAddress(reader, access.orchestratorAddress)) return true;
         const deal = await access.db.deal.findUnique({ where: { id: claim.dealId }, select: { clientId: true } });
         if (deal?.clientId === did) return true;
-        if (claim.kind === 'chunk' && (await holderOfDeal(access, reader, claim.dealId))) return true;
+        // Only while it places its replica: a placed holder never reads the chunks again, so one that threw its
+        // replica away cannot fetch them back to reseal and answer a proof.
+        if (claim.kind === 'chunk' && (await holderOfDeal(access, reader, claim.dealId, 'placing'))) return true;
       }
     }
     return false;
@@ -331,14 +333,14 @@ async function hostOfJob(access: StagingAccess, address: string, jobId: string):
   return status?.replicas.some((r) => r.hostId === host.id && r.state === 'RUNNING') ?? false;
 }
 
-/** Whether `address` is a registered host holding (or storing) a replica of the deal right now. */
-async function holderOfDeal(access: StagingAccess, address: string, dealId: string): Promise<boolean> {
+/** Whether `address` is a registered host holding (or, `placing`, still storing) a replica of the deal right now. */
+async function holderOfDeal(access: StagingAccess, address: string, dealId: string, only: 'placing' | 'any' = 'any'): Promise<boolean> {
   const host = await access.db.host.findUnique({ where: { address }, select: { id: true } });
   if (!host) return false;
   const deal = await access.db.deal.findUnique({ where: { id: dealId }, select: { state: true } });
   if (!deal || isFinalDealState(deal.state)) return false;
   const status = await access.temporal.workflow.getHandle(`deal-${dealId}`).query(dealStatusQuery).catch(() => null);
-  return status?.holders.some((h) => h.hostId === host.id && h.state !== 'REMOVED') ?? false;
+  return status?.holders.some((h) => h.hostId === host.id && (only === 'placing' ? h.state === 'STORING' : h.state !== 'REMOVED')) ?? false;
 }
 
 /**

@@ -107,6 +107,8 @@ export interface Devnet {
   api: ApiClient;
   /** The API as one host (its calls signed with that host's key), e.g. to challenge as a verifier. */
   apiAsHost(hostId: string): Promise<ApiClient>;
+  /** One host's key, e.g. to sign its staging reads in a test. */
+  hostKey(hostId: string): Promise<Wallet>;
   /** Every /metrics URL by scrape job: api, orchestrator, orchestrator-temporal (the SDK's own), host-1 … */
   metricsUrls: Record<string, string>;
   /**
@@ -331,6 +333,9 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       temporalTls: clusterTls?.connectionTls(clusterTls.operator), temporalCliFlags: clusterTls ? clusterTls.cliFlags(clusterTls.operator) : [], rpcUrl: anvil.url, deployment, databaseUrl,
       hostIds, metricsUrls, api: createApiClient(apiUrl, { signer: new Wallet(DEVNET_KEYS.client), chainId: deployment.chainId }), processes,
       startRole, stopRole, stop,
+      async hostKey(hostId: string) {
+        return (await loadOrCreateHostKey(join(dir, hostId), DEVNET_HOST_PASSPHRASE)).wallet;
+      },
       async apiAsHost(hostId: string) {
         const { wallet } = await loadOrCreateHostKey(join(dir, hostId), DEVNET_HOST_PASSPHRASE);
         return createApiClient(apiUrl, { signer: wallet, chainId: deployment.chainId });

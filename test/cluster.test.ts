@@ -68,7 +68,7 @@ describe('the devnet on a Temporal cluster', () => {
     const api = createApiClient(devnet.apiUrl, { signer: stranger, chainId: devnet.deployment.chainId });
     await api.hosts.register.mutate({
       hostId: 'stranger', address: stranger.address, did: didOf(devnet.deployment.chainId, stranger.address), arch: 'x86_64', cpus: 1, memoryMiB: 512,
-      diskMiB: 1024, gpus: 0, maxSlots: 1, pricePerCpuSecond: '1',
+      diskMiB: 1024, gpus: 0, maxSlots: 1, pricePerCpuSecond: '1000',
     });
     await expect(api.hosts.certificate.mutate({ hostId: 'stranger', publicKey: publicKeyPem })).rejects.toThrow(/no stake on HostRegistry/);
     // Nor may it ask for another host's certificate.

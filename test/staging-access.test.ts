@@ -8,7 +8,7 @@ import { createApiClient } from '../api/client';
 import { createDbActivities } from '../activities/db';
 import { didOf } from '../api/signing';
 import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE, type SlotExecution } from '../domain/execution';
-import { createHostRuntime } from '../host-worker/activities/compute';
+import { createHostRuntime, sealResults } from '../host-worker/activities/compute';
 import { connectDocker } from '../runtime/docker';
 import { isSealed, openSealed } from '../runtime/sealed-box';
 import { blobHeaders, downloadBlob, putInput, uploadBlob, type StagingAuth } from '../runtime/staging-client';
@@ -80,7 +80,9 @@ describe('the staging store', () => {
       await Worker.create({
         connection, taskQueue: hostTaskQueue('host-a'),
         // The test's API listens on a free port, not on its publicUrl.
-        activities: { ...fakeConsent, executeSlot: (exec: SlotExecution) => hostActivities.executeSlot({ ...exec, stagingUrl: server.url }) },
+        // Results are sealed with host-a's key, as its worker seals them.
+        activities: { ...fakeConsent, ...sealResults((exec: SlotExecution) => hostActivities.executeSlot({ ...exec, stagingUrl: server.url }),
+          { signer: hostA, chainId: CHAIN_ID, dir: path.join(workDir, 'sealed') }) },
       }),
     ];
     running = Promise.all(workers.map((w) => w.run()));

@@ -164,6 +164,10 @@ describe('storage deals on the devnet', () => {
 
     // The host's disk loses the replica: its next proofs fail, and two in a row cost it its bond.
     await new ChunkStore(join(dir, lost, 'chunks')).removeDeal(deal.id);
+    // Nor can it fetch the chunks back to reseal them and answer in time: a placed holder may not read them from
+    // staging, even while the sweeper has not deleted them yet (a proof gets a minute; the fetch is refused).
+    const lazy = { signer: await devnet.hostKey(lost), chainId: devnet.deployment.chainId };
+    for (const { cid } of chunks) await expect(downloadBlob(devnet.apiUrl, sha256OfCid(cid), { auth: lazy })).rejects.toThrow(/HTTP 404/);
     const repaired = await untilDeal(deal.id, (d) => d.slashed !== '0' && d.hostIds.length === 2, 120_000);
     const fresh = devnet.hostIds.find((h) => h !== lost && h !== kept)!;
     expect(repaired.hostIds.sort()).toEqual([kept, fresh].sort());
