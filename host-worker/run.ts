@@ -9,7 +9,7 @@ import { loadDeployment, type Deployment } from '../contracts/deployment';
 import type { HostOffer } from '../domain/capabilities';
 import { hostTaskQueue } from '../domain/execution';
 import { connectDocker } from '../runtime/docker';
-import { createHostRuntime, sealResults, type ResultSealing } from './activities/compute';
+import { createHostRuntime, pruneSealedResults, sealResults, type ResultSealing } from './activities/compute';
 import { createConsentActivities } from './activities/consent';
 import { createStorageHostActivities } from './activities/storage';
 import type { HostActivities } from './activities/types';
@@ -98,6 +98,8 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   const metrics = createHostMetrics();
   // Results are sealed with the host's own key: the workflow checks every commitment and reveal against its address.
   const seal: ResultSealing = { signer: wallet, chainId: env.CHAIN_ID, dir: join(dataDir, 'sealed') };
+  const pruned = await pruneSealedResults(seal.dir);
+  if (pruned) log(`  removed ${pruned} sealed result(s) older than any round`);
   // Its reads of inputs and writes of outputs in staging are signed with the same key.
   const staging = { signer: wallet, chainId: env.CHAIN_ID };
   const runtime = createHostRuntime({ docker, hostId, workDir, allowedImages: allowList.images, diskQuota, offer, metrics, seal, staging });

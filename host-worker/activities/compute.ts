@@ -83,6 +83,30 @@ interface SealedRecord {
 }
 
 /**
+ * How long a sealed result waits for its reveal before the host throws it away: longer than any round of a job can
+ * take (a queue timeout and the slot's attempts, each at most a day), with room to spare.
+ */
+export const SEALED_RESULT_MAX_AGE_MS = 14 * 24 * 3600_000;
+
+/** Removes sealed results older than `maxAgeMs` from `dir` (a host does this at start); returns how many went. */
+export async function pruneSealedResults(dir: string, maxAgeMs = SEALED_RESULT_MAX_AGE_MS, nowMs = Date.now()): Promise<number> {
+  const names = await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  let removed = 0;
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const { mtimeMs } = await fs.stat(file);
+    if (nowMs - mtimeMs > maxAgeMs) {
+      await fs.rm(file, { force: true });
+      removed++;
+    }
+  }
+  return removed;
+}
+
+/**
  * Commit and reveal around a way to run a slot: the run's result and a fresh salt are kept on the host's disk, only the
  * signed commitment goes back; the reveal reads them back and signs the result. A retried commit finds the sealed
  * result of the first one instead of running the slot again.
