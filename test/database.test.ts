@@ -164,7 +164,7 @@ describe('database', () => {
     const host = Wallet.createRandom();
     const offer = () => ({
       hostId: 'slots-host', address: host.address, did: `did:ethr:${CHAIN_ID}:${host.address}`, arch: 'x86_64', cpus: 4,
-      memoryMiB: 4096, diskMiB: 4096, gpus: 0, maxSlots: 2, pricePerCpuSecond: '1',
+      memoryMiB: 4096, diskMiB: 4096, gpus: 0, maxSlots: 2, pricePerCpuSecond: '1000',
     });
     beforeAll(async () => {
       await migrateDatabase(databaseUrl());

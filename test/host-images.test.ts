@@ -17,7 +17,7 @@ describe('hosts advertise the images they run', () => {
   const pinned = `zansoc/busybox:1@sha256:${'a'.repeat(64)}`;
   const offer = {
     hostId: 'images-host', address: key.address, did: `did:ethr:${CHAIN_ID}:${key.address}`, arch: 'x86_64', cpus: 2,
-    memoryMiB: 1024, diskMiB: 1000, gpus: 0, maxSlots: 1, pricePerCpuSecond: '1',
+    memoryMiB: 1024, diskMiB: 1000, gpus: 0, maxSlots: 1, pricePerCpuSecond: '1000',
   };
   const small = { cpu: 1, memoryMiB: 64, diskMiB: 16, gpu: 0 };
 
@@ -46,6 +46,8 @@ describe('hosts advertise the images they run', () => {
     const registered = await host.hosts.register({ ...offer, images: [pinned] });
     expect(registered.images).toEqual([pinned]);
     expect((await host.hosts.get({ hostId: 'images-host' })).images).toEqual([pinned]);
+    // This API has no chain to read stakes from, and matching passes over a host with none: give it some.
+    await server.db.host.update({ where: { id: 'images-host' }, data: { stake: '1' } });
 
     const candidates = await createDbActivities({ db: server.db }).listOnlineHosts();
     expect(candidates.find((h) => h.id === 'images-host')?.images).toEqual([pinned]);
@@ -54,6 +56,7 @@ describe('hosts advertise the images they run', () => {
 
     // Registering again with another list replaces it: a host that dropped an image is no longer matched for it.
     await host.hosts.register({ ...offer, images: [] });
+    await server.db.host.update({ where: { id: 'images-host' }, data: { stake: '1' } });
     const again = await createDbActivities({ db: server.db }).listOnlineHosts();
     expect(rankHosts(again, small, [], [], 'zansoc/busybox:1')).toEqual([]);
   });
