@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { ApplicationFailure } from '@temporalio/common';
 import { Wallet } from 'ethers';
 import { createApiClient } from '../api/client';
 import { createHostMetrics, serveMetrics } from '../metrics/registry';
 import { loadDeployment, type Deployment } from '../contracts/deployment';
 import type { HostOffer } from '../domain/capabilities';
-import { hostTaskQueue } from '../domain/execution';
+import { ZansocErrorType } from '../domain/errors';
+import { hostTaskQueue, type SlotExecution } from '../domain/execution';
 import { connectDocker } from '../runtime/docker';
 import { createHostRuntime, pruneSealedResults, sealResults, type ResultSealing } from './activities/compute';
 import { createConsentActivities } from './activities/consent';
@@ -134,6 +136,37 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
     log(`  found ${found.running.length} running container(s) to adopt, removed ${found.removed.length} stale one(s)`);
   }
   const reconciler = startReconciling(docker, hostId, { ledger, workDir, log });
+  // While the host drains it takes no new slot or bond (HostDraining: the workflow re-matches at once), but it still
+  // answers the reveals of the slots it committed, so an honest host that leaves is not taken for one that vanished.
+  const unrevealed = new Set<string>();
+  const leavingError = (what: string) => ApplicationFailure.create({
+    type: ZansocErrorType.HostDraining, nonRetryable: true, message: `host ${hostId} is leaving and takes no new ${what}`,
+  });
+  type Activities = Record<string, (...args: never[]) => Promise<unknown>>;
+  const whileLeaving = (all: Activities): Activities => {
+    const { consentToBond, commitSlot, revealSlot } = all as Partial<HostActivities> & { consentToBond?: (request: never) => Promise<unknown> };
+    return {
+      ...all,
+      ...(consentToBond ? { consentToBond: async (request: never) => {
+        if (draining) throw leavingError('bond');
+        return consentToBond(request);
+      } } : {}),
+      ...(commitSlot ? { commitSlot: async (exec: SlotExecution) => {
+        // A slot it already holds (one adopted after a restart) is still its to finish.
+        if (draining && !ledger.holds(exec.executionId)) throw leavingError('slot');
+        const committed = await commitSlot(exec);
+        unrevealed.add(exec.executionId);
+        return committed;
+      } } : {}),
+      ...(revealSlot ? { revealSlot: async (request: Parameters<HostActivities['revealSlot']>[0]) => {
+        try {
+          return await revealSlot(request);
+        } finally {
+          unrevealed.delete(request.executionId);
+        }
+      } } : {}),
+    };
+  };
   // Temporal: the host's own certificate from the API's host CA (none where the network's Temporal is plaintext).
   const temporalKey = loadOrCreateTemporalKey(dataDir);
   let identity = await certifyHost(api, hostId, temporalKey).catch((err: Error) => {
@@ -146,7 +179,7 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
       connection,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue,
-      activities: { ...activities, ...storage, ...consent },
+      activities: whileLeaving({ ...activities, ...storage, ...consent }),
       maxConcurrentActivityTaskExecutions: offer.maxSlots + STORAGE_TASKS_BESIDE_SLOTS,
       shutdownGraceTime: `${env.DRAIN_GRACE_SECONDS} seconds`,
     });
@@ -205,6 +238,10 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
       draining = true;
       log(`host ${hostId} draining: no new work, ${env.DRAIN_GRACE_SECONDS}s for running slots`);
       await api.hosts.setStatus.mutate({ hostId, status: 'draining' }).catch((err: Error) => log(`could not tell the API: ${err.message}`));
+      // Still polling: running slots finish and committed ones are revealed, for up to the grace period.
+      const until = Date.now() + env.DRAIN_GRACE_SECONDS * 1000;
+      while (Date.now() < until && (ledger.usage().slots > 0 || unrevealed.size > 0)) await new Promise((r) => setTimeout(r, 200));
+      if (unrevealed.size > 0) log(`host ${hostId} leaves ${unrevealed.size} committed slot(s) unrevealed after ${env.DRAIN_GRACE_SECONDS}s`);
       if (polling.worker.getState() === 'RUNNING') polling.worker.shutdown();
       await done;
       await api.hosts.setStatus.mutate({ hostId, status: 'offline' }).catch((err: Error) => log(`could not tell the API: ${err.message}`));

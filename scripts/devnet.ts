@@ -382,10 +382,15 @@ function spawnRole(
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // What it said last: a role that fails to start says why in the error, not only in a log nobody printed.
+  const tail: string[] = [];
+  const said = () => (tail.length ? `; its last lines:\n${tail.join('\n')}` : '');
   const readyPromise = new Promise<void>((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not become ready within 120s`)), 120_000);
+    const timer = setTimeout(() => reject(new Error(`${name} did not become ready within 120s${said()}`)), 120_000);
     const onLine = (line: string) => {
       log(`${name}: ${line}`);
+      tail.push(line);
+      if (tail.length > 15) tail.shift();
       if (ready.test(line)) {
         clearTimeout(timer);
         resolvePromise();
@@ -402,7 +407,7 @@ function spawnRole(
     }
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`${name} exited before it was ready (${signal ?? code})`));
+      reject(new Error(`${name} exited before it was ready (${signal ?? code})${said()}`));
     });
   });
   return { child, ready: readyPromise };
