@@ -72,7 +72,9 @@ it('shows a test run and the job run alike, inside the container and to docker i
     const files = Object.fromEntries(['env', 'hostname', 'mounts', 'in', 'id'].map((f) => [f, fs.readFileSync(path.join(outDir, f), 'utf8')]));
     const docked = {
       name: info.Name, labels: info.Config.Labels, env: info.Config.Env, cmd: info.Config.Cmd, user: info.Config.User, image: info.Config.Image,
-      hostname: info.Config.Hostname, mounts: info.Mounts.map((m) => ({ destination: m.Destination, rw: m.RW, type: m.Type, source: m.Source })),
+      hostname: info.Config.Hostname,
+      // Docker lists a container's mounts in no fixed order: sorted, so only what they are is compared.
+      mounts: info.Mounts.map((m) => ({ destination: m.Destination, rw: m.RW, type: m.Type, source: m.Source })).sort((a, b) => a.destination.localeCompare(b.destination)),
       hostConfig: { ...info.HostConfig, Mounts: info.HostConfig.Mounts?.map((m) => ({ ...m, Source: m.Source })) },
     };
     // An id is replaced by its shape (hex digits as x), so two ids of different shape still differ.
