@@ -1,7 +1,8 @@
 import { condition } from '@temporalio/workflow';
 import { ARBITERS, MAX_ARBITERS } from '../../domain/job-limits';
 import type { JobRun } from './run-state';
-import { judge, runRound, type Slot } from './slots';
+import { runRound, type Slot } from './slots';
+import { judge } from './votes';
 
 export interface Dispute {
   /** The arbiters' finding against the provisional result; null when they could not agree. */

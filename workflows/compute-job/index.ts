@@ -8,7 +8,8 @@ import { acceptChallenges } from './challenges';
 import { cancelSignal, jobStatusQuery, type ComputeJobInput, type JobStatus } from './messages';
 import { JobRun } from './run-state';
 import { settle } from './settlement';
-import { describeVotes, judge, resultFields, runRound, winnersOf } from './slots';
+import { runRound } from './slots';
+import { describeVotes, judge, resultFields, winnersOf } from './votes';
 
 export * from './messages';
 

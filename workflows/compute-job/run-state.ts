@@ -6,7 +6,7 @@ import { isFinalJobState, type JobState } from '../../domain/job-state';
 import { HOST_IDS, JOB_STATE } from '../../domain/search-attributes';
 import { readModel } from '../presets';
 import type { CancelRequest, ComputeJobInput, JobStatus } from './messages';
-import type { Slot } from './slots';
+import type { Slot } from './slot-state';
 
 const ANVIL_CHAIN_ID = 31337;
 

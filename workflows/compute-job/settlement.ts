@@ -4,7 +4,8 @@ import { escrowFor } from '../../domain/job-spec';
 import { chain, readModel } from '../presets';
 import type { Dispute } from './arbitration';
 import type { JobRun } from './run-state';
-import { settledSlot, type Slot } from './slots';
+import type { Slot } from './slot-state';
+import { settledSlot } from './votes';
 
 /** Slashes name the treasury by this placeholder; its address is read only when a settlement slashes. */
 const TREASURY = 'treasury';

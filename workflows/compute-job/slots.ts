@@ -1,74 +1,17 @@
-import { ActivityCancellationType, ActivityFailure, ApplicationFailure, isCancellation, log, patched, TimeoutFailure, uuid4 } from '@temporalio/workflow';
-import type { HostActivities } from '../../host-worker/activities/types';
+import { ActivityFailure, ApplicationFailure, isCancellation, log, patched, TimeoutFailure, uuid4 } from '@temporalio/workflow';
 import { ZansocErrorType } from '../../domain/errors';
 import type { SlotExecution, SlotResult } from '../../domain/execution';
-import { MAX_SLOT_ATTEMPTS, SLOT_RUN_ATTEMPTS, SLOT_SLACK_SECONDS, SLOT_START_SECONDS } from '../../domain/job-limits';
-import type { SettledSlot } from '../../domain/job-settlement';
-import type { JobSpec } from '../../domain/job-spec';
+import { MAX_SLOT_ATTEMPTS } from '../../domain/job-limits';
 import type { HostCandidate } from '../../domain/matching';
 import { hostBondFor } from '../../domain/money';
-import { commitmentFault, revealFault, type SignedCommitment } from '../../domain/sealed-result';
-import { majorityVerdict, type Verdict } from '../../domain/verification';
-import { consentOf, failureMessage, onHost, waitForHost } from '../common';
+import { consentOf, failureMessage, waitForHost } from '../common';
 import { chain } from '../presets';
 import type { ReplicaStatus } from './messages';
 import type { JobRun } from './run-state';
+import { commitOnHost, revealSlot } from './sealing';
+import { loseSlot, slotOn, type Slot } from './slot-state';
 
-/** One slot as the workflow tracks it: the status clients see plus what settlement needs. */
-export interface Slot {
-  status: ReplicaStatus;
-  host: HostCandidate | null;
-  result: SlotResult | null;
-  error: string | null;
-  /** Workflow time the current host started, while it runs. */
-  runningSinceMs: number | null;
-  /** How long the slot took on the host that finished it, start to result, in milliseconds. */
-  ranMs: number | null;
-  /** Hosts that vanished while holding this slot. */
-  lost: HostCandidate[];
-  /** Hosts that failed the client's test while holding this slot. */
-  caught: HostCandidate[];
-  /** How long the finishing host's test run took: paid like the job's own run. */
-  testMs: number;
-  /** How long the finishing host's run of the job took, as the workflow measured it (sealed runs). */
-  jobMs: number;
-  /** Hosts that forged a result while holding this slot: slashed like those a test caught. */
-  forged: HostCandidate[];
-  /** The host's commitments, while they wait to be revealed: the job's run and, when the client gave tests, a test run. */
-  sealed: { job: Sealed; test: (Sealed & { expectedDigest: string }) | null } | null;
-  /** Hosts matched to this slot so far. */
-  attempts: number;
-}
-
-interface Sealed {
-  execution: SlotExecution;
-  commitment: SignedCommitment;
-}
-
-/** The slot's activity runs on the chosen host's own queue; a host that stops heartbeating loses it. */
-function slotOn(hostId: string, spec: JobSpec) {
-  return onHost<HostActivities>(hostId, {
-    // A matched host has a free slot: one that does not start the slot soon is gone.
-    scheduleToStartTimeout: `${SLOT_START_SECONDS} seconds`,
-    startToCloseTimeout: `${spec.timeoutSeconds + SLOT_SLACK_SECONDS} seconds`,
-    heartbeatTimeout: '10 seconds',
-    // A cancelled job waits for the host to stop and remove the container before it settles.
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: {
-      maximumAttempts: SLOT_RUN_ATTEMPTS,
-      nonRetryableErrorTypes: [ZansocErrorType.ImageNotFound, ZansocErrorType.OutputTooLarge, ZansocErrorType.CapabilityMismatch, ZansocErrorType.HostDraining],
-    },
-  });
-}
-
-/** Reveals take seconds: a host that does not answer within a minute is gone. */
-function revealOn(hostId: string) {
-  return onHost<HostActivities>(hostId, {
-    scheduleToCloseTimeout: '1 minute',
-    startToCloseTimeout: '20 seconds',
-    retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ZansocErrorType.NothingToReveal] },
-  });
-}
+export type { Slot } from './slot-state';
 
 /**
  * Runs `count` slots of one role side by side. Sealed results: every slot's host commits first, and only once all of
@@ -194,105 +137,6 @@ async function fillSlot(run: JobRun, slot: Slot): Promise<void> {
 }
 
 /**
- * The slot's host is at fault and loses the slot to another host: `caught` by a test input, or `forged` (a result its
- * key did not sign, or a reveal that does not open its commitment). Either way its bond is slashed at settlement.
- */
-function loseSlot(run: JobRun, slot: Slot, fault: 'caught' | 'forged', why: string): void {
-  const host = slot.host!;
-  const { replica, role } = slot.status;
-  if (fault === 'caught') {
-    slot.caught.push(host);
-    slot.status.failedTestBy.push(host.id);
-  } else {
-    slot.forged.push(host);
-    slot.status.forgedBy.push(host.id);
-  }
-  Object.assign(slot, { host: null, runningSinceMs: null, sealed: null, result: null, jobMs: 0, testMs: 0, error: `host ${host.id} ${why}` });
-  Object.assign(slot.status, { state: 'RUNNING', resultDigest: null });
-  run.note(`${role} ${replica}: ${host.id} ${why}, re-matching`);
-}
-
-/**
- * Runs the job and, when the client gave test inputs, one test beside it on the slot's host, in an order the host
- * cannot predict and under ids it cannot tell apart; each answers a signed commitment, checked against the host's
- * key, and the time each took as the workflow measured it. Why the host forged a commitment, or null.
- */
-async function commitOnHost(run: JobRun, slot: Slot, host: HostCandidate, execution: SlotExecution, pick: number): Promise<string | null> {
-  const { spec } = run;
-  const activities = slotOn(host.id, spec);
-  const test = spec.tests.length ? spec.tests[pick % spec.tests.length] : null;
-  const testExecution: SlotExecution | null = test && { ...execution, executionId: uuid4(), inputs: test.inputs };
-  const steps = !testExecution ? [execution] : Math.random() < 0.5 ? [testExecution, execution] : [execution, testExecution];
-  const sealed: Slot['sealed'] = { job: null!, test: null };
-  for (const exec of steps) {
-    const startedMs = Date.now();
-    const commitment = await activities.commitSlot(exec);
-    const tookMs = Date.now() - startedMs;
-    const forgery = commitmentFault(run.chainId, run.jobId, exec.executionId, host.address, commitment);
-    // Which run was forged stays unsaid: it would tell the host which one was the test.
-    if (forgery) return `forged a result: ${forgery}`;
-    if (exec === execution) {
-      sealed.job = { execution: exec, commitment };
-      slot.jobMs = tookMs;
-    } else {
-      sealed.test = { execution: exec, commitment, expectedDigest: test!.expectedDigest };
-      slot.testMs = tookMs;
-    }
-  }
-  slot.sealed = sealed;
-  return null;
-}
-
-/**
- * Asks the slot's host to open its commitments (the job's and a test's, in an order it cannot predict) and checks
- * each against its key and commitment, and a test's digest against the one the client expects. False when the host
- * lost the slot: it did not reveal (gone: like a host that vanished), revealed something else (forged), or failed the test.
- */
-async function revealSlot(run: JobRun, slot: Slot): Promise<boolean> {
-  const { jobId } = run;
-  const host = slot.host!;
-  const { job, test } = slot.sealed!;
-  const { replica, role } = slot.status;
-  const activities = revealOn(host.id);
-  const steps = !test ? [job] : Math.random() < 0.5 ? [test, job] : [job, test];
-  let result: SlotResult | null = null;
-  for (const step of steps) {
-    let reveal;
-    try {
-      reveal = await activities.revealSlot({ jobId, executionId: step.execution.executionId });
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      slot.lost.push(host);
-      slot.status.lostBy.push(host.id);
-      Object.assign(slot, { host: null, sealed: null, jobMs: 0, testMs: 0, error: `host ${host.id} did not reveal its result: ${failureMessage(err)}` });
-      run.note(`${role} ${replica}: ${host.id} did not reveal its result (${failureMessage(err)}), re-matching`);
-      return false;
-    }
-    const forgery = revealFault(run.chainId, jobId, host.address, step.commitment, reveal);
-    if (forgery) {
-      loseSlot(run, slot, 'forged', `forged a result: ${forgery}`);
-      return false;
-    }
-    if (step === test && reveal.result.resultDigest !== test.expectedDigest) {
-      loseSlot(run, slot, 'caught', `failed a test input: digest ${reveal.result.resultDigest.slice(0, 12)}…, expected ${test.expectedDigest.slice(0, 12)}…`);
-      return false;
-    }
-    if (step === job) result = reveal.result;
-  }
-  slot.result = result;
-  slot.sealed = null;
-  Object.assign(slot.status, { resultDigest: result!.resultDigest, state: 'DONE', measuredMs: measuredMs(run, slot) });
-  run.note(`${role} ${replica} revealed by ${host.id}`);
-  return true;
-}
-
-/** What the slot's host is paid for: the time the workflow measured for its run and its test run, each capped at the timeout. */
-function measuredMs(run: JobRun, slot: Slot): number {
-  const cap = run.spec.timeoutSeconds * 1000;
-  return Math.min(slot.jobMs, cap) + Math.min(slot.testMs, cap);
-}
-
-/**
  * Runs a slot on its host and, when the client gave test inputs, one test beside it, in an order the host cannot
  * predict. A wrong test digest comes back instead of the result.
  */
@@ -315,50 +159,6 @@ async function runOnHost(run: JobRun, slot: Slot, host: HostCandidate, execution
     slot.testMs = tested.durationMs;
   }
   return { result, failedTest: null };
-}
-
-/** The vote over every slot asked for: one that never ran counts as a vote for nothing. */
-export function judge(slots: Slot[]): Verdict {
-  const verdict = majorityVerdict(slots.map((s, i) => ({
-    hostId: s.host?.id ?? `slot-${i}`,
-    resultDigest: s.result?.resultDigest ?? `none:${i}`,
-  })));
-  // A lone slot that gave no result once "won" its own vote; a majority must hold a result.
-  if (verdict.kind === 'majority' && verdict.digest.startsWith('none:') && patched('majority-holds-a-result')) {
-    return { kind: 'no-majority', counts: {} };
-  }
-  return verdict;
-}
-
-export function winnersOf(slots: Slot[], digest: string): Slot[] {
-  return slots.filter((s) => s.result?.resultDigest === digest);
-}
-
-export function describeVotes(slots: Slot[]): string {
-  return slots.map((s) => (s.result && s.host ? `${s.host.id}=${s.result.resultDigest.slice(0, 12)}` : s.error)).join(', ');
-}
-
-/**
- * A slot as settlement sees it, at workflow time `nowMs`. Sealed runs are paid for the time the workflow measured (a
- * slot cut short while it waited to reveal, for the runs it finished); runs from before, for what the host reported.
- * A forged result is slashed like a failed test.
- */
-export function settledSlot(run: JobRun, slot: Slot, nowMs: number): SettledSlot {
-  const workMs = !slot.result ? 0 : run.sealed ? measuredMs(run, slot) : slot.result.durationMs + slot.testMs;
-  return {
-    role: slot.status.role, host: slot.host, digest: slot.result?.resultDigest ?? null, workMs,
-    runningMs: slot.sealed ? measuredMs(run, slot) : slot.runningSinceMs === null ? null : nowMs - slot.runningSinceMs,
-    ranMs: slot.ranMs, lost: slot.lost, caught: [...slot.caught, ...slot.forged],
-  };
-}
-
-/** The read model's fields of the result a slot gave. */
-export function resultFields(slot: Slot) {
-  const result = slot.result!;
-  return {
-    hostId: slot.host!.id, exitCode: result.exitCode, timedOut: result.timedOut,
-    resultDigest: result.resultDigest, outputSha256: result.outputSha256, logsSha256: result.logsSha256,
-  };
 }
 
 /** Failures that are the job's own (too much output): trying another host would not help. */
