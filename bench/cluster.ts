@@ -27,17 +27,17 @@ async function jobLatencyP50(cluster: boolean): Promise<number> {
 }
 
 /**
- * The same trivial job end to end on Temporal's dev server (SQLite) and on a cluster of Zansoc's Temporal server on
+ * The same trivial job end to end on Zansoc's Temporal server embedded (one process, SQLite) and on a cluster of Zansoc's Temporal server on
  * PostgreSQL (each service its own process, the read model on PostgreSQL, two orchestrator workers), in one run. No
  * goal is set: the figure says what running as production does costs a job.
  */
 export const cluster: Benchmark = {
-  name: 'a job end to end on a Temporal cluster on PostgreSQL ÷ on the dev server',
+  name: 'a job end to end on a Temporal cluster on PostgreSQL ÷ embedded (one process, SQLite)',
   async run(log) {
     const dev = await jobLatencyP50(false);
-    log(`  dev server (SQLite): job end to end p50 ${ms(dev)} over ${RUNS} jobs`);
+    log(`  embedded (one process, SQLite): job end to end p50 ${ms(dev)} over ${RUNS} jobs`);
     const onCluster = await jobLatencyP50(true);
     log(`  cluster (PostgreSQL, 4 service processes, 2 orchestrator workers): p50 ${ms(onCluster)} over ${RUNS} jobs`);
-    log(`  ratio cluster ÷ dev server: ${(onCluster / dev).toFixed(2)}×`);
+    log(`  ratio cluster ÷ embedded: ${(onCluster / dev).toFixed(2)}×`);
   },
 };

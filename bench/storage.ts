@@ -32,7 +32,7 @@ export const storage: Benchmark = {
   async run(log) {
     const dir = mkdtempSync(join(tmpdir(), 'zansoc-bench-storage-'));
     const devnet = await startDevnet({ dir, hosts: 3, headless: true, log: () => undefined, spotCheckFraction: 0, rateLimitPerMinute: 1_000_000 });
-    const client = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress }) });
+    const client = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress, tls: devnet.temporalTls }) });
     try {
       const plain = randomBytes(FILE_MIB * 1024 * 1024);
       let t = performance.now();

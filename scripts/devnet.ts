@@ -20,11 +20,11 @@ import { freePort } from './free-port';
 import { startPrometheus } from './prometheus';
 import { startPostgres } from './postgres';
 import { startTemporalCluster, type TemporalCluster } from './temporal-cluster';
-import { startTemporalServer } from './temporal-server';
 import type { TemporalTls } from '../runtime/temporal';
 
 /**
- * The embedded default, in one call: a Temporal dev server (SQLite, Web UI), anvil with the contracts deployed,
+ * The embedded default, in one call: Zansoc's Temporal server in one process (SQLite, mTLS, its authorizer, the Web
+ * UI), anvil with the contracts deployed,
  * SQLite via Prisma, the API, the orchestrator worker and a few host workers on the local Docker engine. The roles
  * run as separate processes, as they would on separate machines. `npm start` runs it; integration tests use it too.
  */
@@ -53,7 +53,7 @@ export interface DevnetOptions {
   /** When a role that died is started again (defaults: RESTART_POLICY). */
   restart?: Partial<RestartPolicy>;
   /**
-   * Runs on Temporal as production does instead of the dev server: a cluster of Zansoc's Temporal server on
+   * Runs Temporal as production does instead of in one process: a cluster of Zansoc's Temporal server on
    * PostgreSQL (scripts/temporal-cluster.ts), and the read model on PostgreSQL too (unless `databaseUrl` is given).
    */
   cluster?: boolean;
@@ -88,14 +88,14 @@ export interface Devnet {
   apiUrl: string;
   temporalAddress: string;
   temporalUiUrl: string | null;
-  /** The Temporal cluster when the devnet runs on one (`cluster`), to restart its services; null on the dev server. */
+  /** The Temporal cluster when the devnet runs on one (`cluster`), to restart its services; null when embedded. */
   temporalCluster: TemporalCluster | null;
   /**
-   * On a cluster every Temporal connection is mTLS: this is the operator's (`zansoc-operator:cluster`), for tests
-   * and tools to connect with (Connection.connect({ address: temporalAddress, tls })); undefined on the dev server.
+   * Every Temporal connection is mTLS: this is the operator's (`zansoc-operator:cluster`), for tests and tools to
+   * connect with (Connection.connect({ address: temporalAddress, tls })).
    */
-  temporalTls: TemporalTls | undefined;
-  /** The temporal CLI's flags for the same identity (none on the dev server). */
+  temporalTls: TemporalTls;
+  /** The temporal CLI's flags for the same identity. */
   temporalCliFlags: string[];
   /** The orchestrator workers' role names. */
   orchestratorRoles: string[];
@@ -169,13 +169,14 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     const image = await buildJobImages(engine.docker);
     log(`devnet: job image ${image.reference} ready`);
 
-    const cluster = opts.cluster ? await startTemporalCluster({ tls: true }) : null;
-    const temporal = cluster
-      ? { address: cluster.address, uiUrl: cluster.uiUrl, stop: () => cluster.stop() }
-      : await startTemporalServer({ port: opts.temporalPort, uiPort: opts.temporalUiPort, headless: opts.headless, dbFile: join(dir, 'temporal.db') });
+    // Zansoc's Temporal server either way, with mTLS and its authorizer: embedded in one process on SQLite, or as
+    // a cluster of four services on PostgreSQL.
+    const temporal = await startTemporalCluster(opts.cluster ? { tls: true } : {
+      embedded: { dir: join(dir, 'temporal'), port: opts.temporalPort, uiPort: opts.temporalUiPort, headless: opts.headless },
+    });
+    const cluster = opts.cluster ? temporal : null;
     cleanups.push(() => temporal.stop());
-    log(`devnet: Temporal ${cluster ? 'cluster (frontend, history, matching, worker on PostgreSQL)' : 'dev server'} on ${temporal.address}` +
-      `${temporal.uiUrl ? `, Web UI ${temporal.uiUrl}` : ''}`);
+    log(`devnet: Temporal ${temporalKind(cluster !== null)} on ${temporal.address}${temporal.uiUrl ? `, Web UI ${temporal.uiUrl}` : ''}`);
 
     const anvil = await startAnvil({ port: opts.anvilPort });
     cleanups.push(() => anvil.stop());
@@ -205,17 +206,16 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     const apiPort = opts.apiPort ?? (await freePort());
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const common = { TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: databaseUrl };
-    // On the cluster each role presents its own identity: the API and the orchestrator certificates of the cluster's
+    // Each role presents its own identity: the API and the orchestrator certificates of the Temporal server's
     // CA, and hosts the ones the API's host CA issues them at join.
-    const clusterTls = cluster?.tls;
+    const tls = temporal.tls!;
     const tlsEnv = (commonName: string): Record<string, string> => {
-      if (!clusterTls) return {};
-      const cert = clusterTls.issueClientCertificate(commonName);
-      return { TEMPORAL_TLS_CA_FILE: clusterTls.caFile, TEMPORAL_TLS_CERT_FILE: cert.certFile, TEMPORAL_TLS_KEY_FILE: cert.keyFile, TEMPORAL_TLS_SERVER_NAME: 'localhost' };
+      const cert = tls.issueClientCertificate(commonName);
+      return { TEMPORAL_TLS_CA_FILE: tls.caFile, TEMPORAL_TLS_CERT_FILE: cert.certFile, TEMPORAL_TLS_KEY_FILE: cert.keyFile, TEMPORAL_TLS_SERVER_NAME: 'localhost' };
     };
     const hostCount = opts.hosts ?? 2;
     const hostIds = Array.from({ length: hostCount }, (_, i) => `host-${i + 1}`);
-    const orchestratorRoles = Array.from({ length: opts.orchestrators ?? (cluster ? 2 : 1) }, (_, i) => (i === 0 ? 'orchestrator' : `orchestrator-${i + 1}`));
+    const orchestratorRoles = Array.from({ length: opts.orchestrators ?? (opts.cluster ? 2 : 1) }, (_, i) => (i === 0 ? 'orchestrator' : `orchestrator-${i + 1}`));
     const metricsPorts: Record<string, number> = {};
     for (const role of [...orchestratorRoles.flatMap((o) => [o, `${o}-temporal`]), ...hostIds]) metricsPorts[role] = await freePort();
     const metricsUrls: Record<string, string> = {
@@ -227,7 +227,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
         entry: 'api/main.ts',
         env: {
           ...common, ...tlsEnv('zansoc-api:api'), API_PORT: String(apiPort), STAGING_DIR: join(dir, 'staging'), CHAIN_ID: String(deployment.chainId),
-          ...(clusterTls ? { HOST_CA_CERT_FILE: clusterTls.hostCa.certFile, HOST_CA_KEY_FILE: clusterTls.hostCa.keyFile } : {}),
+          HOST_CA_CERT_FILE: tls.hostCa.certFile, HOST_CA_KEY_FILE: tls.hostCa.keyFile,
           ...(opts.hostCertHours !== undefined ? { HOST_CERT_HOURS: String(opts.hostCertHours) } : {}),
           RPC_URL: anvil.url, DEPLOYMENT_FILE: deploymentFile, FAUCET_KEY: DEVNET_KEYS.faucet,
           ...(opts.spotCheckFraction !== undefined ? { SPOT_CHECK_FRACTION: String(opts.spotCheckFraction) } : {}),
@@ -330,7 +330,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
 
     return {
       apiUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, temporalCluster: cluster, orchestratorRoles,
-      temporalTls: clusterTls?.connectionTls(clusterTls.operator), temporalCliFlags: clusterTls ? clusterTls.cliFlags(clusterTls.operator) : [], rpcUrl: anvil.url, deployment, databaseUrl,
+      temporalTls: tls.connectionTls(tls.operator), temporalCliFlags: tls.cliFlags(tls.operator), rpcUrl: anvil.url, deployment, databaseUrl,
       hostIds, metricsUrls, api: createApiClient(apiUrl, { signer: new Wallet(DEVNET_KEYS.client), chainId: deployment.chainId }), processes,
       startRole, stopRole, stop,
       async hostKey(hostId: string) {
@@ -357,6 +357,10 @@ interface Supervision {
   restarts: number;
   restartTimer: NodeJS.Timeout | null;
 }
+
+const temporalKind = (cluster: boolean) => cluster
+  ? "Zansoc's Temporal server as a cluster: frontend, history, matching, worker on PostgreSQL"
+  : "Zansoc's Temporal server, embedded: one process on SQLite";
 
 const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
 
@@ -491,7 +495,8 @@ async function main(): Promise<void> {
     `Zansoc devnet is up (Ctrl-C stops everything):`,
     `  API          ${devnet.apiUrl}/trpc   (staging store ${devnet.apiUrl}/blobs)`,
     `  Temporal UI  ${devnet.temporalUiUrl}/namespaces/default/workflows/job-${done.id}`,
-    `  Temporal     ${devnet.temporalAddress}${devnet.temporalCluster ? ' (a cluster: frontend, history, matching, worker on PostgreSQL)' : ' (dev server)'}`,
+    `  Temporal     ${devnet.temporalAddress} (${temporalKind(devnet.temporalCluster !== null)}; mTLS: a client certificate is needed)`,
+    `  temporal CLI as the operator: temporal workflow list --address ${devnet.temporalAddress} ${devnet.temporalCliFlags.join(' ')}`,
     `  orchestrator ${devnet.orchestratorRoles.length} worker(s): ${devnet.orchestratorRoles.join(', ')}`,
     `  chain RPC    ${devnet.rpcUrl} (chain id ${devnet.deployment.chainId})`,
     `  hosts        ${devnet.hostIds.join(', ')}`,

@@ -1,6 +1,6 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,18 +23,33 @@ import { certPair, createCertificateAuthority, type CertificateFiles } from './t
  * frontend's certificate and every client's, whose CommonName is its identity (temporal-server/identity.go), and the
  * frontend refuses a connection without one. The services talk to each other with certificates of a second CA,
  * which no client certificate is signed by, so a client cannot reach history or matching directly.
+ *
+ * With `embedded`, the same server runs as `npm start` runs it: every service in one process on one SQLite file in
+ * the given folder (schema made on first start), no PostgreSQL, and always with mTLS and the authorizer.
  */
 export const CLUSTER_SERVICES = ['frontend', 'history', 'matching', 'worker'] as const;
 export type ClusterService = (typeof CLUSTER_SERVICES)[number];
 
+/** One process, one SQLite file: the embedded default's Temporal. */
+export interface EmbeddedOptions {
+  /** Holds the database, the certificates (tls/) and the logs; kept at stop. */
+  dir: string;
+  /** The frontend's gRPC port (a free one by default). */
+  port?: number;
+  /** The Web UI's port (a free one by default); no UI when headless. */
+  uiPort?: number;
+  headless?: boolean;
+}
+
 export interface TemporalCluster {
   /** The frontend's gRPC address. */
   address: string;
-  uiUrl: string;
+  /** The Web UI, null when embedded headless. */
+  uiUrl: string | null;
   namespace: string;
-  /** Stops one service's process (SIGTERM unless told, SIGKILL for a crash) and starts it again on the same ports. */
+  /** Stops one service's process (embedded: the one process) (SIGTERM unless told, SIGKILL for a crash) and starts it again on the same ports. */
   restartService(name: ClusterService, opts?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
-  /** What a service (or the UI) has logged so far. */
+  /** What a service (or the UI) has logged so far (embedded: any service names the one process). */
   log(name: ClusterService | 'ui'): string;
   /** The process ids of the services and the UI that are running now. */
   pids(): number[];
@@ -147,6 +162,27 @@ function clusterConfig(moduleDir: string, pg: LocalPostgres, ports: Record<Clust
   return stringify(config);
 }
 
+/** The module's config/development-sqlite-file.yaml on `dbFile`, every service's ports free ones, in one process. */
+function embeddedConfig(moduleDir: string, dbFile: string, ports: Record<ClusterService, Ports>, dynamicConfigFile: string,
+  tls: ServerTls): string {
+  const config = parse(readFileSync(join(moduleDir, 'config/development-sqlite-file.yaml'), 'utf8'));
+  // Persistence and visibility share the file, as the CLI's dev server does; `setup` makes the schema when absent.
+  for (const store of Object.values(config.persistence.datastores) as { sql: Record<string, unknown> }[]) {
+    Object.assign(store.sql, { databaseName: dbFile });
+  }
+  config.log = { stdout: true, level: 'warn' };
+  delete config.global.pprof;
+  delete config.global.metrics;
+  delete config.archival;
+  delete config.namespaceDefaults;
+  for (const service of CLUSTER_SERVICES) config.services[service].rpc = { ...ports[service], bindOnLocalHost: true };
+  config.clusterMetadata.clusterInformation.active.rpcAddress = `127.0.0.1:${ports.frontend.grpcPort}`;
+  delete config.clusterMetadata.clusterInformation.active.httpAddres;
+  config.dynamicConfigClient = { filepath: dynamicConfigFile, pollInterval: '10s' };
+  config.global.tls = tlsConfig(tls);
+  return stringify(config);
+}
+
 const DYNAMIC_CONFIG = {
   // The version check calls out to the internet.
   'frontend.enableServerVersionCheck': [{ value: false }],
@@ -222,15 +258,18 @@ function makeCertificates(dir: string): { server: ServerTls; clients: ClusterTls
   return { server, clients };
 }
 
-export async function startTemporalCluster(opts: { namespace?: string; tls?: boolean } = {}): Promise<TemporalCluster> {
+export async function startTemporalCluster(opts: { namespace?: string; tls?: boolean; embedded?: EmbeddedOptions } = {}): Promise<TemporalCluster> {
   const namespace = opts.namespace ?? 'default';
+  const embedded = opts.embedded;
   const server = installed('--server');
-  const sqlTool = installed('--sql-tool');
   const cli = resolveTemporalCli();
   const moduleDir = serverModuleDir();
-  const dir = mkdtempSync(join(tmpdir(), 'zansoc-temporal-'));
+  const dir = embedded ? embedded.dir : mkdtempSync(join(tmpdir(), 'zansoc-temporal-'));
+  if (embedded) mkdirSync(dir, { recursive: true });
   const processes = new Map<string, { child: ChildProcess; exited: Promise<void> }>();
   let pg: LocalPostgres | undefined;
+  // Embedded, every service is the one process `server`.
+  const processOf = (name: ClusterService | 'ui'): string => (embedded && name !== 'ui' ? 'server' : name);
 
   function spawnLogged(name: string, args: string[]): void {
     const log = openSync(join(dir, `${name}.log`), 'a');
@@ -261,40 +300,52 @@ export async function startTemporalCluster(opts: { namespace?: string; tls?: boo
   }
   async function stop(): Promise<void> {
     // The UI and the frontend first, so no client sees a half-stopped cluster answering.
-    for (const name of ['ui', 'frontend', 'worker', 'matching', 'history']) await kill(name);
+    for (const name of ['ui', 'server', 'frontend', 'worker', 'matching', 'history']) await kill(name);
     await pg?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (!embedded) rmSync(dir, { recursive: true, force: true });
   }
 
   try {
-    pg = await startPostgres();
-    await setUpDatabases(sqlTool, pg, moduleDir);
     const ports = {} as Record<ClusterService, Ports>;
     for (const service of CLUSTER_SERVICES) ports[service] = { grpcPort: await freePort(), membershipPort: await freeMembershipPort() };
+    if (embedded?.port) ports.frontend.grpcPort = embedded.port;
     ports.frontend.httpPort = await freePort();
     const dynamicConfigFile = join(dir, 'dynamicconfig.yaml');
     writeFileSync(dynamicConfigFile, stringify(DYNAMIC_CONFIG));
-    const certificates = opts.tls ? makeCertificates(join(dir, 'tls')) : undefined;
+    const certificates = opts.tls || embedded ? makeCertificates(join(dir, 'tls')) : undefined;
     const tls = certificates?.clients;
     const configFile = join(dir, 'cluster.yaml');
-    writeFileSync(configFile, clusterConfig(moduleDir, pg, ports, dynamicConfigFile, certificates?.server));
+    if (embedded) writeFileSync(configFile, embeddedConfig(moduleDir, join(dir, 'temporal.db'), ports, dynamicConfigFile, certificates!.server));
+    else {
+      pg = await startPostgres();
+      await setUpDatabases(installed('--sql-tool'), pg, moduleDir);
+      writeFileSync(configFile, clusterConfig(moduleDir, pg, ports, dynamicConfigFile, certificates?.server));
+    }
 
+    const tokenKey = certificates
+      ? ['--task-token-key-file', certificates.server.taskTokenKeyFile, '--host-ca-file', certificates.server.hostCaFile] : [];
     const startService = async (name: ClusterService) => {
-      const tokenKey = certificates
-        ? ['--task-token-key-file', certificates.server.taskTokenKeyFile, '--host-ca-file', certificates.server.hostCaFile] : [];
+      if (embedded) {
+        spawnLogged('server', ['--config', configFile, '--services', CLUSTER_SERVICES.join(','), '--namespace', namespace, ...tokenKey]);
+        return waitListening('server', ports.frontend.grpcPort);
+      }
       spawnLogged(name, ['--config', configFile, '--services', name, '--namespace', namespace, ...tokenKey]);
       // The worker service serves no gRPC, only membership.
       await waitListening(name, name === 'worker' ? ports[name].membershipPort : ports[name].grpcPort);
     };
     // One at a time: each process initialises the cluster's metadata in the database on its first start.
-    for (const service of ['history', 'matching', 'frontend', 'worker'] as const) await startService(service);
+    if (embedded) await startService('frontend');
+    else for (const service of ['history', 'matching', 'frontend', 'worker'] as const) await startService(service);
 
     const address = `127.0.0.1:${ports.frontend.grpcPort}`;
-    const uiPort = await freePort();
-    // The UI reaches the frontend as an operator.
-    const uiTls = tls ? ['--tls-ca', tls.caFile, '--tls-cert', tls.operator.certFile, '--tls-key', tls.operator.keyFile, '--tls-server-name', '127.0.0.1'] : [];
-    spawnLogged('ui', ['ui', '--temporal-address', address, '--ip', '127.0.0.1', '--port', String(uiPort), ...uiTls]);
-    const uiUrl = `http://127.0.0.1:${uiPort}`;
+    let uiUrl: string | null = null;
+    if (!embedded?.headless) {
+      const uiPort = embedded?.uiPort ?? (await freePort());
+      // The UI reaches the frontend as an operator.
+      const uiTls = tls ? ['--tls-ca', tls.caFile, '--tls-cert', tls.operator.certFile, '--tls-key', tls.operator.keyFile, '--tls-server-name', '127.0.0.1'] : [];
+      spawnLogged('ui', ['ui', '--temporal-address', address, '--ip', '127.0.0.1', '--port', String(uiPort), ...uiTls]);
+      uiUrl = `http://127.0.0.1:${uiPort}`;
+    }
 
     const temporal = (...args: string[]) => run(cli, [...args, '--address', address, ...(tls ? tls.cliFlags(tls.orchestrator) : [])]);
     await until('namespace creation failed', 60_000, () =>
@@ -313,23 +364,26 @@ export async function startTemporalCluster(opts: { namespace?: string; tls?: boo
     } finally {
       await connection.close();
     }
-    await until(`the UI did not answer on ${uiUrl}`, 30_000, async () => {
-      const res = await fetch(uiUrl);
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    });
+    if (uiUrl) {
+      const url = uiUrl;
+      await until(`the UI did not answer on ${url}`, 30_000, async () => {
+        const res = await fetch(url);
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      });
+    }
 
     return {
       address,
       uiUrl,
       namespace,
       async restartService(name, { signal = 'SIGTERM' } = {}) {
-        await kill(name, signal);
+        await kill(processOf(name), signal);
         await startService(name);
       },
       pids: () => [...processes.values()].flatMap(({ child }) => (child.exitCode === null && child.pid ? [child.pid] : [])),
       stop,
       tls,
-      log: (name) => readFileSync(join(dir, `${name}.log`), 'utf8'),
+      log: (name) => readFileSync(join(dir, `${processOf(name)}.log`), 'utf8'),
     };
   } catch (err) {
     await stop();

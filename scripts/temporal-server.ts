@@ -23,6 +23,21 @@ export interface TemporalServer {
  */
 export async function startTemporalServer(opts: { port?: number; uiPort?: number; dbFile?: string; headless?: boolean } = {}): Promise<TemporalServer> {
   const cli = resolveTemporalCli();
+  // The dev server picks free ports of its own (HTTP API, internal services) and binds them later, so another
+  // process can take one in between: it then exits with "address already in use", and a fresh launch on fresh
+  // ports is the fix. Ports the caller fixed are kept, so a clash on those is not retried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchDevServer(cli, opts);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof PortClash)) throw err;
+    }
+  }
+}
+
+class PortClash extends Error {}
+
+async function launchDevServer(cli: string, opts: { port?: number; uiPort?: number; dbFile?: string; headless?: boolean }): Promise<TemporalServer> {
   const port = opts.port ?? (await freePort());
   const args = [
     'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn',
@@ -48,7 +63,10 @@ export async function startTemporalServer(opts: { port?: number; uiPort?: number
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the Temporal server exited at start: ${stderr}`);
+    if (child.exitCode !== null) {
+      const message = `the Temporal server exited at start: ${stderr}`;
+      throw /address already in use/.test(stderr) ? new PortClash(message) : new Error(message);
+    }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       await connection.workflowService.getSystemInfo({});

@@ -1,5 +1,5 @@
 // Command zansoc-temporal-server is Zansoc's build of the Temporal server: go.temporal.io/server as a library with
-// PostgreSQL persistence and visibility, TLS from the config file, Zansoc's claim mapper and authorizer, and the Web
+// PostgreSQL or SQLite persistence and visibility, TLS from the config file, Zansoc's claim mapper and authorizer, and the Web
 // UI as a subcommand.
 //
 //	zansoc-temporal-server --config cluster.yaml --services frontend,history [--namespace default]
@@ -31,6 +31,7 @@ import (
 	"go.temporal.io/server/common/log/tag"
 	"go.temporal.io/server/common/metrics"
 	_ "go.temporal.io/server/common/persistence/sql/sqlplugin/postgresql" // the postgres12 plugin
+	_ "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"     // the sqlite plugin (npm start: one process, one file)
 	"go.temporal.io/server/common/rpc/encryption"
 	"go.temporal.io/server/temporal"
 	"gopkg.in/validator.v2"

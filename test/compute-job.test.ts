@@ -58,7 +58,7 @@ describe('compute job on the devnet', () => {
     dir = mkdtempSync(join(tmpdir(), 'zansoc-devnet-'));
     devnet = await startDevnet({ dir, hosts: 2, headless: true, spotCheckFraction: 0, log: (line) => lines.push(line) });
     db = openDatabase(devnet.databaseUrl);
-    temporal = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress }) });
+    temporal = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress, tls: devnet.temporalTls }) });
   }, 300_000);
 
   afterAll(async () => {

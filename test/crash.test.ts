@@ -61,7 +61,7 @@ describe('crashes', () => {
     const gross = BigInt(done.paidToHosts!) + BigInt(done.commission!);
     expect(gross).toBeGreaterThan(0n);
     expect(before - (await balanceOf(client))).toBe(gross);
-    await keepHistory(devnet.temporalAddress, `job-${submitted.id}`, 'compute-job-crash-after-settle');
+    await keepHistory(devnet, `job-${submitted.id}`, 'compute-job-crash-after-settle');
   }, 180_000);
 
   it('survives the orchestrator being killed while a slot runs', async () => {
@@ -82,7 +82,7 @@ describe('crashes', () => {
     const status = await devnet.api.jobs.status.query({ jobId: submitted.id });
     expect(status.replicas).toHaveLength(1);
     expect(status.replicas[0].lostBy).toEqual([]);
-    await keepHistory(devnet.temporalAddress, `job-${submitted.id}`, 'compute-job-crash-mid-slot');
+    await keepHistory(devnet, `job-${submitted.id}`, 'compute-job-crash-mid-slot');
   }, 180_000);
 
   it('re-matches the slot of a host worker killed mid-run, and slashes part of its bond to the host that took over', async () => {
@@ -108,7 +108,7 @@ describe('crashes', () => {
     const [, stakeAfter] = await registry.hostOf(hosts.get('host-1')!);
     expect(stakeBefore - stakeAfter).toBe(bond / 4n);
     expect((await balanceOf(hosts.get('host-2')!)) - host2Before).toBe(BigInt(done.paidToHosts!) + bond / 8n);
-    await keepHistory(devnet.temporalAddress, `job-${submitted.id}`, 'compute-job-host-killed');
+    await keepHistory(devnet, `job-${submitted.id}`, 'compute-job-host-killed');
 
     // The host comes back; nothing of the lost slot runs on it any more (a stopped container waits, as every
     // uncollected one does, for the reconciler's max age before it is removed).

@@ -68,7 +68,7 @@ describe('host lifecycle on the devnet', () => {
   }
 
   it('polls only its own queue: no host waits on a capability queue that no workflow dispatches to', async () => {
-    const connection = await Connection.connect({ address: devnet.temporalAddress });
+    const connection = await Connection.connect({ address: devnet.temporalAddress, tls: devnet.temporalTls });
     const pollersOf = async (name: string) => (await connection.workflowService.describeTaskQueue({
       namespace: 'default', taskQueue: { name }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
     })).pollers ?? [];

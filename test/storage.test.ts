@@ -77,7 +77,7 @@ describe('storage deals on the devnet', () => {
     devnet = await startDevnet({ dir, hosts: 3, headless: true, spotCheckFraction: 0, log: (line) => lines.push(line) });
     db = openDatabase(devnet.databaseUrl);
     for (const h of await db.host.findMany()) address.set(h.id, h.address);
-    temporal = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress }) });
+    temporal = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress, tls: devnet.temporalTls }) });
   }, 300_000);
 
   afterAll(async () => {
@@ -149,7 +149,7 @@ describe('storage deals on the devnet', () => {
     expect(BigInt(ended.refunded)).toBe(BigInt(ended.deposit) - BigInt(ended.paidToHosts) - BigInt(ended.commission));
     // The hosts deleted their replicas.
     for (const id of ['host-1', 'host-2']) expect(await new ChunkStore(join(dir, id, 'chunks')).cids(deal.id)).toEqual([]);
-    await keepHistory(devnet.temporalAddress, `deal-${deal.id}`, 'storage-deal-ended');
+    await keepHistory(devnet, `deal-${deal.id}`, 'storage-deal-ended');
   }, 300_000);
 
   it('slashes a host that lost its replica and repairs it onto a fresh host from a healthy replica', async () => {
@@ -186,7 +186,7 @@ describe('storage deals on the devnet', () => {
     const cancelled = await untilDeal(deal.id, (d) => isFinalDealState(d.state));
     expect(cancelled).toMatchObject({ state: 'CANCELLED', stateReason: 'moving elsewhere' });
     expect(BigInt(cancelled.refunded)).toBe(BigInt(cancelled.deposit) - BigInt(cancelled.paidToHosts) - BigInt(cancelled.commission));
-    await keepHistory(devnet.temporalAddress, `deal-${deal.id}`, 'storage-deal-repaired');
+    await keepHistory(devnet, `deal-${deal.id}`, 'storage-deal-repaired');
   }, 240_000);
 
   it('refuses a deal whose chunks are not staged, naming the field, creates nothing, and keeps other clients out', async () => {

@@ -281,7 +281,7 @@ describe('an operator (zansoc-operator:cluster)', () => {
   });
 
   it('uses the Web UI, which reaches the frontend with the operator\'s certificate', async () => {
-    const page = await fetch(cluster.uiUrl);
+    const page = await fetch(cluster.uiUrl!);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     // The UI's own API answers from the frontend: the namespace it lists came over mTLS.

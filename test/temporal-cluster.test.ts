@@ -77,7 +77,7 @@ it('reconnects the client and the worker to a restarted frontend', async () => {
 });
 
 it('serves the Web UI', async () => {
-  const res = await fetch(cluster.uiUrl);
+  const res = await fetch(cluster.uiUrl!);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/text\/html/);
 });

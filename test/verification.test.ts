@@ -76,7 +76,7 @@ describe('redundant verification with cheating hosts', () => {
     });
     db = openDatabase(devnet.databaseUrl);
     for (const h of await db.host.findMany()) address.set(h.id, h.address);
-    temporal = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress }) });
+    temporal = new Client({ connection: await Connection.connect({ address: devnet.temporalAddress, tls: devnet.temporalTls }) });
     for (const id of ['host-1', 'host-2', 'host-5']) await asHost(id);
   }, 400_000);
 
@@ -175,7 +175,7 @@ describe('redundant verification with cheating hosts', () => {
     }
     expect(after.hosts.get('host-3')!.balance - before.hosts.get('host-3')!.balance).toBe(BigInt(splitCommission(status.replicas[0].payout).host));
     expect(after.treasury - before.treasury).toBe(BigInt(done.commission!) + 2n * MAX_PRICE);
-    await keepHistory(devnet.temporalAddress, `job-${job.id}`, 'compute-job-test-input-caught');
+    await keepHistory(devnet, `job-${job.id}`, 'compute-job-test-input-caught');
   });
 
   describe('challenges (window of 8 s)', () => {

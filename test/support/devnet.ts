@@ -33,10 +33,10 @@ export async function tearDownDevnet(parts: { temporal?: Client; db?: Database; 
  * Keeps a devnet run's workflow history for the replay tests (test/workflows): written to test/histories/<name>.json
  * when missing or when RECORD_HISTORIES=1, so a change that breaks replaying real runs fails there.
  */
-export async function keepHistory(temporalAddress: string, workflowId: string, name: string): Promise<void> {
+export async function keepHistory(devnet: Devnet, workflowId: string, name: string): Promise<void> {
   const file = join(__dirname, '../histories', `${name}.json`);
   if (process.env.RECORD_HISTORIES !== '1' && existsSync(file)) return;
-  const connection = await Connection.connect({ address: temporalAddress });
+  const connection = await Connection.connect({ address: devnet.temporalAddress, tls: devnet.temporalTls });
   try {
     writeFileSync(file, historyToJSON(await new Client({ connection }).workflow.getHandle(workflowId).fetchHistory()));
   } finally {
