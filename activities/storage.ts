@@ -19,7 +19,7 @@ export function createStorageActivities({ staging }: { staging?: StagingAuth } =
       const roots: Record<string, string> = {};
       for (const { cid } of chunks) {
         const data = await downloadBlob(stagingUrl, sha256OfCid(cid), { auth: staging });
-        roots[cid] = merkleRoot(segmentsOf(sealReplica({ dealId, hostAddress, chunkCid: cid }, data)));
+        roots[cid] = merkleRoot(segmentsOf(await sealReplica({ dealId, hostAddress, chunkCid: cid }, data)));
       }
       return roots;
     },
@@ -32,7 +32,7 @@ export function createStorageActivities({ staging }: { staging?: StagingAuth } =
       dealId: string; hostAddress: string; cid: string; sealedSha256: string; stagingUrl: string;
     }): Promise<{ bytes: number }> {
       const sealed = await downloadBlob(stagingUrl, sealedSha256, { auth: staging });
-      const data = unsealReplica({ dealId, hostAddress, chunkCid: cid }, sealed);
+      const data = await unsealReplica({ dealId, hostAddress, chunkCid: cid }, sealed);
       if (cidOf(data) !== cid) {
         throw ApplicationFailure.create({
           type: ZansocErrorType.ReplicaCorrupt,

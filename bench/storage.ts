@@ -6,7 +6,8 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { Wallet } from 'ethers';
 import { encryptForStorage, retrieveChunks } from '../cli/storage';
-import { isFinalDealState } from '../domain/storage';
+import { CHUNKS_PER_PROOF, cidOf, isFinalDealState, PROOF_DEADLINE_MS, STORAGE_CHUNK_BYTES } from '../domain/storage';
+import { sealReplica } from '../runtime/storage-crypto';
 import { downloadBlob, uploadBlob } from '../runtime/staging-client';
 import { DEVNET_KEYS, startDevnet, type Devnet } from '../scripts/devnet';
 import type { Benchmark } from './benchmark';
@@ -79,6 +80,7 @@ export const storage: Benchmark = {
         `(${ended.periodsReleased} periods, ${ended.state})`);
       log(`             a run of ${PERIODS_PER_RUN} periods with 3 holders: about ${kib(perRunThreeHolders)} ` +
         `(${perRunThreeHolders < HISTORY_WARN_BYTES ? 'under' : 'OVER'} Temporal's 10 MB warning)`);
+      await proofMargin(await handle.fetchHistory(), log);
     } finally {
       await client.connection.close();
       await devnet.stop();
@@ -86,6 +88,43 @@ export const storage: Benchmark = {
     }
   },
 };
+
+/**
+ * The proof deadline against both sides of it: how long honest holders took to answer (from taking the challenge to
+ * its completion, as the server times it: the deadline's own clock), and how long a host that kept nothing needs to
+ * seal the challenged chunks again with the chunks already in hand (no fetch), all of them at once on this machine.
+ */
+async function proofMargin(history: temporal.api.history.v1.IHistory, log: (line: string) => void): Promise<void> {
+  const events = history.events ?? [];
+  const scheduled = new Map<string, string>();
+  const started = new Map<string, number>();
+  const answers: number[] = [];
+  const at = (e: temporal.api.history.v1.IHistoryEvent) => Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6);
+  for (const e of events) {
+    const id = String(e.eventId);
+    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
+    const start = e.activityTaskStartedEventAttributes;
+    if (start && scheduled.get(String(start.scheduledEventId)) === 'proveReplica') started.set(String(start.scheduledEventId), at(e));
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done && started.has(String(done.scheduledEventId))) answers.push(at(e) - started.get(String(done.scheduledEventId))!);
+  }
+  answers.sort((x, y) => x - y);
+  const pick = (q: number) => answers[Math.min(answers.length - 1, Math.floor(q * answers.length))];
+  const chunk = randomBytes(STORAGE_CHUNK_BYTES);
+  const cid = cidOf(chunk);
+  const t = performance.now();
+  await Promise.all(Array.from({ length: CHUNKS_PER_PROOF }, (_, i) =>
+    sealReplica({ dealId: `bench-${i}`, hostAddress: '0x1111111111111111111111111111111111111111', chunkCid: cid }, chunk)));
+  const resealMs = performance.now() - t;
+  log(`  proofs:    deadline ${PROOF_DEADLINE_MS} ms; honest answers p50 ${pick(0.5)} ms, p99 ${pick(0.99)} ms, max ${answers.at(-1)} ms ` +
+    `(${answers.length} proofs, server clock)`);
+  log(`             sealing ${CHUNKS_PER_PROOF} challenged chunks again, chunks in hand, in parallel: ${resealMs.toFixed(0)} ms ` +
+    `= ${(resealMs / PROOF_DEADLINE_MS).toFixed(1)}× the deadline`);
+  log(`  goal: a host that kept nothing misses the deadline by 2× or more: ${resealMs >= 2 * PROOF_DEADLINE_MS ? 'met' : 'NOT met'} ` +
+    `(${(resealMs / PROOF_DEADLINE_MS).toFixed(1)}×)`);
+  log(`  goal: honest answers p99 within half the deadline: ${pick(0.99) <= PROOF_DEADLINE_MS / 2 ? 'met' : 'NOT met'} ` +
+    `(${pick(0.99)} ms of ${PROOF_DEADLINE_MS / 2} ms)`);
+}
 
 async function until(devnet: Devnet, dealId: string, done: (state: string) => boolean) {
   for (;;) {

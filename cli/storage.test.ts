@@ -9,6 +9,9 @@ import {
   type EncryptedFile, type ServedReplica,
 } from './storage';
 
+// Fewer sealing rounds than the default: these tests seal and unseal many chunks, and check nothing that depends on the rounds.
+process.env.ZANSOC_TEST_SEAL_ITERATIONS = '4096';
+
 const DEAL_ID = '6f1c2a8e-4b7d-4e3a-9c51-0d2f8b6a7e10';
 const HOST = { hostId: 'host-a', hostAddress: '0x8ba1f109551bD432803012645Ac136ddd64DBA72' };
 
@@ -19,7 +22,7 @@ function fakeHolder(file: EncryptedFile, tamper: (cid: string, call: number) => 
     const call = (calls.get(cid) ?? 0) + 1;
     calls.set(cid, call);
     const index = file.chunks.findIndex((c) => c.cid === cid);
-    const sealed = sealReplica({ dealId: DEAL_ID, hostAddress: HOST.hostAddress, chunkCid: cid }, file.encrypted[index]);
+    const sealed = await sealReplica({ dealId: DEAL_ID, hostAddress: HOST.hostAddress, chunkCid: cid }, file.encrypted[index]);
     if (tamper(cid, call)) sealed[sealed.length >> 1] ^= 0x01;
     return { ...HOST, sealed };
   };

@@ -147,7 +147,7 @@ export async function retrieveChunks(opts: RetrieveOptions): Promise<{ bytes: nu
     const refusedBy: string[] = [];
     for (let attempt = 0; attempt < 2; attempt++) {
       const served = await fetchReplica(chunk.cid);
-      const unsealed = unsealReplica({ dealId, hostAddress: served.hostAddress, chunkCid: chunk.cid }, served.sealed);
+      const unsealed = await unsealReplica({ dealId, hostAddress: served.hostAddress, chunkCid: chunk.cid }, served.sealed);
       if (cidOf(unsealed) === chunk.cid) {
         servedBy[served.hostId] = (servedBy[served.hostId] ?? 0) + 1;
         return unsealed;

@@ -14,6 +14,19 @@ import { tokenAmount } from './money';
 export const STORAGE_CHUNK_BYTES = 1024 * 1024;
 /** A chunk is proved in segments of this size (the last one may be short); a challenge asks for a few of them. */
 export const PROOF_SEGMENT_BYTES = 1024;
+/**
+ * PBKDF2-SHA256 rounds that sealing one chunk takes, short or full (runtime/storage-crypto.ts): sequential, so one
+ * core's speed bounds it. About 0.9 s on this project's CI machine; `npm run bench` measures it beside the deadline.
+ */
+export const SEAL_ITERATIONS_PER_CHUNK = 4 * 1024 * 1024;
+/**
+ * How long a host has to answer a proof from the moment it takes the challenge: far more than reading and hashing
+ * what it keeps, far less than sealing a challenged chunk again, so a host that kept nothing cannot fetch the chunk
+ * and answer in time (the margin is in `npm run bench`).
+ */
+export const PROOF_DEADLINE_MS = 400;
+/** Chunks each proof challenges (a few segments of each): a host that kept nothing must seal them all again. */
+export const CHUNKS_PER_PROOF = 2;
 /** Consecutive missed or wrong proofs after which a host is slashed and its replica repaired onto another host. */
 export const FAULTS_BEFORE_SLASH = 2;
 

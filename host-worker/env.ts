@@ -63,10 +63,11 @@ export const hostEnvSchema = z.object({
   /** How long a draining host lets running slots finish before handing them back to be re-matched. */
   DRAIN_GRACE_SECONDS: z.coerce.number().min(0).max(86_400).default(30),
   /**
-   * Test fixture: a host that forges its result digest, so tests can see cheaters caught and slashed. Refused unless
-   * NODE_ENV is `test`, so no production configuration can turn it on.
+   * Test fixture: a host that forges its result digest or its signature, or keeps no storage replica and seals one
+   * again when challenged (host-worker/storage-cheat.ts), so tests can see cheaters caught and slashed. Refused
+   * unless NODE_ENV is `test`, so no production configuration can turn it on.
    */
-  ZANSOC_TEST_CHEAT: z.enum(['corrupt-digest', 'forge-signature']).optional(),
+  ZANSOC_TEST_CHEAT: z.enum(['corrupt-digest', 'forge-signature', 'reseal-on-challenge']).optional(),
   NODE_ENV: z.string().optional(),
 }).superRefine(testFixtureOnly('ZANSOC_TEST_CHEAT'));
 export type HostEnv = z.output<typeof hostEnvSchema>;

@@ -19,6 +19,7 @@ import { detectCapabilities } from './capabilities';
 import { resolveAllowList } from './images';
 import { prepareWorkDir, probeSlotDisks } from './slot-disk';
 import { ChunkStore } from './chunk-store';
+import { resealingOnChallenge } from './storage-cheat';
 import { buildOffer, type HostEnv } from './env';
 import { reconcileContainers, startReconciling } from './reconcile';
 import { ensureHostStake } from './stake';
@@ -120,11 +121,14 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   }, env.HEARTBEAT_SECONDS * 1000);
 
   const metricsServer = env.METRICS_ADDRESS ? await serveMetrics(metrics.registry, env.METRICS_ADDRESS) : null;
-  const activities = env.ZANSOC_TEST_CHEAT ? cheating(runtime.activities, hostId, env.ZANSOC_TEST_CHEAT, seal) : runtime.activities;
+  const activities = env.ZANSOC_TEST_CHEAT && env.ZANSOC_TEST_CHEAT !== 'reseal-on-challenge'
+    ? cheating(runtime.activities, hostId, env.ZANSOC_TEST_CHEAT, seal) : runtime.activities;
   if (env.ZANSOC_TEST_CHEAT) log(`host ${hostId} CHEATS (${env.ZANSOC_TEST_CHEAT}): a test fixture`);
   const chunksDir = join(dataDir, 'chunks');
   const store = new ChunkStore(chunksDir);
-  const storage = createStorageHostActivities({ store, hostAddress: wallet.address, metrics, hostId, staging });
+  const honestStorage = createStorageHostActivities({ store, hostAddress: wallet.address, metrics, hostId, staging });
+  const storage = env.ZANSOC_TEST_CHEAT === 'reseal-on-challenge'
+    ? resealingOnChallenge(honestStorage, store, wallet.address, join(dataDir, 'cheat-chunks')) : honestStorage;
   // Off chain there is nothing to bond to, so nothing to consent to.
   const consent = deployment
     ? createConsentActivities({ wallet, chainId: env.CHAIN_ID, escrows: deployment, maxBond: BigInt(env.MAX_BOND ?? env.STAKE), log: (line) => log(`host ${hostId} ${line}`) })

@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { isRawCid, STORAGE_CHUNK_BYTES } from '../domain/storage';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, pbkdf2, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { isRawCid, SEAL_ITERATIONS_PER_CHUNK, segmentCount, segmentsOf, STORAGE_CHUNK_BYTES } from '../domain/storage';
 
 // Uses node:crypto, so it lives outside domain/: the CLI encrypts and unseals, hosts seal, the orchestrator re-seals to
 // check hosts' roots. Workflows import domain/storage, never this file.
@@ -54,32 +55,82 @@ export interface ReplicaIdentity {
   chunkCid: string;
 }
 
-const SEAL_KEY_MATERIAL = Buffer.from('zansoc-seal-v1', 'utf8');
-// Each (deal, host, chunk) has its own key, so the same counter block never meets the same key twice: a fixed IV is safe.
+const SEAL_KEY_MATERIAL = Buffer.from('zansoc-seal-v2', 'utf8');
+// Each segment has its own key, so the same counter block never meets the same key twice: a fixed IV is safe.
 const SEAL_IV = Buffer.alloc(16);
+const pbkdf2Async = promisify(pbkdf2);
 
-function sealKey({ dealId, hostAddress, chunkCid }: ReplicaIdentity): Buffer {
+function replicaKey({ dealId, hostAddress, chunkCid }: ReplicaIdentity): Buffer {
   if (!dealId || !hostAddress) throw new Error('sealing needs a dealId and a hostAddress');
   if (!isRawCid(chunkCid)) throw new Error(`sealing needs the chunk's raw CID, got ${JSON.stringify(chunkCid)}`);
   const info = `${hostAddress.toLowerCase()}:${chunkCid}`;
   return Buffer.from(hkdfSync('sha256', SEAL_KEY_MATERIAL, Buffer.from(dealId, 'utf8'), Buffer.from(info, 'utf8'), 32));
 }
 
-/**
- * Turns a chunk into the replica one host stores and proves: AES-256-CTR under a key derived with HKDF-SHA256 from
- * the deal, the host (lower-cased address) and the chunk CID, so every host keeps different bytes and commits a
- * different Merkle root, and one stored copy does not match two hosts' roots. Sealing needs no secret on purpose:
- * its job is to make replicas differ, not to hide them (the client already encrypted the data), and it lets anyone
- * holding the chunk recompute a host's expected root. The output is the same length as the input.
- */
-export function sealReplica(replica: ReplicaIdentity, data: Buffer): Buffer {
-  const cipher = createCipheriv('aes-256-ctr', sealKey(replica), SEAL_IV);
-  return Buffer.concat([cipher.update(data), cipher.final()]);
+/** Segment i's salt: its index and the hash of the sealed segment before it (zeros for the first). */
+function segmentSalt(index: number, previousSealed: Uint8Array | null): Buffer {
+  const salt = Buffer.alloc(36);
+  salt.writeUInt32BE(index, 0);
+  if (previousSealed) createHash('sha256').update(previousSealed).digest().copy(salt, 4);
+  return salt;
 }
 
-/** Recovers the chunk from a host's sealed replica (CTR is its own inverse), e.g. to repair it onto another host. */
-export function unsealReplica(replica: ReplicaIdentity, sealed: Buffer): Buffer {
-  return sealReplica(replica, sealed);
+function xorPad(segmentKey: Buffer, segment: Uint8Array): Buffer {
+  const cipher = createCipheriv('aes-256-ctr', segmentKey, SEAL_IV);
+  return Buffer.concat([cipher.update(segment), cipher.final()]);
+}
+
+/**
+ * SEAL_ITERATIONS_PER_CHUNK, or fewer for unit tests that seal many chunks (ZANSOC_TEST_SEAL_ITERATIONS, refused
+ * unless NODE_ENV is `test`): every party must seal alike, so nothing else may change it.
+ */
+function iterationsPerChunk(): number {
+  const override = process.env.ZANSOC_TEST_SEAL_ITERATIONS;
+  if (!override) return SEAL_ITERATIONS_PER_CHUNK;
+  if (process.env.NODE_ENV !== 'test') throw new Error('ZANSOC_TEST_SEAL_ITERATIONS: is a test fixture and only works with NODE_ENV=test');
+  const n = Number(override);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`ZANSOC_TEST_SEAL_ITERATIONS: a positive integer, got ${JSON.stringify(override)}`);
+  return n;
+}
+
+/** PBKDF2 rounds per segment, so that every chunk, short or full, costs its rounds per chunk to seal. */
+export function sealIterationsPerSegment(byteLength: number, perChunk = iterationsPerChunk()): number {
+  return Math.max(1, Math.ceil(perChunk / segmentCount(byteLength)));
+}
+
+/**
+ * Turns a chunk into the replica one host stores and proves. Each PROOF_SEGMENT_BYTES segment is XORed with an
+ * AES-256-CTR pad under its own key, PBKDF2-SHA256 of a key derived (HKDF) from the deal, the host (lower-cased
+ * address) and the chunk CID, salted with the segment's index and the hash of the sealed segment before it. So:
+ * - every host keeps different bytes and commits a different Merkle root, and one stored copy does not match two;
+ * - sealing is sequential (a segment's key needs the sealed segment before it) and slow on purpose,
+ *   SEAL_ITERATIONS_PER_CHUNK rounds of PBKDF2 whatever the chunk's size, which no number of cores shortens: a host
+ *   that kept nothing and gets the chunk back when challenged cannot seal it again within PROOF_DEADLINE_MS;
+ * - unsealing is parallel (every salt is in the sealed bytes), so clients and repairs pay the rounds across cores.
+ * Sealing needs no secret on purpose: its job is to make replicas differ and cost time, not to hide them (the client
+ * already encrypted the data), and it lets anyone holding the chunk recompute a host's expected root. The output is
+ * the same length as the input. The rounds run on libuv's thread pool, never blocking the event loop.
+ */
+export async function sealReplica(replica: ReplicaIdentity, data: Buffer, opts: { iterationsPerChunk?: number } = {}): Promise<Buffer> {
+  const key = replicaKey(replica);
+  const rounds = sealIterationsPerSegment(data.length, opts.iterationsPerChunk);
+  const segments = segmentsOf(data);
+  const sealed: Buffer[] = [];
+  for (const [i, segment] of segments.entries()) {
+    const segmentKey = await pbkdf2Async(key, segmentSalt(i, i > 0 ? sealed[i - 1] : null), rounds, 32, 'sha256');
+    sealed.push(xorPad(segmentKey, segment));
+  }
+  return Buffer.concat(sealed);
+}
+
+/** Recovers the chunk from a host's sealed replica, e.g. to repair it onto another host: every segment at once. */
+export async function unsealReplica(replica: ReplicaIdentity, sealed: Buffer, opts: { iterationsPerChunk?: number } = {}): Promise<Buffer> {
+  const key = replicaKey(replica);
+  const rounds = sealIterationsPerSegment(sealed.length, opts.iterationsPerChunk);
+  const segments = segmentsOf(sealed);
+  const plain = await Promise.all(segments.map(async (segment, i) =>
+    xorPad(await pbkdf2Async(key, segmentSalt(i, i > 0 ? segments[i - 1] : null), rounds, 32, 'sha256'), segment)));
+  return Buffer.concat(plain);
 }
 
 /** Cuts data into STORAGE_CHUNK_BYTES chunks (views, not copies); the last may be short, empty data gives one empty chunk. */

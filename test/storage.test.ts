@@ -64,7 +64,7 @@ describe('storage deals on the devnet', () => {
     for (const { cid } of chunks) {
       const served = await devnet.api.storage.retrieve.mutate({ dealId, cid });
       const sealed = await downloadBlob(devnet.apiUrl, served.sealedSha256, { auth: devnetClientStaging(devnet.deployment.chainId) });
-      const replica = unsealReplica({ dealId, hostAddress: served.hostAddress, chunkCid: cid }, sealed);
+      const replica = await unsealReplica({ dealId, hostAddress: served.hostAddress, chunkCid: cid }, sealed);
       expect(cidOf(replica)).toBe(cid);
       parts.push(decryptChunk(key, replica));
       servedBy.add(served.hostId);
@@ -165,7 +165,7 @@ describe('storage deals on the devnet', () => {
     // The host's disk loses the replica: its next proofs fail, and two in a row cost it its bond.
     await new ChunkStore(join(dir, lost, 'chunks')).removeDeal(deal.id);
     // Nor can it fetch the chunks back to reseal them and answer in time: a placed holder may not read them from
-    // staging, even while the sweeper has not deleted them yet (a proof gets a minute; the fetch is refused).
+    // staging, even while the sweeper has not deleted them yet (the fetch is refused; sealing them again would miss the deadline anyway, test/storage-proofs.test.ts).
     const lazy = { signer: await devnet.hostKey(lost), chainId: devnet.deployment.chainId };
     for (const { cid } of chunks) await expect(downloadBlob(devnet.apiUrl, sha256OfCid(cid), { auth: lazy })).rejects.toThrow(/HTTP 404/);
     const repaired = await untilDeal(deal.id, (d) => d.slashed !== '0' && d.hostIds.length === 2, 120_000);

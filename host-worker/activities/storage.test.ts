@@ -17,6 +17,10 @@ import { createHostMetrics } from '../../metrics/registry';
 import { createStorageHostActivities } from './storage';
 import type { StorageHostActivities } from './types';
 
+// Sealing's full rounds cost about a second a chunk, and every test here seals several: what these tests check does
+// not depend on the rounds (runtime/storage-crypto.test.ts checks the default).
+process.env.ZANSOC_TEST_SEAL_ITERATIONS = '4096';
+
 const HOST = '0x1111111111111111111111111111111111111111';
 const OTHER_HOST = '0x2222222222222222222222222222222222222222';
 
@@ -80,8 +84,8 @@ async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
   return error as ApplicationFailure;
 }
 
-const expectedRoot = (dealId: string, address: string, cid: string): string =>
-  merkleRoot(segmentsOf(sealReplica({ dealId, hostAddress: address, chunkCid: cid }, dataOf.get(cid)!)));
+const expectedRoots = async (dealId: string, address: string): Promise<Record<string, string>> => Object.fromEntries(await Promise.all(
+  chunks.map(async ({ cid }) => [cid, merkleRoot(segmentsOf(await sealReplica({ dealId, hostAddress: address, chunkCid: cid }, dataOf.get(cid)!)))])));
 
 describe('storage host activities', () => {
   it('store every chunk sealed to the host and commit the Merkle root of each sealed replica', async () => {
@@ -93,7 +97,7 @@ describe('storage host activities', () => {
     const result = await env.run(activities.storeReplica, { dealId, chunks, stagingUrl });
 
     expect(result).toEqual({
-      roots: Object.fromEntries(chunks.map(({ cid }) => [cid, expectedRoot(dealId, HOST, cid)])),
+      roots: await expectedRoots(dealId, HOST),
       bytes: big.length + small.length,
     });
     expect(beats).toEqual([{ stored: 1 }, { stored: 2 }]);
@@ -102,7 +106,7 @@ describe('storage host activities', () => {
     for (const { cid } of chunks) {
       const sealed = await store.read(dealId, cid);
       expect(sealed!.equals(dataOf.get(cid)!)).toBe(false);
-      expect(unsealReplica({ dealId, hostAddress: HOST, chunkCid: cid }, sealed!).equals(dataOf.get(cid)!)).toBe(true);
+      expect((await unsealReplica({ dealId, hostAddress: HOST, chunkCid: cid }, sealed!)).equals(dataOf.get(cid)!)).toBe(true);
     }
   });
 
@@ -110,7 +114,7 @@ describe('storage host activities', () => {
     const dealId = randomUUID();
     const mine = await run(host(HOST).activities, 'storeReplica', { dealId, chunks, stagingUrl });
     const theirs = await run(host(OTHER_HOST).activities, 'storeReplica', { dealId, chunks, stagingUrl });
-    expect(theirs.roots).toEqual(Object.fromEntries(chunks.map(({ cid }) => [cid, expectedRoot(dealId, OTHER_HOST, cid)])));
+    expect(theirs.roots).toEqual(await expectedRoots(dealId, OTHER_HOST));
     for (const { cid } of chunks) expect(theirs.roots[cid]).not.toBe(mine.roots[cid]);
   });
 
@@ -202,7 +206,7 @@ describe('storage host activities', () => {
       const sealed = await staging.read(sealedSha256);
       expect(sealed).not.toBeNull();
       expect(bytes).toBe(sealed!.length);
-      const data = unsealReplica({ dealId, hostAddress: HOST, chunkCid: cid }, sealed!);
+      const data = await unsealReplica({ dealId, hostAddress: HOST, chunkCid: cid }, sealed!);
       expect(cidOf(data)).toBe(cid);
     }
   });

@@ -66,7 +66,7 @@ export function createStorageHostActivities({ store, hostAddress, metrics, hostI
   /** The replica kept for the chunk, if it is whole: it unseals to the bytes its CID names. */
   const intactReplica = async (dealId: string, cid: string): Promise<Buffer | null> => {
     const sealed = await store.read(dealId, cid);
-    return sealed && cidOf(unsealReplica(sealedFor(dealId, cid), sealed)) === cid ? sealed : null;
+    return sealed && cidOf(await unsealReplica(sealedFor(dealId, cid), sealed)) === cid ? sealed : null;
   };
 
   return {
@@ -97,7 +97,7 @@ export function createStorageHostActivities({ store, hostAddress, metrics, hostI
               if (data.length !== bytes) {
                 throw invalid(`chunk ${cid} of deal ${dealId} is ${data.length} bytes in staging, not the ${bytes} the deal says`);
               }
-              sealed = sealReplica(sealedFor(dealId, cid), data);
+              sealed = await sealReplica(sealedFor(dealId, cid), data);
               await store.put(dealId, cid, sealed);
             }
             roots[cid] = merkleRoot(segmentsOf(sealed));

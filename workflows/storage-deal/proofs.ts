@@ -1,6 +1,6 @@
 import { isCancellation, uuid4 } from '@temporalio/workflow';
 import type { ProveReplicaResult } from '../../domain/replica';
-import { nextFaultState } from '../../domain/storage';
+import { CHUNKS_PER_PROOF, nextFaultState } from '../../domain/storage';
 import { drawChallenges, proofHolds, type DealTerm } from '../../domain/storage-deal';
 import { failureMessage } from '../common';
 import { chain } from '../presets';
@@ -9,10 +9,10 @@ import { storageHost } from './presets';
 import type { DealRun } from './state';
 
 /**
- * Chunks and segments a host must produce per proof. Every answer goes into the history (about 2.7 KB a segment with
- * its path): with 3 holders a period adds some 35 KB, so a run of PERIODS_PER_RUN stays under 2 MB.
+ * Segments a host must produce per challenged chunk (CHUNKS_PER_PROOF chunks a proof). Every answer goes into the
+ * history (about 2.7 KB a segment with its path): with 3 holders a period adds some 35 KB, so a run of
+ * PERIODS_PER_RUN stays under 2 MB.
  */
-const CHUNKS_PER_PROOF = 2;
 const SEGMENTS_PER_CHUNK = 2;
 
 /**
