@@ -14,7 +14,12 @@ export const JOB_SEARCH_ATTRIBUTES = [JOB_ID, CLIENT_ID, JOB_STATE, HOST_IDS];
 /** Storage deal workflows carry ClientId and HostIds too. */
 export const DEAL_ID = defineSearchAttributeKey('DealId', SearchAttributeType.KEYWORD);
 export const DEAL_STATE = defineSearchAttributeKey('DealState', SearchAttributeType.KEYWORD);
-export const ALL_SEARCH_ATTRIBUTES = [...JOB_SEARCH_ATTRIBUTES, DEAL_ID, DEAL_STATE];
+/**
+ * `waiting` while a job or deal waits for a host that fits (absent otherwise): whom the API wakes when capacity
+ * rises (`HostWait = "waiting"`).
+ */
+export const HOST_WAIT = defineSearchAttributeKey('HostWait', SearchAttributeType.KEYWORD);
+export const ALL_SEARCH_ATTRIBUTES = [...JOB_SEARCH_ATTRIBUTES, DEAL_ID, DEAL_STATE, HOST_WAIT];
 
 /** `--search-attribute Name=Type` arguments for the CLI's dev server. */
 export function searchAttributeArgs(): string[] {

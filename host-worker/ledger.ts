@@ -55,6 +55,8 @@ export const describeShortfalls = (short: Shortfall[]): string =>
 export class ResourceLedger {
   private readonly entries = new Map<string, Entry>();
   private readonly capacity: LedgerUsage;
+  /** Told when a slot's resources come back (the host tells the API at once: waiting work is woken by it). */
+  onFreed: () => void = () => undefined;
 
   constructor(readonly offer: ResourceOffer) {
     this.capacity = {
@@ -158,7 +160,10 @@ export class ResourceLedger {
       if (released) return;
       released = true;
       entry.holders -= 1;
-      if (entry.holders <= 0 && this.entries.get(key) === entry) this.entries.delete(key);
+      if (entry.holders <= 0 && this.entries.get(key) === entry) {
+        this.entries.delete(key);
+        this.onFreed();
+      }
     };
   }
 }

@@ -110,15 +110,22 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
 
   let draining = false;
   let renewIdentity = async (): Promise<void> => undefined;
-  const heartbeat = setInterval(() => {
-    void renewIdentity();
+  const beat = () => {
     // The ledger holds every slot this host runs, adopted containers too: matching counts free slots from this.
     api.hosts.heartbeat.mutate({ hostId, freeSlots: ledger.free().slots }).catch(async (err: unknown) => {
       // The API may have lost the host (a fresh database): announce it again.
       log(`heartbeat failed: ${(err as Error).message}`);
       if (!draining) await api.hosts.register.mutate(registration).catch(() => undefined);
     });
+  };
+  const heartbeat = setInterval(() => {
+    void renewIdentity();
+    beat();
   }, env.HEARTBEAT_SECONDS * 1000);
+  // A slot that ends is room at once: the API wakes the work waiting for a host on this beat, not the next.
+  ledger.onFreed = () => {
+    if (!draining) beat();
+  };
 
   const metricsServer = env.METRICS_ADDRESS ? await serveMetrics(metrics.registry, env.METRICS_ADDRESS) : null;
   const activities = env.ZANSOC_TEST_CHEAT && env.ZANSOC_TEST_CHEAT !== 'reseal-on-challenge'

@@ -11,7 +11,7 @@ import { parse, stringify } from 'yaml';
 import { ALL_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { freePort } from './free-port';
 import { startPostgres, type LocalPostgres } from './postgres';
-import { resolveTemporalCli } from './temporal-server';
+import { PortClash, resolveTemporalCli } from './temporal-server';
 import { certPair, createCertificateAuthority, type CertificateFiles } from './tls-certificates';
 
 /**
@@ -149,6 +149,12 @@ function clusterConfig(moduleDir: string, pg: LocalPostgres, ports: Record<Clust
   for (const store of Object.values(config.persistence.datastores) as { sql: Record<string, unknown> }[]) {
     Object.assign(store.sql, { connectAddr: `${url.hostname}:${url.port}`, user: url.username, password: '' });
   }
+  return stringify(onLoopback(config, ports, dynamicConfigFile, tls));
+}
+
+/** A sample config made this cluster's: warnings only, its ports on loopback, its dynamic config, its TLS. */
+function onLoopback(config: ReturnType<typeof parse>, ports: Record<ClusterService, Ports>, dynamicConfigFile: string,
+  tls: ServerTls | undefined): ReturnType<typeof parse> {
   config.log = { stdout: true, level: 'warn' };
   // One config for every process: a fixed pprof or metrics port would be bound by the first process only.
   delete config.global.pprof;
@@ -157,9 +163,11 @@ function clusterConfig(moduleDir: string, pg: LocalPostgres, ports: Record<Clust
   delete config.namespaceDefaults;
   for (const service of CLUSTER_SERVICES) config.services[service].rpc = { ...ports[service], bindOnLocalHost: true };
   config.clusterMetadata.clusterInformation.active.rpcAddress = `127.0.0.1:${ports.frontend.grpcPort}`;
+  // The sample's misspelt `httpAddres` is read by nothing.
+  delete config.clusterMetadata.clusterInformation.active.httpAddres;
   config.dynamicConfigClient = { filepath: dynamicConfigFile, pollInterval: '10s' };
   if (tls) config.global.tls = tlsConfig(tls);
-  return stringify(config);
+  return config;
 }
 
 /** The module's config/development-sqlite-file.yaml on `dbFile`, every service's ports free ones, in one process. */
@@ -170,17 +178,7 @@ function embeddedConfig(moduleDir: string, dbFile: string, ports: Record<Cluster
   for (const store of Object.values(config.persistence.datastores) as { sql: Record<string, unknown> }[]) {
     Object.assign(store.sql, { databaseName: dbFile });
   }
-  config.log = { stdout: true, level: 'warn' };
-  delete config.global.pprof;
-  delete config.global.metrics;
-  delete config.archival;
-  delete config.namespaceDefaults;
-  for (const service of CLUSTER_SERVICES) config.services[service].rpc = { ...ports[service], bindOnLocalHost: true };
-  config.clusterMetadata.clusterInformation.active.rpcAddress = `127.0.0.1:${ports.frontend.grpcPort}`;
-  delete config.clusterMetadata.clusterInformation.active.httpAddres;
-  config.dynamicConfigClient = { filepath: dynamicConfigFile, pollInterval: '10s' };
-  config.global.tls = tlsConfig(tls);
-  return stringify(config);
+  return stringify(onLoopback(config, ports, dynamicConfigFile, tls));
 }
 
 const DYNAMIC_CONFIG = {
@@ -258,7 +256,21 @@ function makeCertificates(dir: string): { server: ServerTls; clients: ClusterTls
   return { server, clients };
 }
 
-export async function startTemporalCluster(opts: { namespace?: string; tls?: boolean; embedded?: EmbeddedOptions } = {}): Promise<TemporalCluster> {
+export async function startTemporalCluster(opts: ClusterOptions = {}): Promise<TemporalCluster> {
+  // Free ports are picked, then bound by the server a moment later: another process (or an outgoing connection's
+  // source port) can take one in between, and the server exits. Fresh ports fix that, so a clash is retried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof PortClash)) throw err;
+    }
+  }
+}
+
+interface ClusterOptions { namespace?: string; tls?: boolean; embedded?: EmbeddedOptions }
+
+async function startOnce(opts: ClusterOptions): Promise<TemporalCluster> {
   const namespace = opts.namespace ?? 'default';
   const embedded = opts.embedded;
   const server = installed('--server');
@@ -282,7 +294,13 @@ export async function startTemporalCluster(opts: { namespace?: string; tls?: boo
     const { child } = processes.get(name)!;
     const deadline = Date.now() + 60_000;
     while (!(await listening(port))) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited at start:\n${logTail(name)}`);
+      if (child.exitCode !== null || child.signalCode !== null) {
+        const log = readFileSync(join(dir, `${name}.log`), 'utf8');
+        // The cause is the first error line; the tail is a stack trace.
+        const cause = log.split('\n').find((line) => /"level":"(error|fatal)"|address already in use/.test(line)) ?? '';
+        const message = `${name} exited at start: ${cause.slice(0, 1500)}\n${logTail(name)}`;
+        throw /address already in use/.test(log) ? new PortClash(message) : new Error(message);
+      }
       if (Date.now() > deadline) throw new Error(`${name} did not listen on ${port} within 60s:\n${logTail(name)}`);
       await sleep(200);
     }

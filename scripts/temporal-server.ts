@@ -35,7 +35,8 @@ export async function startTemporalServer(opts: { port?: number; uiPort?: number
   }
 }
 
-class PortClash extends Error {}
+/** A server that exited at start because a port it was given or picked was taken meanwhile: fresh ports fix it. */
+export class PortClash extends Error {}
 
 async function launchDevServer(cli: string, opts: { port?: number; uiPort?: number; dbFile?: string; headless?: boolean }): Promise<TemporalServer> {
   const port = opts.port ?? (await freePort());

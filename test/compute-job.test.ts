@@ -21,6 +21,8 @@ import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import { castBalanceOf, castEthBalance } from './support/cast';
 import { chainReader, printRolesOnFailure, tearDownDevnet } from './support/devnet';
+import { eventually } from './support/eventually';
+import { HOST_WAIT } from '../domain/search-attributes';
 
 /** The walking skeleton, end to end on real services: Temporal, anvil, Docker, SQLite, and the roles as processes. */
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -294,6 +296,31 @@ describe('compute job on the devnet', () => {
     expect(status.replicas.map((r) => r.failedTestBy)).toEqual([[], []]);
     expect(status.replicas.every((r) => BigInt(r.payout) > 0n)).toBe(true);
   });
+
+  it('runs nothing while a job waits for a host, and takes the host the moment it comes back', async () => {
+    await Promise.all(devnet.hostIds.map((id) => devnet.stopRole(id)));
+    try {
+      const { job } = await submit({ image: JOB_IMAGE, command: ['true'], resources: { cpu: 0.5, memoryMiB: 64 } });
+      const handle = temporal.workflow.getHandle(`job-${job.id}`);
+      await eventually(30_000, async () => ((await handle.describe()).typedSearchAttributes.get(HOST_WAIT) === 'waiting' ? true : undefined));
+      const looks = async () => ((await handle.fetchHistory()).events ?? [])
+        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'listOnlineHosts').length;
+      const waitingLooks = await looks();
+      await new Promise((r) => setTimeout(r, 5000));
+      // 5 s of waiting: no look at the hosts (a 2 s poll made two or three).
+      expect(await looks()).toBe(waitingLooks);
+      await devnet.startRole('host-1');
+      const done = await waitForJob(devnet.api, job.id, undefined, 60_000);
+      expect(done).toMatchObject({ state: 'SUCCEEDED', hostId: 'host-1' });
+      const events = (await handle.fetchHistory()).events ?? [];
+      // The API woke it when host-1 registered.
+      expect(events.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'capacityChanged')).toBe(true);
+      expect((await handle.describe()).typedSearchAttributes.get(HOST_WAIT)).toBeUndefined();
+    } finally {
+      await Promise.all(devnet.hostIds.filter((id) => id !== 'host-1').map((id) => devnet.startRole(id)));
+      if (devnet.processes.get('host-1')?.exitCode !== null) await devnet.startRole('host-1');
+    }
+  }, 120_000);
 
   it('tags every job workflow with search attributes operators can filter by', async () => {
     const { job } = await submit({ image: JOB_IMAGE, command: ['true'], resources: { cpu: 0.5, memoryMiB: 64 } });

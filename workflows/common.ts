@@ -1,14 +1,41 @@
-import { ActivityFailure, patched, proxyActivities, sleep, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityFailure, condition, defineSignal, patched, proxyActivities, setHandler, sleep, upsertSearchAttributes, type ActivityOptions } from '@temporalio/workflow';
 import type { BondConsentRequest, ConsentActivities } from '../host-worker/activities/types';
 import { hostTaskQueue } from '../domain/execution';
 import type { SignedBondConsent } from '../domain/orders';
 import type { Resources } from '../domain/job-spec';
 import { drawWeighted, eligibleHosts, explainWait, operatorOf, rankHosts, type HostCandidate } from '../domain/matching';
+import { HOST_WAIT } from '../domain/search-attributes';
 import { readModel } from './presets';
 
 /** Helpers every workflow shares: work pinned to a host, waiting for a host that fits, readable failures. */
 
+/** How runs from before the API's wake-ups waited: a look at the hosts every 2 s. */
 const MATCH_POLL = '2 seconds';
+/**
+ * Between wake-ups a wait still looks at the hosts this often: a safety net for a wake-up lost on the way (the API
+ * died between a host's report and its signals), not the way work finds hosts. 48 looks a day.
+ */
+export const CAPACITY_RECHECK_MS = 30 * 60 * 1000;
+
+/**
+ * Hosts' capacity rose (a host joined or came back, or freed a slot): the API signals the workflows whose search
+ * attribute HostWait says they wait for a host (api/capacity.ts).
+ */
+export const capacitySignal = defineSignal('capacityChanged');
+
+/** How many wake-ups this workflow has had: what its waits for a host wait on. */
+export interface CapacityWatch {
+  wakes: number;
+}
+
+/** Counts this workflow's wake-ups; called once, at the start of a workflow that waits for hosts. */
+export function watchCapacity(): CapacityWatch {
+  const watch = { wakes: 0 };
+  setHandler(capacitySignal, () => {
+    watch.wakes += 1;
+  });
+  return watch;
+}
 
 /** Activities of type `T` on one host's own queue (`host.<id>`), with the caller's timeouts and retries. */
 export function onHost<T>(hostId: string, options: Omit<ActivityOptions, 'taskQueue'>) {
@@ -41,32 +68,56 @@ export interface HostWait {
    * cheapest: how verifiers and arbiters are picked, so that no price wins a check.
    */
   draw?: () => number;
+  /** This workflow's wake-ups (watchCapacity): with it, nothing runs while nothing changes. */
+  capacity?: CapacityWatch;
 }
 
 /**
- * Polls for the best fitting online host not excluded (or one drawn by stake) until one is free or the wait gives up; the host found is
+ * Looks for the best fitting online host not excluded (or one drawn by stake) until one is free or the wait gives
+ * up, looking again on each wake-up from the API (and every CAPACITY_RECHECK_MS); the host found is
  * claimed (added to the exclusions) before anything else runs, so that slots matching at the same time never pick
  * the same host or operator.
  */
-export async function waitForHost({ resources, giveUpAtMs, exclude, excludeOperators, image: wanted, tellWaiting, draw }: HostWait): Promise<HostCandidate | null> {
+export async function waitForHost({ resources, giveUpAtMs, exclude, excludeOperators, image: wanted, tellWaiting, draw, capacity }: HostWait): Promise<HostCandidate | null> {
   let lastReason = '';
   // Runs recorded before hosts advertised their images matched on resources alone.
   const image = wanted !== undefined && patched('match-hosts-by-image') ? wanted : undefined;
+  // Runs recorded before the API's wake-ups looked at the hosts every MATCH_POLL.
+  const woken = capacity !== undefined && patched('wait-for-capacity') ? capacity : undefined;
+  let waiting = false;
+  const stopWaiting = () => {
+    if (waiting) upsertSearchAttributes([{ key: HOST_WAIT, value: null }]);
+  };
   for (;;) {
+    // Taken before the look, so that a wake-up while the hosts are read is not missed.
+    const seen = woken?.wakes ?? 0;
     const hosts = await readModel.listOnlineHosts();
     const best = draw ? drawWeighted(eligibleHosts(hosts, resources, exclude, excludeOperators, image), draw) : rankHosts(hosts, resources, exclude, excludeOperators, image)[0];
     if (best) {
+      stopWaiting();
       exclude.push(best.id);
       excludeOperators.push(operatorOf(best));
       return best;
     }
-    if (Date.now() >= giveUpAtMs) return null;
+    if (Date.now() >= giveUpAtMs) {
+      stopWaiting();
+      return null;
+    }
     if (tellWaiting) {
       const reason = explainWait(hosts, resources, exclude, excludeOperators, image);
       if (reason !== lastReason) await tellWaiting(reason);
       lastReason = reason;
     }
-    await sleep(MATCH_POLL);
+    if (!woken) {
+      await sleep(MATCH_POLL);
+      continue;
+    }
+    if (!waiting) {
+      upsertSearchAttributes([{ key: HOST_WAIT, value: 'waiting' }]);
+      waiting = true;
+    }
+    // A timer and nothing else until a wake-up, the recheck, or the end of the wait: no history grows meanwhile.
+    await condition(() => woken.wakes !== seen, Math.max(1, Math.min(CAPACITY_RECHECK_MS, giveUpAtMs - Date.now())));
   }
 }
 

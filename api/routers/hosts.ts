@@ -6,6 +6,7 @@ import { MIN_PRICE_PER_CPU_SECOND, tokenAmount } from '../../domain/money';
 import type { Prisma } from '../../db/client';
 import type { Caller, Context } from '../context';
 import { BadPublicKeyError } from '../host-certificates';
+import { wakeWaitingWork } from '../capacity';
 import { heartbeatView, hostCertificateView, hostStatusView, hostView } from '../views';
 import { publicProcedure, router, signedProcedure } from '../trpc';
 
@@ -56,6 +57,11 @@ const present = (row: HostRow) => ({
 /** A host only its own key may act for: another key's call finds nothing (NOT_FOUND), and changes nothing. */
 const ownHost = (ctx: Context & { caller: Caller }, id: string) => ({ id, address: { in: [ctx.caller.address, ctx.caller.address.toLowerCase()] } });
 
+/** Wakes waiting work for a host's room without holding up the host's call; a failure is only logged. */
+function wakeInBackground(ctx: Context, host: Parameters<typeof wakeWaitingWork>[2], freeSlots: number): void {
+  wakeWaitingWork(ctx.temporal, ctx.db, host, freeSlots).catch((err: Error) => console.error(`waking work for host ${host.id} failed: ${err.message}`));
+}
+
 export const hostsRouter = router({
   /** A host worker announces itself and what it offers; registering again updates the offer. */
   register: signedProcedure.meta({ openapi: { method: 'POST', path: '/hosts', tags: ['hosts'], summary: 'Register a host and its offer', protect: true, errorResponses: { 403: 'The address is not the signer\'s', 409: 'The host id or the address is registered to another' } } }).output(hostView).input(hostRegistrationSchema).mutation(async ({ ctx, input }) => {
@@ -75,12 +81,14 @@ export const hostsRouter = router({
     const now = new Date();
     // The stake is read from the chain, never taken from the host's word.
     const stake = ctx.wallet ? await ctx.wallet.stakeOf(input.address) : '0';
-    return present(await ctx.db.host.upsert({
+    const registered = await ctx.db.host.upsert({
       where: { id },
       create: { id, ...offer, stake, status: 'online', lastSeenAt: now },
       update: { ...offer, stake, status: 'online', lastSeenAt: now },
-      select: hostSelect,
-    }));
+    });
+    // A host that joins (or comes back) is room for the work waiting for one.
+    wakeInBackground(ctx, registered, registered.freeSlots ?? registered.maxSlots);
+    return present(await ctx.db.host.findUniqueOrThrow({ where: { id }, select: hostSelect }));
   }),
 
   /** A draining host finishes its running slots and takes no new work; `leave` marks it gone. */
@@ -100,7 +108,7 @@ export const hostsRouter = router({
   heartbeat: signedProcedure.meta({ openapi: { method: 'POST', path: '/hosts/{hostId}/heartbeat', tags: ['hosts'], summary: 'Heartbeat of your host', protect: true, errorResponses: { 404: 'No host of yours under this id' } } }).output(heartbeatView)
     .input(z.object({ hostId, freeSlots: z.number().int().min(0).max(1024).optional() }))
     .mutation(async ({ ctx, input }) => {
-      const host = await ctx.db.host.findFirst({ where: ownHost(ctx, input.hostId), select: { maxSlots: true } });
+      const host = await ctx.db.host.findFirst({ where: ownHost(ctx, input.hostId) });
       if (!host) throw new TRPCError({ code: 'NOT_FOUND', message: `hostId: no host ${input.hostId}, register first` });
       const { freeSlots } = input;
       if (freeSlots !== undefined && freeSlots > host.maxSlots) {
@@ -108,6 +116,10 @@ export const hostsRouter = router({
       }
       // A heartbeat without them (an older host) leaves matching to count the host's RUNNING rows, not a stale report.
       await ctx.db.host.updateMany({ where: ownHost(ctx, input.hostId), data: { lastSeenAt: new Date(), freeSlots: freeSlots ?? null } });
+      // Room that was not there before (a slot freed, or a host back from silence) wakes the work waiting for a host.
+      const wasOnline = Date.now() - host.lastSeenAt.getTime() < HOST_OFFLINE_AFTER_MS;
+      const free = freeSlots ?? host.maxSlots;
+      if (free > (wasOnline ? host.freeSlots ?? host.maxSlots : 0)) wakeInBackground(ctx, host, free);
       return { ok: true };
     }),
 

@@ -17,6 +17,9 @@ import { cancelSignal, challengeUpdate, computeJob, jobStatusQuery, type Compute
 import { priceRun } from '../../domain/money';
 import type { HostCandidate } from '../../domain/matching';
 import { CLIENT, fakeConsent, fakeOrchestrator, fakePayment, host, hostActivities, okResult, runUntil, useWorkflowServer, TREASURY, walletOf } from './fakes';
+import { HOST_WAIT } from '../../domain/search-attributes';
+import { capacitySignal } from '../../workflows/common';
+import { eventually } from '../support/eventually';
 
 /**
  * The workflow's decisions, on a real Temporal server, with its activities replaced by typed stand-ins: escrow
@@ -536,13 +539,33 @@ describe('computeJob workflow', () => {
     expect(settleJob).toHaveBeenCalledWith({ jobId: expect.any(String), client: CLIENT, payouts: [] });
   });
 
-  it('waits QUEUED, saying why, until a host that fits comes online', async () => {
+  it('waits QUEUED, saying why, looking at nothing until the API wakes it, then takes the host that came free', async () => {
+    let free = false;
     let polls = 0;
-    const listOnlineHosts = async () => (++polls < 3 ? [{ ...host('h1'), freeSlots: 0 }] : [host('h1')]);
-    const { status, updates } = await runJob({ orchestrator: { listOnlineHosts }, hosts: { h1: async () => okResult } });
+    const listOnlineHosts = async () => {
+      polls++;
+      return [{ ...host('h1'), freeSlots: free ? 2 : 0 }];
+    };
+    const { status, updates, handle } = await runJob({ orchestrator: { listOnlineHosts }, hosts: { h1: async () => okResult } }, undefined, async (job) => {
+      const waiting = async () => (await job.describe()).typedSearchAttributes.get(HOST_WAIT);
+      await eventually(10_000, async () => ((await waiting()) === 'waiting' ? true : undefined));
+      // While it waits nothing runs: no look at the hosts, however long.
+      const seen = polls;
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(polls).toBe(seen);
+      // A wake-up while nothing changed: it looks once and waits again.
+      await job.signal(capacitySignal);
+      await eventually(10_000, async () => (polls === seen + 1 ? true : undefined));
+      expect(await waiting()).toBe('waiting');
+      free = true;
+      await job.signal(capacitySignal);
+    });
     expect(status.state).toBe('SUCCEEDED');
     expect(updates.map((u) => u.stateReason)).toContain('waiting for a host that fits (h1: no free slot)');
     expect(polls).toBe(3);
+    // Matched, it no longer counts as waiting.
+    expect((await handle.describe()).typedSearchAttributes.get(HOST_WAIT)).toBeUndefined();
+    await keepHistory('compute-job-woken-by-capacity', handle);
   });
 });
 

@@ -5,6 +5,7 @@ import type { JobSpec } from '../../domain/job-spec';
 import { isFinalJobState, type JobState } from '../../domain/job-state';
 import { HOST_IDS, JOB_STATE } from '../../domain/search-attributes';
 import { readModel } from '../presets';
+import { watchCapacity, type CapacityWatch } from '../common';
 import type { CancelRequest, ComputeJobInput, JobStatus } from './messages';
 import type { Slot } from './slot-state';
 
@@ -51,6 +52,8 @@ export class JobRun {
   /** Verifiers and arbiters are drawn by stake rather than taken cheapest first. */
   readonly drawsCheckers: boolean;
   private readonly searchable: boolean;
+  /** Wake-ups from the API while a slot waits for a host. */
+  readonly capacity: CapacityWatch;
 
   constructor({ jobId, spec, payment, stagingUrl, spotCheckFraction = 0, chainId = ANVIL_CHAIN_ID, recipientPublicKey }: ComputeJobInput) {
     this.recipientPublicKey = recipientPublicKey;
@@ -70,6 +73,7 @@ export class JobRun {
       tests: spec.tests ?? [],
     };
     this.searchable = patched('search-attributes');
+    this.capacity = watchCapacity();
     this.chainId = chainId;
     this.sealed = patched('sealed-results');
     this.drawsCheckers = patched('draw-checkers-by-stake');

@@ -51,7 +51,7 @@ async function fillSlot(run: JobRun, slot: Slot): Promise<void> {
   while (slot.attempts < MAX_SLOT_ATTEMPTS) {
     const host = await waitForHost({
       resources: spec.resources, giveUpAtMs: Date.now() + spec.queueTimeoutSeconds * 1000, exclude: run.used, excludeOperators: run.usedOperators,
-      image: spec.image,
+      image: spec.image, capacity: run.capacity,
       // Waiting for a later slot's host does not take a running or provisional job back to QUEUED.
       tellWaiting: (reason) => run.moveTo(status.state === 'RUNNING' || status.state === 'PROVISIONAL' ? status.state : 'QUEUED', reason),
       // Checkers are drawn by stake: a cluster of cheap hosts would otherwise win every spot check and dispute.

@@ -33,7 +33,7 @@ export async function placeReplica(deal: DealRun, term: DealTerm): Promise<Holde
   const giveUpAtMs = Date.now() + PLACEMENT_TIMEOUT_MS;
   const resources = { cpu: 0.1, memoryMiB: 16, diskMiB: Math.max(1, Math.ceil(deal.spec.sizeBytes / (1024 * 1024))), gpu: 0 };
   for (let attempt = 0; attempt < MAX_PLACEMENT_ATTEMPTS; attempt++) {
-    const host = await waitForHost({ resources, giveUpAtMs, exclude: deal.used, excludeOperators: deal.usedOperators });
+    const host = await waitForHost({ resources, giveUpAtMs, exclude: deal.used, excludeOperators: deal.usedOperators, capacity: deal.capacity });
     if (!host) return null;
     const holder: HolderStatus = {
       hostId: host.id, address: host.address, state: 'STORING', proofsOk: 0, proofsFailed: 0, consecutiveFaults: 0, bond: '0', slashed: '0', roots: {},

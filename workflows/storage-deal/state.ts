@@ -1,4 +1,5 @@
 import { upsertSearchAttributes } from '@temporalio/workflow';
+import { watchCapacity, type CapacityWatch } from '../common';
 import type { ReplicaChunk } from '../../domain/replica';
 import { DEAL_STATE, HOST_IDS } from '../../domain/search-attributes';
 import { dealDeposit, dealPeriods, ratePerHostPeriod, storageHostBond, type DealState, type StorageDealSpec } from '../../domain/storage';
@@ -21,6 +22,8 @@ export class DealRun {
   readonly payment: SignedDealOrder;
   readonly client: string;
   readonly stagingUrl: string;
+  /** Wake-ups from the API while a replica waits for a host. */
+  readonly capacity: CapacityWatch;
   readonly periodsPerRun: number;
   /** What a holder earns per proved period, and what it bonds to hold its replica. */
   readonly rate: bigint;
@@ -41,6 +44,7 @@ export class DealRun {
   private counted = { proofsOk: 0, proofsFailed: 0, repairs: 0 };
 
   constructor({ dealId, spec, payment, stagingUrl, carried, periodsPerRun = PERIODS_PER_RUN }: StorageDealInput) {
+    this.capacity = watchCapacity();
     this.dealId = dealId;
     this.spec = spec;
     this.payment = payment;
