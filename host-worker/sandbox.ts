@@ -316,25 +316,15 @@ async function writeInputs(inDir: string, inputs: InputFile[]): Promise<void> {
   await fs.chmod(inDir, 0o500);
 }
 
-function containerSpec(
-  exec: SlotExecution, opts: SandboxOptions, name: string, imageId: string, outDir: string, inDir: string | null,
-): Dockerode.ContainerCreateOptions {
-  const memoryBytes = exec.resources.memoryMiB * MiB;
+/**
+ * What confines every slot's container, whatever it runs: no network, no capabilities, an unprivileged user, a
+ * read-only root, and the slot's limits (pids, memory without swap, cpus, /tmp, the largest file). `npm run bench`
+ * runs `docker run --rm` with exactly this too, as the fair floor a slot is compared with.
+ */
+export function slotIsolation(resources: SlotExecution['resources'], outputLimitBytes: number) {
+  const memoryBytes = resources.memoryMiB * MiB;
   return {
-    name,
-    // By ID: the bytes the allow-list check saw, whatever the name points at by now.
-    Image: imageId,
-    Cmd: exec.command,
-    Env: Object.entries(exec.env).map(([key, value]) => `${key}=${value}`),
     User: `${SANDBOX_UID}:${SANDBOX_GID}`,
-    Tty: false,
-    Labels: {
-      [LABEL_EXECUTION]: exec.executionId,
-      [LABEL_HOST]: opts.hostId,
-      [LABEL_JOB]: exec.jobId,
-      [LABEL_RESOURCES]: JSON.stringify(exec.resources),
-      [LABEL_TIMEOUT]: String(exec.timeoutSeconds),
-    },
     HostConfig: {
       NetworkMode: 'none',
       CapDrop: ['ALL'],
@@ -344,11 +334,36 @@ function containerSpec(
       Memory: memoryBytes,
       // Equal to Memory: no swap, so the memory limit is a real limit and a hog is OOM-killed.
       MemorySwap: memoryBytes,
-      NanoCpus: Math.round(exec.resources.cpu * 1e9),
+      NanoCpus: Math.round(resources.cpu * 1e9),
       // A tmpfs has its size for a quota (and is counted in the memory limit).
-      Tmpfs: { '/tmp': `rw,nosuid,nodev,noexec,size=${exec.resources.diskMiB}m` },
+      Tmpfs: { '/tmp': `rw,nosuid,nodev,noexec,size=${resources.diskMiB}m` },
       // No single file may outgrow the output cap, in /out or /tmp.
-      Ulimits: [{ Name: 'fsize', Soft: opts.outputLimitBytes, Hard: opts.outputLimitBytes }],
+      Ulimits: [{ Name: 'fsize', Soft: outputLimitBytes, Hard: outputLimitBytes }],
+    },
+  } satisfies Pick<Dockerode.ContainerCreateOptions, 'User' | 'HostConfig'>;
+}
+
+function containerSpec(
+  exec: SlotExecution, opts: SandboxOptions, name: string, imageId: string, outDir: string, inDir: string | null,
+): Dockerode.ContainerCreateOptions {
+  const isolation = slotIsolation(exec.resources, opts.outputLimitBytes);
+  return {
+    name,
+    // By ID: the bytes the allow-list check saw, whatever the name points at by now.
+    Image: imageId,
+    Cmd: exec.command,
+    Env: Object.entries(exec.env).map(([key, value]) => `${key}=${value}`),
+    User: isolation.User,
+    Tty: false,
+    Labels: {
+      [LABEL_EXECUTION]: exec.executionId,
+      [LABEL_HOST]: opts.hostId,
+      [LABEL_JOB]: exec.jobId,
+      [LABEL_RESOURCES]: JSON.stringify(exec.resources),
+      [LABEL_TIMEOUT]: String(exec.timeoutSeconds),
+    },
+    HostConfig: {
+      ...isolation.HostConfig,
       // Mounts, unlike Binds, fail instead of creating a root-owned folder when the source has gone.
       Mounts: [
         { Type: 'bind', Source: outDir, Target: '/out', ReadOnly: false },
