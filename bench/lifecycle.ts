@@ -72,6 +72,8 @@ export const lifecycle: Benchmark = {
       const rawRate = containers.done / containers.seconds;
       log(`  throughput at ${CONCURRENCY} in flight for ${THROUGHPUT_SECONDS} s: ${jobs.done} jobs succeeded (${jobRate.toFixed(2)}/s, ` +
         `${jobs.failed} failed or lost), the fair floor ${containers.done} containers (${rawRate.toFixed(2)}/s); ratio ${(jobRate / rawRate).toFixed(2)}`);
+      // A lost job is a reliability bug, not a figure: say which and why.
+      for (const reason of jobs.why.slice(0, 5)) log(`    failed or lost: ${reason}`);
 
       const rows = await db.job.findMany({ where: { startedAt: { not: null } }, select: { createdAt: true, startedAt: true } });
       const waits = rows.map((r) => r.startedAt!.getTime() - r.createdAt.getTime());
@@ -97,23 +99,25 @@ export async function runJob(devnet: Devnet): Promise<void> {
   if (done.state !== 'SUCCEEDED') throw new Error(`job ${job.id} ended ${done.state}: ${done.stateReason}`);
 }
 
-/** Runs `task` with `concurrency` in flight until `seconds` pass; counts what finished and what failed. */
+/** Runs `task` with `concurrency` in flight until `seconds` pass; counts what finished and what failed, and why. */
 async function saturate(seconds: number, concurrency: number, task: () => Promise<void>) {
   const until = performance.now() + seconds * 1000;
   let done = 0;
   let failed = 0;
+  const why: string[] = [];
   const start = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (performance.now() < until) {
       try {
         await task();
         done++;
-      } catch {
+      } catch (err) {
         failed++;
+        why.push((err as Error).message);
       }
     }
   }));
-  return { done, failed, seconds: (performance.now() - start) / 1000 };
+  return { done, failed, why, seconds: (performance.now() - start) / 1000 };
 }
 
 export function percentile(samples: number[], p: number): number {
