@@ -23,14 +23,16 @@ export const CAPACITY_RECHECK_MS = 30 * 60 * 1000;
  */
 export const capacitySignal = defineSignal('capacityChanged');
 
-/** How many wake-ups this workflow has had: what its waits for a host wait on. */
+/** How many wake-ups this workflow has had (what its waits for a host wait on), and how many of its waits wait now. */
 export interface CapacityWatch {
   wakes: number;
+  /** Slots of one job may wait at once: the workflow counts as waiting (HostWait) while any of them does. */
+  waiters: number;
 }
 
 /** Counts this workflow's wake-ups; called once, at the start of a workflow that waits for hosts. */
 export function watchCapacity(): CapacityWatch {
-  const watch = { wakes: 0 };
+  const watch = { wakes: 0, waiters: 0 };
   setHandler(capacitySignal, () => {
     watch.wakes += 1;
   });
@@ -85,39 +87,37 @@ export async function waitForHost({ resources, giveUpAtMs, exclude, excludeOpera
   // Runs recorded before the API's wake-ups looked at the hosts every MATCH_POLL.
   const woken = capacity !== undefined && patched('wait-for-capacity') ? capacity : undefined;
   let waiting = false;
-  const stopWaiting = () => {
-    if (waiting) upsertSearchAttributes([{ key: HOST_WAIT, value: null }]);
-  };
-  for (;;) {
-    // Taken before the look, so that a wake-up while the hosts are read is not missed.
-    const seen = woken?.wakes ?? 0;
-    const hosts = await readModel.listOnlineHosts();
-    const best = draw ? drawWeighted(eligibleHosts(hosts, resources, exclude, excludeOperators, image), draw) : rankHosts(hosts, resources, exclude, excludeOperators, image)[0];
-    if (best) {
-      stopWaiting();
-      exclude.push(best.id);
-      excludeOperators.push(operatorOf(best));
-      return best;
+  try {
+    for (;;) {
+      // Taken before the look, so that a wake-up while the hosts are read is not missed.
+      const seen = woken?.wakes ?? 0;
+      const hosts = await readModel.listOnlineHosts();
+      const best = draw ? drawWeighted(eligibleHosts(hosts, resources, exclude, excludeOperators, image), draw) : rankHosts(hosts, resources, exclude, excludeOperators, image)[0];
+      if (best) {
+        exclude.push(best.id);
+        excludeOperators.push(operatorOf(best));
+        return best;
+      }
+      if (Date.now() >= giveUpAtMs) return null;
+      if (tellWaiting) {
+        const reason = explainWait(hosts, resources, exclude, excludeOperators, image);
+        if (reason !== lastReason) await tellWaiting(reason);
+        lastReason = reason;
+      }
+      if (!woken) {
+        await sleep(MATCH_POLL);
+        continue;
+      }
+      if (!waiting) {
+        waiting = true;
+        if (woken.waiters++ === 0) upsertSearchAttributes([{ key: HOST_WAIT, value: 'waiting' }]);
+      }
+      // A timer and nothing else until a wake-up, the recheck, or the end of the wait: no history grows meanwhile.
+      await condition(() => woken.wakes !== seen, Math.max(1, Math.min(CAPACITY_RECHECK_MS, giveUpAtMs - Date.now())));
     }
-    if (Date.now() >= giveUpAtMs) {
-      stopWaiting();
-      return null;
-    }
-    if (tellWaiting) {
-      const reason = explainWait(hosts, resources, exclude, excludeOperators, image);
-      if (reason !== lastReason) await tellWaiting(reason);
-      lastReason = reason;
-    }
-    if (!woken) {
-      await sleep(MATCH_POLL);
-      continue;
-    }
-    if (!waiting) {
-      upsertSearchAttributes([{ key: HOST_WAIT, value: 'waiting' }]);
-      waiting = true;
-    }
-    // A timer and nothing else until a wake-up, the recheck, or the end of the wait: no history grows meanwhile.
-    await condition(() => woken.wakes !== seen, Math.max(1, Math.min(CAPACITY_RECHECK_MS, giveUpAtMs - Date.now())));
+  } finally {
+    // Matched, given up or cancelled: this wait is over, and the workflow waits no more once none of its waits does.
+    if (woken && waiting && --woken.waiters === 0) upsertSearchAttributes([{ key: HOST_WAIT, value: null }]);
   }
 }
 
