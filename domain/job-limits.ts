@@ -1,4 +1,4 @@
-import { extraReplicasFor, type JobSpec } from './job-spec';
+import { extraReplicasFor, MAX_TIMEOUT_SECONDS, type JobSpec } from './job-spec';
 
 /** How far a compute job may go, and so how long its escrow must stay out of the client's and hosts' reach. */
 
@@ -12,6 +12,8 @@ export const SLOT_START_SECONDS = 20;
 export const SLOT_RUN_ATTEMPTS = 2;
 /** What a host may take beyond the job's timeout to start, upload and report (the activity's start-to-close slack). */
 export const SLOT_SLACK_SECONDS = 120;
+/** The longest one slot's activity can hold a host: starting, the longest timeout, then uploading and reporting. */
+export const MAX_SLOT_ACTIVITY_SECONDS = SLOT_START_SECONDS + MAX_TIMEOUT_SECONDS + SLOT_SLACK_SECONDS;
 /** Beyond the worst case: the orchestrator may be down a day and still settle before anyone can reclaim. */
 export const ESCROW_DEADLINE_SLACK_SECONDS = 24 * 3600;
 

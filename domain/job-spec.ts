@@ -17,6 +17,8 @@ const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a shell-st
 
 export const MAX_INPUT_FILES = 32;
 export const MAX_TESTS = 4;
+/** The longest a job's container may run. */
+export const MAX_TIMEOUT_SECONDS = 86_400;
 const sha256Hex = z.string().regex(/^[a-f0-9]{64}$/, 'must be a sha256 hex digest (64 lowercase hex characters)');
 /** A relative path under /in: plain names joined by `/`, none of them hidden, `.` or `..`. */
 const inputPath = z
@@ -67,7 +69,7 @@ export const jobSpecSchema = z
     resources: resourcesSchema.default({}),
     inputs: inputsSchema,
     tests: z.array(jobTestSchema).max(MAX_TESTS).default([]),
-    timeoutSeconds: z.number().int().min(1).max(86_400).default(300),
+    timeoutSeconds: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS).default(300),
     /** Redundancy: the job runs on this many distinct hosts and a strict majority of equal digests wins. */
     replicas: z.number().int().min(1).max(MAX_REPLICAS).default(1),
     /** How long the job may wait for a fitting host before it fails and is refunded. */

@@ -9,6 +9,7 @@ import { createHostMetrics, serveMetrics } from '../metrics/registry';
 import { loadDeployment, type Deployment } from '../contracts/deployment';
 import type { HostOffer } from '../domain/capabilities';
 import { ZansocErrorType } from '../domain/errors';
+import { MAX_SLOT_ACTIVITY_SECONDS } from '../domain/job-limits';
 import { hostTaskQueue, type SlotExecution } from '../domain/execution';
 import { connectDocker } from '../runtime/docker';
 import { createHostRuntime, pruneSealedResults, sealResults, type ResultSealing } from './activities/compute';
@@ -25,7 +26,7 @@ import { reconcileContainers, startReconciling } from './reconcile';
 import { ensureHostStake } from './stake';
 import { didOf } from '../api/signing';
 import { defaultHostId, hostKeyPassphrase, loadOrCreateHostKey } from './identity';
-import { certifyHost, loadOrCreateTemporalKey, type TemporalIdentity } from './temporal-identity';
+import { certifyHost, loadOrCreateTemporalKey } from './temporal-identity';
 import type { TemporalTls } from '../runtime/temporal';
 
 /**
@@ -105,7 +106,9 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   if (pruned) log(`  removed ${pruned} sealed result(s) older than any round`);
   // Its reads of inputs and writes of outputs in staging are signed with the same key.
   const staging = { signer: wallet, chainId: env.CHAIN_ID };
-  const runtime = createHostRuntime({ docker, hostId, workDir, allowedImages: allowList.images, diskQuota, offer, metrics, seal, staging });
+  // Fired when a draining host's grace runs out: what still runs is stopped and handed back to be re-matched.
+  const leaving = new AbortController();
+  const runtime = createHostRuntime({ docker, hostId, workDir, allowedImages: allowList.images, diskQuota, offer, metrics, seal, staging, leaving: leaving.signal });
   const { ledger } = runtime;
 
   let draining = false;
@@ -192,36 +195,40 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
       taskQueue,
       activities: whileLeaving({ ...activities, ...storage, ...consent }),
       maxConcurrentActivityTaskExecutions: offer.maxSlots + STORAGE_TASKS_BESIDE_SLOTS,
-      shutdownGraceTime: `${env.DRAIN_GRACE_SECONDS} seconds`,
+      // A worker retired by a certificate renewal stops polling but lets every slot it runs finish, however long;
+      // a drain cuts its own grace short through `leaving`.
+      shutdownGraceTime: `${MAX_SLOT_ACTIVITY_SECONDS} seconds`,
     });
     return { connection, worker, running: worker.run(), replaced: false };
   };
   let polling = await startPolling(identity.tls);
-  // A renewed certificate takes effect on a fresh connection: the worker is swapped for one on it while no slot
-  // runs, so no running slot is handed back for it. (A connection made with the old certificate stays up past its
-  // expiry; only a reconnect would need the new one.)
-  let pendingIdentity: TemporalIdentity | null = null;
+  // A renewed certificate takes effect on a fresh connection: a worker on it takes over the polling at once, and the
+  // one it replaces stops polling but finishes the slots it runs on the old connection (a connection stays up past
+  // its certificate's expiry; only a reconnect needs the new one). So a host that is never idle still renews.
+  const retiring = new Set<Promise<void>>();
   let rotating = false;
   renewIdentity = async () => {
     if (draining || rotating) return;
+    if (identity.renewAtMs === null || Date.now() < identity.renewAtMs) return;
     rotating = true;
     try {
-      if (identity.renewAtMs !== null && Date.now() >= identity.renewAtMs && !pendingIdentity) {
-        pendingIdentity = await certifyHost(api, hostId, temporalKey);
-        log(`host ${hostId} renewed its Temporal certificate, valid until ${new Date(pendingIdentity.notAfterMs!).toISOString()}`);
-        identity = { ...identity, renewAtMs: pendingIdentity.renewAtMs };
-      }
-      if (pendingIdentity && ledger.usage().slots === 0) {
-        const next = await startPolling(pendingIdentity.tls);
-        identity = pendingIdentity;
-        pendingIdentity = null;
-        const old = polling;
-        old.replaced = true;
-        polling = next;
-        if (draining) next.worker.shutdown();
-        old.worker.shutdown();
-        log(`host ${hostId} polls on its renewed certificate`);
-      }
+      const renewed = await certifyHost(api, hostId, temporalKey);
+      log(`host ${hostId} renewed its Temporal certificate, valid until ${new Date(renewed.notAfterMs!).toISOString()}`);
+      const next = await startPolling(renewed.tls);
+      identity = renewed;
+      const old = polling;
+      old.replaced = true;
+      polling = next;
+      if (draining) next.worker.shutdown();
+      old.worker.shutdown();
+      const busy = ledger.usage().slots;
+      const retired = old.running
+        .then(() => old.connection.close())
+        .then(() => { if (busy) log(`host ${hostId} closed its connection on the old certificate: its slots there ended`); })
+        .catch((err: Error) => log(`host ${hostId}: the worker on its old certificate ended with ${err.message}`))
+        .finally(() => retiring.delete(retired));
+      retiring.add(retired);
+      log(`host ${hostId} polls on its renewed certificate${busy ? ` (${busy} running slot(s) finish on the old connection)` : ''}`);
     } catch (err) {
       log(`host ${hostId} could not renew its Temporal certificate: ${(err as Error).message}`);
     } finally {
@@ -229,13 +236,15 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
     }
   };
   const done = (async () => {
-    // The current worker's end is the host's end, unless a renewal replaced it.
+    // The current worker's end is the host's end, unless a renewal replaced it (its retirement closes it).
     for (;;) {
       const current = polling;
       await current.running;
+      if (current.replaced) continue;
       await current.connection.close();
-      if (!current.replaced) break;
+      break;
     }
+    await Promise.all(retiring);
     clearInterval(heartbeat);
     await reconciler.stop();
     metricsServer?.close();
@@ -253,6 +262,8 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
       const until = Date.now() + env.DRAIN_GRACE_SECONDS * 1000;
       while (Date.now() < until && (ledger.usage().slots > 0 || unrevealed.size > 0)) await new Promise((r) => setTimeout(r, 200));
       if (unrevealed.size > 0) log(`host ${hostId} leaves ${unrevealed.size} committed slot(s) unrevealed after ${env.DRAIN_GRACE_SECONDS}s`);
+      // The grace is over: slots still running stop and go back to be re-matched.
+      leaving.abort();
       if (polling.worker.getState() === 'RUNNING') polling.worker.shutdown();
       await done;
       await api.hosts.setStatus.mutate({ hostId, status: 'offline' }).catch((err: Error) => log(`could not tell the API: ${err.message}`));

@@ -39,6 +39,8 @@ export interface HostActivityDeps {
   staging?: StagingAuth;
   /** How the host seals its results (its key); a host without it answers only executeSlot. */
   seal?: ResultSealing;
+  /** Fires when a draining host's grace runs out: the slots still running are stopped and handed back. */
+  leaving?: AbortSignal;
 }
 
 /** The host's key as sealing needs it: an ethers Wallet is one. */
@@ -175,6 +177,7 @@ export function createHostActivities({
   metrics,
   seal,
   staging,
+  leaving,
 }: HostActivityDeps): HostActivities {
   const run: Pick<HostActivities, 'executeSlot'> = {
     /**
@@ -203,7 +206,7 @@ export function createHostActivities({
       }
       try {
         const context = Context.current();
-        const signal = context.cancellationSignal;
+        const signal = leaving ? AbortSignal.any([context.cancellationSignal, leaving]) : context.cancellationSignal;
         const { result, logs, outputArchive } = await runSandboxed(docker, exec, {
           hostId,
           workDir,
@@ -233,9 +236,9 @@ export function createHostActivities({
         metrics?.slotDuration.observe({ host: hostId }, result.durationMs / 1000);
         return result;
       } catch (err) {
-        // A draining host's grace period ran out: hand the slot back so it is re-matched now, not retried here.
+        // A draining host's grace period ran out (or its worker's): hand the slot back so it is re-matched now, not retried here.
         const reason: unknown = Context.current().cancellationSignal.reason;
-        if (reason instanceof CancelledFailure && reason.message === 'WORKER_SHUTDOWN') {
+        if (leaving?.aborted || (reason instanceof CancelledFailure && reason.message === 'WORKER_SHUTDOWN')) {
           throw ApplicationFailure.create({
             type: ZansocErrorType.HostDraining,
             nonRetryable: true,
