@@ -19,7 +19,7 @@ import { ensureDockerEngine } from './docker-engine';
 import { freePort } from './free-port';
 import { startPrometheus } from './prometheus';
 import { startPostgres } from './postgres';
-import { startTemporalCluster, type TemporalCluster } from './temporal-cluster';
+import { startTemporalCluster, type TemporalCluster, type UiLogin } from './temporal-cluster';
 import type { TemporalTls } from '../runtime/temporal';
 
 /**
@@ -88,6 +88,8 @@ export interface Devnet {
   apiUrl: string;
   temporalAddress: string;
   temporalUiUrl: string | null;
+  /** The operator's login to the Temporal UI (which acts as the operator); null when headless. */
+  temporalUiLogin: UiLogin | null;
   /** The Temporal cluster when the devnet runs on one (`cluster`), to restart its services; null when embedded. */
   temporalCluster: TemporalCluster | null;
   /**
@@ -329,7 +331,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     ]);
 
     return {
-      apiUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, temporalCluster: cluster, orchestratorRoles,
+      apiUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, temporalUiLogin: temporal.uiLogin, temporalCluster: cluster, orchestratorRoles,
       temporalTls: tls.connectionTls(tls.operator), temporalCliFlags: tls.cliFlags(tls.operator), rpcUrl: anvil.url, deployment, databaseUrl,
       hostIds, metricsUrls, api: createApiClient(apiUrl, { signer: new Wallet(DEVNET_KEYS.client), chainId: deployment.chainId }), processes,
       startRole, stopRole, stop,
@@ -495,6 +497,7 @@ async function main(): Promise<void> {
     `Zansoc devnet is up (Ctrl-C stops everything):`,
     `  API          ${devnet.apiUrl}/trpc   (staging store ${devnet.apiUrl}/blobs)`,
     `  Temporal UI  ${devnet.temporalUiUrl}/namespaces/default/workflows/job-${done.id}`,
+    `               log in as ${devnet.temporalUiLogin?.user}, password in ${devnet.temporalUiLogin?.file}`,
     `  Temporal     ${devnet.temporalAddress} (${temporalKind(devnet.temporalCluster !== null)}; mTLS: a client certificate is needed)`,
     `  temporal CLI as the operator: temporal workflow list --address ${devnet.temporalAddress} ${devnet.temporalCliFlags.join(' ')}`,
     `  orchestrator ${devnet.orchestratorRoles.length} worker(s): ${devnet.orchestratorRoles.join(', ')}`,

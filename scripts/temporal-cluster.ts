@@ -1,7 +1,7 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -46,6 +46,8 @@ export interface TemporalCluster {
   address: string;
   /** The Web UI, null when embedded headless. */
   uiUrl: string | null;
+  /** The operator's login to the Web UI (its file holds `user:password`), null when there is no UI. */
+  uiLogin: UiLogin | null;
   namespace: string;
   /** Stops one service's process (embedded: the one process) (SIGTERM unless told, SIGKILL for a crash) and starts it again on the same ports. */
   restartService(name: ClusterService, opts?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
@@ -78,6 +80,38 @@ export interface ClusterTls {
   connectionTls(cert: CertificateFiles): { serverRootCACertificate: Buffer; serverNameOverride: string; clientCertPair: { crt: Buffer; key: Buffer } };
   /** The temporal CLI's flags to connect presenting `cert`. */
   cliFlags(cert: CertificateFiles): string[];
+}
+
+/** The operator's login to the Web UI, which acts with the operator's certificate. */
+export interface UiLogin {
+  user: string;
+  password: string;
+  /** Holds `user:password` (mode 0600): `--login-file` of `zansoc-temporal-server ui`. */
+  file: string;
+}
+
+/** The login kept in `file`, made (a fresh 32-character password for `operator`) when there is none yet. */
+export function uiLoginIn(file: string): UiLogin {
+  try {
+    const [user, password] = readFileSync(file, 'utf8').split('\n')[0].trim().split(/:(.*)/s);
+    if (user && password) return { user, password, file };
+  } catch {
+    // None yet.
+  }
+  const login = { user: 'operator', password: randomBytes(24).toString('base64url'), file };
+  writeFileSync(file, `${login.user}:${login.password}\n`, { mode: 0o600 });
+  return login;
+}
+
+/** Logs in to the Web UI as `login`: the session cookie to send (`cookie` header) with each later request. */
+export async function uiSession(uiUrl: string, login: UiLogin): Promise<string> {
+  const res = await fetch(`${uiUrl}/zansoc/login`, {
+    method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ user: login.user, password: login.password }).toString(),
+  });
+  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('zansoc_ui_session='));
+  if (res.status !== 303 || !cookie) throw new Error(`the Temporal UI refused the operator's login: HTTP ${res.status}`);
+  return cookie.split(';')[0];
 }
 
 const run = promisify(execFile);
@@ -186,22 +220,6 @@ const DYNAMIC_CONFIG = {
   'frontend.enableServerVersionCheck': [{ value: false }],
   'limit.maxIDLength': [{ value: 255 }],
 };
-
-/**
- * A free loopback port below 32768: the schema keeps a member's membership port in a SMALLINT, and the kernel's
- * ephemeral ports (what freePort hands out) lie above it.
- */
-async function freeMembershipPort(): Promise<number> {
-  for (;;) {
-    const port = 10_000 + Math.floor(Math.random() * 22_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */
 export function listening(port: number): Promise<boolean> {
@@ -325,7 +343,7 @@ async function startOnce(opts: ClusterOptions): Promise<TemporalCluster> {
 
   try {
     const ports = {} as Record<ClusterService, Ports>;
-    for (const service of CLUSTER_SERVICES) ports[service] = { grpcPort: await freePort(), membershipPort: await freeMembershipPort() };
+    for (const service of CLUSTER_SERVICES) ports[service] = { grpcPort: await freePort(), membershipPort: await freePort({ below: 32768 }) };
     if (embedded?.port) ports.frontend.grpcPort = embedded.port;
     ports.frontend.httpPort = await freePort();
     const dynamicConfigFile = join(dir, 'dynamicconfig.yaml');
@@ -357,11 +375,13 @@ async function startOnce(opts: ClusterOptions): Promise<TemporalCluster> {
 
     const address = `127.0.0.1:${ports.frontend.grpcPort}`;
     let uiUrl: string | null = null;
+    let uiLogin: UiLogin | null = null;
     if (!embedded?.headless) {
       const uiPort = embedded?.uiPort ?? (await freePort());
-      // The UI reaches the frontend as an operator.
+      // The UI reaches the frontend as an operator, so it asks for the operator's login (kept with the cluster).
       const uiTls = tls ? ['--tls-ca', tls.caFile, '--tls-cert', tls.operator.certFile, '--tls-key', tls.operator.keyFile, '--tls-server-name', '127.0.0.1'] : [];
-      spawnLogged('ui', ['ui', '--temporal-address', address, '--ip', '127.0.0.1', '--port', String(uiPort), ...uiTls]);
+      uiLogin = uiLoginIn(join(dir, 'ui-login'));
+      spawnLogged('ui', ['ui', '--temporal-address', address, '--ip', '127.0.0.1', '--port', String(uiPort), '--login-file', uiLogin.file, ...uiTls]);
       uiUrl = `http://127.0.0.1:${uiPort}`;
     }
 
@@ -385,7 +405,7 @@ async function startOnce(opts: ClusterOptions): Promise<TemporalCluster> {
     if (uiUrl) {
       const url = uiUrl;
       await until(`the UI did not answer on ${url}`, 30_000, async () => {
-        const res = await fetch(url);
+        const res = await fetch(`${url}/healthz`);
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
       });
     }
@@ -393,6 +413,7 @@ async function startOnce(opts: ClusterOptions): Promise<TemporalCluster> {
     return {
       address,
       uiUrl,
+      uiLogin,
       namespace,
       async restartService(name, { signal = 'SIGTERM' } = {}) {
         await kill(processOf(name), signal);

@@ -9,6 +9,7 @@ import { didOf } from '../api/signing';
 import type { JobSpecInput } from '../domain/job-spec';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { DEVNET_KEYS, startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
+import { uiSession } from '../scripts/temporal-cluster';
 import { castBalanceOf } from './support/cast';
 import { eventually } from './support/eventually';
 import { printRolesOnFailure, settlementsOf, tearDownDevnet, untilJobState } from './support/devnet';
@@ -47,7 +48,7 @@ describe('the devnet on a Temporal cluster', () => {
   it('runs on PostgreSQL, with three orchestrator workers and the Web UI', async () => {
     expect(devnet.databaseUrl).toMatch(/^postgresql:/);
     expect(devnet.orchestratorRoles).toEqual(['orchestrator', 'orchestrator-2', 'orchestrator-3']);
-    expect((await fetch(devnet.temporalUiUrl!)).status).toBe(200);
+    expect((await fetch(devnet.temporalUiUrl!, { headers: { cookie: await uiSession(devnet.temporalUiUrl!, devnet.temporalUiLogin!) } })).status).toBe(200);
   });
 
   it('runs every role on mTLS: each host on the certificate the API issued it at join; plaintext is refused', async () => {
@@ -113,6 +114,20 @@ describe('the devnet on a Temporal cluster', () => {
     const { job: submitted } = await devnet.api.jobs.submit.mutate({ spec: job(['sh', '-c', 'echo renewed > /out/a.txt']) });
     expect((await waitForJob(devnet.api, submitted.id, undefined, 120_000)).state).toBe('SUCCEEDED');
   }, 180_000);
+
+  it('renews the certificate of a host that is busy: its running slot finishes on the old connection, new work comes on the new one', async () => {
+    // Renewals come every 18 s here, so a 25 s slot always spans one.
+    const seen = lines.length;
+    const { job: long } = await devnet.api.jobs.submit.mutate({ spec: job(['sh', '-c', 'sleep 25; echo outlived > /out/a.txt']) });
+    const done = await waitForJob(devnet.api, long.id, undefined, 150_000);
+    expect(done.state).toBe('SUCCEEDED');
+    const since = lines.slice(seen);
+    const host = done.hostId!;
+    expect(since.some((line) => line.includes(`host ${host} polls on its renewed certificate (1 running slot(s) finish on the old connection)`))).toBe(true);
+    await eventually(30_000, async () => (lines.slice(seen).some((line) => line.includes(`host ${host} closed its connection on the old certificate`)) ? true : undefined));
+    const { job: after } = await devnet.api.jobs.submit.mutate({ spec: job(['sh', '-c', 'echo next > /out/a.txt']) });
+    expect((await waitForJob(devnet.api, after.id, undefined, 120_000)).state).toBe('SUCCEEDED');
+  }, 240_000);
 
   it('ends every job correctly, settled once, through a killed worker and restarted history and frontend services', async () => {
     const before = await castBalanceOf(devnet.rpcUrl, devnet.deployment.token, client);

@@ -13,7 +13,7 @@ import { loadOrCreateHostKey } from '../host-worker/identity';
 import { connectDocker } from '../runtime/docker';
 import { buildJobImages, JOB_IMAGE } from '../scripts/build-images';
 import { buildStackImages } from '../scripts/stack-images';
-import { listening, until } from '../scripts/temporal-cluster';
+import { listening, uiSession, until } from '../scripts/temporal-cluster';
 
 /**
  * The production stack: its files checked by the tools that read them (docker-compose validates docker-compose.yml,
@@ -28,6 +28,7 @@ const randomAddress = () => Wallet.createRandom().address;
 const keys = {
   DEPLOYER_KEY: randomKey(), TREASURY_ADDRESS: randomAddress(), SETTLER_ADDRESS: randomAddress(), GOVERNOR_ADDRESS: randomAddress(),
   SETTLER_KEY: randomKey(), HOST_KEY_PASSPHRASE: 'a passphrase of our own', POSTGRES_PASSWORD: Wallet.createRandom().address.slice(2),
+  TEMPORAL_UI_PASSWORD: Wallet.createRandom().address.slice(2),
 };
 const compose = (args: string[], env: Record<string, string>) =>
   run('docker-compose', ['-f', 'docker-compose.yml', ...args], { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
@@ -87,7 +88,8 @@ describe('the production stack, started: docker-compose.yml with docker-compose.
   const env = {
     DEPLOYER_KEY: deployer.privateKey, TREASURY_ADDRESS: treasury.address, SETTLER_ADDRESS: settler.address,
     GOVERNOR_ADDRESS: Wallet.createRandom().address, SETTLER_KEY: settler.privateKey, FAUCET_KEY: faucet.privateKey,
-    HOST_KEY_PASSPHRASE: keys.HOST_KEY_PASSPHRASE, POSTGRES_PASSWORD: keys.POSTGRES_PASSWORD, HOST_DATA_ROOT: hostRoot,
+    HOST_KEY_PASSPHRASE: keys.HOST_KEY_PASSPHRASE, POSTGRES_PASSWORD: keys.POSTGRES_PASSWORD, TEMPORAL_UI_PASSWORD: keys.TEMPORAL_UI_PASSWORD,
+    HOST_DATA_ROOT: hostRoot,
   };
   const stack = (args: string[]) => run('docker-compose', ['-p', project, '-f', 'docker-compose.yml', '-f', 'docker-compose.loopback.yml', ...args], {
     cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, maxBuffer: 64 * 1024 * 1024,
@@ -167,10 +169,14 @@ describe('the production stack, started: docker-compose.yml with docker-compose.
     expect(BigInt(done.paidToHosts ?? '0')).toBeGreaterThan(0n);
     expect((await api.jobs.logs.query({ jobId: job.id })).logs).toContain('hello from the compose stack');
 
-    const ui = await fetch(`http://127.0.0.1:${LOOPBACK.temporalUi}/namespaces/default/workflows/job-${job.id}`);
+    // The UI acts as the operator: nothing of it without the operator's login (TEMPORAL_UI_PASSWORD).
+    const uiUrl = `http://127.0.0.1:${LOOPBACK.temporalUi}`;
+    expect((await fetch(`${uiUrl}/api/v1/namespaces/default/workflows/job-${job.id}`)).status).toBe(401);
+    const cookie = await uiSession(uiUrl, { user: 'operator', password: keys.TEMPORAL_UI_PASSWORD, file: '' });
+    const ui = await fetch(`${uiUrl}/namespaces/default/workflows/job-${job.id}`, { headers: { cookie } });
     expect(ui.status).toBe(200);
     // The UI's own API answers from Temporal: the UI really reaches the frontend.
-    const described = await fetch(`http://127.0.0.1:${LOOPBACK.temporalUi}/api/v1/namespaces/default/workflows/job-${job.id}`);
+    const described = await fetch(`${uiUrl}/api/v1/namespaces/default/workflows/job-${job.id}`, { headers: { cookie } });
     expect(described.status).toBe(200);
     expect(await described.text()).toContain(`job-${job.id}`);
     const prometheus = await fetch(`http://127.0.0.1:${LOOPBACK.prometheus}/-/ready`);

@@ -10,7 +10,7 @@ import { createConsentActivities } from '../host-worker/activities/consent';
 import { issueClientCertificate } from '../runtime/x509';
 import { JOB_STATE } from '../domain/search-attributes';
 import { BOND_CONSENT_TYPES, chainJobId, escrowDomain, escrowIdOf, JOB_ESCROW_DOMAIN_NAME } from '../domain/orders';
-import { startTemporalCluster, type TemporalCluster } from '../scripts/temporal-cluster';
+import { startTemporalCluster, uiSession, type TemporalCluster } from '../scripts/temporal-cluster';
 import { certPair, createCertificateAuthority, type CertificateFiles } from '../scripts/tls-certificates';
 import { finish, hostProbe, hostProbeState, poke, type HostProbeState } from './workflows/host-probe';
 import { eventually } from './support/eventually';
@@ -280,12 +280,16 @@ describe('an operator (zansoc-operator:cluster)', () => {
     await expect(operator.workflow.getHandle(`job-${randomUUID()}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
 
-  it('uses the Web UI, which reaches the frontend with the operator\'s certificate', async () => {
-    const page = await fetch(cluster.uiUrl!);
+  it('uses the Web UI, which reaches the frontend with the operator\'s certificate, behind the operator\'s login', async () => {
+    // Without the login nothing of the operator's powers is reachable: not the UI's API, and no signal or termination.
+    expect((await fetch(`${cluster.uiUrl}/api/v1/namespaces/${cluster.namespace}`)).status).toBe(401);
+    expect((await fetch(`${cluster.uiUrl}/api/v1/namespaces/${cluster.namespace}/workflows/any/terminate`, { method: 'POST', body: '{}' })).status).toBe(401);
+    const cookie = await uiSession(cluster.uiUrl!, cluster.uiLogin!);
+    const page = await fetch(cluster.uiUrl!, { headers: { cookie } });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     // The UI's own API answers from the frontend: the namespace it lists came over mTLS.
-    const res = await fetch(`${cluster.uiUrl}/api/v1/namespaces/${cluster.namespace}`);
+    const res = await fetch(`${cluster.uiUrl}/api/v1/namespaces/${cluster.namespace}`, { headers: { cookie } });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { namespaceInfo: { name: string } }).namespaceInfo.name).toBe(cluster.namespace);
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { JOB_STATE } from '../domain/search-attributes';
-import { startTemporalCluster, type TemporalCluster } from '../scripts/temporal-cluster';
+import { startTemporalCluster, uiSession, type TemporalCluster } from '../scripts/temporal-cluster';
 import { clusterProbe } from './workflows/cluster-probe';
 import { eventually } from './support/eventually';
 
@@ -76,8 +76,15 @@ it('reconnects the client and the worker to a restarted frontend', async () => {
   expect(await handle.result()).toBe('AFTER_FRONTEND_RESTART');
 });
 
-it('serves the Web UI', async () => {
-  const res = await fetch(cluster.uiUrl!);
+it('serves the Web UI to the operator\'s login only', async () => {
+  // Without a session: the login page, and the UI's API answers 401.
+  const page = await fetch(cluster.uiUrl!, { redirect: 'manual' });
+  expect(page.status).toBe(303);
+  expect(page.headers.get('location')).toBe('/zansoc/login');
+  expect((await fetch(`${cluster.uiUrl}/api/v1/namespaces/${cluster.namespace}`)).status).toBe(401);
+  await expect(uiSession(cluster.uiUrl!, { ...cluster.uiLogin!, password: 'not the password at all' })).rejects.toThrow(/HTTP 401/);
+  const cookie = await uiSession(cluster.uiUrl!, cluster.uiLogin!);
+  const res = await fetch(cluster.uiUrl!, { headers: { cookie } });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/text\/html/);
 });
