@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { ZodTypeAny } from 'zod';
 import { createOpenApiNodeHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
+import { BLOB_ERROR_SCHEMA, BLOB_METHODS, BLOB_OPERATION_PATH, BLOB_PATH_PATTERN, blobPathItem } from './blob-openapi';
 import { contextFor, type ApiDeps } from './context';
 import { openApiRoutes, type OpenApiRoute as Route } from './openapi-routes';
 import { MAX_JSON_DEPTH } from './request-body';
@@ -65,7 +66,9 @@ function documentRefusals(doc: OpenApiDocument): OpenApiDocument {
     };
   }
   const schemas = Object.fromEntries(Object.entries(doc.components?.schemas ?? {}).filter(([name]) => !name.startsWith('error.')));
-  doc.components = { ...doc.components, schemas: { ...schemas, Error: ERROR_SCHEMA } };
+  doc.components = { ...doc.components, schemas: { ...schemas, Error: ERROR_SCHEMA, BlobError: BLOB_ERROR_SCHEMA as SchemaObject } };
+  // The staging store's operations, which are not procedures (their bodies stream as octet-stream).
+  doc.paths = { ...doc.paths, [BLOB_OPERATION_PATH]: blobPathItem() as NonNullable<OpenApiDocument['paths']>[string] };
   return doc;
 }
 
@@ -80,17 +83,10 @@ export function openApiDocument(publicUrl: string) {
       'inputHash is keccak256 of the canonical JSON (sorted keys, no whitespace) of the whole input — path, query and ' +
       `body fields together. Send the signer's address, the nonce (hex), the expiry (unix seconds, at most 300 s ahead) ` +
       `and the signature in ${Object.values(SIGNATURE_HEADERS).join(', ')}. ` +
-      'The staging store lives beside this API, outside its base URL, at `PUT /blobs/{sha256}` and `GET /blobs/{sha256}` ' +
-      '(application/octet-stream, streamed). Both are signed the same way: a write as procedure `blobs.put` over ' +
-      '`{ sha256, bytes, ...query }` (bytes: the Content-Length; query: `jobId`, `kind` output|logs and `plaintextSha256` ' +
-      'for a host staging its slot\'s sealed result, `dealId` and `kind` replica|chunk for a deal\'s holder or the ' +
-      'orchestrator), a read as `blobs.get` over `{ sha256 }`. A write answers 201, 400 (a bad parameter, named), 401, ' +
-      '404 (a job or deal the writer has no part in), 411 (no Content-Length), 413 (over MAX_BLOB_BYTES, or over the ' +
-      'writer\'s STAGING_QUOTA_BYTES, naming quota and usage; nothing is stored), 415 or 422 (the body does not hash to its ' +
-      'name). A read answers 200, 401, or 404 to anyone but the blob\'s writer, its job\'s or deal\'s client, and a host ' +
-      'that runs the job or holds the deal now. A job\'s output archive and logs are sealed to its client\'s key ' +
-      '(`sealedOutputSha256`, `sealedLogsSha256`); blobs are deleted when their job or deal ends, the result after ' +
-      'STAGING_RETENTION_HOURS.',
+      'The staging store is here too, at `/blobs/{sha256}` (GET and PUT, application/octet-stream, streamed; also at ' +
+      '`/blobs/{sha256}` beside this base URL), signed the same way as procedures `blobs.get` and `blobs.put`. A job\'s ' +
+      'output archive and logs are sealed to its client\'s key (`sealedOutputSha256`, `sealedLogsSha256`); blobs are ' +
+      'deleted when their job or deal ends, the result after STAGING_RETENTION_HOURS.',
     version: '1.0.0',
     baseUrl: `${publicUrl.replace(/\/$/, '')}${OPENAPI_BASE}`,
     securitySchemes: {
@@ -146,6 +142,10 @@ export async function registerOpenApi(scope: FastifyInstance, deps: ApiDeps): Pr
     url: `${OPENAPI_BASE}/*`,
     onRequest: async (request, reply) => {
       const path = new URL(request.url, 'http://api.invalid').pathname.slice(OPENAPI_BASE.length).replace(/(.)\/+$/, '$1');
+      // The staging store's path is served by its own routes (GET, PUT): here only for the methods it lacks.
+      if (BLOB_PATH_PATTERN.test(path)) {
+        return reply.code(405).header('allow', BLOB_METHODS.join(', ')).send({ message: `${request.method} is not an operation here: use ${BLOB_METHODS.join(' or ')}`, code: 'METHOD_NOT_SUPPORTED' });
+      }
       const matching = openApiRoutes.filter((r) => r.pattern.test(path));
       // A concrete path is matched before a templated one (OpenAPI 3, path templating): /jobs/quote is not /jobs/{jobId}.
       const concrete = Math.min(...matching.map((r) => r.params.length));

@@ -65,7 +65,7 @@ export function createServer(opts: ServerOptions) {
     await registerOpenApi(scope, opts.deps);
   });
   registerDocs(server, opts.deps.publicUrl);
-  opts.deps.staging.registerRoutes(server, opts.maxBlobBytes, opts.deps);
+  opts.deps.staging.registerRoutes(server, opts.maxBlobBytes, opts.deps, ['', OPENAPI_BASE]);
   let stopSweeper = () => {};
   server.get('/healthz', async () => ({ ok: true }));
   if (opts.deps.metrics) registerApiMetrics(server, opts.deps.metrics, opts.deps.db);

@@ -36,6 +36,30 @@ const bindingSchema = z.object({
 });
 type Binding = z.infer<typeof bindingSchema>;
 
+/** What a blob write is signed over: its name, its Content-Length and the query binding it to a job or deal. */
+const putInput = (sha256: string, bytes: number, binding: Binding) => ({ sha256, bytes, ...binding });
+
+/**
+ * The procedure and input a staging request at `url` (under `prefix`) is signed over, as the store checks them: for
+ * tools that sign requests made by others (test/support/request-signer.ts). Null for anything the store would refuse
+ * before reading a signature.
+ */
+export function blobCallOf(method: string, prefix: string, url: string, bytes: number): { procedure: string; input: Record<string, unknown> } | null {
+  const parsed = new URL(url, 'http://api.invalid');
+  const match = /^\/blobs\/([^/]+)$/.exec(parsed.pathname.slice(prefix.length));
+  if (!parsed.pathname.startsWith(prefix) || !match || !SHA256_HEX.test(match[1])) return null;
+  const sha256 = match[1];
+  if (method === 'GET') return { procedure: 'blobs.get', input: { sha256 } };
+  if (method !== 'PUT') return null;
+  const query: Record<string, string | string[]> = {};
+  for (const key of new Set(parsed.searchParams.keys())) {
+    const values = parsed.searchParams.getAll(key);
+    query[key] = values.length === 1 ? values[0] : values;
+  }
+  const binding = bindingSchema.safeParse(query);
+  return binding.success ? { procedure: 'blobs.put', input: putInput(sha256, bytes, binding.data) } : null;
+}
+
 export interface StagingOptions {
   /** Bytes each identity may hold in staging at once, all its claims together. */
   quotaBytes?: number;
@@ -184,14 +208,19 @@ export class StagingStore {
   /**
    * `PUT /blobs/<sha256>` stores a blob whose bytes hash to its name, signed by its writer (procedure `blobs.put`,
    * input `{ sha256, bytes, ...query }` with `bytes` the Content-Length); `GET /blobs/<sha256>` returns it to a party
-   * of its job or deal (procedure `blobs.get`, input `{ sha256 }`).
+   * of its job or deal (procedure `blobs.get`, input `{ sha256 }`). Served at each prefix given: the API serves them at
+   * /blobs and under the OpenAPI document's base URL (/api/blobs), where they are its operations.
    */
-  registerRoutes(server: FastifyInstance, maxBlobBytes: number, access: StagingAccess): void {
+  registerRoutes(server: FastifyInstance, maxBlobBytes: number, access: StagingAccess, prefixes: string[] = ['']): void {
+    for (const prefix of prefixes) this.registerRoutesAt(server, `${prefix}/blobs/:sha256`, maxBlobBytes, access);
+  }
+
+  private registerRoutesAt(server: FastifyInstance, route: string, maxBlobBytes: number, access: StagingAccess): void {
     const { db } = access;
     server.register(async (scope) => {
       // The body stays a stream: it goes to disk as it arrives, never whole into memory.
       scope.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
-      scope.put<{ Params: { sha256: string }; Querystring: Record<string, string> }>('/blobs/:sha256', async (req, reply) => {
+      scope.put<{ Params: { sha256: string }; Querystring: Record<string, string> }>(route, async (req, reply) => {
         const { sha256 } = req.params;
         if (!SHA256_HEX.test(sha256)) return refuse(reply, 400, 'sha256: must be 64 lowercase hex characters');
         const parsed = bindingSchema.safeParse(req.query ?? {});
@@ -202,7 +231,7 @@ export class StagingStore {
         if (!declared || !/^\d{1,15}$/.test(declared)) return refuse(reply, 411, 'content-length: say the blob\'s size (it is signed, and a body beyond it is refused)');
         const bytes = Number(declared);
         if (bytes > maxBlobBytes) return refuse(reply, 413, `content-length: ${bytes} bytes is over the largest blob, MAX_BLOB_BYTES ${maxBlobBytes}`);
-        const writer = await this.verify(req, access, 'blobs.put', { sha256, bytes, ...binding });
+        const writer = await this.verify(req, access, 'blobs.put', putInput(sha256, bytes, binding));
         if (typeof writer !== 'string') return refuse(reply, 401, writer.reason);
         const claim = await this.claimFor(access, writer, binding);
         if ('missing' in claim) return refuse(reply, 404, claim.missing);
@@ -241,7 +270,7 @@ export class StagingStore {
         }
         return reply.code(201).send({ sha256, bytes });
       });
-      scope.get<{ Params: { sha256: string } }>('/blobs/:sha256', async (req, reply) => {
+      scope.get<{ Params: { sha256: string } }>(route, async (req, reply) => {
         const { sha256 } = req.params;
         if (!SHA256_HEX.test(sha256)) return refuse(reply, 400, 'sha256: must be 64 lowercase hex characters');
         const reader = await this.verify(req, access, 'blobs.get', { sha256 });

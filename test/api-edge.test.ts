@@ -125,12 +125,17 @@ describe('API edge', () => {
     expect(statuses('/hosts', 'post')).toEqual(['200', '400', '401', '403', '409', '413', '415', '429']);
     expect(statuses('/hosts', 'get')).toEqual(['200', '400', '429']);
     expect(statuses('/wallet/faucet', 'post')).toEqual(['200', '400', '401', '412', '413', '415', '429']);
+    // The staging store's operations, which stream octet-stream bodies rather than being procedures, answer { error }.
+    expect(Object.keys(doc.paths['/blobs/{sha256}']!).sort()).toEqual(['get', 'put']);
+    expect(statuses('/blobs/{sha256}', 'get')).toEqual(['200', '400', '401', '404']);
+    expect(Object.keys(doc.paths['/blobs/{sha256}']!.put!.responses).sort()).toEqual(['201', '400', '401', '404', '411', '413', '415', '422']);
     for (const [path, item] of Object.entries(doc.paths)) {
-      for (const method of ['get', 'post'] as const) {
+      for (const method of ['get', 'post', 'put'] as const) {
         for (const [status, response] of Object.entries(item?.[method]?.responses ?? {})) {
-          if (status === '200') continue;
+          if (status === '200' || status === '201') continue;
           const schema = (response as OpenAPIV3.ResponseObject).content?.['application/json']?.schema;
-          expect([path, method, status, schema]).toEqual([path, method, status, { $ref: '#/components/schemas/Error' }]);
+          const expected = path === '/blobs/{sha256}' ? 'BlobError' : 'Error';
+          expect([path, method, status, schema]).toEqual([path, method, status, { $ref: `#/components/schemas/${expected}` }]);
         }
       }
     }
@@ -150,6 +155,12 @@ describe('API edge', () => {
     expect([quote.status, quote.headers.get('allow')]).toEqual([405, 'POST']);
     expect((await fetch(`${url}/api/deals/quote`)).status).toBe(405);
     expect((await fetch(`${url}/api/nowhere`, { method: 'PUT' })).status).toBe(404);
+    // The staging store's operations under the base URL: GET and PUT are its own (unsigned: 401), others 405.
+    const blob = `${url}/api/blobs/${'a'.repeat(64)}`;
+    const remove = await fetch(blob, { method: 'DELETE' });
+    expect([remove.status, remove.headers.get('allow')]).toEqual([405, 'GET, PUT']);
+    expect((await fetch(blob)).status).toBe(401);
+    expect((await fetch(blob, { method: 'PUT', body: 'x', headers: { 'content-type': 'application/octet-stream' } })).status).toBe(401);
     const polluting = await send('/api/hosts/some-host/status', json('{"status":"offline","__proto__":{"admin":true}}'));
     expect(polluting.status).toBe(401);
     expect(({} as Record<string, unknown>).admin).toBeUndefined();

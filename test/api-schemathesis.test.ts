@@ -73,7 +73,11 @@ describe('API under schemathesis', () => {
   it('finds nothing wrong with unsigned calls', async () => {
     const { code, output } = await runSchemathesis(st, server.url);
     if (code !== 0) throw new Error(`schemathesis found problems (exit ${code}):\n${output}`);
-    expect(output).toMatch(/Tested: [1-9]/);
+    // Every operation of the document was tested, the staging store's among them.
+    const doc = await (await fetch(`${server.url}/openapi.json`)).json() as { paths: Record<string, Record<string, unknown>> };
+    expect(Object.keys(doc.paths)).toContain('/blobs/{sha256}');
+    const operations = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).filter((k) => ['get', 'put', 'post', 'delete', 'patch'].includes(k)).length, 0);
+    expect(output).toContain(`Tested: ${operations}`);
   }, 600_000);
 
   it('finds nothing wrong with every call signed', async () => {

@@ -19,7 +19,7 @@ SIGNER = urlsplit(os.environ["ZANSOC_SIGNER_URL"])
 
 class ZansocSignature(requests.auth.AuthBase):
     def __call__(self, request):
-        if request.method not in ("GET", "POST"):
+        if request.method not in ("GET", "POST", "PUT"):
             return request
         target = urlsplit(request.url)
         body = request.body.encode() if isinstance(request.body, str) else request.body
