@@ -1,12 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { openDatabase } from '../db/client';
 import type { JobSpecInput } from '../domain/job-spec';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { connectDocker } from '../runtime/docker';
 import { startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
 import type { Benchmark } from './benchmark';
+import { describeBreakdown } from './breakdown';
 import { COMMAND, rawRun } from './host-overhead';
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 20);
@@ -28,7 +30,8 @@ const TRIVIAL: JobSpecInput = {
  *  - submit→running: from the API accepting the job to the workflow marking it RUNNING (the read model's createdAt
  *    and startedAt), p50 and p99 over every job of the run, with HOSTS host workers;
  *  - throughput: jobs/s completed for THROUGHPUT_SECONDS with CONCURRENCY in flight (every one must succeed) ÷
- *    fair-floor containers/s at the same concurrency for the same time.
+ *    fair-floor containers/s at the same concurrency for the same time;
+ *  - breakdown: where the median latency job's time went, per step, from its workflow history's timestamps.
  */
 export const lifecycle: Benchmark = {
   name: `compute job lifecycle (${HOSTS} host workers, ${COMMAND.join(' ')}, r=1, window 0)`,
@@ -49,9 +52,10 @@ export const lifecycle: Benchmark = {
       const e2e: number[] = [];
       const raw: number[] = [];
       const fair: number[] = [];
+      const ids: string[] = [];
       for (let i = 0; i < LATENCY_RUNS; i++) {
         let t = performance.now();
-        await runJob(devnet);
+        ids.push(await runJob(devnet));
         e2e.push(performance.now() - t);
         t = performance.now();
         await rawRun(docker);
@@ -65,6 +69,17 @@ export const lifecycle: Benchmark = {
       log(`  latency, one job at a time (${LATENCY_RUNS} runs): job end to end p50 ${ms(percentile(e2e, 50))} (p99 ${ms(percentile(e2e, 99))}); ` +
         `floors: docker run --rm p50 ${ms(percentile(raw, 50))}, with the slot's isolation (fair) p50 ${ms(percentile(fair, 50))}; ` +
         `ratio to the fair floor ${latency.toFixed(2)}× (to the plain one ${(percentile(e2e, 50) / percentile(raw, 50)).toFixed(2)}×)`);
+
+      // The job whose end-to-end time is the median's: its history says where that time went.
+      const median = ids[e2e.indexOf(percentile(e2e, 50))];
+      const connection = await Connection.connect({ address: devnet.temporalAddress, tls: devnet.temporalTls });
+      try {
+        const history = await new Client({ connection }).workflow.getHandle(`job-${median}`).fetchHistory();
+        log(`  where the median job's time goes (job-${median}, from its history; the rest of its end-to-end time is the API, the client's polling and Temporal's start):`);
+        for (const line of describeBreakdown(history)) log(`    ${line}`);
+      } finally {
+        await connection.close();
+      }
 
       const jobs = await saturate(THROUGHPUT_SECONDS, CONCURRENCY, () => runJob(devnet));
       const containers = await saturate(THROUGHPUT_SECONDS, CONCURRENCY, () => rawRun(docker, 'fair'));
@@ -93,14 +108,16 @@ export const lifecycle: Benchmark = {
   },
 };
 
-export async function runJob(devnet: Devnet): Promise<void> {
+/** Submits the trivial job and waits for it to succeed; its id. */
+export async function runJob(devnet: Devnet): Promise<string> {
   const { job } = await devnet.api.jobs.submit.mutate({ spec: TRIVIAL });
   const done = await waitForJob(devnet.api, job.id, undefined, 120_000, 25);
   if (done.state !== 'SUCCEEDED') throw new Error(`job ${job.id} ended ${done.state}: ${done.stateReason}`);
+  return job.id;
 }
 
 /** Runs `task` with `concurrency` in flight until `seconds` pass; counts what finished and what failed, and why. */
-async function saturate(seconds: number, concurrency: number, task: () => Promise<void>) {
+async function saturate(seconds: number, concurrency: number, task: () => Promise<unknown>) {
   const until = performance.now() + seconds * 1000;
   let done = 0;
   let failed = 0;

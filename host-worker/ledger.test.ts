@@ -11,6 +11,17 @@ test('shortfalls read as one line', () => {
 });
 
 describe('ResourceLedger', () => {
+  test('tells of each new slot as it is booked, already counted, and of no retry sharing one or refused slot', () => {
+    const ledger = new ResourceLedger(offer);
+    const seen: number[] = [];
+    ledger.onReserved = () => seen.push(ledger.free().slots);
+    ledger.reserve('a', slot());
+    ledger.reserve('a', slot());
+    ledger.reserve('b', slot({ cpu: 1 }));
+    expect(ledger.reserve('c', slot({ cpu: 1 })).granted).toBe(false);
+    expect(seen).toEqual([2, 1]);
+  });
+
   test('reserves until a resource runs short, naming what is short, and gives it back on release', () => {
     const ledger = new ResourceLedger(offer);
     const first = ledger.reserve('a', slot({ memoryMiB: 768 }));

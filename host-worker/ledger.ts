@@ -57,6 +57,8 @@ export class ResourceLedger {
   private readonly capacity: LedgerUsage;
   /** Told when a slot's resources come back (the host tells the API at once: waiting work is woken by it). */
   onFreed: () => void = () => undefined;
+  /** Told when a new slot takes resources (the host tells the API at once: matching does not send it more than fits). */
+  onReserved: () => void = () => undefined;
 
   constructor(readonly offer: ResourceOffer) {
     this.capacity = {
@@ -83,6 +85,7 @@ export class ResourceLedger {
     if (short.length > 0) return { granted: false, short };
     const entry: Entry = { usage: wanted, inputMiB: 0, holders: 1, awaitingAdoption: false };
     this.entries.set(key, entry);
+    this.onReserved();
     return { granted: true, release: this.releaser(key, entry) };
   }
 

@@ -129,6 +129,10 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
   ledger.onFreed = () => {
     if (!draining) beat();
   };
+  // A slot that starts is room taken at once: matching reads it before it sends the next job here.
+  ledger.onReserved = () => {
+    if (!draining) beat();
+  };
 
   const metricsServer = env.METRICS_ADDRESS ? await serveMetrics(metrics.registry, env.METRICS_ADDRESS) : null;
   const activities = env.ZANSOC_TEST_CHEAT && env.ZANSOC_TEST_CHEAT !== 'reseal-on-challenge'

@@ -259,6 +259,26 @@ describe('computeJob workflow', () => {
     expect(bonded).toEqual([host('h2').address]);
   });
 
+  it('moves a slot on from hosts that were full when it came (HostBusy) without using up its attempts', async () => {
+    // Matched on a view of their room a moment old: three hosts in turn have filled up by the time the slot reaches them.
+    const full = (id: string) => jest.fn(async (exec: SlotExecution): Promise<SlotResult> => {
+      throw ApplicationFailure.create({ type: ZansocErrorType.HostBusy, message: `host ${id} has no room for slot ${exec.executionId} right now: slots 1 wanted, 0 available` });
+    });
+    const [onH1, onH2, onH3] = [full('h1'), full('h2'), full('h3')];
+    const onH4 = jest.fn(async () => okResult);
+    const settleJob = jest.fn(async (_: Settle) => settled);
+    const listOnlineHosts = async () => [host('h1', '1000'), host('h2', '1100'), host('h3', '1200'), host('h4', '1300')];
+    const { status, handle } = await runJob({ orchestrator: { listOnlineHosts, settleJob }, hosts: { h1: onH1, h2: onH2, h3: onH3, h4: onH4 } });
+    expect(status).toMatchObject({ state: 'SUCCEEDED', hostId: 'h4' });
+    // Each full host was asked twice (the activity's own retry), none is counted lost or slashed, and only h4 is paid.
+    expect([onH1, onH2, onH3, onH4].map((f) => f.mock.calls.length)).toEqual([2, 2, 2, 1]);
+    expect(status.replicas[0].lostBy).toEqual([]);
+    const [{ payouts, slashes }] = settleJob.mock.calls[0];
+    expect(payouts.map((p) => p.host)).toEqual([host('h4').address]);
+    expect(slashes ?? []).toEqual([]);
+    await keepHistory('compute-job-host-busy-rematch', handle);
+  }, 60_000);
+
   describe('with replicas', () => {
     const replicated = jobSpecSchema.parse({ image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 1 }, replicas: 3 });
     const digestOf = (d: string) => async (): Promise<SlotResult> => ({ ...okResult, resultDigest: d.repeat(64) });

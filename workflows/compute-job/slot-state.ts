@@ -39,6 +39,8 @@ export interface Slot {
   sealed: { job: Sealed; test: (Sealed & { expectedDigest: string }) | null } | null;
   /** Hosts matched to this slot so far. */
   attempts: number;
+  /** Hosts that were full when the slot reached them (HostBusy): tried, but no attempt used up. */
+  busy: number;
 }
 
 export interface Sealed {

@@ -36,7 +36,7 @@ async function runSlot(run: JobRun, role: ReplicaStatus['role']): Promise<Slot> 
   const slot: Slot = {
     status: { replica, role, hostId: null, resultDigest: null, state: 'QUEUED', payout: '0', slashed: '0', lostBy: [], failedTestBy: [], forgedBy: [], measuredMs: null },
     host: null, result: null, error: 'no host fitted the job before the queue timeout', runningSinceMs: null, ranMs: null, lost: [], caught: [], testMs: 0,
-    jobMs: 0, forged: [], sealed: null, attempts: 0,
+    jobMs: 0, forged: [], sealed: null, attempts: 0, busy: 0,
   };
   run.slots.push(slot);
   run.status.replicas.push(slot.status);
@@ -44,11 +44,15 @@ async function runSlot(run: JobRun, role: ReplicaStatus['role']): Promise<Slot> 
   return slot;
 }
 
-/** Matches hosts to the slot until one gives a result (or, sealed, a commitment), or the attempts run out. */
+/**
+ * Matches hosts to the slot until one gives a result (or, sealed, a commitment), or the attempts run out. A host that
+ * was full when the slot reached it uses up no attempt: it is passed over for the job like any host tried, so the
+ * slot meets each host at most once.
+ */
 async function fillSlot(run: JobRun, slot: Slot): Promise<void> {
   const { jobId, spec, status } = run;
   const { replica, role } = slot.status;
-  while (slot.attempts < MAX_SLOT_ATTEMPTS) {
+  while (slot.attempts - slot.busy < MAX_SLOT_ATTEMPTS) {
     const host = await waitForHost({
       resources: spec.resources, giveUpAtMs: Date.now() + spec.queueTimeoutSeconds * 1000, exclude: run.used, excludeOperators: run.usedOperators,
       image: spec.image, capacity: run.capacity,
@@ -121,6 +125,9 @@ async function fillSlot(run: JobRun, slot: Slot): Promise<void> {
       slot.error = `host ${host.id}: ${failureMessage(err)}`;
       slot.runningSinceMs = null;
       if (isJobFault(err)) break;
+      // Matched on a view of its room a moment old, and full by the time the slot came: nothing ran there. Runs from
+      // before counted it as an attempt (a job failed under load when three hosts were full in turn).
+      if (isHostBusy(err) && patched('host-busy-uses-no-attempt')) slot.busy += 1;
       // A host that went silent (no heartbeat, never picked the slot up) loses part of its bond; one that said
       // it was leaving (HostDraining) or failed openly just loses the slot.
       if (isHostLost(err)) {
@@ -168,6 +175,12 @@ function isJobFault(err: unknown): boolean {
   // Hosts are matched only for images they advertise: one that then lacks it (or refuses it) failed, not the job.
   if (cause.type === ZansocErrorType.ImageNotFound) return !imageRefusalIsHostFault(cause);
   return cause.type === ZansocErrorType.OutputTooLarge;
+}
+
+/** The host had no room for the slot when it came (HostBusy, once its retry had no room either). */
+function isHostBusy(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && cause.type === ZansocErrorType.HostBusy;
 }
 
 /** The host went silent (it stopped heartbeating, or never picked the slot up), or lacked an image it advertised. */
