@@ -24,7 +24,8 @@ describe('a job\'s time, step by step, from its history', () => {
 
   it('prints a row per kind of step and what no step covers, adding up to the whole run', () => {
     const lines = describeBreakdown(history);
-    expect(lines[0]).toMatch(/^step\s+count\s+queued\s+ran\s+share$/);
+    expect(lines[0]).toBe('the workflow ran 1,341 ms from its start to its close');
+    expect(lines[1]).toMatch(/^step\s+count\s+queued\s+ran\s+share$/);
     expect(lines.find((l) => l.startsWith('lockEscrow'))).toMatch(/^lockEscrow\s+1\s/);
     expect(lines[lines.length - 1]).toMatch(/^\(between steps\)\s+[\d,]+ ms\s+\d+%$/);
   });

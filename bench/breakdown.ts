@@ -76,7 +76,7 @@ export function describeBreakdown(history: History): string[] {
   }
   const covered = coveredMs(steps);
   const n = (value: number) => `${Math.round(value).toLocaleString('en-US')} ms`;
-  const lines = [`${'step'.padEnd(18)} ${'count'.padStart(5)} ${'queued'.padStart(9)} ${'ran'.padStart(9)} ${'share'.padStart(6)}`];
+  const lines = [`the workflow ran ${n(totalMs)} from its start to its close`, `${'step'.padEnd(18)} ${'count'.padStart(5)} ${'queued'.padStart(9)} ${'ran'.padStart(9)} ${'share'.padStart(6)}`];
   for (const [name, row] of rows) {
     lines.push(`${name.padEnd(18)} ${String(row.count).padStart(5)} ${n(row.queuedMs).padStart(9)} ${n(row.ranMs).padStart(9)} ${pct(row.queuedMs + row.ranMs, totalMs).padStart(6)}`);
   }

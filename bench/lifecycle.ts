@@ -75,7 +75,7 @@ export const lifecycle: Benchmark = {
       const connection = await Connection.connect({ address: devnet.temporalAddress, tls: devnet.temporalTls });
       try {
         const history = await new Client({ connection }).workflow.getHandle(`job-${median}`).fetchHistory();
-        log(`  where the median job's time goes (job-${median}, from its history; the rest of its end-to-end time is the API, the client's polling and Temporal's start):`);
+        log(`  where the median job's time goes (job-${median}, ${ms(e2e[ids.indexOf(median)])} end to end, from its history; the rest is the API, Temporal's start and the client's polling):`);
         for (const line of describeBreakdown(history)) log(`    ${line}`);
       } finally {
         await connection.close();
