@@ -80,6 +80,9 @@ export function describeBreakdown(history: History): string[] {
   for (const [name, row] of rows) {
     lines.push(`${name.padEnd(18)} ${String(row.count).padStart(5)} ${n(row.queuedMs).padStart(9)} ${n(row.ranMs).padStart(9)} ${pct(row.queuedMs + row.ranMs, totalMs).padStart(6)}`);
   }
+  // Local activities run inside the workflow task that called them: their time is in that row.
+  const local = (history.events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
+  if (local > 0) lines.push(`${'local activities'.padEnd(18)} ${String(local).padStart(5)}   (inside the workflow tasks)`);
   lines.push(`${'(between steps)'.padEnd(18)} ${''.padStart(5)} ${''.padStart(9)} ${n(totalMs - covered).padStart(9)} ${pct(totalMs - covered, totalMs).padStart(6)}`);
   return lines;
 }

@@ -126,6 +126,19 @@ describe('computeJob workflow', () => {
     }
   });
 
+  it('writes the job\'s read-model row from inside its workflow task (local activities), in order, none as an activity task', async () => {
+    const onH1 = jest.fn(async (_: SlotExecution) => okResult);
+    const { status, updates, handle } = await runJob({ orchestrator: {}, hosts: { h1: onH1 } });
+    expect(status.state).toBe('SUCCEEDED');
+    expect(updates.map((u) => u.state)).toEqual(['QUEUED', 'RUNNING', 'SETTLING', 'SUCCEEDED']);
+    const { events } = await handle.fetchHistory();
+    const scheduled = (events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    expect(scheduled).not.toContain('recordJob');
+    const markers = (events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+    expect(markers.length).toBe(updates.length);
+    await keepHistory('compute-job-read-model-local', handle);
+  });
+
   describe('sealed results', () => {
     const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
     const TEST_INPUT = 'd'.repeat(64);

@@ -4,7 +4,7 @@ import type { SignedJobOrder } from '../../domain/orders';
 import type { JobSpec } from '../../domain/job-spec';
 import { isFinalJobState, type JobState } from '../../domain/job-state';
 import { HOST_IDS, JOB_STATE } from '../../domain/search-attributes';
-import { readModel } from '../presets';
+import { localReadModel, readModel } from '../presets';
 import { watchCapacity, type CapacityWatch } from '../common';
 import type { CancelRequest, ComputeJobInput, JobStatus } from './messages';
 import type { Slot } from './slot-state';
@@ -95,7 +95,9 @@ export class JobRun {
     this.status.state = state;
     this.status.reason = reason;
     if (this.searchable) upsertSearchAttributes([{ key: JOB_STATE, value: state }]);
-    await readModel.recordJob({ jobId: this.jobId, state, stateReason: reason, ...extra });
+    // Runs from before wrote the row through an activity task.
+    const writer = patched('record-job-locally') ? localReadModel : readModel;
+    await writer.recordJob({ jobId: this.jobId, state, stateReason: reason, ...extra });
   }
 
   /** Makes the hosts that have held a slot searchable in the Temporal UI. */
