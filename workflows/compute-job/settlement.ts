@@ -5,7 +5,7 @@ import { chain, readModel } from '../presets';
 import type { Dispute } from './arbitration';
 import type { JobRun } from './run-state';
 import type { Slot } from './slot-state';
-import { settledSlot } from './votes';
+import { resultFields, settledSlot } from './votes';
 
 /** Slashes name the treasury by this placeholder; its address is read only when a settlement slashes. */
 const TREASURY = 'treasury';
@@ -16,14 +16,27 @@ const TREASURY = 'treasury';
  */
 export async function settle(run: JobRun, verdictDigest: string | null, dispute: Dispute | null, cancelledWork: boolean): Promise<Slot | null> {
   const { jobId, spec, status } = run;
-  await run.moveTo('SETTLING', null);
-  const now = Date.now();
-  const input: JobSettlementInput = {
-    slots: run.slots.map((s) => settledSlot(run, s, now)), resources: spec.resources, maxPrice: spec.maxPrice, escrow: escrowFor(spec),
-    verdictDigest, dispute: dispute && { upheld: dispute.upheld, arbiters: dispute.arbiters.map((s) => run.slots.indexOf(s)) },
-    accusers: [...run.accusers], cancelledWork, treasury: TREASURY,
+  const planNow = () => {
+    const now = Date.now();
+    const input: JobSettlementInput = {
+      slots: run.slots.map((s) => settledSlot(run, s, now)), resources: spec.resources, maxPrice: spec.maxPrice, escrow: escrowFor(spec),
+      verdictDigest, dispute: dispute && { upheld: dispute.upheld, arbiters: dispute.arbiters.map((s) => run.slots.indexOf(s)) },
+      accusers: [...run.accusers], cancelledWork, treasury: TREASURY,
+    };
+    return { input, plan: planJobSettlement(input) };
   };
-  const plan = planJobSettlement(input);
+  let input: JobSettlementInput;
+  let plan: ReturnType<typeof planJobSettlement>;
+  if (patched('result-readable-while-settling')) {
+    // The verdict is in: the client reads the result and its logs while the money moves on chain.
+    ({ input, plan } = planNow());
+    const outcome = plan.outcome === null || cancelledWork ? null : run.slots[plan.outcome];
+    if (outcome) Object.assign(status, { result: outcome.result, hostId: outcome.host!.id });
+    await run.moveTo('SETTLING', outcome ? 'the result is ready; paying on chain' : null, outcome ? resultFields(outcome) : {});
+  } else {
+    await run.moveTo('SETTLING', null);
+    ({ input, plan } = planNow());
+  }
   run.slots.forEach((slot, i) => Object.assign(slot.status, { payout: plan.slotPayout[i], slashed: plan.slotSlashed[i] }));
   const { payouts, slashes } = plan;
   if (slashes.length) {
