@@ -4,7 +4,7 @@ import type { JobState } from '../domain/job-state';
 import { advertisedImagesFrom } from '../domain/images';
 import { isFinalJobState } from '../domain/job-state';
 import { isFinalDealState, type DealState } from '../domain/storage';
-import type { HostCandidate } from '../domain/matching';
+import { matchAmong, type HostCandidate, type HostMatch, type HostQuery } from '../domain/matching';
 import { reputationPenaltyBps, summarise, type HostRecordEntry, type SlotOutcome } from '../domain/reputation';
 
 /** A change to a job's read model. Dates travel as ISO strings: Temporal payloads are JSON. */
@@ -76,6 +76,36 @@ async function endJobBlobs(db: Database, jobId: string, job: { outputSha256: str
 export const HOST_OFFLINE_AFTER_MS = 30_000;
 
 export function createDbActivities({ db, reputationWeight = 1, metrics }: { db: Database; reputationWeight?: number; metrics?: OrchestratorMetrics }) {
+  /**
+   * Hosts that can be matched now. Free slots are what each host last reported: it knows what it runs, while a job
+   * row left RUNNING would leak a slot. A host whose last heartbeat did not report them is counted by its RUNNING rows.
+   */
+  async function listOnlineHosts(): Promise<HostCandidate[]> {
+    const since = new Date(Date.now() - HOST_OFFLINE_AFTER_MS);
+    const [hosts, busy] = await Promise.all([
+      db.host.findMany({ where: { status: 'online', lastSeenAt: { gte: since } }, orderBy: { id: 'asc' } }),
+      db.job.groupBy({ by: ['hostId'], where: { state: 'RUNNING', hostId: { not: null } }, _count: { _all: true } }),
+    ]);
+    const running = new Map(busy.map((b) => [b.hostId, b._count._all]));
+    return hosts.map((h) => ({
+      id: h.id,
+      address: h.address,
+      arch: h.arch,
+      cpus: h.cpus,
+      memoryMiB: h.memoryMiB,
+      diskMiB: h.diskMiB,
+      gpus: h.gpus,
+      freeSlots: h.freeSlots === null ? Math.max(0, h.maxSlots - (running.get(h.id) ?? 0)) : Math.min(h.freeSlots, h.maxSlots),
+      pricePerCpuSecond: h.pricePerCpuSecond,
+      pricePerGibSecond: h.pricePerGibSecond,
+      pricePerGpuSecond: h.pricePerGpuSecond,
+      penaltyBps: reputationPenaltyBps(h, reputationWeight),
+      operator: h.operator,
+      stake: h.stake,
+      images: advertisedImagesFrom(h.images),
+    }));
+  }
+
   return {
     /**
      * Records what a settled job did for or to each host and sums every host's record again. One row per (job, host):
@@ -174,34 +204,14 @@ export function createDbActivities({ db, reputationWeight = 1, metrics }: { db: 
       return db.host.findUnique({ where: { id: hostId }, select: { id: true, address: true } });
     },
 
+    listOnlineHosts,
+
     /**
-     * Hosts that can be matched now. Free slots are what each host last reported: it knows what it runs, while a job
-     * row left RUNNING would leak a slot. A host whose last heartbeat did not report them is counted by its RUNNING rows.
+     * A wait's look at the hosts: the one it takes (or why none fits), chosen here among every online host, so that
+     * the workflow's history holds one host and one line whether ten hosts are online or ten thousand.
      */
-    async listOnlineHosts(): Promise<HostCandidate[]> {
-      const since = new Date(Date.now() - HOST_OFFLINE_AFTER_MS);
-      const [hosts, busy] = await Promise.all([
-        db.host.findMany({ where: { status: 'online', lastSeenAt: { gte: since } }, orderBy: { id: 'asc' } }),
-        db.job.groupBy({ by: ['hostId'], where: { state: 'RUNNING', hostId: { not: null } }, _count: { _all: true } }),
-      ]);
-      const running = new Map(busy.map((b) => [b.hostId, b._count._all]));
-      return hosts.map((h) => ({
-        id: h.id,
-        address: h.address,
-        arch: h.arch,
-        cpus: h.cpus,
-        memoryMiB: h.memoryMiB,
-        diskMiB: h.diskMiB,
-        gpus: h.gpus,
-        freeSlots: h.freeSlots === null ? Math.max(0, h.maxSlots - (running.get(h.id) ?? 0)) : Math.min(h.freeSlots, h.maxSlots),
-        pricePerCpuSecond: h.pricePerCpuSecond,
-        pricePerGibSecond: h.pricePerGibSecond,
-        pricePerGpuSecond: h.pricePerGpuSecond,
-        penaltyBps: reputationPenaltyBps(h, reputationWeight),
-        operator: h.operator,
-        stake: h.stake,
-        images: advertisedImagesFrom(h.images),
-      }));
+    async matchHost(query: HostQuery): Promise<HostMatch> {
+      return matchAmong(await listOnlineHosts(), query);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { MIN_PRICE_PER_CPU_SECOND } from './money';
-import { drawWeighted, eligibleHosts, explainWait, operatorOf, rankHosts, rankingPrice, type HostCandidate } from './matching';
+import { drawWeighted, eligibleHosts, EXPLAIN_EACH_UP_TO, explainWait, matchAmong, operatorOf, rankHosts, rankingPrice, summariseWait, type HostCandidate } from './matching';
 
 const host = (id: string, over: Partial<HostCandidate> = {}): HostCandidate => ({
   id, address: `0x${id.padStart(40, '0')}`, arch: 'x86_64', cpus: 2, memoryMiB: 2048, diskMiB: 10_000, gpus: 0, freeSlots: 2,
@@ -40,6 +40,31 @@ describe('matching', () => {
   it('says why a job waits', () => {
     expect(explainWait([], small)).toBe('no host is online');
     expect(explainWait([host('a', { cpus: 0.5 })], small)).toBe('waiting for a host that fits (a: cpu 0.5 < 1)');
+  });
+
+  it('says why a job waits in one short line however many hosts are online: hosts counted per reason, the commonest first', () => {
+    const few = Array.from({ length: EXPLAIN_EACH_UP_TO }, (_, i) => host(`h${i}`, { freeSlots: 0 }));
+    expect(summariseWait(few, small)).toBe(explainWait(few, small));
+    const many = [
+      ...Array.from({ length: 600 }, (_, i) => host(`busy-${i}`, { freeSlots: 0 })),
+      ...Array.from({ length: 300 }, (_, i) => host(`small-${i}`, { cpus: 0.5 })),
+      ...Array.from({ length: 97 }, (_, i) => host(`tiny-${i}`, { cpus: 0.25 })),
+      host('t1', { memoryMiB: 1 }), host('t2', { diskMiB: 0 }), host('t3', { stake: '0' }),
+    ];
+    const line = summariseWait(many, small, ['t1']);
+    expect(line).toBe('waiting for a host that fits among 1000 online (600 hosts: no free slot; 300 hosts: cpu 0.5 < 1; '
+      + '97 hosts: cpu 0.25 < 1; 1 host: already tried; 2 more for other reasons)');
+    expect(line.length).toBeLessThan(200);
+    expect(summariseWait([], small)).toBe('no host is online');
+  });
+
+  it('matches among the hosts as a wait does: the cheapest, or one drawn by stake, and says why only when asked and nothing fits', () => {
+    const hosts = [host('a', { pricePerCpuSecond: '90000', stake: '1' }), host('b', { stake: '99' })];
+    expect(matchAmong(hosts, { resources: small, exclude: [], excludeOperators: [] })).toEqual({ host: hosts[0], waitReason: null });
+    expect(matchAmong(hosts, { resources: small, exclude: [], excludeOperators: [], draw: 0.5 }).host?.id).toBe('b');
+    expect(matchAmong(hosts, { resources: small, exclude: ['a', 'b'], excludeOperators: [] })).toEqual({ host: null, waitReason: null });
+    expect(matchAmong(hosts, { resources: small, exclude: ['a', 'b'], excludeOperators: [], explain: true }))
+      .toEqual({ host: null, waitReason: 'waiting for a host that fits (a: already tried; b: already tried)' });
   });
 
   it('keeps replicas of one job on distinct operators', () => {

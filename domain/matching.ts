@@ -115,7 +115,61 @@ export function explainWait(
   if (image !== undefined && !hosts.some((h) => advertisesImage(h.images ?? [], image))) {
     return `waiting for a host that runs image ${image}: no online host has it on its allow-list`;
   }
-  const reasons = hosts.map((h) => `${h.id}: ${exclude.includes(h.id) ? 'already tried'
-    : excludeOperators.includes(operatorOf(h)) ? 'its operator already runs a slot of this job' : unfitReason(h, resources, image)}`);
+  const reasons = hosts.map((h) => `${h.id}: ${whyNot(h, resources, exclude, excludeOperators, image)}`);
   return `waiting for a host that fits (${reasons.join('; ')})`;
+}
+
+const whyNot = (h: HostCandidate, resources: Resources, exclude: readonly string[], excludeOperators: readonly string[], image?: string) =>
+  exclude.includes(h.id) ? 'already tried'
+    : excludeOperators.includes(operatorOf(h)) ? 'its operator already runs a slot of this job' : unfitReason(h, resources, image) ?? 'fits';
+
+/**
+ * explainWait, short however many hosts are online: past EXPLAIN_EACH_UP_TO hosts it counts the hosts held back by
+ * each reason, the commonest first. What a wait records in its history, so that its size does not grow with the hosts.
+ */
+export function summariseWait(
+  hosts: HostCandidate[], resources: Resources, exclude: readonly string[] = [], excludeOperators: readonly string[] = [], image?: string,
+): string {
+  const full = explainWait(hosts, resources, exclude, excludeOperators, image);
+  if (hosts.length <= EXPLAIN_EACH_UP_TO || !full.startsWith('waiting for a host that fits (')) return full;
+  const counts = new Map<string, number>();
+  for (const h of hosts) {
+    const reason = whyNot(h, resources, exclude, excludeOperators, image);
+    counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  }
+  const groups = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const shown = groups.slice(0, EXPLAIN_REASONS).map(([reason, n]) => `${n} ${n === 1 ? 'host' : 'hosts'}: ${reason}`);
+  const rest = groups.slice(EXPLAIN_REASONS).reduce((sum, [, n]) => sum + n, 0);
+  return `waiting for a host that fits among ${hosts.length} online (${shown.join('; ')}${rest ? `; ${rest} more for other reasons` : ''})`;
+}
+
+/** Up to this many online hosts, the wait names each one's reason; past it, it counts hosts per reason. */
+export const EXPLAIN_EACH_UP_TO = 10;
+/** The reasons a long explanation names, the commonest first. */
+const EXPLAIN_REASONS = 4;
+
+/** What a wait for a host asks: the work's needs and who may not take it. */
+export interface HostQuery {
+  resources: Resources;
+  exclude: string[];
+  excludeOperators: string[];
+  image?: string;
+  /** Draw by stake with this number in [0, 1) (the workflow's Math.random) instead of taking the cheapest. */
+  draw?: number;
+  /** Also say why nothing fits, when nothing does. */
+  explain?: boolean;
+}
+
+/** The host a wait takes, or null with why (when asked); bounded in size whatever the number of hosts. */
+export interface HostMatch {
+  host: HostCandidate | null;
+  waitReason: string | null;
+}
+
+/** Matching among the hosts online now: the cheapest that fits, or one drawn by stake; what a wait's history records. */
+export function matchAmong(hosts: HostCandidate[], { resources, exclude, excludeOperators, image, draw, explain }: HostQuery): HostMatch {
+  const host = draw !== undefined
+    ? drawWeighted(eligibleHosts(hosts, resources, exclude, excludeOperators, image), () => draw)
+    : rankHosts(hosts, resources, exclude, excludeOperators, image)[0] ?? null;
+  return { host, waitReason: host || !explain ? null : summariseWait(hosts, resources, exclude, excludeOperators, image) };
 }

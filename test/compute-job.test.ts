@@ -304,8 +304,9 @@ describe('compute job on the devnet', () => {
       const handle = temporal.workflow.getHandle(`job-${job.id}`);
       await eventually(30_000, async () => ((await handle.describe()).typedSearchAttributes.get(HOST_WAIT) === 'waiting' ? true : undefined));
       const looks = async () => ((await handle.fetchHistory()).events ?? [])
-        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'listOnlineHosts').length;
+        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'matchHost').length;
       const waitingLooks = await looks();
+      expect(waitingLooks).toBeGreaterThanOrEqual(1);
       await new Promise((r) => setTimeout(r, 5000));
       // 5 s of waiting: no look at the hosts (a 2 s poll made two or three).
       expect(await looks()).toBe(waitingLooks);

@@ -86,13 +86,29 @@ export async function waitForHost({ resources, giveUpAtMs, exclude, excludeOpera
   const image = wanted !== undefined && patched('match-hosts-by-image') ? wanted : undefined;
   // Runs recorded before the API's wake-ups looked at the hosts every MATCH_POLL.
   const woken = capacity !== undefined && patched('wait-for-capacity') ? capacity : undefined;
+  // Runs from before matched in the workflow, on every online host read into the history at each look.
+  const inActivity = patched('match-in-activity');
   let waiting = false;
   try {
     for (;;) {
       // Taken before the look, so that a wake-up while the hosts are read is not missed.
       const seen = woken?.wakes ?? 0;
-      const hosts = await readModel.listOnlineHosts();
-      const best = draw ? drawWeighted(eligibleHosts(hosts, resources, exclude, excludeOperators, image), draw) : rankHosts(hosts, resources, exclude, excludeOperators, image)[0];
+      let best: HostCandidate | null;
+      let reason: () => string;
+      if (inActivity) {
+        const match = await readModel.matchHost({
+          resources, exclude: [...exclude], excludeOperators: [...excludeOperators], ...(image !== undefined ? { image } : {}),
+          ...(draw ? { draw: draw() } : {}), explain: tellWaiting !== undefined,
+        });
+        // Another slot of the same work may have claimed this host, or its operator, while the match ran: look again.
+        if (match.host && (exclude.includes(match.host.id) || excludeOperators.includes(operatorOf(match.host)))) continue;
+        best = match.host;
+        reason = () => match.waitReason ?? '';
+      } else {
+        const hosts = await readModel.listOnlineHosts();
+        best = (draw ? drawWeighted(eligibleHosts(hosts, resources, exclude, excludeOperators, image), draw) : rankHosts(hosts, resources, exclude, excludeOperators, image)[0]) ?? null;
+        reason = () => explainWait(hosts, resources, exclude, excludeOperators, image);
+      }
       if (best) {
         exclude.push(best.id);
         excludeOperators.push(operatorOf(best));
@@ -100,9 +116,9 @@ export async function waitForHost({ resources, giveUpAtMs, exclude, excludeOpera
       }
       if (Date.now() >= giveUpAtMs) return null;
       if (tellWaiting) {
-        const reason = explainWait(hosts, resources, exclude, excludeOperators, image);
-        if (reason !== lastReason) await tellWaiting(reason);
-        lastReason = reason;
+        const why = reason();
+        if (why !== lastReason) await tellWaiting(why);
+        lastReason = why;
       }
       if (!woken) {
         await sleep(MATCH_POLL);

@@ -171,6 +171,31 @@ describe('computeJob workflow', () => {
     expect(failedSettling).not.toHaveProperty('resultDigest');
   });
 
+  it('keeps a job\'s history the same size with 1,000 hosts online as with 2: the match runs in an activity, and a wait says why in one short line', async () => {
+    const crowd = (n: number) => [host('h1'), ...Array.from({ length: n - 1 }, (_, i) => host(`far-${i}`, '9000'))];
+    const sizeWith = async (n: number) => {
+      const hosts = crowd(n);
+      const { status, handle } = await runJob({ orchestrator: { listOnlineHosts: async () => hosts }, hosts: { h1: async () => okResult } });
+      expect(status).toMatchObject({ state: 'SUCCEEDED', hostId: 'h1' });
+      const history = await handle.fetchHistory();
+      return { bytes: historyToJSON(history).length, handle };
+    };
+    const two = await sizeWith(2);
+    const many = await sizeWith(1_000);
+    // Reading every host into the history made it grow by ~300 bytes a host.
+    expect(Math.abs(many.bytes - two.bytes)).toBeLessThan(two.bytes * 0.01);
+    await keepHistory('compute-job-match-in-activity', many.handle);
+
+    // 1,000 hosts and none free: the job's reason counts them instead of naming each.
+    const full = crowd(1_000).map((h) => ({ ...h, freeSlots: 0 }));
+    const updates: JobUpdate[] = [];
+    const spec = jobSpecSchema.parse({ image: 'zansoc/busybox:1', command: ['true'], resources: { cpu: 1 }, queueTimeoutSeconds: 1 });
+    const { status } = await runJob({ orchestrator: { listOnlineHosts: async () => full, recordJob: async (u) => void updates.push(u) }, hosts: {} }, spec);
+    expect(status.state).toBe('FAILED');
+    const waiting = updates.find((u) => u.state === 'QUEUED' && u.stateReason?.startsWith('waiting'));
+    expect(waiting?.stateReason).toBe('waiting for a host that fits among 1000 online (1000 hosts: no free slot)');
+  });
+
   describe('sealed results', () => {
     const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
     const TEST_INPUT = 'd'.repeat(64);

@@ -8,7 +8,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
 import { resolveTemporalCli } from '../../scripts/temporal-server';
 import type { OrchestratorActivities } from '../../activities';
 import type { SlotResult } from '../../domain/execution';
-import type { HostCandidate } from '../../domain/matching';
+import { matchAmong, type HostCandidate } from '../../domain/matching';
 import { NO_PERMIT, type SignedDealOrder, type SignedJobOrder } from '../../domain/orders';
 import { dealPeriods, ratePerHostPeriod, type StorageDealSpec } from '../../domain/storage';
 import { sealResults } from '../../host-worker/activities/compute';
@@ -68,9 +68,12 @@ export const fakeConsent: ConsentActivities = { consentToBond: async () => ({ de
 
 /** Every orchestrator activity answering as a healthy chain and database would; `overrides` replace some. */
 export function fakeOrchestrator(overrides: Partial<OrchestratorActivities> = {}): OrchestratorActivities {
+  const listOnlineHosts = overrides.listOnlineHosts ?? (async () => [host('h1'), host('h2', '2000')]);
   return {
     recordJob: async () => undefined,
-    listOnlineHosts: async () => [host('h1'), host('h2', '2000')],
+    listOnlineHosts,
+    // The real activity's matching (activities/db.ts) over the hosts this test has online.
+    matchHost: async (query) => matchAmong(await listOnlineHosts(), query),
     findHost: async ({ hostId }) => ({ id: hostId, address: host(hostId).address }),
     recordReputation: async () => undefined,
     lockEscrow: async () => ({ txHash: '0x1', alreadyLocked: false }),

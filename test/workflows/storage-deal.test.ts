@@ -6,6 +6,7 @@ import type { StorageHostActivities } from '../../host-worker/activities/types';
 import { hostTaskQueue, ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
 import type { ProveReplicaInput, StoreReplicaInput } from '../../domain/replica';
 import { cidOf, merkleProof, merkleRoot, segmentsOf, type StorageDealSpec } from '../../domain/storage';
+import { matchAmong } from '../../domain/matching';
 import { workflowBundle } from '../support/workflow-bundle';
 import { fakeConsent, fakeDealPayment, host, useWorkflowServer, TREASURY } from './fakes';
 import { dealStatusQuery, renewUpdate, storageDeal, type StorageDealInput } from '../../workflows';
@@ -66,6 +67,7 @@ describe('storageDeal workflow', () => {
     const orchestrator: OrchestratorActivities = {
       recordJob: stub, findHost: stub, recordReputation: stub, lockEscrow: stub, settleJob: stub, fundClient: stub, bondHostStake: stub, settleJobBatch: stub,
       listOnlineHosts: async () => HOSTS,
+      matchHost: async (query) => matchAmong(HOSTS, query),
       treasuryAddress: async () => TREASURY,
       recordDeal: async (u) => void updates.push(u),
       depositStorageDeal: async ({ dealId: key, payment }) => {
