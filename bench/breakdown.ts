@@ -1,4 +1,4 @@
-import type { temporal } from '@temporalio/proto';
+import { temporal } from '@temporalio/proto';
 
 type History = temporal.api.history.v1.IHistory;
 type Event = temporal.api.history.v1.IHistoryEvent;
@@ -101,3 +101,17 @@ function coveredMs(steps: Step[]): number {
 }
 
 const pct = (part: number, whole: number) => `${whole > 0 ? Math.round((100 * part) / whole) : 0}%`;
+
+/** The last `count` events of a history, one line each, with the failure of each failed activity: why a job stalled. */
+export function describeTail(history: History, count = 10): string[] {
+  const events = history.events ?? [];
+  const scheduled = new Map(events.map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name ?? null]));
+  return events.slice(-count).map((e) => {
+    const type = String(temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? e.eventType).replace(/^EVENT_TYPE_/, '');
+    const failed = e.activityTaskFailedEventAttributes;
+    const activity = e.activityTaskScheduledEventAttributes?.activityType?.name
+      ?? scheduled.get(String((failed ?? e.activityTaskStartedEventAttributes ?? e.activityTaskCompletedEventAttributes ?? e.activityTaskTimedOutEventAttributes)?.scheduledEventId ?? ''));
+    const why = failed?.failure?.message ?? e.activityTaskTimedOutEventAttributes?.failure?.message ?? e.workflowTaskFailedEventAttributes?.failure?.message;
+    return `#${String(e.eventId)} ${type}${activity ? ` ${activity}` : ''}${why ? `: ${why.slice(0, 200)}` : ''}`;
+  });
+}

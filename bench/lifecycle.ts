@@ -135,13 +135,13 @@ export async function runJob(devnet: Devnet, readResult = true): Promise<{ id: s
       if (seen.state !== 'SUCCEEDED') throw new Error(`job ${job.id} ended ${seen.state}: ${seen.stateReason}`);
       return { id: job.id, resultMs, settledMs: performance.now() - start };
     }
-    if (performance.now() > deadline) throw new Error(`job ${job.id} still ${seen.state} after 120 s`);
+    if (performance.now() > deadline) throw new Error(`job ${job.id} still ${seen.state} after 120 s${seen.stateReason ? `: ${seen.stateReason}` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
 
 /** Runs `task` with `concurrency` in flight until `seconds` pass; counts what finished and what failed, and why. */
-async function saturate(seconds: number, concurrency: number, task: () => Promise<unknown>) {
+export async function saturate(seconds: number, concurrency: number, task: () => Promise<unknown>) {
   const until = performance.now() + seconds * 1000;
   let done = 0;
   let failed = 0;

@@ -1,12 +1,13 @@
 import { ensureDockerEngine } from '../scripts/docker-engine';
 import type { Benchmark } from './benchmark';
 import { cluster } from './cluster';
+import { scale } from './scale';
 import { hostOverhead } from './host-overhead';
 import { lifecycle } from './lifecycle';
 import { storage } from './storage';
 
 /** Every benchmark `npm run bench` runs, in order; add a module's export here. */
-const benchmarks: Benchmark[] = [hostOverhead, lifecycle, storage, cluster];
+const benchmarks: Benchmark[] = [hostOverhead, lifecycle, storage, cluster, scale];
 
 async function main(): Promise<void> {
   // The benchmarks need a Docker engine: one is started (and stopped after) when none answers.

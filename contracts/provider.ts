@@ -1,4 +1,4 @@
-import { JsonRpcProvider } from 'ethers';
+import { JsonRpcProvider, type TransactionReceipt } from 'ethers';
 
 /**
  * The one way Zansoc opens a chain connection.
@@ -15,4 +15,20 @@ export function createProvider(rpcUrl: string): JsonRpcProvider {
     staticNetwork: true,
     pollingInterval: 1000,
   });
+}
+
+/**
+ * Waits for a sent transaction's receipt by asking for it, and throws if it reverted; what `tx.wait()` does, but with
+ * no block poller left running: a short-lived provider can be destroyed right after, which with `wait()` could leave a
+ * poll in flight whose rejection nobody handles (and an unhandled rejection ends a Node process).
+ */
+export async function confirmTransaction(provider: JsonRpcProvider, hash: string, pollMs = 200): Promise<TransactionReceipt> {
+  for (;;) {
+    const receipt = await provider.getTransactionReceipt(hash);
+    if (receipt) {
+      if (receipt.status !== 1) throw new Error(`transaction ${hash} reverted`);
+      return receipt;
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }

@@ -1,7 +1,7 @@
 import { keccak256, NonceManager, toUtf8Bytes, type Wallet } from 'ethers';
 import { connectHostRegistry, connectZansocToken } from '../contracts/bindings';
 import type { Deployment } from '../contracts/deployment';
-import { createProvider } from '../contracts/provider';
+import { confirmTransaction, createProvider } from '../contracts/provider';
 import { refuseWellKnownKeys } from '../contracts/well-known-keys';
 import type { HostOffer } from '../domain/capabilities';
 
@@ -30,9 +30,8 @@ export async function ensureHostStake(opts: {
     const [registered, staked, , , , committedHash] = await registry.hostOf(address);
     const need = opts.stake > staked ? opts.stake - staked : 0n;
     const sent: string[] = [];
-    const send = async (tx: Promise<{ wait(): Promise<{ hash: string } | null> }>) => {
-      const receipt = await (await tx).wait();
-      if (receipt) sent.push(receipt.hash);
+    const send = async (tx: Promise<{ hash: string }>) => {
+      sent.push((await confirmTransaction(provider, (await tx).hash)).hash);
     };
     if (need > 0n) {
       const balance = await token.balanceOf(address);
