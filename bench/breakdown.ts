@@ -112,6 +112,9 @@ export function describeTail(history: History, count = 10): string[] {
     const activity = e.activityTaskScheduledEventAttributes?.activityType?.name
       ?? scheduled.get(String((failed ?? e.activityTaskStartedEventAttributes ?? e.activityTaskCompletedEventAttributes ?? e.activityTaskTimedOutEventAttributes)?.scheduledEventId ?? ''));
     const why = failed?.failure?.message ?? e.activityTaskTimedOutEventAttributes?.failure?.message ?? e.workflowTaskFailedEventAttributes?.failure?.message;
-    return `#${String(e.eventId)} ${type}${activity ? ` ${activity}` : ''}${why ? `: ${why.slice(0, 200)}` : ''}`;
+    // Where an activity was sent, and which worker took it: a task nobody picks up names the queue that starved.
+    const queue = e.activityTaskScheduledEventAttributes?.taskQueue?.name;
+    const worker = e.activityTaskStartedEventAttributes?.identity;
+    return `#${String(e.eventId)} ${type}${activity ? ` ${activity}` : ''}${queue ? ` on ${queue}` : ''}${worker ? ` by ${worker}` : ''}${why ? `: ${why.slice(0, 200)}` : ''}`;
   });
 }

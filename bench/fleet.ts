@@ -6,7 +6,7 @@ import { Wallet } from 'ethers';
 import { createApiClient, type ApiClient } from '../api/client';
 import { didOf } from '../api/signing';
 import { ZansocErrorType } from '../domain/errors';
-import { hostTaskQueue } from '../domain/execution';
+import { HOST_ACTIVITY_POLLS, hostTaskQueue } from '../domain/execution';
 import { certifyHost } from '../host-worker/temporal-identity';
 import { installWorkerRuntime } from '../runtime/temporal';
 
@@ -48,7 +48,8 @@ async function joinOne(config: FleetConfig, key: string): Promise<{ api: ApiClie
   const worker = await Worker.create({
     connection, namespace: config.namespace, taskQueue: hostTaskQueue(hostId),
     activities: { consentToBond: refuse, commitSlot: refuse, executeSlot: refuse },
-    maxConcurrentActivityTaskPolls: 1,
+    // As a real host: HOST_ACTIVITY_POLLS long polls on its queue (the SDK ignores maxConcurrentActivityTaskPolls).
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: HOST_ACTIVITY_POLLS },
   });
   return { api, hostId, connection, worker, running: worker.run() };
 }

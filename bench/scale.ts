@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -40,7 +40,8 @@ export const scale: Benchmark = {
   async run(log) {
     const dir = mkdtempSync(join(tmpdir(), 'zansoc-bench-scale-'));
     const devnet = await startDevnet({
-      dir, hosts: REAL_HOSTS, headless: true, log: () => undefined, hostEnv: { MAX_SLOTS: '2' }, spotCheckFraction: 0, rateLimitPerMinute: 1_000_000,
+      // BENCH_DEVNET_LOG=<file> keeps what the devnet's roles said, for a run that went wrong.
+      dir, hosts: REAL_HOSTS, headless: true, log: process.env.BENCH_DEVNET_LOG ? (line) => appendFileSync(process.env.BENCH_DEVNET_LOG!, `${line}\n`) : () => undefined, hostEnv: { MAX_SLOTS: '2' }, spotCheckFraction: 0, rateLimitPerMinute: 1_000_000,
     });
     const db = openDatabase(devnet.databaseUrl);
     const fleet: ChildProcess[] = [];
@@ -75,16 +76,7 @@ export const scale: Benchmark = {
       log(`  with ${online} hosts, ${CONCURRENCY} in flight for ${THROUGHPUT_SECONDS} s: ${jobs.done} jobs succeeded (${(jobs.done / jobs.seconds).toFixed(2)}/s, ` +
         `${jobs.failed} failed or lost); submit→running p50 ${ms(percentile(waits, 50))}, p99 ${ms(percentile(waits, 99))}`);
       for (const reason of jobs.why.slice(0, 5)) log(`    failed or lost: ${reason}`);
-      const lost = /job ([0-9a-f-]{36})/.exec(jobs.why[0] ?? '')?.[1];
-      if (lost) {
-        const connection = await Connection.connect({ address: devnet.temporalAddress, tls: devnet.temporalTls });
-        try {
-          log(`    the end of job-${lost}'s history:`);
-          for (const line of describeTail(await new Client({ connection }).workflow.getHandle(`job-${lost}`).fetchHistory())) log(`      ${line}`);
-        } finally {
-          await connection.close();
-        }
-      }
+      if (jobs.why[0]) await logTail(devnet, jobs.why[0], log);
 
       const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
       log(`  goal matching p99 < ${GOALS.matchP99Ms} ms with ${online} hosts: ${verdict(many.matchP99 < GOALS.matchP99Ms)} (${ms(many.matchP99)}; ${ms(few.matchP99)} with ${REAL_HOSTS})`);
@@ -116,7 +108,14 @@ async function measure(devnet: Devnet, db: Database, label: string, log: (line: 
     if (!match.host || !devnet.hostIds.includes(match.host.id)) throw new Error(`matching took ${match.host?.id ?? 'no host'}: ${match.waitReason}`);
   }
   const ids: string[] = [];
-  for (let i = 0; i < JOBS; i++) ids.push((await runJob(devnet, false)).id);
+  for (let i = 0; i < JOBS; i++) {
+    try {
+      ids.push((await runJob(devnet, false)).id);
+    } catch (err) {
+      await logTail(devnet, (err as Error).message, log);
+      throw err;
+    }
+  }
   const connection = await Connection.connect({ address: devnet.temporalAddress, tls: devnet.temporalTls });
   const events: number[] = [];
   const bytes: number[] = [];
@@ -137,6 +136,19 @@ async function measure(devnet: Devnet, db: Database, label: string, log: (line: 
     `in the jobs' histories, scheduled → completed p50 ${ms(percentile(inHistory, 50))}, p99 ${ms(percentile(inHistory, 99))}`);
   log(`    ${JOBS} jobs' histories: ${Math.min(...events)}–${Math.max(...events)} events, ${Math.min(...bytes)}–${Math.max(...bytes)} bytes as JSON`);
   return { matchP99, maxEvents: Math.max(...events), maxBytes: Math.max(...bytes) };
+}
+
+/** The end of the history of the job a failure names: where a lost job stopped. */
+async function logTail(devnet: Devnet, failure: string, log: (line: string) => void): Promise<void> {
+  const lost = /job ([0-9a-f-]{36})/.exec(failure)?.[1];
+  if (!lost) return;
+  const connection = await Connection.connect({ address: devnet.temporalAddress, tls: devnet.temporalTls });
+  try {
+    log(`    the end of job-${lost}'s history:`);
+    for (const line of describeTail(await new Client({ connection }).workflow.getHandle(`job-${lost}`).fetchHistory(), 16)) log(`      ${line}`);
+  } finally {
+    await connection.close();
+  }
 }
 
 /** Gas and ZSC for every fleet host from the treasury, then each stakes with its own key, as a host worker does at join. */

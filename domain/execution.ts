@@ -45,4 +45,10 @@ export function resultDigestInput(outputSha256: string, exitCode: number): strin
 
 /** Task queue of the work pinned to one host. */
 export const hostTaskQueue = (hostId: string): string => `host.${hostId}`;
+
+/**
+ * Long polls a host worker holds on its queue at once. Zansoc's Temporal server sizes its limit on concurrent polls
+ * (FRONTEND_LONG_POLLS in scripts/temporal-cluster.ts) by it.
+ */
+export const HOST_ACTIVITY_POLLS = 2;
 export const ORCHESTRATOR_TASK_QUEUE = 'zansoc-orchestrator';

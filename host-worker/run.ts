@@ -10,7 +10,7 @@ import { loadDeployment, type Deployment } from '../contracts/deployment';
 import type { HostOffer } from '../domain/capabilities';
 import { ZansocErrorType } from '../domain/errors';
 import { MAX_SLOT_ACTIVITY_SECONDS } from '../domain/job-limits';
-import { hostTaskQueue, type SlotExecution } from '../domain/execution';
+import { HOST_ACTIVITY_POLLS, hostTaskQueue, type SlotExecution } from '../domain/execution';
 import { connectDocker } from '../runtime/docker';
 import { createHostRuntime, pruneSealedResults, sealResults, type ResultSealing } from './activities/compute';
 import { createConsentActivities } from './activities/consent';
@@ -199,6 +199,9 @@ export async function joinNetwork(env: HostEnv, log: (line: string) => void = co
       taskQueue,
       activities: whileLeaving({ ...activities, ...storage, ...consent }),
       maxConcurrentActivityTaskExecutions: offer.maxSlots + STORAGE_TASKS_BESIDE_SLOTS,
+      // A host's queue carries its own few tasks: HOST_ACTIVITY_POLLS in flight take a burst one after the other in
+      // milliseconds, where the SDK's default of up to 10 per host would hold 10,000 long polls open for 1,000 hosts.
+      activityTaskPollerBehavior: { type: 'simple-maximum', maximum: HOST_ACTIVITY_POLLS },
       // A worker retired by a certificate renewal stops polling but lets every slot it runs finish, however long;
       // a drain cuts its own grace short through `leaving`.
       shutdownGraceTime: `${MAX_SLOT_ACTIVITY_SECONDS} seconds`,

@@ -215,10 +215,18 @@ function embeddedConfig(moduleDir: string, dbFile: string, ports: Record<Cluster
   return stringify(onLoopback(config, ports, dynamicConfigFile, tls));
 }
 
+/**
+ * Long polls one frontend holds at once per namespace and API method. Every host holds up to HOST_ACTIVITY_POLLS on its
+ * own queue all the time, so Temporal's default (1,200) starves a fleet of a few hundred hosts: the polls over it are
+ * refused, and a host whose polls are all refused never takes its next task. This fits 10,000 hosts per frontend.
+ */
+export const FRONTEND_LONG_POLLS = 20_000;
+
 const DYNAMIC_CONFIG = {
   // The version check calls out to the internet.
   'frontend.enableServerVersionCheck': [{ value: false }],
   'limit.maxIDLength': [{ value: 255 }],
+  'frontend.namespaceCount': [{ value: FRONTEND_LONG_POLLS }],
 };
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */

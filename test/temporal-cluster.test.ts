@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { JOB_STATE } from '../domain/search-attributes';
-import { startTemporalCluster, uiSession, type TemporalCluster } from '../scripts/temporal-cluster';
+import { HOST_ACTIVITY_POLLS } from '../domain/execution';
+import { FRONTEND_LONG_POLLS, startTemporalCluster, uiSession, type TemporalCluster } from '../scripts/temporal-cluster';
 import { clusterProbe } from './workflows/cluster-probe';
 import { eventually } from './support/eventually';
 
@@ -88,6 +90,44 @@ it('serves the Web UI to the operator\'s login only', async () => {
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/text\/html/);
 });
+
+it('holds the long polls of a 1,000-host fleet at once, where Temporal\'s default limit refuses them', async () => {
+  // Each host holds HOST_ACTIVITY_POLLS polls on its own queue, all the time; the orchestrator and a margin come on top.
+  const hosts = 1_000;
+  const polls = hosts * HOST_ACTIVITY_POLLS + 100;
+  expect(polls).toBeGreaterThan(1_200);
+  expect(polls).toBeLessThan(FRONTEND_LONG_POLLS);
+  const connections = await Promise.all(Array.from({ length: 8 }, () => Connection.connect({ address: cluster.address })));
+  const stop = new AbortController();
+  setMaxListeners(polls, stop.signal);
+  const refused: string[] = [];
+  try {
+    const held = Array.from({ length: polls }, (_, i) => {
+      const connection = connections[i % connections.length];
+      // A long poll, as a worker's: the server holds it until a task comes or a minute passes.
+      return connection.withAbortSignal(stop.signal, () => connection.withDeadline(Date.now() + 70_000, () => connection.workflowService.pollActivityTaskQueue({
+        namespace: cluster.namespace, taskQueue: { name: `fleet-${i % hosts}` }, identity: `fleet-poll-${i}`,
+      }))).catch((err: Error) => {
+        if (!stop.signal.aborted) refused.push(err.message);
+      });
+    });
+    // The last queue's polls were sent last: once the server lists them, every poll is held (or was refused at once).
+    await eventually(60_000, async () => {
+      // Enhanced mode reads every partition of the queue (a poll lands on any of them).
+      const { versionsInfo } = await client.workflowService.describeTaskQueue({
+        namespace: cluster.namespace, taskQueue: { name: `fleet-${hosts - 1}` }, apiMode: 1, reportPollers: true, taskQueueTypes: [2],
+      });
+      const pollers = Object.values(versionsInfo ?? {}).flatMap((v) => v.typesInfo?.[2]?.pollers ?? []);
+      return pollers.length >= HOST_ACTIVITY_POLLS || refused.length > 0 || undefined;
+    });
+    expect(refused.slice(0, 3)).toEqual([]);
+    stop.abort();
+    await Promise.all(held);
+  } finally {
+    stop.abort();
+    await Promise.all(connections.map((c) => c.close()));
+  }
+}, 120_000);
 
 it('leaves no process behind when stopped', async () => {
   const pids = cluster.pids();

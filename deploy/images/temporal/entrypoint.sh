@@ -105,10 +105,12 @@ dcRedirectionPolicy: { policy: noop }
 dynamicConfigClient: { filepath: "$dir/dynamicconfig.yaml", pollInterval: 10s }
 YAML
 } > "$dir/config.yaml"
-# The version check calls out to the internet.
+# The version check calls out to the internet. Every host holds long polls on its own queue: the default limit of
+# 1,200 at once would starve a fleet of a few hundred hosts (FRONTEND_LONG_POLLS in scripts/temporal-cluster.ts).
 cat > "$dir/dynamicconfig.yaml" <<YAML
 frontend.enableServerVersionCheck: [{ value: false }]
 limit.maxIDLength: [{ value: 255 }]
+frontend.namespaceCount: [{ value: 20000 }]
 YAML
 if [ -n "${TEMPORAL_TLS_DIR:-}" ]; then
   set -- --task-token-key-file "$TEMPORAL_TLS_DIR/task-token.key" --host-ca-file "$TEMPORAL_TLS_DIR/host-ca.pem"
