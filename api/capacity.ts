@@ -11,6 +11,36 @@ const WAITING = 'HostWait = "waiting" AND ExecutionStatus = "Running"';
 /** At most this many waiters are woken per slot that came free, oldest first: the rest would only find it taken. */
 const WAKES_PER_SLOT = 4;
 
+/**
+ * How long one listing of the waiting work serves every wake that asks for it. A fleet joining, or many hosts freeing
+ * slots at once, would otherwise list once per host: Temporal serves 10 visibility calls a second per namespace, the
+ * calls over it fail, and the work they were to wake slept until its recheck. Shared, they list at most once a
+ * LISTING_REUSE_MS whatever the host count; work that began waiting within it is woken by the next free slot.
+ */
+export const LISTING_REUSE_MS = 1_000;
+
+interface Waiting { workflowId: string; startTime: number }
+const listings = new WeakMap<Client, { at: number; waiting: Promise<Waiting[]> }>();
+
+/** The work waiting for a host, from a listing at most LISTING_REUSE_MS old (one in flight is shared, a failed one not kept). */
+function listWaiting(temporal: Client): Promise<Waiting[]> {
+  const last = listings.get(temporal);
+  if (last && Date.now() - last.at < LISTING_REUSE_MS) return last.waiting;
+  const waiting = (async () => {
+    const found: Waiting[] = [];
+    for await (const execution of temporal.workflow.list({ query: WAITING })) {
+      found.push({ workflowId: execution.workflowId, startTime: execution.startTime.getTime() });
+    }
+    return found;
+  })();
+  const listing = { at: Date.now(), waiting };
+  listings.set(temporal, listing);
+  waiting.catch(() => {
+    if (listings.get(temporal) === listing) listings.delete(temporal);
+  });
+  return waiting;
+}
+
 type HostRow = NonNullable<Awaited<ReturnType<Database['host']['findUnique']>>>;
 
 /**
@@ -22,10 +52,7 @@ type HostRow = NonNullable<Awaited<ReturnType<Database['host']['findUnique']>>>;
  */
 export async function wakeWaitingWork(temporal: Client, db: Database, host: HostRow, freeSlots: number): Promise<string[]> {
   if (freeSlots < 1 || host.status !== 'online') return [];
-  const waiting: { workflowId: string; startTime: number }[] = [];
-  for await (const execution of temporal.workflow.list({ query: WAITING })) {
-    waiting.push({ workflowId: execution.workflowId, startTime: execution.startTime.getTime() });
-  }
+  const waiting = await listWaiting(temporal);
   if (waiting.length === 0) return [];
   const jobIds = waiting.flatMap(({ workflowId }) => (workflowId.startsWith('job-') ? [workflowId.slice('job-'.length)] : []));
   const specs = new Map((await db.job.findMany({ where: { id: { in: jobIds } }, select: { id: true, spec: true } }))
