@@ -51,4 +51,5 @@ export const hostTaskQueue = (hostId: string): string => `host.${hostId}`;
  * (FRONTEND_LONG_POLLS in scripts/temporal-cluster.ts) by it.
  */
 export const HOST_ACTIVITY_POLLS = 2;
+
 export const ORCHESTRATOR_TASK_QUEUE = 'zansoc-orchestrator';
