@@ -1,5 +1,5 @@
-import { Wallet } from 'ethers';
-import { canonicalJson, didOf, inputHash, signRequest, verifyRequest } from './signing';
+import { hashMessage, recoverAddress, Signature, Wallet } from 'ethers';
+import { canonicalJson, didOf, inputHash, recoverSigner, signRequest, verifyRequest } from './signing';
 
 const wallet = new Wallet(`0x${'4'.repeat(64)}`);
 const input = { spec: { image: 'zansoc/busybox:1', command: ['true'] } };
@@ -14,6 +14,12 @@ describe('signed requests', () => {
   it('verifies a signed call and names its signer', async () => {
     const headers = await signRequest(wallet, 31337, 'jobs.submit', input);
     expect(verifyRequest(headers, 31337, 'jobs.submit', input)).toMatchObject({ ok: true, address: wallet.address });
+    // Checked again (as the procedure does after the rate limit), from the remembered signer: the same answer, and
+    // the remembered signer still has to be the address the call claims.
+    expect(verifyRequest(headers, 31337, 'jobs.submit', input)).toMatchObject({ ok: true, address: wallet.address });
+    const stranger = new Wallet(`0x${'6'.repeat(64)}`).address;
+    expect(verifyRequest({ ...headers, 'x-zansoc-address': stranger }, 31337, 'jobs.submit', input))
+      .toMatchObject({ ok: false, reason: 'the signature does not match this request and address' });
     expect(didOf(31337, wallet.address)).toBe(`did:ethr:31337:${wallet.address.toLowerCase()}`);
   });
 
@@ -28,5 +34,25 @@ describe('signed requests', () => {
     expect(verifyRequest(old, 31337, 'jobs.submit', input)).toMatchObject({ ok: false, reason: expect.stringMatching(/^the signed request expired at/) });
     expect(verifyRequest({ ...headers, 'x-zansoc-expires': String(Math.floor(Date.now() / 1000) + 3600) }, 31337, 'jobs.submit', input))
       .toMatchObject({ ok: false, reason: 'x-zansoc-expires: at most 300s ahead' });
+  });
+
+  it('recovers the signer as ethers does, from 65-byte and 64-byte signatures, and nobody from a malformed one', async () => {
+    for (let i = 0; i < 20; i++) {
+      const signer = Wallet.createRandom();
+      const digest = hashMessage(`message ${i}`);
+      const signature = signer.signingKey.sign(digest).serialized;
+      expect(recoverSigner(digest, signature)).toBe(signer.address);
+      expect(recoverSigner(digest, signature)).toBe(recoverAddress(digest, signature));
+      expect(recoverSigner(digest, Signature.from(signature).compactSerialized)).toBe(signer.address);
+      // Another digest with the same signature is someone else (or nobody), never the signer.
+      let other: string | null;
+      try {
+        other = recoverSigner(hashMessage(`other ${i}`), signature);
+      } catch {
+        other = null;
+      }
+      expect(other).not.toBe(signer.address);
+    }
+    expect(() => recoverSigner(hashMessage('x'), `0x${'00'.repeat(65)}`)).toThrow();
   });
 });
