@@ -33,13 +33,24 @@ let staging: http.Server;
 let stagingUrl: string;
 const blobs = new Map<string, Buffer>();
 
-/** Stands in for the API's staging store: keeps blobs whose bytes hash to their name; `/full` refuses everything. */
+/** When the slow staging store (`/slow`) received each upload it then holds for SLOW_STAGING_MS. */
+const slowUploads: number[] = [];
+const SLOW_STAGING_MS = 5_000;
+
+/**
+ * Stands in for the API's staging store: keeps blobs whose bytes hash to their name; `/full` refuses everything, and
+ * `/slow` answers each upload after SLOW_STAGING_MS, as a loaded API does.
+ */
 function startStaging(): Promise<http.Server> {
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
-    const match = /^\/blobs\/([0-9a-f]{64})$/.exec(req.url ?? '');
+    if (req.url?.startsWith('/slow/')) {
+      slowUploads.push(Date.now());
+      await new Promise((resolve) => setTimeout(resolve, SLOW_STAGING_MS));
+    }
+    const match = /^(?:\/slow)?\/blobs\/([0-9a-f]{64})$/.exec(req.url ?? '');
     if (req.method !== 'PUT' || !match) return res.writeHead(507).end('disk full');
     if (sha256(body) !== match[1]) return res.writeHead(422).end('hash mismatch');
     blobs.set(match[1], body);
@@ -118,8 +129,10 @@ test('stores logs and output in staging, heartbeats progress and returns only di
   expect(sha256(blobs.get(result.outputSha256) ?? '')).toBe(result.outputSha256);
   expect(blobs.get(result.outputSha256)?.toString('latin1')).toContain('result\n');
   expect(JSON.stringify(result).length).toBeLessThan(1024);
-  expect(heartbeats.length).toBeGreaterThanOrEqual(1);
-  expect(heartbeats[0]).toEqual({ elapsedMs: expect.any(Number), logBytes: expect.any(Number) });
+  // Beats before the container starts carry no progress yet; those while it runs say how far it got.
+  const progress = heartbeats.filter((details) => details !== undefined);
+  expect(progress.length).toBeGreaterThanOrEqual(1);
+  expect(progress[0]).toEqual({ elapsedMs: expect.any(Number), logBytes: expect.any(Number) });
   expect(ledger.usage()).toEqual(nothingHeld);
 });
 
@@ -187,6 +200,21 @@ test('cancelling the activity kills and removes the container', async () => {
   expect(fs.readdirSync(workDir)).toEqual([]);
   expect(ledger.usage()).toEqual(nothingHeld);
 });
+
+test('a slot heartbeats while its result is staged, not only while its container runs', async () => {
+  // The workflow gives a slot 10 s between heartbeats; an API slow to take the result must not cost the slot.
+  const env = activityEnvironment();
+  const beats: number[] = [];
+  env.on('heartbeat', () => beats.push(Date.now()));
+  const exec = slot('staging-slow', 'echo hi', { stagingUrl: `${stagingUrl}/slow` });
+
+  const result = await executeSlot(exec, env);
+
+  expect(result).toMatchObject({ exitCode: 0 });
+  const staged = Math.min(...slowUploads);
+  expect(beats.filter((at) => at > staged).length).toBeGreaterThanOrEqual(2);
+  expect(ledger.usage()).toEqual(nothingHeld);
+}, 30_000);
 
 test('a refusal from staging fails the activity, naming the status', async () => {
   const exec = slot('staging-full', 'echo hi', { stagingUrl: `${stagingUrl}/full` });

@@ -8,7 +8,7 @@ import { uncoveredResource } from '../../domain/capabilities';
 import { ZansocErrorType } from '../../domain/errors';
 import type { SlotExecution, SlotResult } from '../../domain/execution';
 import { describeShortfalls, ResourceLedger, type ResourceOffer } from '../ledger';
-import { runSandboxed } from '../sandbox';
+import { runSandboxed, type SandboxProgress } from '../sandbox';
 import { sealTo } from '../../runtime/sealed-box';
 import { downloadBlob, uploadBlob, type StagingAuth } from '../../runtime/staging-client';
 import type { HostMetrics } from '../../metrics/registry';
@@ -42,6 +42,9 @@ export interface HostActivityDeps {
   /** Fires when a draining host's grace runs out: the slots still running are stopped and handed back. */
   leaving?: AbortSignal;
 }
+
+/** How often a slot heartbeats while it is not running its container (the workflow's heartbeat timeout is 10 s). */
+const SLOT_KEEPALIVE_MS = 2_000;
 
 /** The host's key as sealing needs it: an ethers Wallet is one. */
 export interface ResultSigner {
@@ -204,8 +207,13 @@ export function createHostActivities({
           nonRetryable: false,
         });
       }
+      const context = Context.current();
+      // Alive for the whole slot, not only while the container runs: fetching inputs, creating the container and
+      // staging the result can take longer than the heartbeat timeout on a loaded host or API, and a slot that
+      // stops heartbeating is lost and re-matched (seen with 1,000 hosts heartbeating to one API).
+      let progress: SandboxProgress | undefined;
+      const keepAlive = setInterval(() => context.heartbeat(progress), SLOT_KEEPALIVE_MS);
       try {
-        const context = Context.current();
         const signal = leaving ? AbortSignal.any([context.cancellationSignal, leaving]) : context.cancellationSignal;
         const { result, logs, outputArchive } = await runSandboxed(docker, exec, {
           hostId,
@@ -226,7 +234,10 @@ export function createHostActivities({
             }
           },
           fetchInput: (sha256) => downloadBlob(exec.stagingUrl, sha256, { auth: staging, signal }),
-          onProgress: (progress) => context.heartbeat(progress),
+          onProgress: (latest) => {
+            progress = latest;
+            context.heartbeat(latest);
+          },
         });
         await Promise.all([
           stageResult(exec, 'logs', logs, result.logsSha256, staging, signal),
@@ -247,6 +258,7 @@ export function createHostActivities({
         }
         throw err;
       } finally {
+        clearInterval(keepAlive);
         reservation.release();
       }
     },
