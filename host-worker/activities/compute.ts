@@ -43,7 +43,7 @@ export interface HostActivityDeps {
   leaving?: AbortSignal;
 }
 
-/** How often a slot heartbeats while it is not running its container (the workflow's heartbeat timeout is 10 s). */
+/** How often a slot heartbeats, from its start to its end (the workflow allows 10 s between beats). */
 const SLOT_KEEPALIVE_MS = 2_000;
 
 /** The host's key as sealing needs it: an ethers Wallet is one. */
