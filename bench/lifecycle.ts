@@ -10,6 +10,7 @@ import { startDevnet, type Devnet } from '../scripts/devnet';
 import { isFinalJobState } from '../domain/job-state';
 import type { Benchmark } from './benchmark';
 import { describeBreakdown } from './breakdown';
+import { cpuPerUnit, snapshotCpu } from './cpu';
 import { COMMAND, rawRun } from './host-overhead';
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 20);
@@ -89,14 +90,24 @@ export const lifecycle: Benchmark = {
         await connection.close();
       }
 
+      const roles = new Map([...devnet.processes].map(([name, child]) => [child.pid!, name]));
+      let cpu = snapshotCpu(roles);
       const jobs = await saturate(THROUGHPUT_SECONDS, CONCURRENCY, () => runJob(devnet, false));
+      const jobsCpu = cpuPerUnit(cpu, snapshotCpu(roles), Math.max(1, jobs.done));
+      cpu = snapshotCpu(roles);
       const containers = await saturate(THROUGHPUT_SECONDS, CONCURRENCY, () => rawRun(docker, 'fair'));
+      const containersCpu = cpuPerUnit(cpu, snapshotCpu(roles), Math.max(1, containers.done));
       const jobRate = jobs.done / jobs.seconds;
       const rawRate = containers.done / containers.seconds;
       log(`  throughput at ${CONCURRENCY} in flight for ${THROUGHPUT_SECONDS} s: ${jobs.done} jobs succeeded (${jobRate.toFixed(2)}/s, ` +
         `${jobs.failed} failed or lost), the fair floor ${containers.done} containers (${rawRate.toFixed(2)}/s); ratio ${(jobRate / rawRate).toFixed(2)}`);
       // A lost job is a reliability bug, not a figure: say which and why.
       for (const reason of jobs.why.slice(0, 5)) log(`    failed or lost: ${reason}`);
+      // Why the ratio is what it is: the CPU each job costs the machine, by process, against a floor container's.
+      log(`  CPU per job while saturated, by process (the cores could carry at most ${jobsCpu.ceilingPerSecond.toFixed(2)} jobs/s at this cost):`);
+      for (const line of jobsCpu.lines) log(`    ${line}`);
+      log(`  CPU per fair-floor container while saturated (at most ${containersCpu.ceilingPerSecond.toFixed(2)} containers/s):`);
+      for (const line of containersCpu.lines) log(`    ${line}`);
 
       const rows = await db.job.findMany({ where: { startedAt: { not: null } }, select: { createdAt: true, startedAt: true } });
       const waits = rows.map((r) => r.startedAt!.getTime() - r.createdAt.getTime());
