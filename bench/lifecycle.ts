@@ -129,7 +129,7 @@ export const lifecycle: Benchmark = {
 };
 
 /**
- * Submits the trivial job and waits for it to succeed, polling as a client would every 25 ms: its id, when the
+ * Submits the trivial job and waits for it to succeed, following it as a client would (jobs.wait): its id, when the
  * client could first read the verified result and all of its logs (with `readResult`; the job SETTLING or done, its
  * digests set, `jobs.logs` complete), and when it was SUCCEEDED with the money on chain, both from the submit.
  */
@@ -137,8 +137,10 @@ export async function runJob(devnet: Devnet, readResult = true): Promise<{ id: s
   const start = performance.now();
   const { job } = await devnet.api.jobs.submit.mutate({ spec: TRIVIAL });
   let resultMs = NaN;
+  // Followed as a client follows a job: each wait answers once the job moves on from the state last seen.
+  let seen = job;
   for (const deadline = start + 120_000; ;) {
-    const seen = await devnet.api.jobs.get.query({ jobId: job.id });
+    seen = await devnet.api.jobs.wait.query({ jobId: job.id, state: seen.state, stateReason: seen.stateReason ?? undefined, timeoutSeconds: 5 });
     if (readResult && Number.isNaN(resultMs) && seen.resultDigest && seen.logsSha256 && (seen.state === 'SETTLING' || isFinalJobState(seen.state))) {
       if ((await devnet.api.jobs.logs.query({ jobId: job.id })).complete) resultMs = performance.now() - start;
     }
@@ -147,7 +149,6 @@ export async function runJob(devnet: Devnet, readResult = true): Promise<{ id: s
       return { id: job.id, resultMs, settledMs: performance.now() - start };
     }
     if (performance.now() > deadline) throw new Error(`job ${job.id} still ${seen.state} after 120 s${seen.stateReason ? `: ${seen.stateReason}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 

@@ -277,8 +277,8 @@ function describeJob(job: Job): string {
 /** Streams state changes until the job ends, then prints its logs; the exit code says whether it succeeded. */
 async function follow(api: ApiClient, jobId: string, json: boolean): Promise<number> {
   let last = '';
-  for (;;) {
-    const job = await api.jobs.get.query({ jobId });
+  // Each wait returns once the job moves on from what was printed (or after 20 s as it is): no polling.
+  for (let job = await api.jobs.get.query({ jobId }); ; job = await api.jobs.wait.query({ jobId, state: job.state, stateReason: job.stateReason ?? undefined })) {
     const now = `${job.state} ${job.stateReason ?? ''}`;
     if (now !== last && !json) console.error(`  ${new Date().toISOString().slice(11, 19)} ${job.state}${job.stateReason ? ` (${job.stateReason})` : ''}`);
     last = now;
@@ -291,7 +291,6 @@ async function follow(api: ApiClient, jobId: string, json: boolean): Promise<num
       }
       return job.state === 'SUCCEEDED' ? EXIT.ok : EXIT.jobFailed;
     }
-    await new Promise((r) => setTimeout(r, 500));
   }
 }
 

@@ -438,21 +438,34 @@ export const SAMPLE_JOB: JobSpecInput = {
   timeoutSeconds: 60,
 };
 
-/** Waits until a job reaches a final state, calling `onChange` on each new state. */
-export async function waitForJob(
-  api: ApiClient, jobId: string, onChange?: (state: string, reason: string | null) => void, timeoutMs = 180_000, pollMs = 300,
-) {
+/**
+ * Waits until a job reaches a final state, calling `onChange` on each new state. It follows the job with jobs.wait
+ * (an answer as soon as it moves on, no polling), and rides out the API being away (a restart) by asking again.
+ */
+export async function waitForJob(api: ApiClient, jobId: string, onChange?: (state: string, reason: string | null) => void, timeoutMs = 180_000) {
   const deadline = Date.now() + timeoutMs;
-  let last = '';
+  type JobView = Awaited<ReturnType<ApiClient['jobs']['get']['query']>>;
+  let job = null as JobView | null;
   for (;;) {
-    const job = await api.jobs.get.query({ jobId });
-    const seen = `${job.state}|${job.stateReason ?? ''}`;
-    if (seen !== last) onChange?.(job.state, job.stateReason);
-    last = seen;
+    try {
+      const timeoutSeconds = Math.max(1, Math.min(20, Math.ceil((deadline - Date.now()) / 1000)));
+      const before: JobView | null = job;
+      job = before ? await api.jobs.wait.query({ jobId, state: before.state, stateReason: before.stateReason ?? undefined, timeoutSeconds }) : await api.jobs.get.query({ jobId });
+      if (!before || before.state !== job.state || before.stateReason !== job.stateReason) onChange?.(job.state, job.stateReason);
+    } catch (err) {
+      if (!isUnreachable(err) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 300));
+      continue;
+    }
     if (isFinalJobState(job.state)) return job;
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.state} after ${timeoutMs / 1000}s`);
-    await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/** The API did not answer at all (refused, reset, gone mid-request), as against answering with an error. */
+function isUnreachable(err: unknown): boolean {
+  const cause = (err as { cause?: { message?: string; name?: string } }).cause;
+  return !(err as { data?: unknown }).data && (cause?.name === 'TypeError' || /fetch failed|ECONNRE|socket/i.test(String(cause?.message ?? (err as Error).message)));
 }
 
 async function main(): Promise<void> {

@@ -326,7 +326,10 @@ describe('compute job on the devnet', () => {
   it('tags every job workflow with search attributes operators can filter by', async () => {
     const { job } = await submit({ image: JOB_IMAGE, command: ['true'], resources: { cpu: 0.5, memoryMiB: 64 } });
     await waitForJob(devnet.api, job.id);
-    const described = await temporal.workflow.getHandle(`job-${job.id}`).describe();
+    // The read model says SUCCEEDED inside the workflow's last task: its search attributes are set as that task ends.
+    const handle = temporal.workflow.getHandle(`job-${job.id}`);
+    await handle.result();
+    const described = await handle.describe();
     expect(described.searchAttributes).toMatchObject({ JobId: [job.id], JobState: ['SUCCEEDED'], HostIds: ['host-1'] });
     expect(described.searchAttributes.ClientId).toHaveLength(1);
     expect(described.memo).toMatchObject({ image: JOB_IMAGE, command: 'true', replicas: 1 });

@@ -7,7 +7,7 @@ import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/execution';
 import { escrowFor, jobSpecSchema, type JobSpec } from '../../domain/job-spec';
 import { escrowDomain, JOB_ESCROW_DOMAIN_NAME, JOB_ORDER_TYPES, type SignedJobOrder } from '../../domain/orders';
 import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
-import { isFinalJobState, type JobState } from '../../domain/job-state';
+import { isFinalJobState, JOB_STATES, type JobState } from '../../domain/job-state';
 import { CLIENT_ID, JOB_ID, JOB_STATE } from '../../domain/search-attributes';
 import { cancelSignal, challengeUpdate, jobStatusQuery, type computeJob } from '../../workflows';
 import type { Caller, Context } from '../context';
@@ -16,6 +16,10 @@ import { cancelView, challengeView, jobPageView, jobStatusView, jobView, logsVie
 import { router, signedProcedure } from '../trpc';
 import { checkJobOrder, quoteJob, quoteView, signedJobOrderInput } from '../orders';
 import { bindBlobs } from '../staging';
+import { jobWatchOf } from '../job-watch';
+
+/** The longest a client's wait on a job is held (jobs.wait). */
+export const JOB_WAIT_MAX_SECONDS = 30;
 
 /** What a client sees of a job: explicit, so nothing else in the row leaks. */
 const jobSelect = {
@@ -157,6 +161,29 @@ export const jobsRouter = router({
     }),
 
   get: signedProcedure.meta({ openapi: { method: 'GET', path: '/jobs/{jobId}', tags: ['jobs'], summary: 'One of your jobs', protect: true } }).output(jobView).input(jobIdInput).query(async ({ ctx, input }) => present(await findOwnJob(ctx, input.jobId))),
+
+  /**
+   * The job once it has moved on from what the client saw (its state and reason), or as it is after
+   * `timeoutSeconds`: a long poll, so a client follows a job at once without asking again and again. A job already
+   * past what the client saw, or ended, is answered at once.
+   */
+  wait: signedProcedure
+    .meta({ openapi: { method: 'GET', path: '/jobs/{jobId}/wait', tags: ['jobs'], summary: 'One of your jobs, once it moves on from the state you saw (a long poll)', protect: true } })
+    .output(jobView)
+    .input(z.object({
+      jobId: z.string().uuid(),
+      state: z.enum(JOB_STATES),
+      stateReason: z.string().max(2000).optional(),
+      // Coerced: over plain HTTP it arrives as a query string.
+      timeoutSeconds: z.coerce.number().int().min(1).max(JOB_WAIT_MAX_SECONDS).default(20),
+    }))
+    .query(async ({ ctx, input }) => {
+      const job = await findOwnJob(ctx, input.jobId);
+      const seen = { state: input.state, stateReason: input.stateReason ?? null };
+      if (isFinalJobState(job.state) || job.state !== seen.state || job.stateReason !== seen.stateReason) return present(job);
+      await jobWatchOf(ctx.db).wait(job.id, seen, input.timeoutSeconds * 1000);
+      return present(await findOwnJob(ctx, input.jobId));
+    }),
 
   /**
    * The job's combined stdout/stderr as the host captured it (capped); empty until the job has run. Sealed to the
