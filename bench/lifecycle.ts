@@ -84,7 +84,7 @@ export const lifecycle: Benchmark = {
       const connection = await Connection.connect({ address: devnet.temporalAddress, tls: devnet.temporalTls });
       try {
         const history = await new Client({ connection }).workflow.getHandle(`job-${median}`).fetchHistory();
-        log(`  where the median job's time goes (job-${median}, ${ms(e2e[ids.indexOf(median)])} end to end, from its history; the rest is the API, Temporal's start and the client's polling):`);
+        log(`  where the median job's time goes (job-${median}, ${ms(e2e[ids.indexOf(median)])} end to end, from its history; the rest is the API, Temporal's start and the client's wait (jobs.wait)):`);
         for (const line of describeBreakdown(history)) log(`    ${line}`);
       } finally {
         await connection.close();
